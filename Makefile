@@ -1,0 +1,34 @@
+# Set-up and everyday commands. Everything runs inside a virtual environment in .venv,
+# created from the python3 on PATH (3.11 or newer).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DRAWS  ?= 2000
+
+.PHONY: install run test examples bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: set up, then simulate the sales-led example end to end (results in out/saas_sales_led)
+run: $(STAMP)
+	$(BIN)/revsim validate scenarios/saas_sales_led.yaml
+	$(BIN)/revsim run scenarios/saas_sales_led.yaml --draws $(DRAWS) --seed 42 --out out/saas_sales_led --force
+
+## test: set up, then run the test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## examples: run every example scenario
+examples: $(STAMP)
+	for f in scenarios/*.yaml; do $(BIN)/revsim run $$f --draws $(DRAWS) --seed 42 --force || exit 1; done
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,33 @@
+"""revsim: Monte Carlo revenue simulation and forecasting.
+
+Importing :mod:`revsim` is light: the engine (numba) and the results layer (xarray) load on first use.
+
+>>> import revsim
+>>> scenario = revsim.load_scenario("scenarios/saas_sales_led.yaml")   # doctest: +SKIP
+>>> ds = revsim.simulate(scenario, draws=1000, seed=42)                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_scenario", "simulate"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from revsim.engine.run import simulate
+    from revsim.scenario.load import load_scenario
+
+_LAZY = {
+    "load_scenario": "revsim.scenario.load",
+    "simulate": "revsim.engine.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'revsim' has no attribute {name!r}")

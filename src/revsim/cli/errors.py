@@ -1,0 +1,37 @@
+"""How the command line reports errors: one message on stderr, an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["reports_errors", "EXIT_INPUT", "EXIT_FAILURE", "EXIT_INTERRUPTED"]
+
+EXIT_INPUT = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Wrap a command body: revsim's errors become a message and their exit code (2 for bad input)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from revsim.errors import RevsimError
+
+        try:
+            return command(*args, **kwargs)
+        except RevsimError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: nothing was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,29 @@
+"""``revsim validate``: check a scenario file without running it."""
+
+from __future__ import annotations
+
+import click
+
+from revsim.cli.errors import reports_errors
+
+__all__ = ["validate"]
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@reports_errors
+def validate(scenario: str) -> None:
+    """Check SCENARIO: its syntax, every field, the references between stages, segments and loops, the
+    distributions and the correlations. Exits with 0 when the file is valid, 2 otherwise."""
+    from revsim.engine.compile import compile_scenario
+    from revsim.scenario.load import load_scenario
+
+    loaded = load_scenario(scenario)
+    compiled = compile_scenario(loaded)
+    model = loaded.model
+    click.echo(
+        f"{scenario}: valid. '{model.name}': {len(compiled.segments)} segment(s), "
+        f"{len(compiled.stages)} stages ({' > '.join(compiled.stages)}), {len(compiled.channels)} channel(s), "
+        f"{len(compiled.loops)} loop(s), {len(compiled.uncertain_inputs)} uncertain input(s), "
+        f"{model.horizon_months} months from {model.start}."
+    )

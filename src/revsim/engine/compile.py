@@ -1,0 +1,305 @@
+"""Validated scenario -> the plain arrays the kernels read.
+
+:func:`compile_scenario` turns the structure (segments, stages, channels, loops, the initial book) into
+arrays once per run; :meth:`CompiledScenario.draw_parameters` samples every uncertain input for a range of
+draws (keyed per draw and per input, see :mod:`revsim.engine.rng`), honours rank correlations with a
+Gaussian copula, and lays the values out per draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from revsim.engine import layout as L
+from revsim.engine.rng import input_uniforms
+from revsim.errors import InputError, Problem, did_you_mean
+from revsim.scenario.correlation import (
+    check_correlation_matrix,
+    correlate_uniforms,
+    rank_to_normal_correlation,
+)
+from revsim.scenario.distributions import Distribution
+from revsim.scenario.load import LoadedScenario
+from revsim.scenario.schema import ALL_SEGMENTS, Scenario, iter_inputs
+
+__all__ = ["CompiledScenario", "DrawParameters", "compile_scenario", "segment_input_path"]
+
+
+@dataclass(frozen=True)
+class DrawParameters:
+    """Every input's value in draws ``start`` to ``stop - 1``, raw and laid out for the kernel."""
+
+    start: int
+    stop: int
+    inputs: dict[str, np.ndarray]
+    seg_par: np.ndarray  # [draw, segment, N_SEG_PAR]
+    conversion: np.ndarray  # [draw, segment, stage]
+    hazard: np.ndarray  # [draw, segment, stage]
+    ch_par: np.ndarray  # [draw, channel, N_CH_PAR]
+    loop_coef: np.ndarray  # [draw, loop]
+    capacity: np.ndarray  # [draw, month], int64
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    """A scenario's structure as arrays, and the recipe to draw its parameters."""
+
+    source: LoadedScenario
+    segments: list[str]
+    stages: list[str]
+    channels: list[str]
+    loops: list[str]
+    months: np.ndarray  # datetime64[M] labels of the simulated months
+    start_calendar_month: int
+    seg_int: np.ndarray
+    ch_stage: np.ndarray
+    ch_mix: np.ndarray
+    ch_season: np.ndarray
+    loop_int: np.ndarray
+    capacity_stage: int
+    book_segment: np.ndarray
+    book_customers: np.ndarray
+    book_mrr: np.ndarray  # cents
+    book_age: np.ndarray
+    inputs: dict[str, Distribution]
+    correlated: list[str] = field(default_factory=list)
+    normal_correlation: np.ndarray | None = None
+
+    @property
+    def model(self) -> Scenario:
+        """The validated scenario."""
+        return self.source.model
+
+    @property
+    def n_months(self) -> int:
+        return len(self.months)
+
+    @property
+    def uncertain_inputs(self) -> list[str]:
+        """Paths of the inputs that vary between draws."""
+        return [path for path, dist in self.inputs.items() if not dist.is_constant]
+
+    def draw_parameters(self, seed: int, start: int, stop: int) -> DrawParameters:
+        """Sample every input for draws ``start`` to ``stop - 1``.
+
+        Draw ``i``'s values depend only on ``seed``, ``i`` and each input's path.
+        """
+        n = stop - start
+        uniforms: dict[str, np.ndarray] = {}
+        for path, dist in self.inputs.items():
+            if not dist.is_constant:
+                uniforms[path] = input_uniforms(seed, dist.group or path, start, stop)
+        if self.correlated:
+            block = np.column_stack([uniforms[p] for p in self.correlated])
+            block = correlate_uniforms(block, self.normal_correlation)
+            for j, path in enumerate(self.correlated):
+                uniforms[path] = block[:, j]
+        values = {
+            path: (np.full(n, float(dist.mean())) if dist.is_constant else np.asarray(dist.ppf(uniforms[path]), float))
+            for path, dist in self.inputs.items()
+        }
+        self._check_ranges(values, start)
+        return self._layout(values, start, stop)
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _check_ranges(self, values: dict[str, np.ndarray], start: int) -> None:
+        for i, channel in enumerate(self.channels):
+            growth = values[f"channels.{channel}.growth"]
+            if (growth <= -1).any():
+                draw = start + int(np.argmax(growth <= -1))
+                raise InputError.single(
+                    f"a monthly growth rate must be above -1 (-100%); draw {draw} has {growth.min():.3g}",
+                    file=self.source.file, path=("channels", i, "growth"),
+                )
+
+    def _layout(self, values: dict[str, np.ndarray], start: int, stop: int) -> DrawParameters:
+        model = self.model
+        n, S, K = stop - start, len(self.segments), len(self.stages)
+        seg_par = np.zeros((n, S, L.N_SEG_PAR))
+        conversion = np.zeros((n, S, K))
+        hazard = np.zeros((n, S, K))
+        for s, seg in enumerate(self.segments):
+            def get(block: str, name: str, seg: str = seg) -> np.ndarray:
+                return values[segment_input_path(model, block, seg, name)]
+
+            seg_par[:, s, L.MRR_MEAN] = get("pricing", "acv") / 12.0
+            seg_par[:, s, L.ACV_CV] = model.settings("pricing", seg).acv_cv
+            seg_par[:, s, L.ONB_SUCCESS] = get("onboarding", "success")
+            retention = model.settings("retention", seg)
+            if retention.model == "sbg":
+                seg_par[:, s, L.SBG_ALPHA] = get("retention", "alpha")
+                seg_par[:, s, L.SBG_BETA] = get("retention", "beta")
+            else:
+                seg_par[:, s, L.CHURN] = get("retention", "churn")
+            seg_par[:, s, L.EXP_RATE] = get("expansion", "rate")
+            seg_par[:, s, L.EXP_SIZE] = get("expansion", "size")
+            seg_par[:, s, L.CON_RATE] = get("expansion", "contraction_rate")
+            seg_par[:, s, L.CON_SIZE] = get("expansion", "contraction_size")
+            seg_par[:, s, L.UPLIFT] = get("expansion", "price_uplift")
+            seg_par[:, s, L.ADV_RATE] = get("advocacy", "rate")
+            for k, stage in enumerate(model.funnel.stages[:-1]):
+                conversion[:, s, k] = values[stage_input_path(stage, seg, "conversion")]
+                hazard[:, s, k] = 1.0 / (1.0 + values[stage_input_path(stage, seg, "months")])
+
+        ch_par = np.zeros((n, len(self.channels), L.N_CH_PAR))
+        for c, channel in enumerate(self.channels):
+            ch_par[:, c, L.VOLUME] = values[f"channels.{channel}.volume"]
+            ch_par[:, c, L.GROWTH] = values[f"channels.{channel}.growth"]
+            ch_par[:, c, L.DISPERSION] = values[f"channels.{channel}.dispersion"]
+
+        loop_coef = np.zeros((n, len(self.loops)))
+        for j, loop in enumerate(self.loops):
+            loop_coef[:, j] = values[f"loops.{loop}.coefficient"]
+
+        capacity = np.zeros((n, self.n_months), np.int64)
+        if model.funnel.sales_capacity is not None:
+            reps = values["funnel.sales_capacity.reps"][:, None]
+            hires = values["funnel.sales_capacity.hires_per_month"][:, None]
+            per_rep = values["funnel.sales_capacity.deals_per_rep_per_month"][:, None]
+            months = np.arange(self.n_months)[None, :]
+            capacity[:] = np.floor((reps + hires * months) * per_rep + 1e-9).astype(np.int64)
+        return DrawParameters(start, stop, values, seg_par, conversion, hazard, ch_par, loop_coef, capacity)
+
+
+def segment_input_path(model: Scenario, block: str, segment: str, name: str) -> str:
+    """The input path that holds ``segment``'s ``name`` in a per-segment block (``retention.smb.churn``)."""
+    key = model.segment_key(block, segment)
+    return f"{block}.{name}" if key == ALL_SEGMENTS else f"{block}.{key}.{name}"
+
+
+def stage_input_path(stage, segment: str, name: str) -> str:
+    """The input path of a stage's ``conversion`` or ``months`` for ``segment`` (override or the stage's)."""
+    override = stage.by_segment.get(segment)
+    if override is not None and getattr(override, name) is not None:
+        return f"funnel.stages.{stage.name}.by_segment.{segment}.{name}"
+    return f"funnel.stages.{stage.name}.{name}"
+
+
+def compile_scenario(source: LoadedScenario) -> CompiledScenario:
+    """Lay a validated scenario out as arrays.
+
+    Raises
+    ------
+    InputError
+        When a correlation names an input that does not exist or is not uncertain, or the correlations are
+        inconsistent.
+    """
+    model = source.model
+    segments = model.segment_names
+    stages = model.stage_names
+    channels = model.channel_names
+    seg_index = {name: i for i, name in enumerate(segments)}
+    stage_index = {name: i for i, name in enumerate(stages)}
+    S = len(segments)
+
+    seg_int = np.zeros((S, L.N_SEG_INT), np.int64)
+    for s, seg in enumerate(segments):
+        retention = model.settings("retention", seg)
+        seg_int[s, L.TERM] = retention.contract_months
+        seg_int[s, L.ONB_MONTHS] = model.settings("onboarding", seg).months
+        seg_int[s, L.ADOPT_MONTHS] = model.settings("advocacy", seg).adoption_months
+        seg_int[s, L.RET_MODEL] = L.RET_SBG if retention.model == "sbg" else L.RET_CONSTANT
+
+    shares = np.array([seg.share for seg in model.segments], float)
+    default_mix = shares / shares.sum() if shares.sum() > 0 else np.full(S, 1.0 / S)
+    ch_stage = np.zeros(len(channels), np.int64)
+    ch_mix = np.zeros((len(channels), S))
+    ch_season = np.ones((len(channels), 12))
+    for c, channel in enumerate(model.channels):
+        ch_stage[c] = stage_index[channel.stage] if channel.stage else 0
+        if channel.segment_mix is not None:
+            mix = np.array([channel.segment_mix.get(seg, 0.0) for seg in segments])
+            ch_mix[c] = mix / mix.sum()
+        else:
+            ch_mix[c] = default_mix
+        if channel.seasonality is not None:
+            ch_season[c] = channel.seasonality
+
+    loop_int = np.zeros((len(model.loops), L.N_LOOP_INT), np.int64)
+    for j, loop in enumerate(model.loops):
+        loop_int[j, L.SOURCE] = L.LOOP_SOURCE_CODES[loop.source]
+        loop_int[j, L.TARGET_STAGE] = stage_index[loop.target]
+        loop_int[j, L.LAG] = loop.lag
+        loop_int[j, L.TARGET_SEGMENT] = seg_index[loop.segment] if loop.segment else -1
+
+    capacity_stage = -1
+    if model.funnel.sales_capacity is not None:
+        name = model.funnel.sales_capacity.stage or stages[-2]
+        capacity_stage = stage_index[name]
+
+    book = model.initial_book
+    book_segment = np.array([seg_index[b.segment] if b.segment else 0 for b in book], np.int64)
+    book_customers = np.array([b.customers for b in book], np.int64)
+    book_mrr = np.array([round(b.monthly_revenue * 100) for b in book], np.int64)
+    book_age = np.array([b.age_months for b in book], np.int64)
+
+    year, month = (int(x) for x in model.start.split("-"))
+    months = np.arange(
+        np.datetime64(f"{year:04d}-{month:02d}", "M"),
+        np.datetime64(f"{year:04d}-{month:02d}", "M") + model.horizon_months,
+    )
+    inputs = dict(iter_inputs(model))
+    correlated, normal_corr = _correlations(source, inputs)
+    return CompiledScenario(
+        source=source,
+        segments=segments,
+        stages=stages,
+        channels=channels,
+        loops=[loop.name for loop in model.loops],
+        months=months,
+        start_calendar_month=month - 1,
+        seg_int=seg_int,
+        ch_stage=ch_stage,
+        ch_mix=ch_mix,
+        ch_season=ch_season,
+        loop_int=loop_int,
+        capacity_stage=capacity_stage,
+        book_segment=book_segment,
+        book_customers=book_customers,
+        book_mrr=book_mrr,
+        book_age=book_age,
+        inputs=inputs,
+        correlated=correlated,
+        normal_correlation=normal_corr,
+    )
+
+
+def _correlations(source: LoadedScenario, inputs: dict[str, Distribution]) -> tuple[list[str], np.ndarray | None]:
+    pairs = source.model.correlations
+    if not pairs:
+        return [], None
+    problems: list[Problem] = []
+    uncertain = [p for p, d in inputs.items() if not d.is_constant]
+    for i, pair in enumerate(pairs):
+        for j, path in enumerate(pair.between):
+            where = ("correlations", i, "between", j)
+            if path not in inputs:
+                hint = did_you_mean(path, inputs)
+                problems.append(Problem(f"no input named '{path}'", where, suggestion=hint))
+            elif inputs[path].is_constant:
+                problems.append(Problem(f"'{path}' is a constant; only uncertain inputs can be correlated", where))
+            elif inputs[path].group is not None:
+                problems.append(Problem(f"'{path}' is drawn from a posterior, whose draws carry their own correlations", where))
+        if pair.between[0] == pair.between[1]:
+            problems.append(Problem("an input cannot be correlated with itself", ("correlations", i)))
+    if problems:
+        raise InputError(problems, file=source.file)
+    names = sorted({p for pair in pairs for p in pair.between}, key=uncertain.index)
+    index = {name: i for i, name in enumerate(names)}
+    rank = np.eye(len(names))
+    for pair in pairs:
+        a, b = index[pair.between[0]], index[pair.between[1]]
+        rank[a, b] = rank[b, a] = pair.rank
+    try:
+        check_correlation_matrix(rank, names)
+    except InputError as exc:
+        raise InputError([Problem(p.message, ("correlations",)) for p in exc.problems], file=source.file) from None
+    normal = rank_to_normal_correlation(rank)
+    np.fill_diagonal(normal, 1.0)
+    return names, normal

@@ -1,0 +1,388 @@
+"""The Monte Carlo core: one draw of the bowtie, month by month, as a numba kernel.
+
+Kernels take plain arrays and scalars (column layouts in :mod:`revsim.engine.layout`) and one
+``np.random.Generator`` per process, and write into output arrays the caller allocated. They release the GIL,
+so draws run on threads. Counts are int64; money is int64 cents of MRR, so the revenue bridge
+``mrr[t] = mrr[t-1] + new + expansion - contraction - churned`` holds exactly.
+
+Each month of one draw:
+
+1. channels add Poisson (or gamma-Poisson) entries, split across segments;
+2. growth loops add Poisson entries from an earlier month's source;
+3. every acquisition stage lets each member leave with probability ``hazard = 1 / (1 + months)`` and
+   converts a leaver with probability ``conversion``; the sales capacity caps the wins of its stage;
+4. the wins of the month form a new cohort per segment, with a gamma-distributed total MRR;
+5. every older cohort goes through onboarding failures, renewals (constant or sBG retention, price
+   uplift), upgrades and downgrades;
+6. advocates are drawn among adopted customers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from revsim.engine.layout import (
+    ACTIVE_CUSTOMERS,
+    ACV_CV,
+    ADOPT_MONTHS,
+    ADV_RATE,
+    ADVOCATES,
+    CHURN,
+    CHURNED_CUSTOMERS,
+    CHURNED_MRR,
+    CON_RATE,
+    CON_SIZE,
+    CONTRACTION_MRR,
+    COUNT_CAP,
+    DISPERSION,
+    EXP_RATE,
+    EXP_SIZE,
+    EXPANSION_MRR,
+    GROWTH,
+    LAG,
+    LOSS_AGED_12,
+    MONEY_CAP,
+    MRR,
+    MRR_AGED_12,
+    MRR_MEAN,
+    NEW_CUSTOMERS,
+    NEW_MRR,
+    ONB_MONTHS,
+    ONB_SUCCESS,
+    ONBOARDING_CHURNED,
+    RET_MODEL,
+    RET_SBG,
+    SBG_ALPHA,
+    SBG_BETA,
+    SOURCE,
+    SRC_ACTIVE,
+    SRC_ADVOCATES,
+    SRC_MRR,
+    SRC_NEW,
+    TARGET_SEGMENT,
+    TARGET_STAGE,
+    TERM,
+    UPLIFT,
+    VOLUME,
+)
+
+__all__ = ["simulate_draw", "binomial", "poisson_capped", "allocate_capacity"]
+
+
+@njit(cache=True, nogil=True)
+def binomial(rng, n, p):
+    """Binomial(n, p) with exact shortcuts for n = 0, p <= 0 and p >= 1 (no variate drawn)."""
+    if n <= 0 or p <= 0.0:
+        return np.int64(0)
+    if p >= 1.0:
+        return np.int64(n)
+    return np.int64(rng.binomial(n, p))
+
+
+@njit(cache=True, nogil=True)
+def poisson_capped(rng, lam):
+    """Poisson(lam), capped at ``COUNT_CAP``; returns (count, capped)."""
+    if lam <= 0.0:
+        return np.int64(0), False
+    if lam >= COUNT_CAP:
+        return np.int64(COUNT_CAP), True
+    return np.int64(rng.poisson(lam)), False
+
+
+@njit(cache=True, nogil=True)
+def allocate_capacity(wins, capacity, allowed):
+    """Share ``capacity`` deals among segments in proportion to their ``wins`` (largest remainders).
+
+    Writes the deals each segment may close into ``allowed``; the total is min(sum(wins), capacity).
+    """
+    total = wins.sum()
+    n = wins.shape[0]
+    if total <= capacity:
+        for s in range(n):
+            allowed[s] = wins[s]
+        return
+    given = 0
+    remainders = np.empty(n)
+    for s in range(n):
+        exact = wins[s] * (capacity / total)
+        allowed[s] = np.int64(np.floor(exact))
+        remainders[s] = exact - allowed[s]
+        given += allowed[s]
+    order = np.argsort(-remainders, kind="mergesort")
+    i = 0
+    while given < capacity:
+        s = order[i % n]
+        if allowed[s] < wins[s]:
+            allowed[s] += 1
+            given += 1
+        i += 1
+
+
+@njit(cache=True, nogil=True)
+def _share(cents, part, whole):
+    """The part of ``cents`` held by ``part`` of ``whole`` customers, in whole cents."""
+    if part <= 0:
+        return np.int64(0)
+    if part >= whole:
+        return cents
+    return np.int64(np.rint(cents * (part / whole)))
+
+
+@njit(cache=True, nogil=True)
+def _retention_probability(model, seg_par_row, renewal):
+    """Probability that a customer survives its ``renewal``-th renewal (1 = the first)."""
+    if model == RET_SBG:
+        a = seg_par_row[SBG_ALPHA]
+        b = seg_par_row[SBG_BETA]
+        return (b + renewal - 1.0) / (a + b + renewal - 1.0)
+    return 1.0 - seg_par_row[CHURN]
+
+
+@njit(cache=True, nogil=True)
+def simulate_draw(
+    start_calendar_month,
+    seg_int,
+    ch_stage,
+    ch_mix,
+    ch_season,
+    loop_int,
+    capacity_stage,
+    book_segment,
+    book_customers,
+    book_mrr,
+    book_age,
+    seg_par,
+    conversion,
+    hazard,
+    ch_par,
+    loop_coef,
+    capacity,
+    rng_arrivals,
+    rng_conversion,
+    rng_pricing,
+    rng_onboarding,
+    rng_retention,
+    rng_expansion,
+    rng_advocacy,
+    rng_loops,
+    out_stage_entries,
+    out_stage_open,
+    out_counts,
+    out_money,
+    out_loop_entries,
+    out_flags,
+):
+    """Simulate one draw; write its monthly flows and stocks into the ``out_*`` arrays (zeroed by the caller).
+
+    Parameters
+    ----------
+    start_calendar_month
+        Calendar month of the first simulated month, 0 = January (indexes ``ch_season``).
+    seg_int, ch_stage, ch_mix, ch_season, loop_int, capacity_stage
+        Structure of the scenario, the same in every draw (see :mod:`revsim.engine.layout`).
+    book_segment, book_customers, book_mrr, book_age
+        The initial book: one row per existing cohort (segment, customers, MRR in cents, age in months).
+    seg_par, conversion, hazard, ch_par, loop_coef, capacity
+        This draw's parameters: per-segment values, stage conversion and leaving probabilities
+        ``[segment, stage]``, channel volume/growth/dispersion, loop coefficients, deals that can close
+        each month.
+    rng_*
+        One generator per process; a draw's generators are used by no other draw.
+    out_stage_entries, out_stage_open
+        ``[month, segment, stage]``: entries into each stage, and members still open at month end.
+    out_counts, out_money
+        ``[month, segment, column]``: customer counts and MRR movements in cents.
+    out_loop_entries
+        ``[month, loop]``.
+    out_flags
+        ``[n_loops + n_channels + 1]``: first month (+1) a loop or channel was capped as runaway, and
+        the month (+1) MRR grew beyond what can be counted (the draw stops there).
+    """
+    n_months = out_counts.shape[0]
+    n_segments = seg_par.shape[0]
+    n_stages = conversion.shape[1]
+    n_channels = ch_par.shape[0]
+    n_loops = loop_coef.shape[0]
+    n_book = book_segment.shape[0]
+    last = n_stages - 1
+
+    # cohorts: the initial book first, then one per (acquisition month, segment)
+    n_cohorts = n_book + n_months * n_segments
+    c_customers = np.zeros(n_cohorts, np.int64)
+    c_mrr = np.zeros(n_cohorts, np.int64)
+    c_loss = np.zeros(n_cohorts, np.int64)
+    c_birth = np.zeros(n_cohorts, np.int64)
+    c_segment = np.zeros(n_cohorts, np.int64)
+    for b in range(n_book):
+        c_customers[b] = book_customers[b]
+        c_mrr[b] = book_mrr[b]
+        c_birth[b] = -book_age[b]
+        c_segment[b] = book_segment[b]
+    for t in range(n_months):
+        for s in range(n_segments):
+            c = n_book + t * n_segments + s
+            c_birth[c] = t
+            c_segment[c] = s
+
+    # loop sources by month: index 0 is the state before the first month
+    src_history = np.zeros((n_months + 1, n_segments, 4))
+    adopted = np.zeros(n_segments, np.int64)
+    for b in range(n_book):
+        s = book_segment[b]
+        src_history[0, s, SRC_ACTIVE] += book_customers[b]
+        src_history[0, s, SRC_MRR] += book_mrr[b] / 100.0
+        if book_age[b] >= seg_int[s, ADOPT_MONTHS]:
+            adopted[s] += book_customers[b]
+    for s in range(n_segments):
+        src_history[0, s, SRC_ADVOCATES] = binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
+
+    stock = np.zeros((n_segments, n_stages), np.int64)
+    entries = np.zeros((n_segments, n_stages), np.int64)
+    wins = np.zeros(n_segments, np.int64)
+    allowed = np.zeros(n_segments, np.int64)
+    n_cohorts_now = n_book
+
+    for t in range(n_months):
+        entries[:, :] = 0
+
+        # 1. channels
+        season_index = (start_calendar_month + t) % 12
+        for ch in range(n_channels):
+            mu = ch_par[ch, VOLUME] * (1.0 + ch_par[ch, GROWTH]) ** t * ch_season[ch, season_index]
+            dispersion = ch_par[ch, DISPERSION]
+            if dispersion > 0.0 and 0.0 < mu < COUNT_CAP:
+                mu *= rng_arrivals.gamma(1.0 / dispersion, dispersion)
+            arrivals, capped = poisson_capped(rng_arrivals, mu)
+            if capped and out_flags[n_loops + ch] == 0:
+                out_flags[n_loops + ch] = t + 1
+            remaining = arrivals
+            mass = 1.0
+            for s in range(n_segments):
+                if remaining == 0:
+                    break
+                share = ch_mix[ch, s]
+                k = remaining if s == n_segments - 1 or share >= mass else binomial(rng_arrivals, remaining, share / mass)
+                entries[s, ch_stage[ch]] += k
+                remaining -= k
+                mass -= share
+
+        # 2. growth loops, from the source `lag` months earlier (index t - lag + 1 of the history)
+        for lp in range(n_loops):
+            h = t - loop_int[lp, LAG] + 1
+            if h < 0:
+                continue
+            for s in range(n_segments):
+                source = src_history[h, s, loop_int[lp, SOURCE]]
+                added, capped = poisson_capped(rng_loops, loop_coef[lp] * source)
+                if capped and out_flags[lp] == 0:
+                    out_flags[lp] = t + 1
+                target_segment = s if loop_int[lp, TARGET_SEGMENT] < 0 else loop_int[lp, TARGET_SEGMENT]
+                entries[target_segment, loop_int[lp, TARGET_STAGE]] += added
+                out_loop_entries[t, lp] += added
+
+        # 3. acquisition stages, in order, so a member can move through several stages in a month
+        carried = np.zeros(n_segments, np.int64)
+        for k in range(last):
+            for s in range(n_segments):
+                arriving = entries[s, k] + carried[s]
+                out_stage_entries[t, s, k] = arriving
+                stock[s, k] += arriving
+                leaving = binomial(rng_conversion, stock[s, k], hazard[s, k])
+                wins[s] = binomial(rng_conversion, leaving, conversion[s, k])
+                stock[s, k] -= leaving
+            if k == capacity_stage:
+                allocate_capacity(wins, capacity[t], allowed)
+                for s in range(n_segments):
+                    stock[s, k] += wins[s] - allowed[s]  # deals beyond capacity wait in the stage
+                    wins[s] = allowed[s]
+            for s in range(n_segments):
+                carried[s] = wins[s]
+                out_stage_open[t, s, k] = stock[s, k]
+
+        # 4. this month's wins become a cohort per segment
+        for s in range(n_segments):
+            won = entries[s, last] + carried[s]
+            out_stage_entries[t, s, last] = won
+            if won == 0:
+                continue
+            mean_mrr = seg_par[s, MRR_MEAN]
+            cv = seg_par[s, ACV_CV]
+            if cv > 0.0:
+                total = rng_pricing.gamma(won / (cv * cv), mean_mrr * cv * cv)
+            else:
+                total = won * mean_mrr
+            cents = np.int64(np.rint(total * 100.0))
+            c = n_book + t * n_segments + s
+            c_customers[c] = won
+            c_mrr[c] = cents
+            out_counts[t, s, NEW_CUSTOMERS] += won
+            out_money[t, s, NEW_MRR] += cents
+        n_cohorts_now = n_book + (t + 1) * n_segments
+
+        # 5. the customers: onboarding, renewals, upgrades and downgrades
+        adopted[:] = 0
+        for c in range(n_cohorts_now):
+            n = c_customers[c]
+            if n == 0:
+                continue
+            s = c_segment[c]
+            age = t - c_birth[c]
+            par = seg_par[s]
+            if age >= 1:
+                mrr = c_mrr[c]
+                churned = np.int64(0)
+                if age == max(seg_int[s, ONB_MONTHS], 1):
+                    failed = binomial(rng_onboarding, n, 1.0 - par[ONB_SUCCESS])
+                    churned += failed
+                    out_counts[t, s, ONBOARDING_CHURNED] += failed
+                renewal = age % seg_int[s, TERM] == 0
+                if renewal and n - churned > 0:
+                    p_stay = _retention_probability(seg_int[s, RET_MODEL], par, age // seg_int[s, TERM])
+                    churned += (n - churned) - binomial(rng_retention, n - churned, p_stay)
+                churned_mrr = _share(mrr, churned, n)
+                n -= churned
+                mrr -= churned_mrr
+                expansion = np.int64(0)
+                contraction = np.int64(0)
+                if n > 0:
+                    if renewal and par[UPLIFT] > 0.0:
+                        expansion += np.int64(np.rint(mrr * par[UPLIFT]))
+                        mrr += expansion
+                    up = binomial(rng_expansion, n, par[EXP_RATE])
+                    p_down = par[CON_RATE] / (1.0 - par[EXP_RATE]) if par[EXP_RATE] < 1.0 else 0.0
+                    down = binomial(rng_expansion, n - up, min(p_down, 1.0))
+                    if up > 0 and par[EXP_SIZE] > 0.0:
+                        upgrade = np.int64(np.rint(_share(mrr, up, n) * par[EXP_SIZE]))
+                        expansion += upgrade
+                    else:
+                        upgrade = np.int64(0)
+                    if down > 0 and par[CON_SIZE] > 0.0:
+                        contraction = np.int64(np.rint(_share(mrr, down, n) * par[CON_SIZE]))
+                    mrr += upgrade - contraction
+                c_customers[c] = n
+                c_mrr[c] = mrr
+                c_loss[c] += churned_mrr + contraction
+                out_counts[t, s, CHURNED_CUSTOMERS] += churned
+                out_money[t, s, CHURNED_MRR] += churned_mrr
+                out_money[t, s, EXPANSION_MRR] += expansion
+                out_money[t, s, CONTRACTION_MRR] += contraction
+            out_counts[t, s, ACTIVE_CUSTOMERS] += n
+            out_money[t, s, MRR] += c_mrr[c]
+            if age >= 12:
+                out_money[t, s, MRR_AGED_12] += c_mrr[c]
+                out_money[t, s, LOSS_AGED_12] += c_loss[c]
+            if age >= seg_int[s, ADOPT_MONTHS]:
+                adopted[s] += n
+
+        # 6. advocates, and this month's loop sources
+        for s in range(n_segments):
+            advocates = binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
+            out_counts[t, s, ADVOCATES] = advocates
+            src_history[t + 1, s, SRC_ADVOCATES] = advocates
+            src_history[t + 1, s, SRC_ACTIVE] = out_counts[t, s, ACTIVE_CUSTOMERS]
+            src_history[t + 1, s, SRC_NEW] = out_counts[t, s, NEW_CUSTOMERS]
+            src_history[t + 1, s, SRC_MRR] = out_money[t, s, MRR] / 100.0
+            if out_money[t, s, MRR] > MONEY_CAP:
+                out_flags[n_loops + n_channels] = t + 1
+                return

@@ -1,0 +1,207 @@
+"""Run the kernels over draws on a thread pool and gather one Dataset.
+
+Draws are split into contiguous blocks, each block runs on a worker thread (the kernel releases the GIL),
+and every draw writes into its own slice of the output arrays. Since each draw's random streams are keyed by
+the draw's index (:mod:`revsim.engine.rng`), the results are identical whatever the number of threads or
+blocks.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from revsim.engine import layout as L
+from revsim.engine.compile import CompiledScenario, DrawParameters, compile_scenario
+from revsim.engine.rng import process_generators
+from revsim.errors import InputError, SimulationError
+from revsim.scenario.load import LoadedScenario, load_scenario
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+__all__ = ["RawResults", "RunawayWarning", "simulate", "run_draws", "default_threads"]
+
+MAX_DRAWS = 10_000_000
+
+
+class RunawayWarning(UserWarning):
+    """A growth loop or a channel grew beyond what can be counted and was capped."""
+
+
+@dataclass(frozen=True)
+class RawResults:
+    """The kernels' outputs for draws ``params.start`` to ``params.stop - 1`` (see :mod:`revsim.engine.layout`)."""
+
+    params: DrawParameters
+    stage_entries: np.ndarray  # [draw, month, segment, stage]
+    stage_open: np.ndarray  # [draw, month, segment, stage]
+    counts: np.ndarray  # [draw, month, segment, N_COUNTS]
+    money: np.ndarray  # [draw, month, segment, N_MONEY], cents of MRR
+    loop_entries: np.ndarray  # [draw, month, loop]
+    flags: np.ndarray  # [draw, n_loops + n_channels + 1]
+
+
+def default_threads() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def simulate(
+    scenario: LoadedScenario | str | os.PathLike[str],
+    *,
+    draws: int = 1000,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> xr.Dataset:
+    """Simulate a scenario and return the distribution of every flow, stock and metric.
+
+    Parameters
+    ----------
+    scenario
+        A scenario from :func:`revsim.load_scenario`, or the path of a scenario file.
+    draws
+        Number of Monte Carlo draws (worlds); each samples every uncertain input once.
+    seed
+        The run's seed: the same scenario, seed and draws give identical results on any number of threads.
+    threads
+        Worker threads (default: all cores).
+    progress
+        Called with the number of draws just finished, from the worker threads.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``draw``, ``month``, ``segment``, ``stage``, ``loop``; see ``docs/outputs.md``.
+
+    Examples
+    --------
+    >>> import revsim
+    >>> ds = revsim.simulate("scenarios/saas_sales_led.yaml", draws=200, seed=1)   # doctest: +SKIP
+    >>> float(ds.arr.sum("segment").isel(month=-1).median())                      # doctest: +SKIP
+    """
+    from revsim.results.dataset import build_dataset
+
+    source = scenario if isinstance(scenario, LoadedScenario) else load_scenario(Path(scenario))
+    check_run_options(draws=draws, seed=seed, threads=threads)
+    compiled = compile_scenario(source)
+    raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=progress)
+    messages = check_flags(compiled, raw)
+    for message in messages:
+        warnings.warn(message, RunawayWarning, stacklevel=2)
+    return build_dataset(compiled, raw, seed=seed, warnings=messages)
+
+
+def check_run_options(*, draws: int, seed: int, threads: int | None) -> None:
+    """Refuse impossible run options with an :class:`InputError`."""
+    if not isinstance(draws, int | np.integer) or not 1 <= draws <= MAX_DRAWS:
+        raise InputError.single(f"draws must be a whole number from 1 to {MAX_DRAWS:,}, got {draws!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError.single(f"seed must be a whole number >= 0, got {seed!r}")
+    if threads is not None and (not isinstance(threads, int | np.integer) or threads < 1):
+        raise InputError.single(f"threads must be a whole number >= 1, got {threads!r}")
+
+
+def run_draws(
+    compiled: CompiledScenario,
+    seed: int,
+    start: int,
+    stop: int,
+    *,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RawResults:
+    """Run draws ``start`` to ``stop - 1`` of a compiled scenario."""
+    from revsim.engine.kernels import simulate_draw
+
+    params = compiled.draw_parameters(seed, start, stop)
+    n, T = stop - start, compiled.n_months
+    S, K = len(compiled.segments), len(compiled.stages)
+    n_loops, n_channels = len(compiled.loops), len(compiled.channels)
+    raw = RawResults(
+        params=params,
+        stage_entries=np.zeros((n, T, S, K), np.int64),
+        stage_open=np.zeros((n, T, S, K), np.int64),
+        counts=np.zeros((n, T, S, L.N_COUNTS), np.int64),
+        money=np.zeros((n, T, S, L.N_MONEY), np.int64),
+        loop_entries=np.zeros((n, T, n_loops), np.int64),
+        flags=np.zeros((n, n_loops + n_channels + 1), np.int64),
+    )
+    c = compiled
+
+    def run_block(first: int, last: int) -> None:
+        for i in range(first, last):
+            simulate_draw(
+                c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
+                c.capacity_stage, c.book_segment, c.book_customers, c.book_mrr, c.book_age,
+                params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
+                params.loop_coef[i], params.capacity[i],
+                *process_generators(seed, start + i),
+                raw.stage_entries[i], raw.stage_open[i], raw.counts[i], raw.money[i],
+                raw.loop_entries[i], raw.flags[i],
+            )
+            if progress is not None:
+                progress(1)
+
+    threads = threads or default_threads()
+    blocks = _blocks(n, threads)
+    if threads == 1 or len(blocks) == 1:
+        for first, last in blocks:
+            run_block(first, last)
+    else:
+        # compile (or load from cache) once before the threads start
+        run_block(*blocks[0])
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(run_block, first, last) for first, last in blocks[1:]]:
+                future.result()
+    return raw
+
+
+def _blocks(n: int, threads: int) -> list[tuple[int, int]]:
+    """Contiguous blocks of draws: a small first block (it compiles), then a few per thread."""
+    if n <= 1 or threads == 1:
+        return [(0, n)]
+    size = max(1, min(64, n // (threads * 4)))
+    edges = [0, 1, *range(1 + size, n, size), n]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def check_flags(compiled: CompiledScenario, raw: RawResults) -> list[str]:
+    """Turn the kernels' flags into messages; raise when a draw could not be completed.
+
+    Raises
+    ------
+    SimulationError
+        When MRR grew beyond what can be counted in some draw.
+    """
+    n_loops, n_channels = len(compiled.loops), len(compiled.channels)
+    overflow = raw.flags[:, n_loops + n_channels]
+    if overflow.any():
+        i = int(np.argmax(overflow > 0))
+        month = compiled.model.month_label(int(overflow[i]) - 1)
+        raise SimulationError(
+            f"draw {raw.params.start + i}: MRR exceeded {L.MONEY_CAP / 100:.3g} {compiled.model.currency} in "
+            f"{month}; the scenario grows without bound (check channel growth and loop coefficients)"
+        )
+    messages = []
+    for j, name in enumerate([*(f"loop '{x}'" for x in compiled.loops), *(f"channel '{x}'" for x in compiled.channels)]):
+        hit = raw.flags[:, j]
+        if hit.any():
+            first = int(hit[hit > 0].min()) - 1
+            messages.append(
+                f"{name} ran away in {int((hit > 0).sum())} of {len(hit)} draws (first in "
+                f"{compiled.model.month_label(first)}): its entries were capped at {L.COUNT_CAP:,} a month; "
+                f"results after that month are not meaningful"
+            )
+    return messages

@@ -1,0 +1,111 @@
+"""Kernel outputs -> one ``xarray.Dataset`` with named dimensions, units and provenance.
+
+Money is converted from the kernels' integer cents of MRR to currency units of ARR (12 x MRR), except
+``mrr`` itself. The derived RevOps metrics (NRR, GRR, logo churn, CAC, LTV...) are added by
+:mod:`revsim.results.metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from revsim.engine import layout as L
+from revsim.engine.compile import CompiledScenario
+from revsim.engine.run import RawResults
+from revsim.results.metrics import add_metrics
+from revsim.results.provenance import make_attrs
+
+__all__ = ["build_dataset", "input_variable_name"]
+
+CUSTOMERS = "customers"
+
+
+def input_variable_name(path: str) -> str:
+    """The Dataset variable holding an uncertain input's draws: ``param_`` + its path with ``_`` for dots."""
+    return "param_" + path.replace(".", "_").replace("-", "_")
+
+
+def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, warnings: list[str] | None = None,
+                  command: str | None = None) -> xr.Dataset:
+    """Assemble the Dataset of a run (see ``docs/outputs.md`` for every variable)."""
+    model = compiled.model
+    currency = model.currency
+    draws = np.arange(raw.params.start, raw.params.stop)
+    coords = {
+        "draw": draws,
+        "month": compiled.months.astype("datetime64[ns]"),
+        "segment": np.array(compiled.segments, dtype=object),
+        "stage": np.array(compiled.stages, dtype=object),
+        "loop": np.array(compiled.loops, dtype=object),
+    }
+    dms = ("draw", "month", "segment")
+
+    def count(column: int, long_name: str) -> xr.Variable:
+        return xr.Variable(dms, raw.counts[..., column], {"units": CUSTOMERS, "long_name": long_name})
+
+    def arr(column: int, long_name: str, per_month: bool = True) -> xr.Variable:
+        values = raw.money[..., column] * (12.0 / 100.0)
+        units = f"{currency} of ARR" + (" per month" if per_month else "")
+        return xr.Variable(dms, values, {"units": units, "long_name": long_name})
+
+    data = {
+        "leads": xr.Variable(dms, raw.stage_entries[..., 0],
+                             {"units": "entries per month", "long_name": f"entries into the first stage ({compiled.stages[0]})"}),
+        "stage_entries": xr.Variable((*dms, "stage"), raw.stage_entries,
+                                     {"units": "entries per month", "long_name": "entries into each acquisition stage"}),
+        "open_in_stage": xr.Variable((*dms, "stage"), raw.stage_open,
+                                     {"units": "members", "long_name": "members still in each stage at month end"}),
+        "new_customers": count(L.NEW_CUSTOMERS, "customers won in the month"),
+        "churned_customers": count(L.CHURNED_CUSTOMERS, "customers lost in the month (including onboarding failures)"),
+        "onboarding_churned": count(L.ONBOARDING_CHURNED, "customers lost at the end of onboarding"),
+        "active_customers": count(L.ACTIVE_CUSTOMERS, "customers at month end"),
+        "advocates": count(L.ADVOCATES, "advocates at month end"),
+        "new_arr": arr(L.NEW_MRR, "ARR of customers won in the month"),
+        "expansion_arr": arr(L.EXPANSION_MRR, "ARR added by upgrades and renewal price uplifts"),
+        "contraction_arr": arr(L.CONTRACTION_MRR, "ARR lost to downgrades"),
+        "churned_arr": arr(L.CHURNED_MRR, "ARR of customers lost in the month"),
+        "arr": arr(L.MRR, "annual recurring revenue at month end (12 x MRR)", per_month=False),
+        "mrr": xr.Variable(dms, raw.money[..., L.MRR] / 100.0,
+                           {"units": currency, "long_name": "monthly recurring revenue at month end"}),
+        "loop_entries": xr.Variable(("draw", "month", "loop"), raw.loop_entries,
+                                    {"units": "entries per month", "long_name": "entries produced by each growth loop"}),
+    }
+    initial_mrr = np.zeros(len(compiled.segments))
+    initial_customers = np.zeros(len(compiled.segments), np.int64)
+    np.add.at(initial_mrr, compiled.book_segment, compiled.book_mrr)
+    np.add.at(initial_customers, compiled.book_segment, compiled.book_customers)
+    data["initial_arr"] = xr.Variable(("segment",), initial_mrr * 12.0 / 100.0,
+                                      {"units": f"{currency} of ARR", "long_name": "ARR of the initial book at start"})
+    data["initial_customers"] = xr.Variable(("segment",), initial_customers,
+                                            {"units": CUSTOMERS, "long_name": "customers in the initial book at start"})
+    # the pieces NRR and GRR are computed from (cents of MRR)
+    aged = {
+        "mrr_aged_12": raw.money[..., L.MRR_AGED_12] / 100.0,
+        "loss_aged_12": raw.money[..., L.LOSS_AGED_12] / 100.0,
+    }
+    for path in compiled.uncertain_inputs:
+        data[input_variable_name(path)] = xr.Variable(
+            ("draw",), raw.params.inputs[path],
+            {"path": path, "distribution": compiled.inputs[path].describe(), "long_name": f"sampled input {path}"},
+        )
+
+    ds = xr.Dataset(data, coords=coords)
+    ds["month"].attrs["long_name"] = "first day of the simulated month"
+    ds.attrs = make_attrs(
+        scenario_name=model.name,
+        scenario_sha256=compiled.source.sha256,
+        scenario_file=compiled.source.file,
+        seed=seed,
+        draws=len(draws),
+        command=command,
+    )
+    ds.attrs["currency"] = currency
+    ds.attrs["start"] = model.start
+    ds.attrs["horizon_months"] = model.horizon_months
+    ds.attrs["warnings"] = json.dumps(warnings or [])
+    ds.attrs["targets"] = json.dumps([t.model_dump() | {"label": t.label} for t in model.targets])
+    add_metrics(ds, compiled, raw.params, aged)
+    return ds

@@ -1,0 +1,136 @@
+"""What a run means in a table and in three lines: per-month quantiles, and the human summary."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["QUANTILES", "summary_table", "summary_text", "target_probabilities", "format_money"]
+
+#: The quantiles summary.csv reports, besides the mean.
+QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
+
+# metric name in summary.csv -> Dataset variable (summed over segments where it has them)
+_TOTALS = [
+    ("arr", "arr"),
+    ("mrr", "mrr"),
+    ("new_arr", "new_arr"),
+    ("expansion_arr", "expansion_arr"),
+    ("contraction_arr", "contraction_arr"),
+    ("churned_arr", "churned_arr"),
+    ("active_customers", "active_customers"),
+    ("new_customers", "new_customers"),
+    ("churned_customers", "churned_customers"),
+    ("advocates", "advocates"),
+]
+_RATIOS = [
+    "nrr_12m", "grr_12m", "logo_churn", "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead",
+    "sales_marketing_spend", "cost_per_lead", "cac", "cac_payback_months", "ltv_cac",
+]
+
+
+def _total(ds: xr.Dataset, name: str) -> xr.DataArray:
+    da = ds[name]
+    return da.sum("segment") if "segment" in da.dims else da
+
+
+def summary_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per month and metric: the mean and the :data:`QUANTILES` across draws (long format).
+
+    Metrics are totals over segments: ARR and its movements, customers, the entries into each stage (named
+    after the stage), each loop's entries (``loop:NAME``), net new ARR, and the ratios (NRR, GRR, logo
+    churn, pipeline, CAC, payback, LTV:CAC) where the run has them. Months where a ratio is undefined (NRR in
+    the first 11 months without an initial book) are left empty.
+    """
+    series: list[tuple[str, str, xr.DataArray]] = []
+    for metric, name in _TOTALS:
+        series.append((metric, ds[name].attrs.get("units", ""), _total(ds, name)))
+    net_new = _total(ds, "new_arr") + _total(ds, "expansion_arr") - _total(ds, "contraction_arr") - _total(ds, "churned_arr")
+    series.append(("net_new_arr", ds["new_arr"].attrs.get("units", ""), net_new))
+    for stage in ds["stage"].values:
+        series.append((str(stage), "entries per month", ds["stage_entries"].sel(stage=stage).sum("segment")))
+    for loop in ds["loop"].values:
+        series.append((f"loop:{loop}", "entries per month", ds["loop_entries"].sel(loop=loop)))
+    for name in _RATIOS:
+        if name in ds:
+            series.append((name, ds[name].attrs.get("units", ""), ds[name]))
+
+    months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
+    frames = []
+    for metric, units, da in series:
+        values = np.asarray(da.transpose("draw", "month").values, dtype=float)
+        finite = np.isfinite(values)
+        with np.errstate(all="ignore"):
+            mean = np.where(finite.any(axis=0), np.nanmean(np.where(finite, values, np.nan), axis=0), np.nan) \
+                if finite.any() else np.full(values.shape[1], np.nan)
+            quantiles = np.full((len(QUANTILES), values.shape[1]), np.nan)
+            if finite.any():
+                cols = finite.any(axis=0)
+                quantiles[:, cols] = np.nanquantile(np.where(finite, values, np.nan)[:, cols], QUANTILES, axis=0)
+        frame = pd.DataFrame({"month": months, "metric": metric, "units": units, "mean": mean})
+        for q, row in zip(QUANTILES, quantiles, strict=True):
+            frame[f"p{round(q * 100)}"] = row
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def target_probabilities(ds: xr.Dataset) -> list[tuple[str, str, float]]:
+    """For each target of the scenario: its label, its month and the share of draws that reach it."""
+    targets = json.loads(ds.attrs.get("targets", "[]"))
+    results = []
+    for target in targets:
+        metric = target["metric"]
+        values = ds["new_customers"].sum("segment").cumsum("month") if metric == "new_customers_total" \
+            else _total(ds, metric)
+        month = target.get("at") or pd.Timestamp(ds["month"].values[-1]).strftime("%Y-%m")
+        at = values.sel(month=np.datetime64(f"{month}-01", "ns"))
+        results.append((target["label"], month, float((at >= target["value"]).mean())))
+    return results
+
+
+def format_money(value: float, currency: str) -> str:
+    """Compact money: ``$1.2M``, ``EUR 850k``."""
+    symbol = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}.get(currency)
+    magnitude = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            text = f"{value / limit:.3g}{suffix}" if magnitude / limit < 100 else f"{value / limit:.0f}{suffix}"
+            break
+    else:
+        text = f"{value:.0f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.0f}%"
+
+
+def summary_text(ds: xr.Dataset) -> str:
+    """Three to six lines a finance lead can read: ARR now and at horizon, NRR, targets."""
+    currency = ds.attrs.get("currency", "USD")
+    arr = _total(ds, "arr")
+    months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
+    start_arr = float(ds["initial_arr"].sum())
+    end = arr.isel(month=-1)
+    p10, p50, p90 = (float(end.quantile(q)) for q in (0.1, 0.5, 0.9))
+    lines = [
+        f"{ds.attrs.get('scenario_name', 'scenario')}: {ds.sizes['draw']:,} draws, seed {ds.attrs.get('seed')}, "
+        f"{ds.sizes['month']} months from {months[0]} to {months[-1]}",
+        f"ARR   {format_money(start_arr, currency)} at start -> {format_money(p50, currency)} in {months[-1]} "
+        f"(P10 {format_money(p10, currency)}, P90 {format_money(p90, currency)})",
+    ]
+    nrr = ds["nrr_12m"].isel(month=-1)
+    if np.isfinite(nrr).any():
+        lines.append(f"NRR   {_pct(float(nrr.median()))} over the last 12 months (P10 {_pct(float(nrr.quantile(0.1)))}, "
+                     f"P90 {_pct(float(nrr.quantile(0.9)))}); GRR {_pct(float(ds['grr_12m'].isel(month=-1).median()))}")
+    customers = ds["active_customers"].sum("segment").isel(month=-1)
+    lines.append(f"Customers {float(customers.median()):,.0f} at horizon (P10 {float(customers.quantile(0.1)):,.0f}, "
+                 f"P90 {float(customers.quantile(0.9)):,.0f})")
+    for label, month, probability in target_probabilities(ds):
+        lines.append(f"Target {label} by {month}: {_pct(probability)} of draws reach it")
+    for warning in json.loads(ds.attrs.get("warnings", "[]")):
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
