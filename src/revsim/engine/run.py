@@ -92,6 +92,7 @@ def simulate(
     >>> float(ds.arr.sum("segment").isel(month=-1).median())                      # doctest: +SKIP
     """
     from revsim.results.dataset import build_dataset
+    from revsim.results.invariants import check_invariants
 
     source = scenario if isinstance(scenario, LoadedScenario) else load_scenario(Path(scenario))
     check_run_options(draws=draws, seed=seed, threads=threads)
@@ -100,7 +101,9 @@ def simulate(
     messages = check_flags(compiled, raw)
     for message in messages:
         warnings.warn(message, RunawayWarning, stacklevel=2)
-    return build_dataset(compiled, raw, seed=seed, warnings=messages)
+    ds = build_dataset(compiled, raw, seed=seed, warnings=messages)
+    check_invariants(ds)
+    return ds
 
 
 def check_run_options(*, draws: int, seed: int, threads: int | None) -> None:
@@ -186,16 +189,19 @@ def check_flags(compiled: CompiledScenario, raw: RawResults) -> list[str]:
         When MRR grew beyond what can be counted in some draw.
     """
     n_loops, n_channels = len(compiled.loops), len(compiled.channels)
+    sources = [*(f"loop '{x}'" for x in compiled.loops), *(f"channel '{x}'" for x in compiled.channels)]
     overflow = raw.flags[:, n_loops + n_channels]
     if overflow.any():
         i = int(np.argmax(overflow > 0))
         month = compiled.model.month_label(int(overflow[i]) - 1)
+        culprits = [name for j, name in enumerate(sources) if raw.flags[i, j]]
+        blame = f"{', '.join(culprits)} ran away first" if culprits else "check channel growth and loop coefficients"
         raise SimulationError(
             f"draw {raw.params.start + i}: MRR exceeded {L.MONEY_CAP / 100:.3g} {compiled.model.currency} in "
-            f"{month}; the scenario grows without bound (check channel growth and loop coefficients)"
+            f"{month}; the scenario grows without bound ({blame})"
         )
     messages = []
-    for j, name in enumerate([*(f"loop '{x}'" for x in compiled.loops), *(f"channel '{x}'" for x in compiled.channels)]):
+    for j, name in enumerate(sources):
         hit = raw.flags[:, j]
         if hit.any():
             first = int(hit[hit > 0].min()) - 1

@@ -62,14 +62,13 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     frames = []
     for metric, units, da in series:
         values = np.asarray(da.transpose("draw", "month").values, dtype=float)
-        finite = np.isfinite(values)
-        with np.errstate(all="ignore"):
-            mean = np.where(finite.any(axis=0), np.nanmean(np.where(finite, values, np.nan), axis=0), np.nan) \
-                if finite.any() else np.full(values.shape[1], np.nan)
-            quantiles = np.full((len(QUANTILES), values.shape[1]), np.nan)
-            if finite.any():
-                cols = finite.any(axis=0)
-                quantiles[:, cols] = np.nanquantile(np.where(finite, values, np.nan)[:, cols], QUANTILES, axis=0)
+        values = np.where(np.isfinite(values), values, np.nan)
+        defined = ~np.isnan(values).all(axis=0)  # months where the metric exists in some draw
+        mean = np.full(values.shape[1], np.nan)
+        quantiles = np.full((len(QUANTILES), values.shape[1]), np.nan)
+        if defined.any():
+            mean[defined] = np.nanmean(values[:, defined], axis=0)
+            quantiles[:, defined] = np.nanquantile(values[:, defined], QUANTILES, axis=0)
         frame = pd.DataFrame({"month": months, "metric": metric, "units": units, "mean": mean})
         for q, row in zip(QUANTILES, quantiles, strict=True):
             frame[f"p{round(q * 100)}"] = row
@@ -129,8 +128,11 @@ def summary_text(ds: xr.Dataset) -> str:
     customers = ds["active_customers"].sum("segment").isel(month=-1)
     lines.append(f"Customers {float(customers.median()):,.0f} at horizon (P10 {float(customers.quantile(0.1)):,.0f}, "
                  f"P90 {float(customers.quantile(0.9)):,.0f})")
-    for label, month, probability in target_probabilities(ds):
-        lines.append(f"Target {label} by {month}: {_pct(probability)} of draws reach it")
-    for warning in json.loads(ds.attrs.get("warnings", "[]")):
-        lines.append(f"warning: {warning}")
+    for target, (label, month, probability) in zip(json.loads(ds.attrs.get("targets", "[]")),
+                                                    target_probabilities(ds), strict=True):
+        value = target["value"]
+        shown = format_money(value, currency) if target["metric"] in ("arr", "mrr") else f"{value:,.0f}"
+        condition = f"{target['metric']} >= {shown} in {month}"
+        name = f"'{target['name']}' ({condition})" if target.get("name") else condition
+        lines.append(f"Target {name}: {_pct(probability)} of draws reach it")
     return "\n".join(lines)
