@@ -14,7 +14,7 @@ import numpy as np
 
 from revsim.engine import layout as L
 from revsim.engine.rng import input_uniforms
-from revsim.errors import InputError, Problem, did_you_mean
+from revsim.errors import InputError, did_you_mean
 from revsim.scenario.correlation import (
     check_correlation_matrix,
     correlate_uniforms,
@@ -113,10 +113,9 @@ class CompiledScenario:
             growth = values[f"channels.{channel}.growth"]
             if (growth <= -1).any():
                 draw = start + int(np.argmax(growth <= -1))
-                raise InputError.single(
+                raise self.source.error([(
                     f"a monthly growth rate must be above -1 (-100%); draw {draw} has {growth.min():.3g}",
-                    file=self.source.file, path=("channels", i, "growth"),
-                )
+                    ("channels", i, "growth"), None)])
 
     def _layout(self, values: dict[str, np.ndarray], start: int, stop: int) -> DrawParameters:
         model = self.model
@@ -274,22 +273,22 @@ def _correlations(source: LoadedScenario, inputs: dict[str, Distribution]) -> tu
     pairs = source.model.correlations
     if not pairs:
         return [], None
-    problems: list[Problem] = []
+    problems: list[tuple[str, tuple[str | int, ...], str | None]] = []
     uncertain = [p for p, d in inputs.items() if not d.is_constant]
     for i, pair in enumerate(pairs):
         for j, path in enumerate(pair.between):
             where = ("correlations", i, "between", j)
             if path not in inputs:
-                hint = did_you_mean(path, inputs)
-                problems.append(Problem(f"no input named '{path}'", where, suggestion=hint))
+                problems.append((f"no input named '{path}'", where, did_you_mean(path, inputs)))
             elif inputs[path].is_constant:
-                problems.append(Problem(f"'{path}' is a constant; only uncertain inputs can be correlated", where))
+                problems.append((f"'{path}' is a constant; only uncertain inputs can be correlated", where, None))
             elif inputs[path].group is not None:
-                problems.append(Problem(f"'{path}' is drawn from a posterior, whose draws carry their own correlations", where))
+                problems.append((f"'{path}' is drawn from a posterior, whose draws carry their own correlations",
+                                 where, None))
         if pair.between[0] == pair.between[1]:
-            problems.append(Problem("an input cannot be correlated with itself", ("correlations", i)))
+            problems.append(("an input cannot be correlated with itself", ("correlations", i), None))
     if problems:
-        raise InputError(problems, file=source.file)
+        raise source.error(problems)
     names = sorted({p for pair in pairs for p in pair.between}, key=uncertain.index)
     index = {name: i for i, name in enumerate(names)}
     rank = np.eye(len(names))
@@ -299,7 +298,7 @@ def _correlations(source: LoadedScenario, inputs: dict[str, Distribution]) -> tu
     try:
         check_correlation_matrix(rank, names)
     except InputError as exc:
-        raise InputError([Problem(p.message, ("correlations",)) for p in exc.problems], file=source.file) from None
+        raise source.error([(p.message, ("correlations",), None) for p in exc.problems]) from None
     normal = rank_to_normal_correlation(rank)
     np.fill_diagonal(normal, 1.0)
     return names, normal

@@ -533,7 +533,7 @@ _FAMILIES: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]] = {
     "lognormal": ((("median", "sigma"), ("mean", "sd")), ()),
     "gamma": ((("shape", "scale"), ("mean", "sd")), ()),
     "triangular": ((("low", "mode", "high"),), ()),
-    "pert": ((("min", "mode", "max"),), ("lambda",)),
+    "pert": ((("min", "mode", "max"), ("low", "mode", "high")), ("lambda",)),
     "uniform": ((("low", "high"),), ()),
     "interval": ((("low", "high"),), ("confidence",)),
     "empirical": ((("file",),), ("column",)),
@@ -633,7 +633,10 @@ def _select_parameters(value: Mapping[Any, Any], family: str, path: tuple) -> di
         if key not in allowed:
             message = f"unknown key '{key}' for dist: {family} (expected {_keys_text(alternatives, optional)})"
             _fail(_with_hint(message, key, [k for k in allowed if k not in given]), (*path, key))
-    used = [alt for alt in alternatives if any(k in given for k in alt)]
+    shared = set.intersection(*(set(alt) for alt in alternatives))  # e.g. pert's 'mode' in both spellings
+    used = [alt for alt in alternatives if any(k in given and k not in shared for k in alt)]
+    if not used and any(k in shared for k in given):
+        used = [alternatives[0]]
     if len(used) > 1:
         choices = " or ".join(" and ".join(alt) for alt in used)
         _fail(f"dist: {family} takes either {choices}, not a mix of them", path)
@@ -721,7 +724,8 @@ def _build_triangular(params: dict[str, Any], domain: str, base_dir: Path | None
 
 
 def _build_pert(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
-    low, mode, high = (_number(params[k], (*path, k), f"a number for {k}") for k in ("min", "mode", "max"))
+    keys = ("min", "mode", "max") if "min" in params else ("low", "mode", "high")  # either spelling
+    low, mode, high = (_number(params[k], (*path, k), f"a number for {k}") for k in keys)
     if low >= high:
         _fail(f"a pert distribution needs min < max, got min {_num(low)} and max {_num(high)}", path)
     if not low <= mode <= high:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from revsim.errors import InputError, Problem
-from revsim.scenario.schema import ALL_SEGMENTS, Scenario
+from revsim.errors import InputError, Problem, did_you_mean
+from revsim.scenario.schema import ALL_SEGMENTS, Scenario, allowed_keys
 from revsim.scenario.yaml_source import YamlDocument, parse_yaml_text, read_yaml_file
 
 __all__ = ["LoadedScenario", "load_scenario", "scenario_from_dict", "scenario_hash"]
@@ -42,11 +42,24 @@ class LoadedScenario:
     data: dict[str, Any]
     file: str
     sha256: str
+    locations: dict[tuple[str | int, ...], tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
         """The scenario's name."""
         return self.model.name
+
+    def error(self, problems: list[tuple[str, tuple[str | int, ...], str | None]]) -> InputError:
+        """An :class:`InputError` in this scenario's file, each problem located at its line.
+
+        ``problems`` holds (message, field path, suggestion) triples.
+        """
+        located = []
+        for message, path, suggestion in problems:
+            document = YamlDocument(data=self.data, locations=self.locations, file=self.file, text="")
+            line, column = document.locate(path)
+            located.append(Problem(message, tuple(path), line, column, suggestion))
+        return InputError(located, file=self.file)
 
 
 def scenario_hash(data: dict[str, Any]) -> str:
@@ -105,7 +118,8 @@ def _validate(document: YamlDocument, base_dir: Path, *, default_name: str) -> L
         model = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise InputError(_problems(exc, document), file=document.file) from None
-    return LoadedScenario(model=model, data=data, file=document.file, sha256=scenario_hash(data))
+    return LoadedScenario(model=model, data=data, file=document.file, sha256=scenario_hash(data),
+                          locations=dict(document.locations))
 
 
 def _problems(exc: ValidationError, document: YamlDocument) -> list[Problem]:
@@ -120,7 +134,13 @@ def _problems(exc: ValidationError, document: YamlDocument) -> list[Problem]:
             continue
         if error["type"] == "unknown_key":
             loc = (*loc, ctx["key"])
-        problems.append(_problem(_message(error), loc, document))
+        message = _message(error)
+        if error["type"] == "extra_forbidden":
+            allowed = allowed_keys(tuple(error["loc"][:-1]))
+            hint = did_you_mean(str(loc[-1]), allowed)
+            message = f"unknown key '{loc[-1]}'" + (f"; did you mean '{hint}'?" if hint else
+                                                    f"; expected one of: {', '.join(sorted(allowed))}")
+        problems.append(_problem(message, loc, document))
     return problems
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -41,6 +42,7 @@ __all__ = [
     "LOOP_SOURCES",
     "Retention",
     "iter_inputs",
+    "allowed_keys",
 ]
 
 #: Internal key under which a per-segment block written without segment names is stored.
@@ -94,24 +96,49 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Strict(BaseModel):
-    """Base of every scenario block: unknown keys are errors, with a suggestion for misspelt ones."""
+    """Base of every scenario block: unknown keys are errors (the loader suggests the closest known key)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            allowed = set(cls.model_fields)
-            unknown = [k for k in data if k not in allowed]
-            if unknown:
-                key = unknown[0]
-                hint = did_you_mean(str(key), allowed)
-                expected = ", ".join(sorted(allowed))
-                message = f"unknown key '{key}'"
-                message += f"; did you mean '{hint}'?" if hint else f"; expected one of: {expected}"
-                raise PydanticCustomError("unknown_key", message, {"key": str(key)})
-        return data
+
+def allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the scenario block at ``loc`` accepts (empty when ``loc`` is not a block).
+
+    Walks the schema's annotations: fields of models, items of lists, values of mappings.
+    """
+    current: Any = Scenario
+    for part in loc:
+        current = _block_type(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            origin = get_origin(current)
+            if origin in (list, dict):
+                current = get_args(current)[-1]
+            else:
+                return []
+    current = _block_type(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _block_type(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` from an annotation."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = members[0] if len(members) == 1 else annotation
+            if len(members) != 1:
+                return annotation
+        else:
+            return annotation
 
 
 def _check_name(value: str) -> str:
@@ -414,20 +441,31 @@ def _per_segment_block(name: str, settings: type[Strict]) -> Any:
         if not isinstance(value, dict):
             return value
         fields = set(settings.model_fields)
-        if any(k in fields for k in value):
-            return {ALL_SEGMENTS: value}
         segments = [s.name for s in info.data.get("segments") or []]
         allowed = [*segments, DEFAULT_KEY]
-        for key in value:
-            if key not in allowed:
-                hint = did_you_mean(str(key), [*allowed, *fields])
-                message = (
-                    f"unknown key '{key}': expected a segment name ({', '.join(segments)}), "
-                    f"'{DEFAULT_KEY}', or the settings themselves ({', '.join(sorted(fields))})"
-                )
-                if hint:
-                    message += f"; did you mean '{hint}'?"
-                raise PydanticCustomError("unknown_key", message, {"key": str(key)})
+        settings_keys = [str(k) for k in value if k in fields]
+        entry_keys = [str(k) for k in value if k in allowed]
+        if settings_keys and entry_keys:
+            raise PydanticCustomError(
+                "unknown_key",
+                "'{key}' is a segment entry, but this block also holds settings ({settings}) for every segment: "
+                "give either the settings for every segment, or one entry per segment (and optionally 'default')",
+                {"key": entry_keys[0], "settings": ", ".join(settings_keys)},
+            )
+        if settings_keys:
+            return {ALL_SEGMENTS: value}
+        unknown = [str(k) for k in value if k not in allowed]
+        if unknown:
+            key = unknown[0]
+            hint = did_you_mean(key, [*allowed, *fields])
+            message = (
+                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)}: expected "
+                f"a segment name ({', '.join(segments)}), '{DEFAULT_KEY}', or the settings themselves "
+                f"({', '.join(sorted(fields))})"
+            )
+            if hint:
+                message += f"; did you mean '{hint}'?"
+            raise PydanticCustomError("unknown_key", message, {"key": key})
         return value
 
     return field_validator(name, mode="before")(classmethod(wrap))
@@ -487,13 +525,14 @@ class Scenario(Strict):
                 message = f"unknown {what} '{value}'; expected one of: {', '.join(choices)}"
                 problems.append((path, message + (f"; did you mean '{hint}'?" if hint else "")))
 
-        for kind, items in (("segment", segments), ("stage", stages), ("channel", self.channel_names),
-                            ("loop", [loop.name for loop in self.loops])):
-            seen: set[str] = set()
-            for item in items:
-                if item in seen:
-                    problems.append(((f"{kind}s" if kind != "stage" else "funnel",), f"{kind} '{item}' is defined twice"))
-                seen.add(item)
+        for kind, where, items in (("segment", ("segments",), segments), ("stage", ("funnel", "stages"), stages),
+                                   ("channel", ("channels",), self.channel_names),
+                                   ("loop", ("loops",), [loop.name for loop in self.loops])):
+            first: dict[str, int] = {}
+            for index, item in enumerate(items):
+                if item in first:
+                    problems.append(((*where, index), f"{kind} '{item}' is defined twice (first as item {first[item]})"))
+                first.setdefault(item, index)
 
         for i, stage in enumerate(self.funnel.stages):
             path: tuple[str | int, ...] = ("funnel", "stages", i)

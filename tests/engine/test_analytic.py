@@ -1,0 +1,475 @@
+"""The engine against closed-form results.
+
+Each test builds a minimal scenario whose outputs have a known distribution, simulates a few thousand draws
+and compares Monte Carlo statistics with the exact values. Tolerances come from the Monte Carlo standard
+error, never from a guess: the mean of N draws passes when ``|mean - expected| <= Z * sd / sqrt(N)``, with
+``sd`` the exact standard deviation of one draw wherever it is known. With Z = 4.5 a correct engine fails
+one comparison with probability about 7e-6 (normal approximation); the seeds are fixed, so every run is
+reproducible, and the few hundred comparisons in this file together fail by chance with probability below
+0.3%.
+
+Conventions of the kernel that the expected values rely on (see :mod:`revsim.engine.kernels`):
+
+* a cohort is ``age + t`` months old in month ``t`` (book cohorts start at ``age_months``, a new cohort at
+  0); it renews at every age >= 1 that is a multiple of its contract months, and only then churns;
+* a member of an acquisition stage leaves it in a month with probability ``h = 1 / (1 + months)``, already
+  in the month it enters, and a leaver converts with probability ``conversion``;
+* a loop in month ``t`` reads its source at index ``t - lag + 1`` of a history whose index 0 is the state
+  before the first month, i.e. the state at the end of month ``t - lag``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import betaln
+
+from revsim.engine.run import simulate
+from revsim.results.invariants import bridge_residual, check_invariants
+from revsim.scenario.load import LoadedScenario, scenario_from_dict
+
+Z = 4.5
+DRAWS = 1500
+SEED = 20270101
+
+
+# -- helpers -----------------------------------------------------------------------------------------------------
+
+
+def run(scenario: LoadedScenario, draws: int = DRAWS, seed: int = SEED):
+    return simulate(scenario, draws=draws, seed=seed, threads=2)
+
+
+def total(ds, name: str) -> np.ndarray:
+    """``ds[name]`` summed over segments, as a ``[draw, month, ...]`` array."""
+    return ds[name].sum("segment").values
+
+
+def book(customers: int, *, age: int, mrr_each: float = 100.0) -> list[dict]:
+    return [{"customers": customers, "mrr": customers * mrr_each, "age_months": age}]
+
+
+def assert_mean(samples, expected, sd, *, slack=0.0, what: str = "mean") -> None:
+    """The mean over draws (axis 0) of ``samples`` is ``expected`` within ``Z`` standard errors.
+
+    ``sd`` is the standard deviation of one draw; ``slack`` a known bound on a deterministic error (cents
+    rounding) added to the tolerance. Where ``sd`` is 0 the mean must be exact.
+    """
+    samples = np.asarray(samples, dtype=float)
+    n = samples.shape[0]
+    mean = samples.mean(axis=0)
+    expected = np.broadcast_to(np.asarray(expected, dtype=float), mean.shape)
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), mean.shape)
+    tolerance = Z * sd / math.sqrt(n) + slack + 1e-12 * np.abs(expected)
+    bad = np.abs(mean - expected) > tolerance
+    if bad.any():
+        rows = [f"  at {tuple(int(i) for i in index)}: observed {mean[tuple(index)]:.6g}, expected "
+                f"{expected[tuple(index)]:.6g} +- {tolerance[tuple(index)]:.3g}" for index in np.argwhere(bad)[:10]]
+        pytest.fail(f"{what} off in {int(bad.sum())} of {bad.size} places:\n" + "\n".join(rows))
+
+
+def assert_variance(samples, variance: float, fourth_moment: float, *, what: str = "variance") -> None:
+    """The sample variance of ``samples`` (1-d, one value per draw) is ``variance`` within ``Z`` standard errors.
+
+    For N independent draws, ``Var(s^2) = mu4 / N - sigma^4 (N - 3) / (N (N - 1))`` with ``mu4`` the fourth
+    central moment; with N in the thousands ``s^2`` is close to normal.
+    """
+    samples = np.asarray(samples, dtype=float)
+    n = samples.size
+    s2 = samples.var(ddof=1)
+    sd = math.sqrt(fourth_moment / n - variance**2 * (n - 3) / (n * (n - 1)))
+    assert abs(s2 - variance) <= Z * sd, f"{what}: observed {s2:.6g}, expected {variance:.6g} +- {Z * sd:.3g}"
+
+
+def binomial_moments(n: int, q):
+    """Variance and fourth central moment of Binomial(n, q)."""
+    v = n * q * (1 - q)
+    return v, v * (1 + 3 * (n - 2) * q * (1 - q))
+
+
+def poisson_moments(lam):
+    """Variance and fourth central moment of Poisson(lam)."""
+    return lam, lam + 3 * lam**2
+
+
+def assert_poisson_given(entries: np.ndarray, lam: np.ndarray, *, what: str) -> None:
+    """``entries[d] ~ Poisson(lam[d])`` independently over draws ``d`` (one month).
+
+    Then ``sum(entries - lam)`` has mean 0 and variance ``sum(lam)``.
+    """
+    lam = np.asarray(lam, dtype=float)
+    if lam.sum() == 0:
+        assert (entries == 0).all(), what
+        return
+    z = (entries - lam).sum() / math.sqrt(lam.sum())
+    assert abs(z) <= Z, f"{what}: z = {z:.2f}"
+
+
+# -- 1. constant churn -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("age", [0, 12])
+def test_constant_churn_monthly_contracts(make_scenario, age):
+    n, c, months = 1000, 0.05, 24
+    ds = run(make_scenario(horizon_months=months, retention={"churn": c, "contract_months": 1},
+                           initial_book=book(n, age=age)))
+    active = total(ds, "active_customers")
+    churned = total(ds, "churned_customers")
+    # at the end of month t the book (age + t months old) has renewed at ages max(age, 1) .. age + t
+    renewals = np.arange(months) + (1 if age >= 1 else 0)
+    q = (1 - c) ** renewals
+    # each customer survives each renewal independently: the survivors are Binomial(n, q)
+    var, mu4 = binomial_moments(n, q)
+    assert_mean(active, n * q, np.sqrt(var), what="active customers")
+    # a customer is lost at its r-th renewal with probability (1-c)^(r-1) c: Binomial again
+    p_lost = np.where(renewals >= 1, (1 - c) ** (renewals - 1.0) * c, 0.0)
+    assert_mean(churned, n * p_lost, np.sqrt(n * p_lost * (1 - p_lost)), what="churned customers")
+    month = 5
+    assert_variance(active[:, month], var[month], mu4[month], what=f"variance of active customers in month {month}")
+    if age == 0:
+        assert (active[:, 0] == n).all()
+    assert (total(ds, "onboarding_churned") == 0).all()
+    assert (total(ds, "new_customers") == 0).all()
+
+
+def test_constant_churn_annual_contracts(make_scenario):
+    n, c, months, age = 1000, 0.2, 30, 14
+    ds = run(make_scenario(horizon_months=months, retention={"churn": c, "contract_months": 12},
+                           initial_book=book(n, age=age)))
+    active = total(ds, "active_customers")
+    churned = total(ds, "churned_customers")
+    t = np.arange(months)
+    renewal = (age + t) % 12 == 0
+    assert list(t[renewal]) == [10, 22]
+    # between renewals nobody leaves, in every draw
+    assert (active[:, :10] == n).all()
+    previous = np.concatenate([np.full((active.shape[0], 1), n), active[:, :-1]], axis=1)
+    assert (active[:, ~renewal] == previous[:, ~renewal]).all()
+    assert (churned[:, ~renewal] == 0).all()
+    assert (churned[:, renewal] > 0).all()
+    q = (1 - c) ** np.cumsum(renewal)
+    var, mu4 = binomial_moments(n, q)
+    assert_mean(active, n * q, np.sqrt(var), what="active customers")
+    assert_variance(active[:, 22], var[22], mu4[22], what="variance of active customers after two renewals")
+
+
+# -- 2. shifted beta geometric ------------------------------------------------------------------------------------------
+
+
+def test_sbg_survival_curve(make_scenario):
+    n, alpha, beta, renewals = 1000, 1.2, 3.5, 24
+    ds = run(make_scenario(horizon_months=renewals + 1,
+                           retention={"model": "sbg", "alpha": alpha, "beta": beta, "contract_months": 1},
+                           initial_book=book(n, age=0)))
+    active = total(ds, "active_customers")
+    k = np.arange(renewals + 1)  # month k: the cohort is k months old and has renewed k times
+    survival = np.exp(betaln(alpha, beta + k) - betaln(alpha, beta))
+    # Survivors form a Markov chain: X_k ~ Binomial(X_{k-1}, r_k) with r_k = S(k) / S(k-1), so
+    # Var X_k = r_k (1 - r_k) E[X_{k-1}] + r_k^2 Var X_{k-1}. Since the r_k are fixed numbers (alpha and beta
+    # are constants here), this chain of binomial thinnings is itself Binomial(n, S(k)); the recursion and
+    # the binomial formula agree, which the assertion below confirms before both are used.
+    r = survival[1:] / survival[:-1]
+    var = np.zeros(renewals + 1)
+    for j in range(1, renewals + 1):
+        var[j] = r[j - 1] * (1 - r[j - 1]) * n * survival[j - 1] + r[j - 1] ** 2 * var[j - 1]
+    binomial_var, mu4 = binomial_moments(n, survival)
+    np.testing.assert_allclose(var, binomial_var, rtol=1e-9, atol=1e-9)
+    assert (active[:, 0] == n).all()
+    assert_mean(active, n * survival, np.sqrt(var), what="sBG survivors")
+    assert_variance(active[:, 12], var[12], mu4[12], what="variance of sBG survivors at renewal 12")
+    # the retention of survivors improves with age (the signature of sBG)
+    assert np.all(np.diff(r) > 0)
+
+
+# -- 3. funnel stages --------------------------------------------------------------------------------------------------
+
+
+def expected_funnel(volume: float, stages: list[tuple[float, float]], months: int):
+    """Exact means for a constant Poisson inflow ``volume`` into the first of ``stages`` (conversion, months).
+
+    A member entering a stage in month j leaves it in month t >= j with probability h (1 - h)^(t - j) and is
+    still in it at the end of month t with probability (1 - h)^(t - j + 1), h = 1 / (1 + months); a leaver
+    enters the next stage in the same month with probability ``conversion``. Every count is a thinning of
+    the Poisson arrivals, hence Poisson, and counts of disjoint outcomes are independent.
+
+    Returns the means of entries ``[month, stage]`` (the last column: new customers) and of members open at
+    month end ``[month, stage]`` (all stages but the last).
+    """
+    d = np.arange(months)
+    inflow = np.full(months, float(volume))
+    entries = np.zeros((months, len(stages) + 1))
+    still_open = np.zeros((months, len(stages)))
+    for k, (conversion, mean_months) in enumerate(stages):
+        h = 1.0 / (1.0 + mean_months)
+        entries[:, k] = inflow
+        still_open[:, k] = np.convolve(inflow, (1 - h) ** (d + 1))[:months]
+        inflow = conversion * np.convolve(inflow, h * (1 - h) ** d)[:months]
+    entries[:, -1] = inflow
+    return entries, still_open
+
+
+@pytest.mark.parametrize("stages", [[(0.4, 2.0)], [(0.4, 0.0)], [(0.5, 0.5), (0.3, 1.5)]],
+                         ids=["one-stage", "same-month", "two-stages"])
+def test_funnel_delay_and_conversion(make_scenario, make_funnel, stages):
+    volume, months = 60, 18
+    ds = run(make_scenario(horizon_months=months, funnel=make_funnel(*stages),
+                           channels=[{"name": "inbound", "volume": volume}]))
+    mean_entries, mean_open = expected_funnel(volume, stages, months)
+    if len(stages) == 1:
+        # the closed form: expected cumulative wins p V sum_{j<=t} (1 - (1-h)^(t-j+1))
+        p, h = stages[0][0], 1 / (1 + stages[0][1])
+        closed = [p * volume * sum(1 - (1 - h) ** (t - j + 1) for j in range(t + 1)) for t in range(months)]
+        np.testing.assert_allclose(np.cumsum(mean_entries[:, -1]), closed, rtol=1e-12)
+    entries = total(ds, "stage_entries")
+    new = total(ds, "new_customers")
+    assert (new == entries[..., -1]).all()
+    assert (total(ds, "leads") == entries[..., 0]).all()
+    assert_mean(entries, mean_entries, np.sqrt(mean_entries), what="stage entries")
+    assert_mean(new, mean_entries[:, -1], np.sqrt(mean_entries[:, -1]), what="new customers")
+    cumulative = np.cumsum(mean_entries[:, -1])
+    assert_mean(np.cumsum(new, axis=1), cumulative, np.sqrt(cumulative), what="cumulative new customers")
+    assert_mean(total(ds, "open_in_stage")[..., :-1], mean_open, np.sqrt(mean_open), what="open in stage")
+    assert (total(ds, "open_in_stage")[..., -1] == 0).all()
+    var, mu4 = poisson_moments(mean_entries[-1, -1])
+    assert_variance(new[:, -1], var, mu4, what="variance of new customers in the last month")
+
+
+# -- 4. growth loops ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.3])
+def test_advocate_loop(make_scenario, rate):
+    customers, coefficient, months = 400, 0.25, 12
+    ds = run(make_scenario(
+        horizon_months=months,
+        advocacy={"rate": rate, "adoption_months": 0},
+        loops=[{"name": "referrals", "source": "advocates", "target": "lead", "coefficient": coefficient, "lag": 1}],
+        initial_book=book(customers, age=12),
+    ))
+    entries = ds["loop_entries"].sel(loop="referrals").values
+    advocates = total(ds, "advocates")
+    # no churn and adoption from age 0: each month the advocates are Binomial(N, rate), and month t's loop
+    # draws Poisson(k A) from the advocates at the end of month t - 1 (the book's, drawn before month 0)
+    mean = coefficient * rate * customers
+    var = mean + coefficient**2 * customers * rate * (1 - rate)
+    assert_mean(entries, mean, math.sqrt(var), what="loop entries")
+    a_var, _ = binomial_moments(customers, rate)
+    assert_mean(advocates, rate * customers, math.sqrt(a_var), what="advocates")
+    for t in range(1, months):
+        assert_poisson_given(entries[:, t], coefficient * advocates[:, t - 1], what=f"loop entries in month {t}")
+    # the loop feeds the first stage, which converts nobody
+    assert (total(ds, "leads") == entries).all()
+    assert (total(ds, "new_customers") == 0).all()
+    if rate == 1.0:
+        assert (advocates == customers).all()
+        var, mu4 = poisson_moments(mean)
+        assert_variance(entries[:, 4], var, mu4, what="variance of loop entries")
+
+
+def test_active_customer_loop_with_lag(make_scenario):
+    customers, churn, coefficient, lag, months = 1000, 0.1, 0.2, 3, 15
+    ds = run(make_scenario(
+        horizon_months=months,
+        retention={"churn": churn},
+        loops=[{"name": "word_of_mouth", "source": "active_customers", "target": "lead",
+                "coefficient": coefficient, "lag": lag}],
+        initial_book=book(customers, age=12),
+    ))
+    entries = ds["loop_entries"].sel(loop="word_of_mouth").values
+    active = total(ds, "active_customers")
+    # month t reads the end of month t - lag: nothing before month lag - 1, the initial book in month lag - 1
+    assert (entries[:, : lag - 1] == 0).all()
+    t = np.arange(lag - 1, months)
+    # the book renews every month (churn c): active at the end of month t - lag ~ Binomial(N, (1-c)^(t-lag+1))
+    q = (1 - churn) ** (t - lag + 1)
+    mean = coefficient * customers * q
+    var = mean + coefficient**2 * customers * q * (1 - q)
+    assert_mean(entries[:, lag - 1:], mean, np.sqrt(var), what="loop entries")
+    for month in range(lag, months):
+        assert_poisson_given(entries[:, month], coefficient * active[:, month - lag], what=f"loop entries in month {month}")
+
+
+@pytest.mark.parametrize(("source", "coefficient"), [("active_customers", 0.04), ("new_customers", 0.5),
+                                                     ("mrr", 0.0004), ("advocates", 0.15)])
+def test_loop_source_and_lag(make_scenario, source, coefficient):
+    """Month t's loop entries are Poisson(coefficient x source at the end of month t - lag), per draw."""
+    lag, months, customers, mrr_each = 2, 14, 500, 100.0
+    ds = run(make_scenario(
+        horizon_months=months,
+        channels=[{"name": "inbound", "volume": 40}],
+        funnel={"stages": [{"name": "lead", "conversion": 0.5, "months": 1}, {"name": "won"}]},
+        retention={"churn": 0.05},
+        advocacy={"rate": 0.3, "adoption_months": 0},
+        loops=[{"name": "loop", "source": source, "target": "lead", "coefficient": coefficient, "lag": lag}],
+        initial_book=book(customers, age=12, mrr_each=mrr_each),
+    ), draws=800)
+    entries = ds["loop_entries"].sel(loop="loop").values
+    # mrr counts in currency units of MRR (not cents, not ARR)
+    series = total(ds, source)
+    before = {"active_customers": customers, "new_customers": 0, "mrr": customers * mrr_each}
+    assert (entries[:, : lag - 1] == 0).all()
+    if source in before:
+        assert_poisson_given(entries[:, lag - 1], np.full(entries.shape[0], coefficient * before[source]),
+                             what=f"loop entries in month {lag - 1} (from the state before the first month)")
+    for month in range(lag, months):
+        assert_poisson_given(entries[:, month], coefficient * series[:, month - lag], what=f"loop entries in month {month}")
+    assert (total(ds, "leads") == total(ds, "stage_entries")[..., 0]).all()
+    assert (total(ds, "leads") >= entries).all()
+
+
+# -- 5. sales capacity -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hires", [0.0, 0.5])
+def test_sales_capacity_caps_wins(make_scenario, hires):
+    reps, per_rep, months = 3, 2.5, 12
+    ds = run(make_scenario(
+        horizon_months=months,
+        segments=[{"name": "smb", "share": 0.6}, {"name": "mid", "share": 0.4}],
+        channels=[{"name": "inbound", "volume": 100}],
+        funnel={"stages": [{"name": "lead", "conversion": 1, "months": 0.5}, {"name": "won"}],
+                "sales_capacity": {"reps": reps, "hires_per_month": hires, "deals_per_rep_per_month": per_rep}},
+    ), draws=300)
+    capacity = np.array([math.floor((reps + hires * t) * per_rep) for t in range(months)])
+    new = ds["new_customers"].values  # [draw, month, segment]
+    assert (new.sum(axis=2) <= capacity).all()
+    # about 67 of 100 monthly leads are ready to close, far above capacity: every month closes its capacity
+    assert (new.sum(axis=2) == capacity).all()
+    # every leaver converts (conversion 1) so a stage keeps exactly what it did not close, per segment
+    entries = ds["stage_entries"].values[..., 0]
+    still_open = ds["open_in_stage"].values[..., 0]
+    previous = np.concatenate([np.zeros_like(still_open[:, :1]), still_open[:, :-1]], axis=1)
+    assert (still_open == previous + entries - new).all()
+    assert (still_open[:, -1].sum(axis=1) > 0).all()
+
+
+# -- 6. conservation ------------------------------------------------------------------------------------------------------
+
+
+def random_scenario(seed: int) -> dict:
+    """A valid scenario with most features switched on, its structure chosen by ``seed``."""
+    rng = np.random.default_rng(seed)
+    segments = ["smb", "mid", "ent"][: int(rng.integers(1, 4))]
+    n_stages = int(rng.integers(2, 5))
+    stage_names = [f"s{k}" for k in range(n_stages)] + ["won"]
+    stages = [{"name": name, "conversion": [0.2, 0.6], "months": float(rng.choice([0, 0.5, 1, 2.5]))}
+              for name in stage_names[:-1]]
+    stages[-1]["by_segment"] = {segments[-1]: {"conversion": [0.1, 0.3], "months": 2}}
+    stages.append({"name": "won"})
+
+    def pick_stage() -> str:
+        return str(rng.choice(stage_names[:-1]))
+
+    retention = {}
+    for seg in segments:
+        if rng.random() < 0.5:
+            retention[seg] = {"model": "sbg", "alpha": [0.8, 1.5], "beta": [3, 8],
+                              "contract_months": int(rng.choice([1, 12]))}
+        else:
+            retention[seg] = {"churn": [0.02, 0.2], "contract_months": int(rng.choice([1, 3, 12]))}
+    data = {
+        "name": f"random {seed}",
+        "start": f"2027-{int(rng.integers(1, 13)):02d}",
+        "horizon_months": 30,
+        "segments": [{"name": seg, "share": float(rng.uniform(0.2, 1))} for seg in segments],
+        "channels": [
+            {"name": "inbound", "volume": [50, 150], "growth": {"dist": "normal", "mean": 0.01, "sd": 0.01},
+             "seasonality": [float(x) for x in rng.uniform(0.5, 1.5, 12)], "dispersion": 0.1},
+            {"name": "outbound", "volume": 30, "stage": pick_stage(), "segment_mix": {segments[0]: 1.0}},
+        ],
+        "funnel": {"stages": stages},
+        "pricing": {seg: {"acv": [5000, 20000], "acv_cv": 0.5} for seg in segments},
+        "onboarding": {seg: {"success": [0.8, 0.95], "months": int(rng.integers(0, 4))} for seg in segments},
+        "retention": retention,
+        "expansion": {"rate": [0.01, 0.05], "size": 0.2, "contraction_rate": 0.02, "contraction_size": 0.3,
+                      "price_uplift": [0.02, 0.08]},
+        "advocacy": {"rate": 0.2, "adoption_months": 2},
+        "loops": [
+            {"name": "referrals", "source": "advocates", "target": pick_stage(), "coefficient": 0.05},
+            {"name": "content", "source": "mrr", "target": stage_names[0], "coefficient": 1e-4, "lag": 2},
+            {"name": "invites", "source": "new_customers", "target": pick_stage(), "coefficient": 0.3,
+             "segment": segments[-1]},
+            {"name": "community", "source": "active_customers", "target": pick_stage(), "coefficient": 0.01, "lag": 4},
+        ],
+        "initial_book": [{"segment": seg, "customers": 200, "arr": 1_200_000, "age_months": int(rng.integers(0, 30))}
+                         for seg in segments],
+    }
+    if rng.random() < 0.7:
+        data["funnel"]["sales_capacity"] = {"reps": 2, "hires_per_month": 0.3, "deals_per_rep_per_month": 3,
+                                            "stage": pick_stage()}
+    return data
+
+
+def assert_conserved(ds) -> None:
+    residual = np.abs(bridge_residual(ds).values)
+    assert (residual <= 1e-9 * np.maximum(1.0, np.abs(ds["arr"].values))).all(), residual.max()
+    check_invariants(ds)
+    for name in ("new_customers", "churned_customers", "onboarding_churned", "active_customers", "advocates",
+                 "stage_entries", "open_in_stage", "loop_entries", "leads"):
+        assert (ds[name].values >= 0).all(), name
+    for name in ("new_arr", "expansion_arr", "contraction_arr", "churned_arr", "arr"):
+        assert (ds[name].values >= 0).all(), name
+    active = ds["active_customers"].values
+    previous = np.concatenate([np.broadcast_to(ds["initial_customers"].values, active[:, :1].shape), active[:, :-1]],
+                              axis=1)
+    assert (active == previous + ds["new_customers"].values - ds["churned_customers"].values).all()
+    assert (ds["onboarding_churned"].values <= ds["churned_customers"].values).all()
+    assert (ds["advocates"].values <= active).all()
+    assert (ds["new_customers"].values == ds["stage_entries"].values[..., -1]).all()
+    grr = ds["grr_12m"].values
+    assert ((grr[~np.isnan(grr)] >= 0) & (grr[~np.isnan(grr)] <= 1)).all()
+
+
+def test_conservation_in_example_scenario(example_scenario):
+    ds = run(example_scenario, draws=200)
+    assert_conserved(ds)
+    assert (ds["expansion_arr"].values > 0).any() and (ds["contraction_arr"].values > 0).any()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_conservation_in_random_scenarios(seed):
+    ds = run(scenario_from_dict(random_scenario(seed)), draws=100, seed=seed)
+    assert_conserved(ds)
+    for name in ("expansion_arr", "contraction_arr", "churned_arr", "new_arr", "onboarding_churned"):
+        assert (ds[name].values > 0).any(), name
+
+
+# -- 7. NRR and GRR --------------------------------------------------------------------------------------------------------
+
+
+def test_nrr_with_constant_churn(make_scenario):
+    n, c, months = 1000, 0.03, 24
+    ds = run(make_scenario(horizon_months=months, retention={"churn": c}, initial_book=book(n, age=12)))
+    nrr = ds["nrr_12m"].values
+    grr = ds["grr_12m"].values
+    assert np.isnan(nrr[:, :11]).all() and np.isnan(grr[:, :11]).all()
+    assert not np.isnan(nrr[:, 11:]).any()
+    # month 11: twelve renewals of the book since the start; equal MRR per customer, so NRR = survivors / n,
+    # a Binomial(n, q) / n. MRR lost per month is rounded to whole cents: at most 0.5 cent a month.
+    q = (1 - c) ** 12
+    rounding = 12 * 0.5 / (n * 100 * 100)
+    assert_mean(nrr[:, 11], q, math.sqrt(q * (1 - q) / n), slack=rounding, what="NRR at month 11")
+    # later months: NRR = X_t / X_{t-12}, whose mean is again q (each survivor renews 12 times)
+    assert_mean(nrr[:, 12:], q, nrr[:, 12:].std(axis=0, ddof=1), slack=rounding, what="NRR after month 11")
+    # no expansion: GRR and NRR are the same ratio, and never above 1
+    np.testing.assert_allclose(grr[:, 11:], nrr[:, 11:], rtol=1e-12, atol=0)
+    assert (grr[:, 11:] <= 1).all()
+
+
+def test_nrr_with_expansion(make_scenario):
+    n, e, g, months = 1000, 0.1, 0.05, 14
+    ds = run(make_scenario(horizon_months=months, expansion={"rate": e, "size": g}, initial_book=book(n, age=12)))
+    nrr = ds["nrr_12m"].values[:, 11]
+    grr = ds["grr_12m"].values[:, 11:]
+    # Each month U ~ Binomial(n, e) customers upgrade and MRR grows by the factor (1 + g U / n), independently
+    # from month to month: E[NRR] = (1 + e g)^12 and E[NRR^2] = ((1 + e g)^2 + g^2 e (1 - e) / n)^12.
+    mean = (1 + e * g) ** 12
+    second = ((1 + e * g) ** 2 + g**2 * e * (1 - e) / n) ** 12
+    # each month rounds the upgraded MRR twice to whole cents (at most 1 cent, on about 1e7 cents)
+    rounding = 12 * 1.0 / (n * 100 * 100) * mean
+    assert_mean(nrr, mean, math.sqrt(second - mean**2), slack=rounding, what="NRR with expansion")
+    assert (nrr >= 1).all() and nrr.mean() > 1
+    assert (grr == 1).all()
+    assert (ds["churned_customers"].values == 0).all() and (ds["contraction_arr"].values == 0).all()
