@@ -24,7 +24,7 @@ from revsim.scenario.distributions import Distribution
 from revsim.scenario.load import LoadedScenario
 from revsim.scenario.schema import ALL_SEGMENTS, Scenario, iter_inputs
 
-__all__ = ["CompiledScenario", "DrawParameters", "compile_scenario", "segment_input_path"]
+__all__ = ["CompiledScenario", "DrawParameters", "compile_scenario", "segment_input_path", "split_evenly"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class CompiledScenario:
     ch_season: np.ndarray
     loop_int: np.ndarray
     capacity_stage: int
+    initial_stock: np.ndarray  # [segment, stage]
     book_segment: np.ndarray
     book_customers: np.ndarray
     book_mrr: np.ndarray  # cents
@@ -180,6 +181,16 @@ def stage_input_path(stage, segment: str, name: str) -> str:
     return f"funnel.stages.{stage.name}.{name}"
 
 
+def split_evenly(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split a whole number in proportion to ``weights`` (largest remainders): the parts sum to ``total``."""
+    exact = total * np.asarray(weights, float) / np.sum(weights)
+    parts = np.floor(exact).astype(np.int64)
+    shortfall = int(total - parts.sum())
+    if shortfall > 0:
+        parts[np.argsort(-(exact - parts), kind="stable")[:shortfall]] += 1
+    return parts
+
+
 def compile_scenario(source: LoadedScenario) -> CompiledScenario:
     """Lay a validated scenario out as arrays.
 
@@ -226,17 +237,31 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
         loop_int[j, L.TARGET_STAGE] = stage_index[loop.target]
         loop_int[j, L.LAG] = loop.lag
         loop_int[j, L.TARGET_SEGMENT] = seg_index[loop.segment] if loop.segment else -1
+        loop_int[j, L.SOURCE_SEGMENT] = seg_index[loop.source_segment] if loop.source_segment else -1
+
+    initial_stock = np.zeros((S, len(stages)), np.int64)
+    for stage, counts in model.funnel.open_at_start.items():
+        if isinstance(counts, dict):
+            for seg, n in counts.items():
+                initial_stock[seg_index[seg], stage_index[stage]] = n
+        else:
+            initial_stock[:, stage_index[stage]] = split_evenly(counts, default_mix)
 
     capacity_stage = -1
     if model.funnel.sales_capacity is not None:
         name = model.funnel.sales_capacity.stage or stages[-2]
         capacity_stage = stage_index[name]
 
-    book = model.initial_book
-    book_segment = np.array([seg_index[b.segment] if b.segment else 0 for b in book], np.int64)
-    book_customers = np.array([b.customers for b in book], np.int64)
-    book_mrr = np.array([round(b.monthly_revenue * 100) for b in book], np.int64)
-    book_age = np.array([b.age_months for b in book], np.int64)
+    book_rows = []  # (segment, customers, MRR in cents, age), a cohort spread over ages becomes several rows
+    for cohort in model.initial_book:
+        segment = seg_index[cohort.segment] if cohort.segment else 0
+        weights = np.full(cohort.spread_months, 1.0 / cohort.spread_months)
+        customers = split_evenly(cohort.customers, weights)
+        cents = split_evenly(round(cohort.monthly_revenue * 100), weights)
+        for offset in range(cohort.spread_months):
+            book_rows.append((segment, customers[offset], cents[offset], cohort.age_months + offset))
+    book_segment, book_customers, book_mrr, book_age = (
+        np.array([row[i] for row in book_rows], np.int64) for i in range(4))
 
     year, month = (int(x) for x in model.start.split("-"))
     months = np.arange(
@@ -259,6 +284,7 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
         ch_season=ch_season,
         loop_int=loop_int,
         capacity_stage=capacity_stage,
+        initial_stock=initial_stock,
         book_segment=book_segment,
         book_customers=book_customers,
         book_mrr=book_mrr,

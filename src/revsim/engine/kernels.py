@@ -56,6 +56,7 @@ from revsim.engine.layout import (
     SBG_ALPHA,
     SBG_BETA,
     SOURCE,
+    SOURCE_SEGMENT,
     SRC_ACTIVE,
     SRC_ADVOCATES,
     SRC_MRR,
@@ -148,6 +149,7 @@ def simulate_draw(
     ch_season,
     loop_int,
     capacity_stage,
+    initial_stock,
     book_segment,
     book_customers,
     book_mrr,
@@ -181,6 +183,8 @@ def simulate_draw(
         Calendar month of the first simulated month, 0 = January (indexes ``ch_season``).
     seg_int, ch_stage, ch_mix, ch_season, loop_int, capacity_stage
         Structure of the scenario, the same in every draw (see :mod:`revsim.engine.layout`).
+    initial_stock
+        ``[segment, stage]``: members already in each stage at the start.
     book_segment, book_customers, book_mrr, book_age
         The initial book: one row per existing cohort (segment, customers, MRR in cents, age in months).
     seg_par, conversion, hazard, ch_par, loop_coef, capacity
@@ -237,7 +241,7 @@ def simulate_draw(
     for s in range(n_segments):
         src_history[0, s, SRC_ADVOCATES] = binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
 
-    stock = np.zeros((n_segments, n_stages), np.int64)
+    stock = initial_stock.copy()
     entries = np.zeros((n_segments, n_stages), np.int64)
     wins = np.zeros(n_segments, np.int64)
     allowed = np.zeros(n_segments, np.int64)
@@ -273,6 +277,8 @@ def simulate_draw(
             if h < 0:
                 continue
             for s in range(n_segments):
+                if loop_int[lp, SOURCE_SEGMENT] >= 0 and s != loop_int[lp, SOURCE_SEGMENT]:
+                    continue
                 source = src_history[h, s, loop_int[lp, SOURCE]]
                 added, capped = poisson_capped(rng_loops, loop_coef[lp] * source)
                 if capped and out_flags[lp] == 0:

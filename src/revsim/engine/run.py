@@ -147,7 +147,7 @@ def run_draws(
         for i in range(first, last):
             simulate_draw(
                 c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
-                c.capacity_stage, c.book_segment, c.book_customers, c.book_mrr, c.book_age,
+                c.capacity_stage, c.initial_stock, c.book_segment, c.book_customers, c.book_mrr, c.book_age,
                 params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
                 params.loop_coef[i], params.capacity[i],
                 *process_generators(seed, start + i),

@@ -86,7 +86,8 @@ def target_probabilities(ds: xr.Dataset) -> list[tuple[str, str, float]]:
             else _total(ds, metric)
         month = target.get("at") or pd.Timestamp(ds["month"].values[-1]).strftime("%Y-%m")
         at = values.sel(month=np.datetime64(f"{month}-01", "ns"))
-        results.append((target["label"], month, float((at >= target["value"]).mean())))
+        reached = at <= target["value"] if target.get("direction") == "below" else at >= target["value"]
+        results.append((target["label"], month, float(reached.mean())))
     return results
 
 
@@ -131,8 +132,14 @@ def summary_text(ds: xr.Dataset) -> str:
     for target, (label, month, probability) in zip(json.loads(ds.attrs.get("targets", "[]")),
                                                     target_probabilities(ds), strict=True):
         value = target["value"]
-        shown = format_money(value, currency) if target["metric"] in ("arr", "mrr") else f"{value:,.0f}"
-        condition = f"{target['metric']} >= {shown} in {month}"
+        if target["metric"] in ("arr", "mrr"):
+            shown = format_money(value, currency)
+        elif target["metric"] in ("nrr_12m", "grr_12m", "logo_churn"):
+            shown = f"{100 * value:.3g}%"
+        else:
+            shown = f"{value:,.0f}"
+        sign = "<=" if target.get("direction") == "below" else ">="
+        condition = f"{target['metric']} {sign} {shown} in {month}"
         name = f"'{target['name']}' ({condition})" if target.get("name") else condition
         lines.append(f"Target {name}: {_pct(probability)} of draws reach it")
     return "\n".join(lines)

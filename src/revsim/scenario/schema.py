@@ -236,10 +236,16 @@ class SalesCapacity(Strict):
 
 
 class Funnel(Strict):
-    """The ordered acquisition stages and the optional sales capacity."""
+    """The ordered acquisition stages, the optional sales capacity, and the pipeline open at ``start``.
+
+    ``open_at_start`` maps a stage to the members already in it when the simulation starts (open leads,
+    trials, opportunities): a number, split across segments by their shares, or a number per segment.
+    """
 
     stages: list[Stage] = Field(min_length=2)
     sales_capacity: SalesCapacity | None = None
+    open_at_start: dict[str, Annotated[int, Field(ge=0, le=10**9)] | dict[str, Annotated[int, Field(ge=0, le=10**9)]]] = \
+        Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -333,13 +339,15 @@ SEGMENT_BLOCKS: dict[str, type[Strict]] = {
 class Loop(Strict):
     """A growth loop: ``Poisson(coefficient * source[t - lag])`` new entries at stage ``target`` in month t.
 
-    ``source`` is one of advocates, active_customers, new_customers or mrr (per currency unit). Entries go
-    to the source's own segment, or all to ``segment`` when it is given.
+    ``source`` is one of advocates, active_customers, new_customers or mrr (per currency unit), counted in
+    every segment, or only in ``source_segment`` when it is given. Entries go to the source's own segment,
+    or all to ``segment`` when it is given.
     """
 
     name: Name
     kind: str | None = None
     source: Literal["advocates", "active_customers", "new_customers", "mrr"]
+    source_segment: str | None = None
     target: str
     coefficient: NonNegative
     lag: int = Field(default=1, le=60)
@@ -360,13 +368,18 @@ class Loop(Strict):
 
 
 class BookCohort(Strict):
-    """Customers already on the books at ``start``: how many, their total MRR, and their age."""
+    """Customers already on the books at ``start``: how many, their total MRR, and their age.
+
+    With ``spread_months`` > 1 the customers (and their MRR) are spread evenly over that many consecutive
+    ages from ``age_months`` up, so that their renewals fall in different months.
+    """
 
     segment: str | None = None
     customers: int = Field(ge=0, le=10**9)
     mrr: Amount | None = None
     arr: Amount | None = None
     age_months: int = Field(default=12, ge=0, le=600)
+    spread_months: int = Field(default=1, ge=1, le=120)
 
     @model_validator(mode="after")
     def _one_amount(self) -> BookCohort:
@@ -397,16 +410,23 @@ class Costs(Strict):
     ltv_months: int = Field(default=60, ge=1, le=600)
 
 
-TARGET_METRICS = ("arr", "mrr", "active_customers", "new_customers_total")
+TARGET_METRICS = ("arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m", "logo_churn")
 
 
 class Target(Strict):
-    """A dated goal; revsim reports the probability of reaching it."""
+    """A dated goal; revsim reports the probability of reaching it.
+
+    ``metric`` is a total over segments (arr, mrr, active_customers, new_customers_total: customers won since
+    ``start``) or a ratio (nrr_12m, grr_12m, logo_churn). The goal is reached when the metric is at least
+    ``value`` in month ``at`` (default: the last month), or at most ``value`` with ``direction: below``.
+    """
 
     name: str | None = None
-    metric: Literal["arr", "mrr", "active_customers", "new_customers_total"] = "arr"
+    metric: Literal["arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m",
+                    "logo_churn"] = "arr"
     value: Amount
     at: str | None = None
+    direction: Literal["above", "below"] = "above"
 
     @field_validator("at")
     @classmethod
@@ -416,7 +436,7 @@ class Target(Strict):
     @property
     def label(self) -> str:
         """A short name for reports."""
-        return self.name or f"{self.metric} >= {self.value:,.0f}"
+        return self.name or f"{self.metric} {'>=' if self.direction == 'above' else '<='} {self.value:,.6g}"
 
 
 class Correlation(Strict):
@@ -571,8 +591,16 @@ class Scenario(Strict):
 
         for i, loop in enumerate(self.loops):
             check_ref(("loops", i, "target"), loop.target, stages, "stage")
-            if loop.segment is not None:
-                check_ref(("loops", i, "segment"), loop.segment, segments, "segment")
+            for key in ("segment", "source_segment"):
+                if getattr(loop, key) is not None:
+                    check_ref(("loops", i, key), getattr(loop, key), segments, "segment")
+
+        for stage, counts in self.funnel.open_at_start.items():
+            where = ("funnel", "open_at_start", stage)
+            check_ref(where, stage, stages[:-1], "stage (not the last)")
+            if isinstance(counts, dict):
+                for seg in counts:
+                    check_ref((*where, seg), seg, segments, "segment")
 
         for i, cohort in enumerate(self.initial_book):
             if cohort.segment is None and len(segments) > 1:
