@@ -9,6 +9,7 @@ Gaussian copula, and lays the values out per draw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from revsim.scenario.correlation import (
 from revsim.scenario.distributions import Distribution
 from revsim.scenario.load import LoadedScenario
 from revsim.scenario.schema import ALL_SEGMENTS, Scenario, iter_inputs
+
+#: The largest relative MRR change of an upgrade or a renewal uplift (+1000%).
+MAX_RELATIVE_CHANGE = 10.0
 
 __all__ = ["CompiledScenario", "DrawParameters", "compile_scenario", "segment_input_path", "split_evenly"]
 
@@ -94,7 +98,7 @@ class CompiledScenario:
         uniforms: dict[str, np.ndarray] = {}
         for path, dist in self.inputs.items():
             if not dist.is_constant:
-                uniforms[path] = input_uniforms(seed, dist.group or path, start, stop)
+                uniforms[path] = input_uniforms(seed, self._stream_name(path, dist), start, stop)
         if self.correlated:
             block = np.column_stack([uniforms[p] for p in self.correlated])
             block = correlate_uniforms(block, self.normal_correlation)
@@ -109,14 +113,40 @@ class CompiledScenario:
 
     # -- internals -------------------------------------------------------------------------------------------
 
+    def _stream_name(self, path: str, dist: Distribution) -> str:
+        """The input stream of ``path``: its own, or its group's (all draws of one posterior file share one,
+        named by the file's content so that moving the file does not change the draws)."""
+        if dist.group is None:
+            return path
+        from revsim.scenario.load import file_sha256
+
+        source = getattr(dist, "source", "") or dist.group
+        return "group:" + (file_sha256(Path(source)) if Path(source).is_file() else dist.group)
+
     def _check_ranges(self, values: dict[str, np.ndarray], start: int) -> None:
+        """Refuse draws the model cannot use, naming the input and the first such draw."""
+        problems = []
+
+        def refuse(bad: np.ndarray, path: tuple[str | int, ...], message: str) -> None:
+            if bad.any():
+                problems.append((f"{message}; draw {start + int(np.argmax(bad))} has one", path, None))
+
+        for path, value in values.items():
+            refuse(~np.isfinite(value), tuple(path.split(".")), f"input '{path}' drew a value that is not finite")
         for i, channel in enumerate(self.channels):
-            growth = values[f"channels.{channel}.growth"]
-            if (growth <= -1).any():
-                draw = start + int(np.argmax(growth <= -1))
-                raise self.source.error([(
-                    f"a monthly growth rate must be above -1 (-100%); draw {draw} has {growth.min():.3g}",
-                    ("channels", i, "growth"), None)])
+            refuse(values[f"channels.{channel}.growth"] <= -1, ("channels", i, "growth"),
+                   "a monthly growth rate must be above -1 (-100%)")
+        model = self.model
+        for key, settings in model.expansion.items():
+            base = ("expansion",) if key == ALL_SEGMENTS else ("expansion", key)
+            prefix = ".".join(base)
+            for name in ("size", "price_uplift"):
+                refuse(values[f"{prefix}.{name}"] > MAX_RELATIVE_CHANGE, (*base, name),
+                       f"{name} is a relative change and must be at most {MAX_RELATIVE_CHANGE:g} (+{MAX_RELATIVE_CHANGE:.0%})")
+            refuse(values[f"{prefix}.rate"] + values[f"{prefix}.contraction_rate"] > 1.0, base,
+                   "rate + contraction_rate must be at most 1 (a customer cannot both upgrade and downgrade in a month)")
+        if problems:
+            raise self.source.error(problems)
 
     def _layout(self, values: dict[str, np.ndarray], start: int, stop: int) -> DrawParameters:
         model = self.model
@@ -255,11 +285,13 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
     book_rows = []  # (segment, customers, MRR in cents, age), a cohort spread over ages becomes several rows
     for cohort in model.initial_book:
         segment = seg_index[cohort.segment] if cohort.segment else 0
-        weights = np.full(cohort.spread_months, 1.0 / cohort.spread_months)
-        customers = split_evenly(cohort.customers, weights)
-        cents = split_evenly(round(cohort.monthly_revenue * 100), weights)
+        customers = split_evenly(cohort.customers, np.ones(cohort.spread_months))
+        if cohort.customers == 0:
+            continue
+        cents = split_evenly(round(cohort.monthly_revenue * 100), customers)  # MRR follows the customers
         for offset in range(cohort.spread_months):
-            book_rows.append((segment, customers[offset], cents[offset], cohort.age_months + offset))
+            if customers[offset] > 0:
+                book_rows.append((segment, customers[offset], cents[offset], cohort.age_months + offset))
     book_segment, book_customers, book_mrr, book_age = (
         np.array([row[i] for row in book_rows], np.int64) for i in range(4))
 

@@ -10,7 +10,8 @@ Each month of one draw:
 1. channels add Poisson (or gamma-Poisson) entries, split across segments;
 2. growth loops add Poisson entries from an earlier month's source;
 3. every acquisition stage lets each member leave with probability ``hazard = 1 / (1 + months)`` and
-   converts a leaver with probability ``conversion``; the sales capacity caps the wins of its stage;
+   converts a leaver with probability ``conversion``; won deals beyond the sales capacity wait, and close
+   first in the following months;
 4. the wins of the month form a new cohort per segment, with a gamma-distributed total MRR;
 5. every older cohort goes through onboarding failures, renewals (constant or sBG retention, price
    uplift), upgrades and downgrades;
@@ -47,6 +48,7 @@ from revsim.engine.layout import (
     MRR_AGED_12,
     MRR_MEAN,
     NEW_CUSTOMERS,
+    NEW_ENTRIES,
     NEW_MRR,
     ONB_MONTHS,
     ONB_SUCCESS,
@@ -170,6 +172,8 @@ def simulate_draw(
     rng_loops,
     out_stage_entries,
     out_stage_open,
+    out_stage_converted,
+    out_stage_lost,
     out_counts,
     out_money,
     out_loop_entries,
@@ -193,8 +197,9 @@ def simulate_draw(
         each month.
     rng_*
         One generator per process; a draw's generators are used by no other draw.
-    out_stage_entries, out_stage_open
-        ``[month, segment, stage]``: entries into each stage, and members still open at month end.
+    out_stage_entries, out_stage_open, out_stage_converted, out_stage_lost
+        ``[month, segment, stage]``: entries into each stage, members still open at month end (won deals
+        waiting for sales capacity included), members who converted to the next stage, members lost.
     out_counts, out_money
         ``[month, segment, column]``: customer counts and MRR movements in cents.
     out_loop_entries
@@ -245,6 +250,7 @@ def simulate_draw(
     entries = np.zeros((n_segments, n_stages), np.int64)
     wins = np.zeros(n_segments, np.int64)
     allowed = np.zeros(n_segments, np.int64)
+    waiting = np.zeros(n_segments, np.int64)  # won deals waiting for sales capacity
     n_cohorts_now = n_book
 
     for t in range(n_months):
@@ -289,6 +295,8 @@ def simulate_draw(
 
         # 3. acquisition stages, in order, so a member can move through several stages in a month
         carried = np.zeros(n_segments, np.int64)
+        for s in range(n_segments):
+            out_counts[t, s, NEW_ENTRIES] = entries[s].sum()
         for k in range(last):
             for s in range(n_segments):
                 arriving = entries[s, k] + carried[s]
@@ -297,14 +305,19 @@ def simulate_draw(
                 leaving = binomial(rng_conversion, stock[s, k], hazard[s, k])
                 wins[s] = binomial(rng_conversion, leaving, conversion[s, k])
                 stock[s, k] -= leaving
+                out_stage_converted[t, s, k] = wins[s]
+                out_stage_lost[t, s, k] = leaving - wins[s]
             if k == capacity_stage:
-                allocate_capacity(wins, capacity[t], allowed)
+                # won deals beyond the month's capacity wait, already won, and close first next month
                 for s in range(n_segments):
-                    stock[s, k] += wins[s] - allowed[s]  # deals beyond capacity wait in the stage
+                    waiting[s] += wins[s]
+                allocate_capacity(waiting, capacity[t], allowed)
+                for s in range(n_segments):
+                    waiting[s] -= allowed[s]
                     wins[s] = allowed[s]
             for s in range(n_segments):
                 carried[s] = wins[s]
-                out_stage_open[t, s, k] = stock[s, k]
+                out_stage_open[t, s, k] = stock[s, k] + (waiting[s] if k == capacity_stage else 0)
 
         # 4. this month's wins become a cohort per segment
         for s in range(n_segments):
@@ -330,10 +343,13 @@ def simulate_draw(
         adopted[:] = 0
         for c in range(n_cohorts_now):
             n = c_customers[c]
-            if n == 0:
-                continue
             s = c_segment[c]
             age = t - c_birth[c]
+            if n == 0:
+                # a cohort that has died out still counts its losses in GRR's 12-month window
+                if c_loss[c] > 0 and age >= 12:
+                    out_money[t, s, LOSS_AGED_12] += c_loss[c]
+                continue
             par = seg_par[s]
             if age >= 1:
                 mrr = c_mrr[c]
@@ -389,6 +405,6 @@ def simulate_draw(
             src_history[t + 1, s, SRC_ACTIVE] = out_counts[t, s, ACTIVE_CUSTOMERS]
             src_history[t + 1, s, SRC_NEW] = out_counts[t, s, NEW_CUSTOMERS]
             src_history[t + 1, s, SRC_MRR] = out_money[t, s, MRR] / 100.0
-            if out_money[t, s, MRR] > MONEY_CAP:
+            if out_money[t, s, MRR] > MONEY_CAP or out_money[t, s, LOSS_AGED_12] > MONEY_CAP:
                 out_flags[n_loops + n_channels] = t + 1
                 return

@@ -68,7 +68,8 @@ CHURNED_CUSTOMERS = 1
 ACTIVE_CUSTOMERS = 2
 ADVOCATES = 3
 ONBOARDING_CHURNED = 4
-N_COUNTS = 5
+NEW_ENTRIES = 5  # entries from channels and loops, at any stage (leads)
+N_COUNTS = 6
 
 # -- outputs: money[month, segment, column], in integer cents of MRR --------------------------------------------
 NEW_MRR = 0
@@ -84,7 +85,9 @@ N_MONEY = 7
 # flags[loop] for a loop capped as runaway, flags[n_loops + channel] for a channel, and the last column for
 # money beyond what int64 cents can hold.
 
-#: The most entries one channel or loop can add in one month before it is capped as runaway growth.
+#: The most entries one channel (or one loop in one segment) can add in a month before it is capped as runaway
+#: growth.
 COUNT_CAP = 2**33
-#: MRR (in cents) beyond which a draw stops: sums would overflow int64.
-MONEY_CAP = 2**61
+#: MRR or cumulative losses (in cents) beyond which a draw stops. Upgrade sizes and uplifts are at most 10
+#: (+1000%), so one month can multiply MRR by at most 121: from below this cap nothing reaches 2**63.
+MONEY_CAP = 2**55

@@ -43,6 +43,8 @@ class RawResults:
     params: DrawParameters
     stage_entries: np.ndarray  # [draw, month, segment, stage]
     stage_open: np.ndarray  # [draw, month, segment, stage]
+    stage_converted: np.ndarray  # [draw, month, segment, stage]
+    stage_lost: np.ndarray  # [draw, month, segment, stage]
     counts: np.ndarray  # [draw, month, segment, N_COUNTS]
     money: np.ndarray  # [draw, month, segment, N_MONEY], cents of MRR
     loop_entries: np.ndarray  # [draw, month, loop]
@@ -136,6 +138,8 @@ def run_draws(
         params=params,
         stage_entries=np.zeros((n, T, S, K), np.int64),
         stage_open=np.zeros((n, T, S, K), np.int64),
+        stage_converted=np.zeros((n, T, S, K), np.int64),
+        stage_lost=np.zeros((n, T, S, K), np.int64),
         counts=np.zeros((n, T, S, L.N_COUNTS), np.int64),
         money=np.zeros((n, T, S, L.N_MONEY), np.int64),
         loop_entries=np.zeros((n, T, n_loops), np.int64),
@@ -151,7 +155,8 @@ def run_draws(
                 params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
                 params.loop_coef[i], params.capacity[i],
                 *process_generators(seed, start + i),
-                raw.stage_entries[i], raw.stage_open[i], raw.counts[i], raw.money[i],
+                raw.stage_entries[i], raw.stage_open[i], raw.stage_converted[i], raw.stage_lost[i],
+                raw.counts[i], raw.money[i],
                 raw.loop_entries[i], raw.flags[i],
             )
             if progress is not None:

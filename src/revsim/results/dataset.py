@@ -18,7 +18,7 @@ from revsim.engine.run import RawResults
 from revsim.results.metrics import add_metrics
 from revsim.results.provenance import make_attrs
 
-__all__ = ["build_dataset", "input_variable_name"]
+__all__ = ["build_dataset", "input_variable_name", "input_variable_names"]
 
 CUSTOMERS = "customers"
 
@@ -26,6 +26,43 @@ CUSTOMERS = "customers"
 def input_variable_name(path: str) -> str:
     """The Dataset variable holding an uncertain input's draws: ``param_`` + its path with ``_`` for dots."""
     return "param_" + path.replace(".", "_").replace("-", "_")
+
+
+def input_variable_names(paths: list[str]) -> dict[str, str]:
+    """:func:`input_variable_name` for every path, made unique (``_2``, ``_3``...) where two would clash.
+
+    The path itself is always in the variable's ``path`` attribute.
+    """
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for path in paths:
+        name, suffix = input_variable_name(path), 2
+        while name in taken:
+            name, suffix = f"{input_variable_name(path)}_{suffix}", suffix + 1
+        names[path] = name
+        taken.add(name)
+    return names
+
+
+def input_units(path: str, currency: str) -> str:
+    """The unit of an input, from the last part of its path."""
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf in ("acv",) or path.startswith("costs.channel_spend") or leaf in ("cost_per_rep", "other_spend",
+                                                                          "cs_cost_per_customer"):
+        return currency + (" per year" if leaf == "acv" else " per month")
+    if leaf in ("months",):
+        return "months"
+    if leaf == "volume":
+        return "entries per month"
+    if leaf in ("reps",):
+        return "reps"
+    if leaf == "hires_per_month":
+        return "reps per month"
+    if leaf == "deals_per_rep_per_month":
+        return "deals per rep per month"
+    if leaf in ("alpha", "beta", "coefficient"):
+        return "1"
+    return "ratio"
 
 
 def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, warnings: list[str] | None = None,
@@ -52,12 +89,16 @@ def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, war
         return xr.Variable(dms, values, {"units": units, "long_name": long_name})
 
     data = {
-        "leads": xr.Variable(dms, raw.stage_entries[..., 0],
-                             {"units": "entries per month", "long_name": f"entries into the first stage ({compiled.stages[0]})"}),
+        "leads": xr.Variable(dms, raw.counts[..., L.NEW_ENTRIES], {
+            "units": "entries per month", "long_name": "new entries into the funnel from channels and loops, at any stage"}),
         "stage_entries": xr.Variable((*dms, "stage"), raw.stage_entries,
                                      {"units": "entries per month", "long_name": "entries into each acquisition stage"}),
         "open_in_stage": xr.Variable((*dms, "stage"), raw.stage_open,
                                      {"units": "members", "long_name": "members still in each stage at month end"}),
+        "stage_converted": xr.Variable((*dms, "stage"), raw.stage_converted, {
+            "units": "members per month", "long_name": "members who left each stage for the next one"}),
+        "stage_lost": xr.Variable((*dms, "stage"), raw.stage_lost, {
+            "units": "members per month", "long_name": "members who left each stage without converting"}),
         "new_customers": count(L.NEW_CUSTOMERS, "customers won in the month"),
         "churned_customers": count(L.CHURNED_CUSTOMERS, "customers lost in the month (including onboarding failures)"),
         "onboarding_churned": count(L.ONBOARDING_CHURNED, "customers lost at the end of onboarding"),
@@ -87,9 +128,10 @@ def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, war
         "loss_aged_12": raw.money[..., L.LOSS_AGED_12] / 100.0,
     }
     for path in compiled.uncertain_inputs:
-        data[input_variable_name(path)] = xr.Variable(
+        data[input_variable_names(compiled.uncertain_inputs)[path]] = xr.Variable(
             ("draw",), raw.params.inputs[path],
-            {"path": path, "distribution": compiled.inputs[path].describe(), "long_name": f"sampled input {path}"},
+            {"path": path, "distribution": compiled.inputs[path].describe(), "long_name": f"sampled input {path}",
+             "units": input_units(path, model.currency)},
         )
 
     ds = xr.Dataset(data, coords=coords)

@@ -86,8 +86,10 @@ def add_metrics(ds: xr.Dataset, compiled: CompiledScenario, params: DrawParamete
     def by_segment(name: str) -> np.ndarray:
         return np.column_stack([params.inputs[stage_input_path(closing_stage, seg, name)] for seg in compiled.segments])
 
-    ds["win_rate"] = xr.Variable(("draw",), (by_segment("conversion") * weights).sum(axis=1),
-                                 {"units": "ratio", "long_name": f"eventual conversion of stage '{closing_stage.name}'"})
+    converted = trailing_sum(ds["stage_converted"].values[..., closing].sum(axis=2))
+    lost = trailing_sum(ds["stage_lost"].values[..., closing].sum(axis=2))
+    ds["win_rate"] = xr.Variable(dm, _ratio(converted, converted + lost), {
+        "units": "ratio", "long_name": f"deals won / deals decided in stage '{closing_stage.name}', trailing 12 months"})
     ds["sales_cycle_months"] = xr.Variable(("draw",), (by_segment("months") * weights).sum(axis=1),
                                            {"units": "months", "long_name": f"mean months in stage '{closing_stage.name}'"})
     acv = np.column_stack([params.inputs[segment_input_path(model, "pricing", seg, "acv")] for seg in compiled.segments])
@@ -103,7 +105,7 @@ def add_metrics(ds: xr.Dataset, compiled: CompiledScenario, params: DrawParamete
         if capacity.quota_per_rep is not None:
             quarterly_quota = 3.0 * reps * capacity.quota_per_rep
             ds["pipeline_coverage"] = xr.Variable(dm, _ratio(pipeline, quarterly_quota), {
-                "units": "ratio", "long_name": "open pipeline ARR / next quarter's new-ARR quota"})
+                "units": "ratio", "long_name": "open pipeline ARR / a quarter's new-ARR quota at this month's headcount"})
 
     # -- unit economics --------------------------------------------------------------------------------------
     new = ds["new_customers"].values.sum(axis=2)
@@ -114,10 +116,13 @@ def add_metrics(ds: xr.Dataset, compiled: CompiledScenario, params: DrawParamete
     costs = model.costs
     if costs is None:
         return
-    growth_factor = lambda path: (1.0 + params.inputs[path][:, None]) ** month_index  # noqa: E731
+    calendar = (compiled.start_calendar_month + np.arange(months)) % 12
     channel_spend = np.zeros_like(mrr)
     for name in costs.channel_spend:
-        channel_spend += params.inputs[f"costs.channel_spend.{name}"][:, None] * growth_factor(f"channels.{name}.growth")
+        c = compiled.channels.index(name)
+        volume_factor = (1.0 + params.inputs[f"channels.{name}.growth"][:, None]) ** month_index \
+            * compiled.ch_season[c, calendar][None, :]
+        channel_spend += params.inputs[f"costs.channel_spend.{name}"][:, None] * volume_factor
     spend = channel_spend + params.inputs["costs.other_spend"][:, None]
     if capacity is not None:
         spend = spend + ds["sales_reps"].values * params.inputs["costs.cost_per_rep"][:, None]

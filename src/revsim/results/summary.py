@@ -27,7 +27,7 @@ _TOTALS = [
     ("advocates", "advocates"),
 ]
 _RATIOS = [
-    "nrr_12m", "grr_12m", "logo_churn", "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead",
+    "nrr_12m", "grr_12m", "logo_churn", "win_rate", "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead",
     "sales_marketing_spend", "cost_per_lead", "cac", "cac_payback_months", "ltv_cac",
 ]
 

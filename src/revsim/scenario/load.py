@@ -118,8 +118,34 @@ def _validate(document: YamlDocument, base_dir: Path, *, default_name: str) -> L
         model = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise InputError(_problems(exc, document), file=document.file) from None
-    return LoadedScenario(model=model, data=data, file=document.file, sha256=scenario_hash(data),
+    files = referenced_files(model)
+    digest = scenario_hash({"scenario": data, "files": files} if files else data)
+    return LoadedScenario(model=model, data=data, file=document.file, sha256=digest,
                           locations=dict(document.locations))
+
+
+def referenced_files(model: Scenario) -> dict[str, str]:
+    """SHA-256 of every file the scenario reads (empirical samples, posteriors), keyed by file name.
+
+    Part of the scenario's hash, so that editing a referenced file changes the hash too.
+    """
+    from revsim.scenario.schema import iter_inputs
+
+    hashes = {}
+    for _, dist in iter_inputs(model):
+        source = getattr(dist, "source", "")
+        if source and Path(source).is_file():
+            hashes[Path(source).name] = file_sha256(Path(source))
+    return dict(sorted(hashes.items()))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _problems(exc: ValidationError, document: YamlDocument) -> list[Problem]:

@@ -141,6 +141,15 @@ def _block_type(annotation: Any) -> Any:
             return annotation
 
 
+#: Names a stage cannot take: they name other metrics in summary.csv.
+RESERVED_STAGE_NAMES = frozenset({
+    "arr", "mrr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "net_new_arr", "active_customers",
+    "new_customers", "churned_customers", "advocates", "leads", "nrr_12m", "grr_12m", "logo_churn", "win_rate",
+    "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead", "sales_marketing_spend", "cost_per_lead", "cac",
+    "cac_payback_months", "ltv_cac",
+})
+
+
 def _check_name(value: str) -> str:
     if not _NAME.match(value):
         raise PydanticCustomError(
@@ -166,7 +175,15 @@ class Segment(Strict):
     name: Name
     share: float = Field(default=1.0, ge=0)
 
-    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    @field_validator("name")
+    @classmethod
+    def _segment_name(cls, value: str) -> str:
+        _check_name(value)
+        reserved = {DEFAULT_KEY, *(f for block in SEGMENT_BLOCKS.values() for f in block.model_fields)}
+        if value in reserved:
+            raise PydanticCustomError(
+                "revsim", "'{v}' cannot name a segment: it is a key of the per-segment blocks", {"v": value})
+        return value
 
 
 class Channel(Strict):
@@ -222,7 +239,14 @@ class Stage(Strict):
     months: NonNegative | None = None
     by_segment: dict[str, StageOverride] = Field(default_factory=dict)
 
-    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    @field_validator("name")
+    @classmethod
+    def _stage_name(cls, value: str) -> str:
+        _check_name(value)
+        if value in RESERVED_STAGE_NAMES:
+            raise PydanticCustomError(
+                "revsim", "'{v}' cannot name a stage: it names a metric of the results", {"v": value})
+        return value
 
 
 class SalesCapacity(Strict):
@@ -370,6 +394,9 @@ class Loop(Strict):
 class BookCohort(Strict):
     """Customers already on the books at ``start``: how many, their total MRR, and their age.
 
+    ``age_months`` counts the months since acquisition at ``start``: customers won in the month before
+    ``start`` are 1 month old. They renew when their age is a multiple of the contract term.
+
     With ``spread_months`` > 1 the customers (and their MRR) are spread evenly over that many consecutive
     ages from ``age_months`` up, so that their renewals fall in different months.
     """
@@ -378,13 +405,15 @@ class BookCohort(Strict):
     customers: int = Field(ge=0, le=10**9)
     mrr: Amount | None = None
     arr: Amount | None = None
-    age_months: int = Field(default=12, ge=0, le=600)
+    age_months: int = Field(default=12, ge=1, le=600)
     spread_months: int = Field(default=1, ge=1, le=120)
 
     @model_validator(mode="after")
     def _one_amount(self) -> BookCohort:
         if (self.mrr is None) == (self.arr is None):
             raise PydanticCustomError("revsim", "give the cohort's total 'mrr' or its 'arr' (one of the two)")
+        if self.customers == 0 and self.monthly_revenue > 0:
+            raise PydanticCustomError("revsim", "a cohort with revenue needs customers (customers is 0)")
         return self
 
     @property
@@ -612,6 +641,16 @@ class Scenario(Strict):
         if self.costs is not None:
             for ch in self.costs.channel_spend:
                 check_ref(("costs", "channel_spend", ch), ch, self.channel_names, "channel")
+            if "cost_per_rep" in self.costs.model_fields_set and self.funnel.sales_capacity is None:
+                problems.append((("costs", "cost_per_rep"), "cost_per_rep needs funnel.sales_capacity, which says "
+                                                            "how many reps there are"))
+
+        seen_pairs: dict[frozenset[str], int] = {}
+        for i, pair in enumerate(self.correlations):
+            key = frozenset(pair.between)
+            if key in seen_pairs:
+                problems.append((("correlations", i), f"this pair is already correlated in correlations[{seen_pairs[key]}]"))
+            seen_pairs.setdefault(key, i)
 
         for i, target in enumerate(self.targets):
             if target.at is not None and not 0 <= self.month_index(target.at) < self.horizon_months:
