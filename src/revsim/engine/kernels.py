@@ -5,6 +5,11 @@ Kernels take plain arrays and scalars (column layouts in :mod:`revsim.engine.lay
 so draws run on threads. Counts are int64; money is int64 cents of MRR, so the revenue bridge
 ``mrr[t] = mrr[t-1] + new + expansion - contraction - churned`` holds exactly.
 
+Every random event takes exactly one uniform from its process's generator, at a position fixed by the
+scenario's structure (month, channel, stage, segment, cohort), and turns it into a count by inversion
+(:mod:`revsim.engine.sampling`). So a variant that changes a rate sees the same uniforms for the same events
+(common random numbers), and counts downstream of a higher rate can only be higher (monotone coupling).
+
 Each month of one draw:
 
 1. channels add Poisson (or gamma-Poisson) entries, split across segments;
@@ -69,28 +74,24 @@ from revsim.engine.layout import (
     UPLIFT,
     VOLUME,
 )
+from revsim.engine.sampling import binomial_quantile, gamma_quantile, poisson_quantile
 
-__all__ = ["simulate_draw", "binomial", "poisson_capped", "allocate_capacity"]
-
-
-@njit(cache=True, nogil=True)
-def binomial(rng, n, p):
-    """Binomial(n, p) with exact shortcuts for n = 0, p <= 0 and p >= 1 (no variate drawn)."""
-    if n <= 0 or p <= 0.0:
-        return np.int64(0)
-    if p >= 1.0:
-        return np.int64(n)
-    return np.int64(rng.binomial(n, p))
+__all__ = ["simulate_draw", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
 
 
 @njit(cache=True, nogil=True)
-def poisson_capped(rng, lam):
-    """Poisson(lam), capped at ``COUNT_CAP``; returns (count, capped)."""
-    if lam <= 0.0:
-        return np.int64(0), False
+def draw_binomial(rng, n, p):
+    """Binomial(n, p) by inversion of the next uniform of ``rng``; always consumes exactly one uniform."""
+    return np.int64(binomial_quantile(n, p, rng.random()))
+
+
+@njit(cache=True, nogil=True)
+def draw_poisson_capped(rng, lam):
+    """Poisson(lam) by inversion, capped at ``COUNT_CAP``; returns (count, capped). Consumes one uniform."""
+    u = rng.random()
     if lam >= COUNT_CAP:
         return np.int64(COUNT_CAP), True
-    return np.int64(rng.poisson(lam)), False
+    return np.int64(poisson_quantile(lam, u)), False
 
 
 @njit(cache=True, nogil=True)
@@ -244,7 +245,7 @@ def simulate_draw(
         if book_age[b] >= seg_int[s, ADOPT_MONTHS]:
             adopted[s] += book_customers[b]
     for s in range(n_segments):
-        src_history[0, s, SRC_ADVOCATES] = binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
+        src_history[0, s, SRC_ADVOCATES] = draw_binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
 
     stock = initial_stock.copy()
     entries = np.zeros((n_segments, n_stages), np.int64)
@@ -261,32 +262,31 @@ def simulate_draw(
         for ch in range(n_channels):
             mu = ch_par[ch, VOLUME] * (1.0 + ch_par[ch, GROWTH]) ** t * ch_season[ch, season_index]
             dispersion = ch_par[ch, DISPERSION]
+            u_noise = rng_arrivals.random()  # the gamma multiplier's uniform, drawn even without dispersion
             if dispersion > 0.0 and 0.0 < mu < COUNT_CAP:
-                mu *= rng_arrivals.gamma(1.0 / dispersion, dispersion)
-            arrivals, capped = poisson_capped(rng_arrivals, mu)
+                mu *= gamma_quantile(1.0 / dispersion, u_noise) * dispersion
+            arrivals, capped = draw_poisson_capped(rng_arrivals, mu)
             if capped and out_flags[n_loops + ch] == 0:
                 out_flags[n_loops + ch] = t + 1
+            # split across segments by a chain of binomials (one uniform per segment but the last)
             remaining = arrivals
             mass = 1.0
-            for s in range(n_segments):
-                if remaining == 0:
-                    break
+            for s in range(n_segments - 1):
                 share = ch_mix[ch, s]
-                k = remaining if s == n_segments - 1 or share >= mass else binomial(rng_arrivals, remaining, share / mass)
+                k = draw_binomial(rng_arrivals, remaining, share / mass if mass > share else 1.0)
                 entries[s, ch_stage[ch]] += k
                 remaining -= k
                 mass -= share
+            entries[n_segments - 1, ch_stage[ch]] += remaining
 
         # 2. growth loops, from the source `lag` months earlier (index t - lag + 1 of the history)
         for lp in range(n_loops):
             h = t - loop_int[lp, LAG] + 1
-            if h < 0:
-                continue
             for s in range(n_segments):
+                source = src_history[h, s, loop_int[lp, SOURCE]] if h >= 0 else 0.0
                 if loop_int[lp, SOURCE_SEGMENT] >= 0 and s != loop_int[lp, SOURCE_SEGMENT]:
-                    continue
-                source = src_history[h, s, loop_int[lp, SOURCE]]
-                added, capped = poisson_capped(rng_loops, loop_coef[lp] * source)
+                    source = 0.0
+                added, capped = draw_poisson_capped(rng_loops, loop_coef[lp] * source)
                 if capped and out_flags[lp] == 0:
                     out_flags[lp] = t + 1
                 target_segment = s if loop_int[lp, TARGET_SEGMENT] < 0 else loop_int[lp, TARGET_SEGMENT]
@@ -302,8 +302,8 @@ def simulate_draw(
                 arriving = entries[s, k] + carried[s]
                 out_stage_entries[t, s, k] = arriving
                 stock[s, k] += arriving
-                leaving = binomial(rng_conversion, stock[s, k], hazard[s, k])
-                wins[s] = binomial(rng_conversion, leaving, conversion[s, k])
+                leaving = draw_binomial(rng_conversion, stock[s, k], hazard[s, k])
+                wins[s] = draw_binomial(rng_conversion, leaving, conversion[s, k])
                 stock[s, k] -= leaving
                 out_stage_converted[t, s, k] = wins[s]
                 out_stage_lost[t, s, k] = leaving - wins[s]
@@ -323,12 +323,14 @@ def simulate_draw(
         for s in range(n_segments):
             won = entries[s, last] + carried[s]
             out_stage_entries[t, s, last] = won
+            u_price = rng_pricing.random()
             if won == 0:
                 continue
             mean_mrr = seg_par[s, MRR_MEAN]
             cv = seg_par[s, ACV_CV]
             if cv > 0.0:
-                total = rng_pricing.gamma(won / (cv * cv), mean_mrr * cv * cv)
+                # the sum of `won` gamma-distributed contract values with mean mean_mrr and spread cv
+                total = gamma_quantile(won / (cv * cv), u_price) * mean_mrr * cv * cv
             else:
                 total = won * mean_mrr
             cents = np.int64(np.rint(total * 100.0))
@@ -345,23 +347,29 @@ def simulate_draw(
             n = c_customers[c]
             s = c_segment[c]
             age = t - c_birth[c]
+            par = seg_par[s]
+            # every cohort draws the uniforms of its events, empty or not, so that the streams stay aligned
+            onboarding_due = age == max(seg_int[s, ONB_MONTHS], 1)
+            renewal = age >= 1 and age % seg_int[s, TERM] == 0
+            u_onboarding = rng_onboarding.random() if onboarding_due else 0.0
+            u_renewal = rng_retention.random() if renewal else 0.0
+            u_up = rng_expansion.random() if age >= 1 else 0.0
+            u_down = rng_expansion.random() if age >= 1 else 0.0
             if n == 0:
                 # a cohort that has died out still counts its losses in GRR's 12-month window
                 if c_loss[c] > 0 and age >= 12:
                     out_money[t, s, LOSS_AGED_12] += c_loss[c]
                 continue
-            par = seg_par[s]
             if age >= 1:
                 mrr = c_mrr[c]
                 churned = np.int64(0)
-                if age == max(seg_int[s, ONB_MONTHS], 1):
-                    failed = binomial(rng_onboarding, n, 1.0 - par[ONB_SUCCESS])
+                if onboarding_due:
+                    failed = np.int64(binomial_quantile(n, 1.0 - par[ONB_SUCCESS], u_onboarding))
                     churned += failed
                     out_counts[t, s, ONBOARDING_CHURNED] += failed
-                renewal = age % seg_int[s, TERM] == 0
                 if renewal and n - churned > 0:
                     p_stay = _retention_probability(seg_int[s, RET_MODEL], par, age // seg_int[s, TERM])
-                    churned += (n - churned) - binomial(rng_retention, n - churned, p_stay)
+                    churned += (n - churned) - binomial_quantile(n - churned, p_stay, u_renewal)
                 churned_mrr = _share(mrr, churned, n)
                 n -= churned
                 mrr -= churned_mrr
@@ -371,9 +379,9 @@ def simulate_draw(
                     if renewal and par[UPLIFT] > 0.0:
                         expansion += np.int64(np.rint(mrr * par[UPLIFT]))
                         mrr += expansion
-                    up = binomial(rng_expansion, n, par[EXP_RATE])
+                    up = np.int64(binomial_quantile(n, par[EXP_RATE], u_up))
                     p_down = par[CON_RATE] / (1.0 - par[EXP_RATE]) if par[EXP_RATE] < 1.0 else 0.0
-                    down = binomial(rng_expansion, n - up, min(p_down, 1.0))
+                    down = np.int64(binomial_quantile(n - up, min(p_down, 1.0), u_down))
                     if up > 0 and par[EXP_SIZE] > 0.0:
                         upgrade = np.int64(np.rint(_share(mrr, up, n) * par[EXP_SIZE]))
                         expansion += upgrade
@@ -399,7 +407,7 @@ def simulate_draw(
 
         # 6. advocates, and this month's loop sources
         for s in range(n_segments):
-            advocates = binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
+            advocates = draw_binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
             out_counts[t, s, ADVOCATES] = advocates
             src_history[t + 1, s, SRC_ADVOCATES] = advocates
             src_history[t + 1, s, SRC_ACTIVE] = out_counts[t, s, ACTIVE_CUSTOMERS]
