@@ -1,10 +1,10 @@
 """Keyed random streams: what draw ``i`` sees depends only on the seed, ``i`` and what the numbers are for.
 
 * Process streams: draw ``i`` gets one ``np.random.Generator`` per process (arrivals, stage conversion,
-  onboarding, retention...), seeded by ``SeedSequence(seed, spawn_key=(0, i, process))``. This is the
-  same as spawning child ``i`` of the run's ``SeedSequence`` and then child ``process`` of that, without
-  spawning the ``i - 1`` before it. A draw's numbers never depend on how draws are grouped into chunks,
-  threads or workers.
+  onboarding, retention...), seeded by ``SeedSequence(seed, spawn_key=(0, i, process))``: a child of the
+  run's ``SeedSequence`` addressed by its key, like a spawned one, but reached without spawning the
+  draws before it. A draw's numbers never depend on how draws are grouped into chunks, threads or
+  workers.
 * Input streams: each uncertain input has its own stream keyed by its path in the scenario
   (``funnel.stages.mql.conversion``); draw ``i`` uses the ``i``-th uniform of that stream. Changing one
   input therefore leaves every other input's draws, and every process stream, as they were: common random

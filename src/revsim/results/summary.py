@@ -43,7 +43,7 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     Metrics are totals over segments: ARR and its movements, customers, the entries into each stage (named
     after the stage), each loop's entries (``loop:NAME``), net new ARR, and the ratios (NRR, GRR, logo
     churn, pipeline, CAC, payback, LTV:CAC) where the run has them. Months where a ratio is undefined (NRR in
-    the first 11 months without an initial book) are left empty.
+    the first 11 months, which need a year of history) are left empty.
     """
     series: list[tuple[str, str, xr.DataArray]] = []
     for metric, name in _TOTALS:
@@ -92,7 +92,7 @@ def target_probabilities(ds: xr.Dataset) -> list[tuple[str, str, float]]:
 
 
 def format_money(value: float, currency: str) -> str:
-    """Compact money: ``$1.2M``, ``EUR 850k``."""
+    """Compact money: ``$1.2M``, ``\u20ac850k``, ``850k CHF``."""
     symbol = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}.get(currency)
     magnitude = abs(value)
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
