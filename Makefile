@@ -26,6 +26,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+## bench: the benchmark suite, quick (make bench FULL=1 for the full suite, which takes long); see docs/performance.md
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(if $(FULL),,--quick)
+
 ## examples: run every example scenario
 examples: $(STAMP)
 	for f in scenarios/*.yaml; do $(BIN)/revsim run $$f --draws $(DRAWS) --seed 42 --force || exit 1; done

@@ -13,15 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_scenario", "simulate"]
+__all__ = ["__version__", "load_scenario", "simulate", "compare", "sensitivity", "goal_seek", "apply_overrides"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from revsim.engine.run import simulate
     from revsim.scenario.load import load_scenario
+    from revsim.scenario.overrides import apply_overrides
+    from revsim.whatif.compare import compare
+    from revsim.whatif.goal import goal_seek
+    from revsim.whatif.sensitivity import sensitivity
 
 _LAZY = {
     "load_scenario": "revsim.scenario.load",
     "simulate": "revsim.engine.run",
+    "compare": "revsim.whatif.compare",
+    "sensitivity": "revsim.whatif.sensitivity",
+    "goal_seek": "revsim.whatif.goal",
+    "apply_overrides": "revsim.scenario.overrides",
 }
 
 

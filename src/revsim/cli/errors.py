@@ -19,16 +19,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reports_errors(command: F) -> F:
-    """Wrap a command body: revsim's errors become a message and their exit code (2 for bad input)."""
+    """Wrap a command body: revsim's errors become a message and their exit code (2 for bad input).
+
+    SIGINT and SIGTERM stop the command with exit code 130 or 143 (see :mod:`revsim.interruption`).
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from revsim.errors import RevsimError
+        from revsim.interruption import Interrupted, stop_on_signals
 
         try:
-            return command(*args, **kwargs)
+            with stop_on_signals():  # SIGINT and SIGTERM stop the command cleanly
+                return command(*args, **kwargs)
         except RevsimError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except Interrupted as exc:
+            click.echo(f"interrupted by {exc.signal_name}: {exc.detail}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted: nothing was written", err=True)

@@ -20,6 +20,15 @@ __all__ = ["main", "cli"]
 COMMANDS = {
     "run": ("revsim.cli.run_command:run", "Simulate a scenario and write results.nc and summary.csv."),
     "validate": ("revsim.cli.validate_command:validate", "Check a scenario file without running it."),
+    "report": ("revsim.cli.report_command:report", "Draw board-ready charts, report.pdf and forecast.xlsx from results."),
+    "reproduce": ("revsim.cli.reproduce_command:reproduce",
+                  "Run a recorded run again from its results.nc and check every number is identical."),
+    "compare": ("revsim.cli.compare_command:compare",
+                "Compare scenario variants or levers draw by draw: paired differences of ARR and more."),
+    "sensitivity": ("revsim.cli.sensitivity_command:sensitivity",
+                    "Rank the uncertain inputs by their influence on ARR; tornado chart."),
+    "goal": ("revsim.cli.goal_command:goal",
+             "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
 }
 
 

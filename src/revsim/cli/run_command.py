@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import set_option
 
 __all__ = ["run"]
 
@@ -22,36 +23,77 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the run: the same scenario and seed give identical results.")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Output directory [default: out/<scenario name>].")
+              help="Output directory [default: out/<scenario file name>].")
 @click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
               help="Worker threads [default: all cores]. Results do not depend on it.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the charts, report.pdf and forecast.xlsx into DIR/report (as revsim report).")
+@click.option("--keep", type=click.Choice(["auto", "draws", "quantiles"]), default="auto", show_default=True,
+              help="What results.nc stores: every draw (compressed; float32 above 1,000,000 draws x months x "
+                   "segments), or per-month quantiles and means (with every draw of the sampled inputs); auto "
+                   "keeps draws up to that size. summary.csv is the same either way.")
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Run the draws on this machine's threads, or on a dask.distributed cluster. Results do not "
+                   "depend on it.")
+@click.option("--workers", type=click.IntRange(min=1, max=4096), default=None,
+              help="With --backend dask: worker processes of a local cluster [default: all cores].")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="With --backend dask: a running scheduler (tcp://HOST:8786) instead of a local cluster.")
+@click.option("--chunk-size", type=click.IntRange(min=1, max=10_000_000), default=None,
+              help="With --backend dask: draws per task [default: 256]. Results do not depend on it.")
+@set_option
 @reports_errors
 def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int | None, force: bool,
-        quiet: bool) -> None:
-    """Simulate SCENARIO and write DIR/results.nc (every draw) and DIR/summary.csv (per-month quantiles).
+        quiet: bool, with_report: bool = False, keep: str = "auto", backend: str = "local",
+        workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
+        overrides: tuple[str, ...] = ()) -> None:
+    """Simulate SCENARIO and write DIR/results.nc (every draw, or per-month quantiles of big runs: --keep) and
+    DIR/summary.csv (per-month quantiles).
 
     \b
     Example:
       revsim run scenarios/saas_sales_led.yaml --draws 2000 --seed 7 --out out/sales_led
+      revsim run scenarios/saas_sales_led.yaml --draws 100000 --backend dask --workers 8
     """
     from revsim.cli.progress import ProgressBar
     from revsim.engine.compile import compile_scenario
+    from revsim.engine.distributed import check_backend_options
     from revsim.engine.run import check_flags, run_draws
     from revsim.results.dataset import build_dataset
     from revsim.results.output_dir import check_output_dir, write_files
+    from revsim.results.storage import resolve_keep, write_results
     from revsim.results.summary import summary_table, summary_text
     from revsim.scenario.load import load_scenario
 
+    check_backend_options(backend, workers=workers, scheduler=scheduler, chunk_size=chunk_size, threads=threads)
     loaded = load_scenario(scenario)
+    if overrides:  # --set PATH=VALUE, validated like the file; results record the changed scenario
+        from revsim.cli.options import apply_cli_overrides
+
+        loaded = apply_cli_overrides(loaded, overrides, quiet=quiet)
+    if not quiet:
+        for note in loaded.notes:  # what was accepted in the files it reads (decimal commas, encodings...)
+            click.echo(f"note: {note}", err=True)
     out_dir = out_dir or Path("out") / Path(scenario).stem
     check_output_dir(out_dir, OUTPUT_FILES, force=force)
+    if with_report:  # refuse an earlier report before the wait, as for the results
+        from revsim.report.build import check_report_dir
+
+        check_report_dir(out_dir / "report", force=force)
     compiled = compile_scenario(loaded)
 
     bar = ProgressBar(draws)
     try:
-        raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=bar)
+        if backend == "dask":
+            from revsim.engine.distributed import dask_client, run_draws_distributed
+
+            with dask_client(workers=workers, scheduler=scheduler) as client:
+                raw = run_draws_distributed(compiled, seed, 0, draws, client=client, chunk_size=chunk_size,
+                                            progress=bar)
+        else:
+            raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=bar)
     finally:
         bar.close()
     messages = check_flags(compiled, raw)
@@ -60,13 +102,24 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     from revsim.results.invariants import check_invariants
 
     check_invariants(ds)
-    table = summary_table(ds)
+    table = summary_table(ds)  # from every draw, whatever results.nc keeps
+    kept = resolve_keep(keep, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
     written = write_files(out_dir, {
-        "results.nc": lambda path: ds.to_netcdf(path, engine="h5netcdf"),
-        "summary.csv": lambda path: table.to_csv(path, index=False, float_format="%.6g"),
+        "results.nc": lambda path: write_results(ds, path, kept),
+        "summary.csv": lambda path: table.to_csv(path, index=False, float_format="%.10g"),
     })
     for message in messages:
         click.echo(f"warning: {message}", err=True)
     if not quiet:
         click.echo(summary_text(ds))
         click.echo("wrote " + ", ".join(str(p) for p in written))
+        if kept == "quantiles":
+            click.echo("results.nc keeps per-month quantiles and means, not every draw (--keep draws for all)")
+    if with_report:
+        from revsim.report.build import write_report
+
+        report = write_report(ds, out_dir / "report", scenario=loaded, force=force)
+        if not quiet:
+            for note in report.notes:
+                click.echo(f"note: {note}")
+            click.echo(f"wrote {len(report.written)} report files to {out_dir / 'report'}")

@@ -20,6 +20,8 @@ def validate(scenario: str) -> None:
 
     loaded = load_scenario(scenario)
     compiled = compile_scenario(loaded)
+    for note in loaded.notes:  # what was accepted in the files it reads (decimal commas, encodings...)
+        click.echo(f"note: {note}", err=True)
     model = loaded.model
     click.echo(
         f"{scenario}: valid. '{model.name}': {len(compiled.segments)} segment(s), "

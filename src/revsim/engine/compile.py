@@ -27,6 +27,8 @@ from revsim.scenario.schema import ALL_SEGMENTS, Scenario, iter_inputs
 
 #: The largest relative MRR change of an upgrade or a renewal uplift (+1000%).
 MAX_RELATIVE_CHANGE = 10.0
+#: Largest ACV a draw may take: beyond it a month's new MRR could overflow the kernels' int64 cents.
+MAX_ACV = 1e12
 
 __all__ = ["CompiledScenario", "DrawParameters", "compile_scenario", "segment_input_path", "split_evenly"]
 
@@ -104,10 +106,11 @@ class CompiledScenario:
             block = correlate_uniforms(block, self.normal_correlation)
             for j, path in enumerate(self.correlated):
                 uniforms[path] = block[:, j]
-        values = {
-            path: (np.full(n, float(dist.mean())) if dist.is_constant else np.asarray(dist.ppf(uniforms[path]), float))
-            for path, dist in self.inputs.items()
-        }
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # _check_ranges names non-finite draws
+            values = {
+                path: (np.full(n, float(dist.mean())) if dist.is_constant else np.asarray(dist.ppf(uniforms[path]), float))
+                for path, dist in self.inputs.items()
+            }
         self._check_ranges(values, start)
         return self._layout(values, start, stop)
 
@@ -120,7 +123,7 @@ class CompiledScenario:
             return path
         from revsim.scenario.load import file_sha256
 
-        source = getattr(dist, "source", "") or dist.group
+        source = getattr(dist, "path", "") or getattr(dist, "source", "") or dist.group
         return "group:" + (file_sha256(Path(source)) if Path(source).is_file() else dist.group)
 
     def _check_ranges(self, values: dict[str, np.ndarray], start: int) -> None:
@@ -137,6 +140,11 @@ class CompiledScenario:
             refuse(values[f"channels.{channel}.growth"] <= -1, ("channels", i, "growth"),
                    "a monthly growth rate must be above -1 (-100%)")
         model = self.model
+        for key in model.pricing:
+            base = ("pricing",) if key == ALL_SEGMENTS else ("pricing", key)
+            refuse(values[".".join((*base, "acv"))] > MAX_ACV, (*base, "acv"),
+                   f"an ACV above {MAX_ACV:.3g} {model.currency} a year cannot be counted (money is counted in "
+                   "int64 cents)")
         for key, settings in model.expansion.items():
             base = ("expansion",) if key == ALL_SEGMENTS else ("expansion", key)
             prefix = ".".join(base)

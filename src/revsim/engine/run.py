@@ -126,11 +126,19 @@ def run_draws(
     *,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    params: DrawParameters | None = None,
 ) -> RawResults:
-    """Run draws ``start`` to ``stop - 1`` of a compiled scenario."""
+    """Run draws ``start`` to ``stop - 1`` of a compiled scenario.
+
+    ``params`` are the draws' parameters when they were drawn already (``compiled.draw_parameters(seed, start,
+    stop)``, e.g. by the machine that sends the draws to a cluster); by default they are drawn here.
+    """
     from revsim.engine.kernels import simulate_draw
 
-    params = compiled.draw_parameters(seed, start, stop)
+    if params is None:
+        params = compiled.draw_parameters(seed, start, stop)
+    elif (params.start, params.stop) != (start, stop):
+        raise ValueError(f"params are those of draws {params.start} to {params.stop - 1}, not {start} to {stop - 1}")
     n, T = stop - start, compiled.n_months
     S, K = len(compiled.segments), len(compiled.stages)
     n_loops, n_channels = len(compiled.loops), len(compiled.channels)
@@ -148,7 +156,10 @@ def run_draws(
     c = compiled
 
     def run_block(first: int, last: int) -> None:
+        from revsim.interruption import check_stop
+
         for i in range(first, last):
+            check_stop()  # SIGINT/SIGTERM: every worker gives up between draws
             simulate_draw(
                 c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
                 c.capacity_stage, c.initial_stock, c.book_segment, c.book_customers, c.book_mrr, c.book_age,

@@ -17,6 +17,7 @@ from revsim.engine.compile import CompiledScenario
 from revsim.engine.run import RawResults
 from revsim.results.metrics import add_metrics
 from revsim.results.provenance import make_attrs
+from revsim.scenario.load import referenced_files
 
 __all__ = ["build_dataset", "input_variable_name", "input_variable_names"]
 
@@ -143,6 +144,8 @@ def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, war
         seed=seed,
         draws=len(draws),
         command=command,
+        scenario_data=compiled.source.data,
+        input_files=referenced_files(model),
     )
     ds.attrs["currency"] = currency
     ds.attrs["start"] = model.start

@@ -29,6 +29,7 @@ def check_invariants(ds: xr.Dataset) -> None:
     SimulationError
         If the ARR bridge does not close, a stock is negative, or a value that must be finite is not.
     """
+    _check_countable(ds)
     residual = np.abs(bridge_residual(ds).values)
     scale = np.maximum(1.0, np.abs(ds["arr"].values))
     if (residual > 1e-9 * scale).any():
@@ -43,3 +44,31 @@ def check_invariants(ds: xr.Dataset) -> None:
     for name in ("arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr"):
         if not np.isfinite(ds[name].values).all():
             raise SimulationError(f"{name} has a value that is not finite; this is a bug in revsim")
+    # Ratios are NaN where their denominator is 0 (documented); nothing may be infinite.
+    for name, variable in ds.data_vars.items():
+        values = variable.values
+        if values.dtype.kind == "f" and np.isinf(values).any():
+            where = np.argwhere(np.isinf(values))[0]
+            place = ", ".join(f"{dim} {_label(ds, dim, int(i))}" for dim, i in zip(variable.dims, where, strict=True))
+            raise SimulationError(f"{name} is infinite ({place}); check the inputs of that draw (param_* variables)")
+
+
+def _label(ds: xr.Dataset, dim: str, index: int) -> str:
+    if dim == "month" and "month" in ds.coords:
+        return str(ds["month"].values[index])[:7]
+    return str(ds[dim].values[index]) if dim in ds.coords else str(index)
+
+
+def _check_countable(ds: xr.Dataset) -> None:
+    """Refuse money beyond what the kernels count in int64 cents (an overflow, not a bug in the bridge)."""
+    from revsim.engine.layout import MONEY_CAP
+
+    cap = MONEY_CAP / 100.0 * 12.0  # the largest ARR the kernels let MRR reach
+    for name in ("arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr"):
+        beyond = np.abs(ds[name].values) > cap
+        if beyond.any():
+            draw, month = (int(i) for i in np.argwhere(beyond)[0][:2])
+            raise SimulationError(
+                f"draw {int(ds.draw[draw])}: {name} went beyond what revsim can count ({cap:.3g} "
+                f"{ds.attrs.get('currency', '')} of ARR) in {_label(ds, 'month', month)}; the volumes, conversions "
+                "and contract values of this draw are too large (see its param_* values)")

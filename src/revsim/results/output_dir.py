@@ -39,26 +39,41 @@ def check_output_dir(out_dir: Path, names: list[str], *, force: bool) -> None:
 def write_files(out_dir: Path, writers: Mapping[str, Writer]) -> list[Path]:
     """Write each file atomically into ``out_dir`` (created if needed); return the written paths.
 
-    If any writer fails, the files already renamed into place stay, the temporary files are removed, and a
-    directory this call created is removed again.
+    Files are renamed into place only once every one is complete. If a writer fails or the process is
+    interrupted (SIGINT, SIGTERM) before that, nothing is renamed, the temporary files are removed, and a
+    directory this call created is removed again; a signal that arrives during the renames takes effect once
+    they are all done, so the directory never holds a mix of old and new files.
     """
+    from revsim.interruption import deferred_interruption
+
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary: list[Path] = []
+    written: list[Path] = []
     try:
         for name in writers:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=out_dir)
-            os.close(fd)
-            temporary.append(Path(tmp))
+            with deferred_interruption("nothing was written"):  # every temporary file is known, to be removed
+                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=out_dir)
+                temporary.append(Path(tmp))
+                os.close(fd)
             writers[name](Path(tmp))
-        written = []
-        for (name, _), tmp in zip(writers.items(), temporary, strict=True):
-            os.replace(tmp, out_dir / name)
-            written.append(out_dir / name)
-        return written
+            os.chmod(tmp, _file_mode())  # mkstemp makes files private; outputs get the usual permissions
+        # A signal during the renames takes effect once they are all done: the set of files is never mixed.
+        with deferred_interruption("stopped after the results were written"):
+            for (name, _), tmp in zip(writers.items(), temporary, strict=True):
+                os.replace(tmp, out_dir / name)
+                written.append(out_dir / name)
     except BaseException:
         for tmp in temporary:
             tmp.unlink(missing_ok=True)
-        if created:
+        if created and len(written) < len(writers):
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
+    return written
+
+
+def _file_mode() -> int:
+    """The permissions a new file gets from ``open`` (0o666 less the process's umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

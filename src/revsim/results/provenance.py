@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 __all__ = ["make_attrs", "DEPENDENCIES"]
@@ -20,11 +22,14 @@ def _version(package: str) -> str:
 
 
 def make_attrs(*, scenario_name: str, scenario_sha256: str, scenario_file: str, seed: int, draws: int,
-               command: str | None = None) -> dict[str, Any]:
+               command: str | None = None, scenario_data: dict[str, Any] | None = None,
+               input_files: dict[str, str] | None = None) -> dict[str, Any]:
     """Provenance attributes for a results Dataset (all netCDF-serialisable strings and numbers).
 
     A number in a board deck can be traced to the scenario (by its hash), the seed, the number of draws
-    and the versions of revsim and its numerical dependencies.
+    and the versions of revsim and its numerical dependencies, and reproduced with ``revsim reproduce``:
+    ``scenario_json`` holds the scenario itself (canonical JSON), ``scenario_path`` where its file was,
+    and ``input_files`` the SHA-256 of every file it reads.
     """
     from revsim import __version__
 
@@ -43,4 +48,12 @@ def make_attrs(*, scenario_name: str, scenario_sha256: str, scenario_file: str, 
         attrs[f"{package}_version"] = _version(package)
     if command:
         attrs["command"] = command
+    if scenario_data is not None:
+        from revsim.scenario.load import canonical_json
+
+        attrs["scenario_json"] = canonical_json(scenario_data)
+        location = Path(scenario_file)
+        attrs["scenario_path"] = str(location.resolve()) if location.is_file() else ""
+    if input_files is not None:
+        attrs["input_files"] = json.dumps(input_files, sort_keys=True)
     return attrs

@@ -61,6 +61,8 @@ DOMAINS: tuple[str, ...] = get_args(Domain)
 
 #: Largest CSV file an ``empirical`` distribution may read.
 EMPIRICAL_MAX_BYTES = 50 * 1024 * 1024
+#: Largest netCDF file a ``posterior`` distribution may read.
+POSTERIOR_MAX_BYTES = 500 * 1024 * 1024
 #: Number of quantiles averaged by :meth:`Distribution.mean` when there is no closed form.
 _MEAN_POINTS = 20_000
 #: Central coverage of the ``[low, high]`` shorthand.
@@ -405,6 +407,8 @@ class Empirical(Distribution):
     samples: np.ndarray = field(repr=False)
     source: str = ""
     column: str = ""
+    notes: tuple[str, ...] = ()
+    path: str = field(default="", repr=False)
     kind = "empirical"
 
     def __post_init__(self) -> None:
@@ -438,6 +442,7 @@ class Posterior(Distribution):
     var: str = ""
     coords: tuple[tuple[str, Any], ...] = ()
     group: str | None = None
+    path: str = field(default="", repr=False)
     kind = "posterior"
 
     def __post_init__(self) -> None:
@@ -853,97 +858,95 @@ def _fit_beta(low: float, high: float, p_low: float, p_high: float) -> tuple[flo
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _file_param(value: Any, base_dir: Path | None, path: tuple) -> tuple[str, Path]:
-    """The file named by a ``file:`` parameter: (as written, resolved path); InputError if it is missing."""
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _file_param(value: Any, base_dir: Path | None, path: tuple, *, kind: str, limit: int) -> tuple[str, Path]:
+    """The file named by a ``file:`` parameter: (as written, resolved path).
+
+    A relative name is resolved against ``base_dir`` (the scenario's directory). Refuses, with an
+    InputError, a name that is not text, a file that does not exist, a directory or another kind of non-regular
+    file, and a file larger than ``limit`` bytes.
+    """
     if not isinstance(value, str | PathLike) or not str(value).strip():
         _fail(f"file must be a file name, got {_describe_type(value)}", path)
     written = str(value)
+    if _URL.match(written):
+        _fail(f"'{written}' is a URL: revsim reads local files only and never downloads anything; download the "
+              "file and give its name", path)
     file = Path(written)
     if not file.is_absolute() and base_dir is not None:
         file = Path(base_dir) / file
+    where = "" if str(file) == written else f" (looked for {file})"
+    if file.is_dir():
+        _fail(f"'{written}' is a directory, expected a file{where}", path)
+    if file.exists() and not file.is_file():
+        _fail(f"'{written}' is not a regular file{where}", path)
     if not file.is_file():
-        where = "" if str(file) == written else f" (looked for {file})"
         _fail(f"cannot find the file '{written}'{where}", path)
+    size = file.stat().st_size
+    if size > limit:
+        _fail(f"'{written}' is {size / 2**20:.1f} MB; {kind} reads files of at most {limit / 2**20:g} MB", path)
     return written, file
 
 
-def _numeric_values(column: Any) -> tuple[np.ndarray, int | None, str]:
-    """The numbers of a column of strings (blank cells skipped): (values, first bad row, bad text)."""
-    import pandas as pd
-
-    text = column.astype(str).str.strip()
-    present = text != ""
-    parsed = pd.to_numeric(text[present], errors="coerce").astype(np.float64)
-    bad = ~np.isfinite(parsed.to_numpy())
-    if bad.any():
-        position = int(np.argmax(bad))
-        row = int(text[present].index[position])
-        return np.empty(0), row, str(text[present].iloc[position])
-    return parsed.to_numpy(dtype=np.float64), None, ""
-
-
-def _looks_numeric(text: Any) -> bool:
-    try:
-        float(str(text))
-    except ValueError:
-        return False
-    return True
+def _csv_problem(problem: Any) -> str:
+    """A problem of a CSV file as part of a scenario's message: ``line 3: ...``."""
+    text = problem.message if not problem.path else f"column '{problem.path[-1]}': {problem.message}"
+    if problem.suggestion:
+        text += f"; did you mean '{problem.suggestion}'?"
+    return f"line {problem.line}: {text}" if problem.line else text
 
 
 def _build_empirical(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
     """Values of one CSV column: ``column``, or the first column whose cells are all numbers.
 
     Blank cells are skipped. Without ``column``, a first line made only of numbers is taken as data (a
-    file with no header line).
+    file with no header line). The file is read by :func:`revsim.scenario.csv_source.read_csv_cells`
+    (encodings, separators and decimal commas); what it accepted is kept in the distribution's ``notes``.
     """
-    import pandas as pd
+    from revsim.scenario.csv_source import CsvCells, numeric_column, parse_number, read_csv_cells
 
-    written, file = _file_param(params["file"], base_dir, (*path, "file"))
+    limit = EMPIRICAL_MAX_BYTES
+    written, file = _file_param(params["file"], base_dir, (*path, "file"), kind="an empirical distribution",
+                                limit=limit)
     column = params.get("column")
     if column is not None and not isinstance(column, str):
         _fail(f"column must be a column name, got {_describe_type(column)}", (*path, "column"))
-    size = file.stat().st_size
-    if size > EMPIRICAL_MAX_BYTES:
-        _fail(
-            f"'{written}' is {size / 2**20:.1f} MB; an empirical distribution reads files of at most "
-            f"{EMPIRICAL_MAX_BYTES / 2**20:g} MB",
-            (*path, "file"),
-        )
-
-    def read(header: int | None) -> Any:
-        try:
-            return pd.read_csv(file, dtype=str, keep_default_na=False, header=header, skipinitialspace=True)
-        except pd.errors.EmptyDataError:
+    try:
+        cells = read_csv_cells(file, what="empirical samples", max_bytes=limit)
+    except InputError as exc:
+        if exc.problems[0].message.startswith("the file is empty"):
             _fail(f"'{written}' is empty", (*path, "file"))
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            _fail(f"cannot read '{written}' as CSV: {reason}", (*path, "file"))
+        _fail(f"cannot read '{written}': {'; '.join(_csv_problem(p) for p in exc.problems)}", (*path, "file"))
 
-    frame = read(0)
-    header_lines = 1
-    if column is None and all(_looks_numeric(name) for name in frame.columns):
+    if column is None and all(parse_number(name, decimal_comma=cells.decimal_comma)[0] is not None
+                              for name in cells.header):
         # No header line: the first line is data.
-        frame = read(None)
-        frame.columns = [f"column {i + 1}" for i in range(frame.shape[1])]
-        header_lines = 0
-    names = [str(c) for c in frame.columns]
+        cells = CsvCells(file=cells.file, header=[f"column {i + 1}" for i in range(len(cells.header))],
+                         rows=[cells.header, *cells.rows], lines=[cells.header_line, *cells.lines],
+                         header_line=0, separator=cells.separator, notes=cells.notes)
+    names = [name or f"column {i + 1}" for i, name in enumerate(cells.header)]
 
     if column is not None:
         if column not in names:
             message = f"'{written}' has no column '{column}' (columns: {', '.join(names)})"
             _fail(_with_hint(message, column, names), (*path, "column"))
         chosen = column
-        values, bad_row, bad_text = _numeric_values(frame.iloc[:, names.index(column)])
-        if bad_row is not None:
-            _fail(
-                f"column '{column}' of '{written}' has a value that is not a finite number: '{bad_text}' "
-                f"(line {bad_row + 1 + header_lines})",
-                (*path, "column"),
-            )
+        values, _, problems, note = numeric_column(cells, names.index(column), skip_blank=True)
+        if problems:
+            bad = problems[0]
+            text = bad.message
+            if text.startswith("expected a number, got ") or text.startswith("expected a finite number, got "):
+                text = f"has a value that is not a finite number: {text.split(', got ', 1)[1]}"
+            else:
+                text = f"line {bad.line}: {text}"
+            _fail(f"column '{column}' of '{written}' {text} (line {bad.line})" if text.startswith("has ")
+                  else f"column '{column}' of '{written}', {text}", (*path, "column"))
     else:
         for i, name in enumerate(names):
-            values, bad_row, _ = _numeric_values(frame.iloc[:, i])
-            if bad_row is None and values.size:
+            values, _, problems, note = numeric_column(cells, i, skip_blank=True)
+            if not problems and values:
                 chosen = name
                 break
         else:
@@ -951,20 +954,23 @@ def _build_empirical(params: dict[str, Any], domain: str, base_dir: Path | None,
                 f"'{written}' has no numeric column (columns: {', '.join(names)}); name the column with column:",
                 (*path, "file"),
             )
-    if values.size < 2:
+    if len(values) < 2:
         _fail(
             f"an empirical distribution needs at least 2 values, but column '{chosen}' of '{written}' has "
-            f"{values.size}",
+            f"{len(values)}",
             path,
         )
-    return Empirical(values, source=written, column=chosen)
+    notes = tuple(f"'{written}': {text}" for text in [*cells.notes, *([note] if note else [])])
+    return Empirical(np.asarray(values, dtype=np.float64), source=written, column=chosen, notes=notes,
+                     path=str(file.resolve()))
 
 
 def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
     import h5netcdf
     import xarray as xr
 
-    written, file = _file_param(params["file"], base_dir, (*path, "file"))
+    written, file = _file_param(params["file"], base_dir, (*path, "file"), kind="a posterior distribution",
+                                limit=POSTERIOR_MAX_BYTES)
     var = params["var"]
     if not isinstance(var, str) or not var:
         _fail(f"var must be a variable name, got {_describe_type(var)}", (*path, "var"))
@@ -1032,7 +1038,8 @@ def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None,
     if not np.all(np.isfinite(samples)):
         bad = int(np.sum(~np.isfinite(samples)))
         _fail(f"variable '{var}' of '{written}' has {bad} samples that are not finite numbers (NaN or inf)", path)
-    return Posterior(samples, source=written, var=var, coords=tuple(selected), group=str(file.resolve()))
+    return Posterior(samples, source=written, var=var, coords=tuple(selected), group=str(file.resolve()),
+                     path=str(file.resolve()))
 
 
 _BUILDERS = {

@@ -19,7 +19,7 @@ from revsim.errors import InputError, Problem, did_you_mean
 from revsim.scenario.schema import ALL_SEGMENTS, Scenario, allowed_keys
 from revsim.scenario.yaml_source import YamlDocument, parse_yaml_text, read_yaml_file
 
-__all__ = ["LoadedScenario", "load_scenario", "scenario_from_dict", "scenario_hash"]
+__all__ = ["LoadedScenario", "load_scenario", "scenario_from_dict", "scenario_hash", "canonical_json"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,18 @@ class LoadedScenario:
         """The scenario's name."""
         return self.model.name
 
+    @property
+    def notes(self) -> list[str]:
+        """What files read by the scenario needed that a careful reader should know (a byte order mark, a
+        legacy encoding, semicolons, decimal commas), once per file and fact, with the first input reading it."""
+        from revsim.scenario.schema import iter_inputs
+
+        notes: dict[str, str] = {}
+        for path, dist in iter_inputs(self.model):
+            for note in getattr(dist, "notes", ()):
+                notes.setdefault(note, f"{path}: {note}")
+        return list(notes.values())
+
     def error(self, problems: list[tuple[str, tuple[str | int, ...], str | None]]) -> InputError:
         """An :class:`InputError` in this scenario's file, each problem located at its line.
 
@@ -62,10 +74,14 @@ class LoadedScenario:
         return InputError(located, file=self.file)
 
 
+def canonical_json(data: Any) -> str:
+    """The canonical JSON form of a scenario's data (sorted keys, no spaces): what is hashed and stored."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def scenario_hash(data: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON form of a scenario's data."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
 def load_scenario(path: str | os.PathLike[str]) -> LoadedScenario:
@@ -114,6 +130,10 @@ def _validate(document: YamlDocument, base_dir: Path, *, default_name: str) -> L
         raise InputError.single("expected a mapping at the top level", file=document.file)
     data = dict(data)
     data.setdefault("name", default_name)
+    if "levers" in data:
+        from revsim.scenario.levers import restore_change_signs
+
+        data = restore_change_signs(document, data)  # `change: +0.03` is additive; YAML drops the sign
     try:
         model = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
@@ -133,7 +153,7 @@ def referenced_files(model: Scenario) -> dict[str, str]:
 
     hashes = {}
     for _, dist in iter_inputs(model):
-        source = getattr(dist, "source", "")
+        source = getattr(dist, "path", "") or getattr(dist, "source", "")  # path: resolved next to the scenario
         if source and Path(source).is_file():
             hashes[Path(source).name] = file_sha256(Path(source))
     return dict(sorted(hashes.items()))

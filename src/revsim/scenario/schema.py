@@ -43,6 +43,7 @@ __all__ = [
     "Retention",
     "iter_inputs",
     "allowed_keys",
+    "Lever",
 ]
 
 #: Internal key under which a per-segment block written without segment names is stored.
@@ -55,6 +56,8 @@ LOOP_SOURCES = ("advocates", "active_customers", "new_customers", "mrr")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_HORIZON_MONTHS = 600
+#: Largest MRR of an initial book cohort: money is counted in int64 cents, with room for years of growth.
+MAX_BOOK_MRR = 1e12
 
 
 def _uncertain(domain: str) -> Any:
@@ -414,6 +417,10 @@ class BookCohort(Strict):
             raise PydanticCustomError("revsim", "give the cohort's total 'mrr' or its 'arr' (one of the two)")
         if self.customers == 0 and self.monthly_revenue > 0:
             raise PydanticCustomError("revsim", "a cohort with revenue needs customers (customers is 0)")
+        if self.monthly_revenue > MAX_BOOK_MRR:
+            raise PydanticCustomError(
+                "revsim", "the cohort's MRR of {mrr} is beyond what revsim counts (at most {cap} a month); "
+                "check the amount and its unit", {"mrr": f"{self.monthly_revenue:.3g}", "cap": f"{MAX_BOOK_MRR:.3g}"})
         return self
 
     @property
@@ -473,6 +480,71 @@ class Correlation(Strict):
 
     between: tuple[str, str]
     rank: float = Field(ge=-1, le=1)
+
+
+class Calibration(Strict):
+    """Settings of ``revsim calibrate``: priors that replace the defaults (see ``docs/calibration.md``).
+
+    ``priors`` maps a calibration quantity (``sbg_mean_churn``, ``months_in_stage.opportunity``...) to a
+    distribution written like any uncertain input; a constant fixes the quantity.
+    """
+
+    priors: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("priors")
+    @classmethod
+    def _priors(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from revsim.calibrate.priors import parse_prior_override
+
+        parsed = {}
+        for key, prior in value.items():
+            try:
+                parsed[str(key)] = parse_prior_override(key, prior)
+            except InputError as exc:
+                raise PydanticCustomError("revsim", "{key}: {message}",
+                                          {"key": str(key), "message": exc.problems[0].message}) from None
+        return parsed
+
+
+class Lever(Strict):
+    """A named what-if: a change to one or more inputs, named by their paths (see ``docs/whatif.md``).
+
+    ``change`` is relative (``+10%``), additive (``+0.03``) or a value (``0.32``, ``[0.3, 0.36]``);
+    ``range`` gives the settings goal seeking searches (default: no change to three times the change).
+    """
+
+    name: Name
+    path: str | list[str] = Field(min_length=1)
+    change: Any
+    range: tuple[Any, Any] | None = None
+    description: str = ""
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+    @field_validator("change")
+    @classmethod
+    def _change(cls, value: Any) -> Any:
+        from revsim.scenario.levers import parse_change
+
+        try:
+            parse_change(value)
+        except ValueError as exc:
+            raise PydanticCustomError("revsim", "{message}", {"message": str(exc)}) from None
+        return value
+
+    @field_validator("range")
+    @classmethod
+    def _range(cls, value: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
+        from revsim.scenario.levers import parse_setting
+
+        if value is not None:
+            try:
+                low, high = (parse_setting(v) for v in value)
+            except ValueError as exc:
+                raise PydanticCustomError("revsim", "{message}", {"message": str(exc)}) from None
+            if low == high:
+                raise PydanticCustomError("revsim", "a range needs two different settings, got {v}", {"v": value})
+        return value
 
 
 def _check_year_month(value: Any) -> str:
@@ -546,6 +618,8 @@ class Scenario(Strict):
     costs: Costs | None = None
     targets: list[Target] = Field(default_factory=list)
     correlations: list[Correlation] = Field(default_factory=list)
+    calibration: Calibration | None = None
+    levers: list[Lever] = Field(default_factory=list)
 
     _start = field_validator("start", mode="before")(classmethod(lambda cls, v: _check_year_month(v)))
 
@@ -561,6 +635,27 @@ class Scenario(Strict):
     _retention = _per_segment_block("retention", Retention)
     _expansion = _per_segment_block("expansion", Expansion)
     _advocacy = _per_segment_block("advocacy", Advocacy)
+
+    @field_validator("levers", mode="before")
+    @classmethod
+    def _lever_mapping(cls, value: Any) -> Any:
+        """``levers:`` may map names to definitions instead of listing them."""
+        if isinstance(value, dict):
+            return [{**item, "name": name} if isinstance(item, dict) else item for name, item in value.items()]
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _lever_paths(cls, data: Any, handler: Any) -> Scenario:
+        """Once the rest is valid: every lever names inputs that exist and can take its change."""
+        model = handler(data)
+        if model.levers and isinstance(data, dict):
+            from revsim.scenario.levers import lever_problems
+
+            problems = lever_problems(data, model)
+            if problems:
+                raise _cross_reference_error(problems)
+        return model
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

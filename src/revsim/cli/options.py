@@ -1,0 +1,97 @@
+"""Options shared by several commands (``--set``, the run options of the what-if commands), and the loading
+of a scenario with its ``--set`` overrides. Imports click only; the rest loads when a command runs."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:  # pragma: no cover
+    from revsim.scenario.load import LoadedScenario
+
+__all__ = ["set_option", "run_options", "out_options", "apply_cli_overrides", "load_with_overrides", "echo_notes",
+           "command_line", "default_out_dir"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SET_HELP = ("Change a value of the scenario, as PATH=VALUE (repeatable): a dotted path through the file "
+            "(funnel.stages.mql.conversion, retention.smb.churn, channels.inbound.volume) and a value written as "
+            "in the file (0.32, [0.01, 0.02], 12k, '{dist: beta, mean: 0.3, sd: 0.02}').")
+
+
+def set_option(function: F) -> F:
+    """``--set PATH=VALUE`` (repeatable), passed as ``overrides``."""
+    return click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)(function)
+
+
+def run_options(default_draws: int = 1000) -> Callable[[F], F]:
+    """``--draws``, ``--seed``, ``--threads`` and ``--quiet``, as ``revsim run`` has them."""
+
+    def decorate(function: F) -> F:
+        for option in reversed([
+            click.option("--draws", "-n", type=click.IntRange(min=1, max=10_000_000), default=default_draws,
+                         show_default=True, help="Monte Carlo draws of every run (the same draws in each)."),
+            click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                         help="Seed of every run: the same seed gives every run the same random numbers."),
+            click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
+                         help="Worker threads [default: all cores]. Results do not depend on it."),
+            click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
+        ]):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def out_options(what: str) -> Callable[[F], F]:
+    """``--out DIR`` and ``--force``."""
+
+    def decorate(function: F) -> F:
+        function = click.option("--force", is_flag=True,
+                                help="Replace results already in the output directory.")(function)
+        return click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+                            help=f"Output directory [default: out/<scenario name>-{what}].")(function)
+
+    return decorate
+
+
+def default_out_dir(scenario: str, what: str) -> Path:
+    return Path("out") / f"{Path(scenario).stem}-{what}"
+
+
+def command_line() -> str:
+    """The command as typed, for the results' provenance."""
+    return "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def echo_notes(notes: list[str], *, quiet: bool) -> None:
+    if not quiet:
+        for note in dict.fromkeys(notes):
+            click.echo(f"note: {note}", err=True)
+
+
+def apply_cli_overrides(loaded: LoadedScenario, overrides: tuple[str, ...], *, quiet: bool = False) -> LoadedScenario:
+    """The scenario with its ``--set`` overrides applied (validated like the file); notes go to stderr."""
+    from revsim.scenario.overrides import override_scenario
+
+    if not overrides:
+        return loaded
+    changed, notes = override_scenario(loaded, list(overrides), source="--set")
+    echo_notes(notes, quiet=quiet)
+    return changed
+
+
+def load_with_overrides(scenario: str, overrides: tuple[str, ...], *, quiet: bool = False) -> LoadedScenario:
+    """Load a scenario file and apply its ``--set`` overrides; print the notes of the files it reads."""
+    from revsim.scenario.load import load_scenario
+
+    loaded = load_scenario(scenario)
+    if not quiet:
+        for note in loaded.notes:
+            click.echo(f"note: {note}", err=True)
+    return apply_cli_overrides(loaded, overrides, quiet=quiet)

@@ -1,0 +1,70 @@
+"""``revsim report``: board-ready charts, ``report.pdf`` and ``forecast.xlsx`` from a ``results.nc``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from revsim.cli.errors import reports_errors
+
+__all__ = ["report"]
+
+
+@click.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory [default: a 'report' directory next to RESULTS].")
+@click.option("--format", "formats", default="png", show_default=True, metavar="FORMATS",
+              help="Chart file formats, comma-separated: png, svg, pdf.")
+@click.option("--target", "targets", multiple=True, metavar="ARR",
+              help="An ARR target at the horizon (20M, 1.5B, 250k), drawn with the share of draws that reach "
+                   "it; repeatable. The scenario's targets are always drawn.")
+@click.option("--period", "periods", multiple=True, metavar="FROM:TO",
+              help="A period for the ARR bridge, like 2028-01:2028-12; repeatable "
+                   "[default: the first 12 months and the whole horizon].")
+@click.option("--scenario", type=click.Path(path_type=Path), default=None,
+              help="The run's scenario file, if it is no longer where the run found it (it must be unchanged).")
+@click.option("--force", is_flag=True, help="Replace an earlier report in the output directory.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@reports_errors
+def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str, ...], periods: tuple[str, ...],
+           scenario: Path | None, force: bool, quiet: bool) -> None:
+    """Draw the charts of RESULTS (a results.nc from revsim run) and write them with report.pdf and
+    forecast.xlsx: ARR fan chart, ARR bridges, bowtie, retention, NRR and GRR, KPI panel, ARR distribution.
+
+    \b
+    Example:
+      revsim report out/sales_led/results.nc --format png,svg --target 30M
+    """
+    from revsim.errors import InputError
+    from revsim.report.build import parse_formats, parse_period, write_report
+    from revsim.report.results_file import open_results
+    from revsim.scenario.distributions import parse_amount
+
+    chart_formats = parse_formats(formats)
+    values = []
+    for text in targets:
+        value = parse_amount(text)
+        if value is None or value <= 0:
+            raise InputError.single(f"expected an ARR amount like 20M, 1.5B or 250000, got '{text}'",
+                                    path=("--target",))
+        values.append(value)
+    ds = open_results(results)
+    chosen_periods = [parse_period(ds, text) for text in periods] or None
+    linked = None
+    if scenario is not None:
+        from revsim.scenario.load import load_scenario
+
+        linked = load_scenario(scenario)
+        expected = ds.attrs.get("scenario_sha256")
+        if expected and linked.sha256 != expected:
+            raise InputError.single("is not the scenario these results were made from (its content differs)",
+                                    file=str(scenario), path=("--scenario",))
+    out_dir = out_dir or results.parent / "report"
+    result = write_report(ds, out_dir, formats=chart_formats, targets=values, periods=chosen_periods,
+                          scenario=linked, force=force)
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        click.echo(f"wrote {len(result.written)} files to {out_dir}: " + ", ".join(p.name for p in result.written))

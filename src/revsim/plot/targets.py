@@ -1,0 +1,96 @@
+"""Targets and the probability of reaching them, as printed on the charts.
+
+A target is reached in a draw when its metric, read at its month, is at least its value (at most, for a
+target ``below``). The probability printed is the share of draws that reach it; a draw where the metric is
+undefined that month (NRR in the first 11 months) does not reach it. This is the same rule as the printed
+summary of ``revsim run``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from revsim.plot.draws import currency_of, month_index, total
+from revsim.plot.money import format_count, format_money, format_percent
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+__all__ = ["Target", "scenario_targets", "arr_target", "target_draws", "target_probability",
+           "format_probability", "format_target_value", "MONEY_METRICS", "RATIO_METRICS"]
+
+MONEY_METRICS = ("arr", "mrr")
+RATIO_METRICS = ("nrr_12m", "grr_12m", "logo_churn")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal: ``metric`` (``arr``, ``mrr``, ``active_customers``...) at ``value`` in month ``at`` (YYYY-MM)."""
+
+    metric: str
+    value: float
+    at: str
+    direction: str = "above"
+    name: str | None = None
+
+    @property
+    def below(self) -> bool:
+        return self.direction == "below"
+
+
+def _last_month(ds: xr.Dataset) -> str:
+    return str(ds["month"].values[-1])[:7]
+
+
+def scenario_targets(ds: xr.Dataset) -> list[Target]:
+    """The targets the scenario declares (``targets`` attribute), each with its month filled in."""
+    targets = []
+    for item in json.loads(ds.attrs.get("targets", "[]") or "[]"):
+        targets.append(Target(metric=item.get("metric", "arr"), value=float(item["value"]),
+                              at=(item.get("at") or _last_month(ds))[:7], direction=item.get("direction") or "above",
+                              name=item.get("name")))
+    return targets
+
+
+def arr_target(ds: xr.Dataset, value: float, at: str | None = None) -> Target:
+    """An ARR target given on the command line (``--target 20M``): at the horizon unless ``at`` is given."""
+    return Target(metric="arr", value=float(value), at=(at or _last_month(ds))[:7])
+
+
+def target_draws(ds: xr.Dataset, target: Target) -> np.ndarray:
+    """The target's metric in each draw, at the target's month (NaN where undefined)."""
+    if target.metric == "new_customers_total":
+        values = total(ds, "new_customers").cumsum("month")
+    else:
+        values = total(ds, target.metric)
+    return np.asarray(values.isel(month=month_index(ds, target.at)).values, dtype=float)
+
+
+def target_probability(ds: xr.Dataset, target: Target) -> float:
+    """Share of draws that reach ``target`` (NaN draws do not)."""
+    values = target_draws(ds, target)
+    with np.errstate(invalid="ignore"):
+        reached = values <= target.value if target.below else values >= target.value
+    return float(np.mean(reached & np.isfinite(values)))
+
+
+def format_probability(probability: float) -> str:
+    """``30%``; ``<1%`` and ``>99%`` rather than a 0% or 100% that a finite sample cannot show."""
+    if 0 < probability < 0.005:
+        return "<1%"
+    if 0.995 < probability < 1:
+        return ">99%"
+    return format_percent(probability)
+
+
+def format_target_value(ds: xr.Dataset, target: Target) -> str:
+    """The target's value in its unit: ``$20M``, ``92%``, ``8,000``."""
+    if target.metric in MONEY_METRICS:
+        return format_money(target.value, currency_of(ds))
+    if target.metric in RATIO_METRICS:
+        return format_percent(target.value, decimals=1 if target.metric == "logo_churn" else 0)
+    return format_count(target.value)

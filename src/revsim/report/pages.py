@@ -1,0 +1,238 @@
+"""The report's text pages, drawn in the house style: the summary (page 1) and the key assumptions."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from revsim.plot import style
+from revsim.plot.draws import currency_of, interval, start_arr, total
+from revsim.plot.money import format_count, format_money, format_money_range, format_percent
+from revsim.plot.style import PALETTE, house_style
+from revsim.plot.targets import Target, format_probability, format_target_value, target_probability
+from revsim.report.assumptions import assumptions_table, run_facts
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+__all__ = ["summary_page", "assumptions_page", "input_label", "target_name", "ASSUMPTION_ROWS"]
+
+#: Inputs listed on the assumptions page (all of them are in the workbook).
+ASSUMPTION_ROWS = 14
+
+
+def target_name(ds: xr.Dataset, target: Target) -> str:
+    """The target's name, or ``ARR >= $30M`` when it has none."""
+    if target.name:
+        return target.name
+    metric = {"arr": "ARR", "mrr": "MRR", "active_customers": "Customers", "new_customers_total": "New customers",
+              "nrr_12m": "NRR", "grr_12m": "GRR", "logo_churn": "Logo churn"}.get(target.metric, target.metric)
+    sign = "\u2264" if target.below else "\u2265"
+    return f"{metric} {sign} {format_target_value(ds, target)}"
+
+
+def _tile(fig: Figure, x: float, y: float, width: float, label: str, value: str, detail: str) -> None:
+    from matplotlib.patches import FancyBboxPatch
+
+    fig.add_artist(FancyBboxPatch((x, y), width, 0.17, boxstyle="round,pad=0,rounding_size=0.01",
+                                  transform=fig.transFigure, facecolor="#F3F5F8", edgecolor="none"))
+    fig.text(x + 0.015, y + 0.135, label, fontsize=13, color=PALETTE["muted"], va="center")
+    fig.text(x + 0.015, y + 0.075, value, fontsize=26, fontweight="bold", color=PALETTE["primary"], va="center")
+    fig.text(x + 0.015, y + 0.025, detail, fontsize=12, color=PALETTE["muted"], va="center")
+
+
+@house_style
+def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[str],
+                 notes: Sequence[str] = ()) -> Figure:
+    """Page 1: the headline numbers, each target's probability, what the report holds and what it skips."""
+    currency = currency_of(ds)
+    months = ds["month"].values
+    horizon = style.month_label(months[-1])
+    subtitle = (f"Revenue forecast from {style.month_label(months[0])} to {horizon}: {ds.sizes['draw']:,} "
+                f"simulated draws, seed {ds.attrs.get('seed', 'n/a')}, amounts in {currency}.")
+    fig, ax = style.house_figure(ds, str(ds.attrs.get("scenario_name", "revsim forecast")), subtitle,
+                                 content=(0.04, 0.08, 0.96, 0.5))
+    ax.set_axis_off()
+    arr_end = total(ds, "arr").isel(month=-1).values
+    p10, p50, p90 = interval(arr_end)
+    tiles = [("ARR at start", format_money(start_arr(ds), currency), "initial book"),
+             (f"ARR in {horizon}", format_money(p50, currency),
+              f"P10\u2013P90 {format_money_range(p10, p90, currency)}")]
+    if "nrr_12m" in ds and np.isfinite(ds["nrr_12m"].isel(month=-1).values).any():
+        n10, n50, n90 = interval(ds["nrr_12m"].isel(month=-1).values)
+        tiles.append((f"NRR in {horizon}", format_percent(n50),
+                      f"P10\u2013P90 {format_percent(n10)}\u2013{format_percent(n90)}"))
+    c10, c50, c90 = interval(total(ds, "active_customers").isel(month=-1).values)
+    tiles.append((f"Customers in {horizon}", format_count(c50),
+                  f"P10\u2013P90 {format_count(c10)}\u2013{format_count(c90)}"))
+    width = (0.92 - 0.02 * (len(tiles) - 1)) / len(tiles)
+    for i, (label, value, detail) in enumerate(tiles):
+        _tile(fig, 0.04 + i * (width + 0.02), 0.6, width, label, value, detail)
+
+    fig.text(0.04, 0.52, "Targets", fontsize=16, fontweight="bold", color=PALETTE["ink"])
+    y = 0.465
+    if not targets:
+        fig.text(0.04, y, "The scenario sets no targets (add them under targets:, or pass --target).",
+                 fontsize=13, color=PALETTE["muted"], va="center")
+    for target in targets[:7]:
+        probability = target_probability(ds, target)
+        fig.text(0.04, y, textwrap.shorten(target_name(ds, target), 31, placeholder="\u2026"), fontsize=13.5,
+                 color=PALETTE["ink"], va="center")
+        fig.text(0.32, y, f"by {style.month_label(target.at)}", fontsize=13, color=PALETTE["muted"], va="center")
+        bar = fig.add_axes((0.42, y - 0.014, 0.075, 0.028))
+        bar.barh([0], [1], color="#E8ECF1", height=1)
+        bar.barh([0], [probability], color=PALETTE["target"], height=1)
+        bar.set_xlim(0, 1)
+        bar.set_axis_off()
+        fig.text(0.505, y, f"{format_probability(probability)} of draws reach it", fontsize=13.5, fontweight="bold",
+                 color=PALETTE["target"], va="center", gid="summary-target")
+        y -= 0.052
+
+    drivers = assumptions_table(ds).head(3)
+    y = min(y, 0.38) - 0.035
+    if len(drivers) and y - 0.052 * len(drivers) > 0.09:
+        fig.text(0.04, y, f"What moves ARR in {horizon} most", fontsize=16, fontweight="bold", color=PALETTE["ink"])
+        for _, row in drivers.iterrows():
+            y -= 0.052
+            fig.text(0.04, y, textwrap.shorten(input_label(row["input"]), 31, placeholder="\u2026"), fontsize=13.5,
+                     color=PALETTE["ink"], va="center")
+            fig.text(0.32, y, f"{row['p10_text']} to {row['p90_text']} (P10\u2013P90)", fontsize=13,
+                     color=PALETTE["muted"], va="center")
+            fig.text(0.505, y, f"rank correlation {row['influence']:+.2f}".replace("-", "\u2212"), fontsize=13,
+                     color=PALETTE["muted"], va="center")
+    fig.text(0.7, 0.52, "In this report", fontsize=16, fontweight="bold", color=PALETTE["ink"])
+    lines = [f"{i + 2}. {title}" for i, title in enumerate(contents)]
+    fig.text(0.7, 0.485, "\n".join(lines), fontsize=12.5, color=PALETTE["ink"], va="top", linespacing=1.45)
+    if notes:
+        wrapped = [textwrap.fill(note, 150, subsequent_indent="   ") for note in notes]
+        fig.text(0.04, 0.075, "Notes: " + "\n".join(wrapped), fontsize=11.5, color=PALETTE["muted"],
+                 va="bottom", linespacing=1.3)
+    return fig
+
+
+# -- assumptions --------------------------------------------------------------------------------------------
+
+_LEAVES = {
+    "conversion": "conversion", "months": "months in stage", "volume": "volume", "growth": "monthly growth",
+    "dispersion": "dispersion", "acv": "ACV", "acv_cv": "ACV spread", "success": "onboarding success",
+    "churn": "churn per renewal", "alpha": "sBG alpha", "beta": "sBG beta", "rate": "rate",
+    "size": "size", "contraction_rate": "contraction rate", "contraction_size": "contraction size",
+    "price_uplift": "price uplift", "coefficient": "coefficient", "reps": "sales reps",
+    "hires_per_month": "rep hires per month", "deals_per_rep_per_month": "deals per rep per month",
+    "cost_per_rep": "cost per rep", "other_spend": "other spend", "cs_cost_per_customer": "CS cost per customer",
+    "gross_margin": "gross margin",
+}
+
+
+def input_label(path: str) -> str:
+    """A short name for an input path: ``funnel.stages.sql.conversion`` -> ``SQL conversion``."""
+    label = _input_label(path)
+    return label if label.startswith("sBG") else label[:1].upper() + label[1:]
+
+
+def compact_distribution(text: str) -> str:
+    """Numbers of a distribution's description to 3 significant digits: ``median=36740`` -> ``median=36.7k``."""
+    import re
+
+    def number(match: re.Match[str]) -> str:
+        value = float(match.group(0))
+        if abs(value) >= 1000:
+            return format_money(value, "").strip()
+        return f"{value:.3g}"
+
+    return re.sub(r"(?<![A-Za-z_])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", number, text)
+
+
+def _input_label(path: str) -> str:
+    parts = path.split(".")
+    leaf = _LEAVES.get(parts[-1], parts[-1].replace("_", " "))
+    block = parts[0]
+    if block == "funnel" and len(parts) >= 4 and parts[1] == "stages":
+        stage = style.display_name(parts[2])
+        segment = f" ({parts[4].replace('_', ' ')})" if len(parts) >= 6 and parts[3] == "by_segment" else ""
+        return f"{stage} {leaf}{segment}"
+    if block == "channels" and len(parts) == 3:
+        return f"{parts[1].replace('_', ' ')} channel {leaf}"
+    if block == "loops" and len(parts) == 3:
+        return f"{parts[1].replace('_', ' ')} loop {leaf}"
+    if block == "costs" and len(parts) == 3 and parts[1] == "channel_spend":
+        return f"{parts[2].replace('_', ' ')} spend"
+    if block in ("pricing", "onboarding", "retention", "expansion", "advocacy"):
+        prefix = {"expansion": "expansion ", "advocacy": "advocacy "}.get(block, "")
+        if leaf in ("contraction rate", "contraction size", "price uplift"):
+            prefix = ""
+        segment = f" ({parts[1].replace('_', ' ')})" if len(parts) == 3 else ""
+        return f"{prefix}{leaf}{segment}"
+    if block in ("costs", "funnel"):
+        return leaf
+    return path
+
+
+@house_style
+def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
+    """The scenario's structure and its most influential uncertain inputs, on one page."""
+    table = assumptions_table(ds)
+    facts = dict(run_facts(ds))
+    when = style.month_label(ds["month"].values[-1])
+    title = f"{input_label(table['input'].iloc[0])} moves ARR most" if len(table) else "Key assumptions"
+    fig, ax = style.house_figure(ds, title,
+                                 f"The scenario's structure, and its {len(table)} uncertain inputs ranked by their "
+                                 f"influence on ARR in {when}.", content=(0.04, 0.135, 0.96, 0.62))
+    # structure facts above the table: (label, x, y, characters that fit)
+    shown = [("Horizon", 0.04, 0.79, 40), ("Segments", 0.35, 0.79, 40), ("Starting book", 0.66, 0.79, 40),
+             ("Funnel stages", 0.04, 0.725, 80), ("Growth loops", 0.66, 0.725, 40)]
+    for key, x, y, chars in shown:
+        fig.text(x, y, key, fontsize=11.5, color=PALETTE["muted"], va="top")
+        value = facts.get(key, "n/a")
+        if key in ("Segments", "Funnel stages", "Growth loops") and value != "none":
+            separator = " > " if key == "Funnel stages" else ", "
+            value = separator.join(style.display_name(v) for v in value.split(separator))
+        fig.text(x, y - 0.027, textwrap.shorten(value, chars, placeholder="\u2026"), fontsize=13.5,
+                 color=PALETTE["ink"], va="top")
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    if not len(table):
+        ax.text(0.0, 0.8, "Every input of this scenario is a constant: the spread of the forecast is count noise only.",
+                fontsize=14, color=PALETTE["muted"])
+        return fig
+    shown_rows = table.head(rows)
+    columns = [(0.0, "Input", "left"), (0.325, "Distribution", "left"), (0.665, "P10", "right"),
+               (0.745, "Median", "right"), (0.825, "P90", "right"), (0.855, "Influence on ARR", "left")]
+    header_y = 0.97
+    for x, name, align in columns:
+        ax.text(x, header_y, name, fontsize=12.5, fontweight="bold", color=PALETTE["muted"], ha=align, va="center")
+    ax.plot([0, 1], [header_y - 0.035] * 2, color=PALETTE["faint"], linewidth=1)
+    step = min(0.066, (header_y - 0.08) / max(len(shown_rows), 1))
+    for i, (_, row) in enumerate(shown_rows.iterrows()):
+        y = header_y - 0.035 - (i + 0.55) * step
+        if i % 2 == 0:
+            ax.axhspan(y - step / 2, y + step / 2, color="#F3F5F8", zorder=0, linewidth=0)
+        ax.text(0.005, y, textwrap.shorten(input_label(row["input"]), 38, placeholder="\u2026"), fontsize=12,
+                color=PALETTE["ink"], va="center")
+        distribution = textwrap.shorten(compact_distribution(row["distribution"]), 36, placeholder="\u2026")
+        ax.text(0.325, y, distribution, fontsize=11,
+                color=PALETTE["muted"], va="center")
+        for x, key in ((0.665, "p10_text"), (0.745, "median_text"), (0.825, "p90_text")):
+            ax.text(x, y, row[key], fontsize=12.5, ha="right", va="center",
+                    color=PALETTE["ink"], fontweight="bold" if key == "median_text" else "normal")
+        influence = row["influence"]
+        centre, half = 0.905, 0.04
+        ax.plot([centre, centre], [y - step * 0.35, y + step * 0.35], color=PALETTE["faint"], linewidth=1)
+        if np.isfinite(influence):
+            ax.barh(y, influence * half, left=centre, height=step * 0.5,
+                    color=PALETTE["gain"] if influence >= 0 else PALETTE["loss"], zorder=2)
+            ax.text(0.998, y, f"{influence:+.2f}".replace("-", "\u2212"), fontsize=11.5, va="center", ha="right",
+                    color=PALETTE["muted"])
+    more = len(table) - len(shown_rows)
+    footer = (f"Influence: rank correlation of the input's draws with ARR in {when} (\u22121 to +1). "
+              "Inputs held constant are not stored in the results.")
+    if more > 0:
+        footer += f" {more} more in forecast.xlsx (sheet Assumptions)."
+    fig.text(0.04, 0.112, textwrap.fill(footer, 150), fontsize=11, color=PALETTE["muted"], va="top",
+             linespacing=1.3)
+    return fig

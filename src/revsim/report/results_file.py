@@ -1,0 +1,49 @@
+"""Opening a ``results.nc`` for a report, with a clear error for anything that is not one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from revsim.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+__all__ = ["open_results", "REQUIRED_VARIABLES"]
+
+#: What a report reads in every run (other variables are optional: their charts or rows are skipped).
+REQUIRED_VARIABLES = ("arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "initial_arr",
+                      "new_customers", "active_customers", "advocates", "stage_entries", "loop_entries")
+REQUIRED_DIMS = ("draw", "month", "segment", "stage", "loop")
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """Read a results file written by ``revsim run`` into memory.
+
+    Raises
+    ------
+    InputError
+        When the file does not exist, is not netCDF, or lacks the variables of a revsim run.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError.single("no such file (give the results.nc written by revsim run)", file=str(path))
+    if path.is_dir():
+        hint = " (did you mean its results.nc?)" if (path / "results.nc").is_file() else ""
+        raise InputError.single(f"is a directory, not a results file{hint}", file=str(path))
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as opened:
+            ds = opened.load()
+    except Exception as exc:  # h5py, h5netcdf and xarray raise many kinds of errors for a bad file
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InputError.single(f"cannot be read as a netCDF results file ({reason})", file=str(path)) from None
+    missing = [d for d in REQUIRED_DIMS if d not in ds.dims] + [v for v in REQUIRED_VARIABLES if v not in ds]
+    if missing:
+        raise InputError.single("is not a revsim results file: it lacks " + ", ".join(missing), file=str(path))
+    if ds.sizes["draw"] == 0 or ds.sizes["month"] == 0:
+        raise InputError.single("holds no draws or no months", file=str(path))
+    ds.encoding["source"] = str(path.resolve())
+    return ds

@@ -1,0 +1,231 @@
+"""Ctrl-C (SIGINT) and SIGTERM: a run stops promptly, leaves no partial file and the previous results untouched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from revsim.interruption import STOP, Interrupted, check_stop, deferred_interruption, stop_on_signals
+from revsim.results import output_dir
+from revsim.results.output_dir import write_files
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+#: Fifty years of monthly cohorts: a few thousand draws take several seconds.
+LONG_SCENARIO = """\
+name: Long
+start: 2027-01
+horizon_months: 600
+channels:
+  - {name: inbound, volume: [80, 120]}
+funnel:
+  stages:
+    - {name: lead, conversion: [0.2, 0.3], months: 0.5}
+    - {name: won}
+pricing: {acv: [9000, 13000]}
+retention: {churn: 0.02}
+expansion: {rate: 0.02, size: 0.1}
+initial_book:
+  - {customers: 50, arr: 500k}
+"""
+
+
+def _revsim(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "revsim.cli.main", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time used by a process so far (Linux), or None when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_until_simulating(proc: subprocess.Popen[str]) -> None:
+    """Wait until the run is into its draws: it has used 5 s of CPU (starting takes about 3), or 10 s passed."""
+    started = time.monotonic()
+    while time.monotonic() - started < 10.0:
+        assert proc.poll() is None, proc.communicate()
+        cpu = _cpu_seconds(proc.pid)
+        if cpu is not None and cpu >= 5.0:
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def long_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("long") / "long.yaml"
+    path.write_text(LONG_SCENARIO, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("signum", "code", "name"), [
+    pytest.param(signal.SIGINT, 130, "SIGINT", id="sigint"),
+    pytest.param(signal.SIGTERM, 143, "SIGTERM", id="sigterm"),
+])
+def test_a_signal_during_a_run_leaves_the_previous_results_untouched(
+        long_scenario: Path, base_scenario: Path, tmp_path: Path, signum: int, code: int, name: str) -> None:
+    from click.testing import CliRunner
+
+    from revsim.cli.main import cli
+
+    out = tmp_path / "out"
+    first = CliRunner().invoke(cli, ["run", str(base_scenario), "--draws", "3", "--out", str(out), "--quiet"])
+    assert first.exit_code == 0, first.output
+    previous = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(previous) == ["results.nc", "summary.csv"]
+
+    proc = _revsim("run", str(long_scenario), "--draws", "2000", "--threads", "2", "--out", str(out), "--force",
+                   cwd=tmp_path)
+    _wait_until_simulating(proc)
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=120)
+    stopped_after = time.monotonic() - sent
+
+    assert proc.returncode == code, stderr
+    assert f"interrupted by {name}: nothing was written" in stderr
+    assert "Traceback" not in stderr
+    assert stopped_after < 10, f"took {stopped_after:.1f} s to stop"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == previous, "the previous results changed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "out"], "a file was left behind"
+
+
+def test_an_interrupted_first_run_creates_no_output_directory(long_scenario: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _revsim("run", str(long_scenario), "--draws", "2000", "--threads", "2", "--out", str(out), cwd=tmp_path)
+    _wait_until_simulating(proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------- in process
+
+
+def _previous(out: Path) -> dict[str, bytes]:
+    out.mkdir()
+    files = {"results.nc": b"earlier results", "summary.csv": b"month,metric\n"}
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    return files
+
+
+def test_an_interruption_while_writing_removes_the_temporary_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    previous = _previous(out)
+
+    def interrupted(path: Path) -> None:
+        path.write_bytes(b"half a file")
+        raise Interrupted(signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        write_files(out, {"results.nc": lambda path: path.write_bytes(b"new"), "summary.csv": interrupted})
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == previous
+
+
+def test_an_interruption_while_writing_a_new_directory_removes_it(tmp_path: Path) -> None:
+    out = tmp_path / "new"
+
+    def interrupted(path: Path) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_files(out, {"results.nc": lambda path: path.write_bytes(b"new"), "summary.csv": interrupted})
+    assert not out.exists()
+
+
+def test_a_signal_during_the_renames_takes_effect_once_all_files_are_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    _previous(out)
+    real_replace = os.replace
+    calls = []
+
+    def replace_then_signal(source: str, target: str) -> None:
+        real_replace(source, target)
+        calls.append(target)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(output_dir.os, "replace", replace_then_signal)
+    with pytest.raises(Interrupted) as caught, stop_on_signals():
+        write_files(out, {"results.nc": lambda path: path.write_bytes(b"new results"),
+                          "summary.csv": lambda path: path.write_bytes(b"new summary")})
+    assert caught.value.detail == "stopped after the results were written"
+    assert (out / "results.nc").read_bytes() == b"new results"
+    assert (out / "summary.csv").read_bytes() == b"new summary"
+    assert sorted(p.name for p in out.iterdir()) == ["results.nc", "summary.csv"]
+
+
+def test_signals_become_interrupted_with_their_exit_codes() -> None:
+    with pytest.raises(Interrupted) as caught, stop_on_signals():
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(1)  # pragma: no cover - the handler raises before
+    assert caught.value.exit_code == 143
+    assert caught.value.signal_name == "SIGTERM"
+    assert isinstance(caught.value, KeyboardInterrupt)
+    assert not STOP.is_set(), "a later run in the same process would stop at once"
+    check_stop()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_signal_does_not_cut_the_clean_up_short() -> None:
+    cleaned = []
+    with pytest.raises(Interrupted), stop_on_signals():
+        try:
+            signal.raise_signal(signal.SIGINT)
+        finally:
+            signal.raise_signal(signal.SIGINT)  # absorbed: the clean-up below still runs
+            cleaned.append(True)
+    assert cleaned == [True]
+
+
+def test_deferred_interruption_without_a_signal_changes_nothing() -> None:
+    with stop_on_signals(), deferred_interruption():
+        pass
+    assert not STOP.is_set()
+
+
+def test_workers_stop_between_draws_once_asked(base_scenario: Path) -> None:
+    from revsim.engine.compile import compile_scenario
+    from revsim.engine.run import run_draws
+    from revsim.scenario.load import load_scenario
+
+    compiled = compile_scenario(load_scenario(base_scenario))
+    finished = []
+    with stop_on_signals():
+        STOP.set()
+        with pytest.raises(Interrupted):
+            run_draws(compiled, 0, 0, 50, threads=2, progress=finished.append)
+    assert finished == []
+    assert len(run_draws(compiled, 0, 0, 5, threads=2).params) == 5  # the next run is not stopped
+
+
+def test_an_interrupted_command_exits_with_130_and_says_so(base_scenario: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from revsim.cli.main import cli
+    from revsim.engine import run as engine_run
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(engine_run, "run_draws", interrupted)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(base_scenario), "--draws", "5", "--out", str(out)])
+    assert result.exit_code == 130, result.output
+    assert "interrupted by SIGINT: nothing was written" in result.stderr
+    assert not out.exists()

@@ -1,0 +1,94 @@
+"""``revsim report`` and ``revsim run --report``: files, options, and bad input (exit code 2, no traceback)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from revsim.cli.main import cli
+
+TINY_EUR = Path(__file__).resolve().parent / "data" / "tiny_eur.yaml"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def tiny_copy(tiny_results: Path, tmp_path: Path) -> Path:
+    """The tiny run's results.nc in a directory of its own."""
+    target = tmp_path / "run" / "results.nc"
+    target.parent.mkdir()
+    shutil.copy(tiny_results, target)
+    return target
+
+
+def test_report_writes_charts_pdf_and_workbook(tiny_copy: Path) -> None:
+    result = invoke("report", str(tiny_copy), "--format", "svg,png", "--target", "3M", "--period", "2028-01:2028-12")
+    assert result.exit_code == 0, result.output
+    out = tiny_copy.parent / "report"
+    assert (out / "report.pdf").is_file() and (out / "forecast.xlsx").is_file()
+    assert (out / "arr_fan.svg").is_file() and (out / "arr_fan.png").is_file()
+    assert (out / "arr_bridge_2028-01_2028-12.png").is_file()
+    assert not list(out.glob("arr_bridge_2027-01_*"))  # --period replaces the default periods
+    assert "note: KPI panel without CAC" in result.output
+    assert "wrote" in result.output and "report.pdf" in result.output
+    pages = [" ".join(page.extract_text().split()) for page in PdfReader(out / "report.pdf").pages]
+    # summary, fan, 1 bridge, bowtie, retention, NRR/GRR, KPIs, 1 distribution, assumptions
+    assert len(pages) == 9
+    assert "3 M EUR by Dec 2028" in pages[1] and "chance" in pages[1]  # the --target, in the run's currency
+    assert "no costs block" in pages[0]
+    again = invoke("report", str(tiny_copy))
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--format", "jpg"], "unknown chart format 'jpg'", id="unknown-format"),
+        pytest.param(["--target", "lots"], "expected an ARR amount", id="bad-target"),
+        pytest.param(["--period", "2031-01:2031-12"], "not a simulated month", id="period-outside"),
+        pytest.param(["--period", "2028-01"], "FROM:TO", id="period-malformed"),
+    ],
+)
+def test_bad_options_exit_2(tiny_copy: Path, args: list[str], message: str) -> None:
+    result = invoke("report", str(tiny_copy), *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tiny_copy.parent / "report").exists()
+
+
+def test_bad_results_files_exit_2(tmp_path: Path) -> None:
+    missing = invoke("report", str(tmp_path / "nowhere.nc"))
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    text = tmp_path / "results.nc"
+    text.write_text("not netCDF", encoding="utf-8")
+    garbage = invoke("report", str(text))
+    assert garbage.exit_code == 2 and "cannot be read as a netCDF results file" in garbage.output
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": ("t", [1.0, 2.0])}).to_netcdf(other, engine="h5netcdf")
+    foreign = invoke("report", str(other))
+    assert foreign.exit_code == 2 and "is not a revsim results file" in foreign.output
+    assert "Traceback" not in missing.output + garbage.output + foreign.output
+
+
+def test_scenario_option_must_be_the_runs_scenario(tiny_copy: Path) -> None:
+    other = Path(__file__).resolve().parents[2] / "scenarios" / "saas_sales_led.yaml"
+    result = invoke("report", str(tiny_copy), "--scenario", str(other))
+    assert result.exit_code == 2
+    assert "not the scenario these results were made from" in result.output
+
+
+def test_run_with_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("run", str(TINY_EUR), "--draws", "30", "--out", str(out), "--report", "-q")
+    assert result.exit_code == 0, result.output
+    assert (out / "results.nc").is_file()
+    assert (out / "report" / "report.pdf").is_file() and (out / "report" / "retention.png").is_file()
+    again = invoke("run", str(TINY_EUR), "--draws", "30", "--out", str(out), "--report", "-q")
+    assert again.exit_code == 2 and "--force" in again.output
