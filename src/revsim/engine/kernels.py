@@ -333,6 +333,9 @@ def simulate_draw(
                 total = gamma_quantile(won / (cv * cv), u_price) * mean_mrr * cv * cv
             else:
                 total = won * mean_mrr
+            if not total * 100.0 < MONEY_CAP:  # beyond what int64 cents can sum: stop the draw here
+                out_flags[n_loops + n_channels] = t + 1
+                return
             cents = np.int64(np.rint(total * 100.0))
             c = n_book + t * n_segments + s
             c_customers[c] = won
