@@ -214,7 +214,7 @@ def check_flags(compiled: CompiledScenario, raw: RawResults) -> list[str]:
         blame = f"{', '.join(culprits)} ran away first" if culprits else "check channel growth and loop coefficients"
         raise SimulationError(
             f"draw {raw.params.start + i}: MRR exceeded {L.MONEY_CAP / 100:.3g} {compiled.model.currency} in "
-            f"{month}; the scenario grows without bound ({blame})"
+            f"{month}, beyond what revsim can count; the scenario grows without bound ({blame})"
         )
     messages = []
     for j, name in enumerate(sources):
