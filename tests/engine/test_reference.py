@@ -64,19 +64,15 @@ def test_reference_rounding_and_sharing():
     assert share(205975, 5, 154) == 6688  # exactly 6687.5
 
 
-# The two cases below are where the kernel and the documented model disagree (see docs/model.md, sections 3.3 and
-# 4.4); found by the draw-for-draw comparison, pinned here so that the fix is noticed.
+# Two exact cases the draw-for-draw comparison once found the kernel getting wrong: capacity ties go to the first
+# segment, and shares of MRR round exact halves to even (both computed in integers).
 
 
-@pytest.mark.xfail(strict=True, reason="allocate_capacity ranks floating-point remainders, so exact ties are broken "
-                                       "by rounding noise instead of by segment order")
 def test_capacity_ties_go_to_the_first_segment():
     allowed = np.zeros(3, np.int64)
     allocate_capacity(np.array([81, 27, 18], np.int64), 24, allowed)  # remainders 3/7, 1/7, 3/7
     assert allowed.tolist() == [16, 5, 3]
 
 
-@pytest.mark.xfail(strict=True, reason="_share computes cents * (part / whole): two roundings, so an exact half "
-                                       "can round the wrong way")
 def test_churned_share_of_mrr_rounds_exact_halves_to_even():
     assert _share(np.int64(205975), np.int64(5), np.int64(154)) == 6688  # 205975 * 5 / 154 = 6687.5

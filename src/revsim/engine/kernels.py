@@ -79,6 +79,10 @@ from revsim.engine.sampling import binomial_quantile, gamma_quantile, poisson_qu
 __all__ = ["simulate_draw", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
 
 
+#: Products of two counts (or of cents and a count) below this fit in int64 with room for rounding.
+_EXACT_PRODUCT_LIMIT = 2**62
+
+
 @njit(cache=True, nogil=True)
 def draw_binomial(rng, n, p):
     """Binomial(n, p) by inversion of the next uniform of ``rng``; always consumes exactly one uniform."""
@@ -108,10 +112,16 @@ def allocate_capacity(wins, capacity, allowed):
         return
     given = 0
     remainders = np.empty(n)
+    exact_integers = total < _EXACT_PRODUCT_LIMIT // max(capacity, 1)
     for s in range(n):
-        exact = wins[s] * (capacity / total)
-        allowed[s] = np.int64(np.floor(exact))
-        remainders[s] = exact - allowed[s]
+        if exact_integers:  # wins * capacity / total in integers: ties are exact, and go to the first segment
+            product = wins[s] * capacity
+            allowed[s] = product // total
+            remainders[s] = product - allowed[s] * total
+        else:
+            exact = wins[s] * (capacity / total)
+            allowed[s] = np.int64(np.floor(exact))
+            remainders[s] = exact - allowed[s]
         given += allowed[s]
     order = np.argsort(-remainders, kind="mergesort")
     i = 0
@@ -130,6 +140,14 @@ def _share(cents, part, whole):
         return np.int64(0)
     if part >= whole:
         return cents
+    if cents < _EXACT_PRODUCT_LIMIT // part:
+        # cents * part / whole rounded half to even, in integers
+        product = cents * part
+        quotient = product // whole
+        twice_remainder = 2 * (product - quotient * whole)
+        if twice_remainder > whole or (twice_remainder == whole and quotient % 2 == 1):
+            quotient += 1
+        return quotient
     return np.int64(np.rint(cents * (part / whole)))
 
 
