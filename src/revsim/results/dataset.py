@@ -53,6 +53,8 @@ def input_units(path: str, currency: str) -> str:
         return currency + (" per year" if leaf == "acv" else " per month")
     if leaf in ("months",):
         return "months"
+    if leaf == "growth":
+        return "per month"
     if leaf == "volume":
         return "entries per month"
     if leaf in ("reps",):

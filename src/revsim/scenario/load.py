@@ -145,7 +145,8 @@ def _validate(document: YamlDocument, base_dir: Path, *, default_name: str) -> L
 
 
 def referenced_files(model: Scenario) -> dict[str, str]:
-    """SHA-256 of every file the scenario reads (empirical samples, posteriors), keyed by file name.
+    """SHA-256 of every file the scenario reads (empirical samples, posteriors), keyed by the file as the
+    scenario names it (``samples/acv.csv``), so two files of the same name in different folders both count.
 
     Part of the scenario's hash, so that editing a referenced file changes the hash too.
     """
@@ -153,9 +154,10 @@ def referenced_files(model: Scenario) -> dict[str, str]:
 
     hashes = {}
     for _, dist in iter_inputs(model):
-        source = getattr(dist, "path", "") or getattr(dist, "source", "")  # path: resolved next to the scenario
-        if source and Path(source).is_file():
-            hashes[Path(source).name] = file_sha256(Path(source))
+        resolved = getattr(dist, "path", "") or getattr(dist, "source", "")  # path: resolved next to the scenario
+        if resolved and Path(resolved).is_file():
+            written = str(getattr(dist, "source", "") or Path(resolved).name)
+            hashes[written] = file_sha256(Path(resolved))
     return dict(sorted(hashes.items()))
 
 
