@@ -64,8 +64,10 @@ def test_retention_uses_the_scenario_stored_in_the_results(sales_led) -> None:
 
 
 def test_retention_needs_the_scenario(sales_led) -> None:
+    """Without per-cohort results the heatmap shows the model's expected retention, which needs the scenario."""
+    without_cohorts = sales_led.drop_vars(["cohort_customers", "cohort_arr"], errors="ignore")
     with pytest.raises(ChartUnavailable, match="not found"):
-        revsim.plot.retention_heatmaps(_without_file(sales_led, scenario_json=""))
+        revsim.plot.retention_heatmaps(_without_file(without_cohorts, scenario_json=""))
 
 
 def test_a_changed_scenario_is_not_used(sales_led) -> None:
@@ -110,7 +112,17 @@ def test_cohort_heatmap_prints_each_known_cell() -> None:
 
 def test_cohort_table_without_cohort_variables(sales_led) -> None:
     with pytest.raises(ChartUnavailable, match="per-cohort"):
-        cohort_table(sales_led)
+        cohort_table(sales_led.drop_vars(["cohort_customers", "cohort_arr"], errors="ignore"))
+
+
+def test_realised_cohorts_are_drawn_when_the_run_keeps_them(sales_led) -> None:
+    """A small run keeps per-cohort detail; the heatmap then shows realised cohorts, titled with their
+    average retention at 2 years."""
+    assert "cohort_customers" in sales_led
+    logo = cohort_table(sales_led, "logo")
+    fig = revsim.plot.retention_heatmaps(sales_led)
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert f"{round(100 * logo[24].mean())}% of customers remain after 2 years (average cohort)" in texts
 
 
 def test_history_cohort_table_from_observed_cohorts() -> None:

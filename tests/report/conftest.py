@@ -14,10 +14,10 @@ SALES_LED = REPO_ROOT / "scenarios" / "saas_sales_led.yaml"
 TINY_EUR = Path(__file__).resolve().parent / "data" / "tiny_eur.yaml"
 
 
-def _run(scenario: Path, out: Path, draws: int) -> Path:
+def _run(scenario: Path, out: Path, draws: int, cohorts: bool | None = None) -> Path:
     import revsim
 
-    ds = revsim.simulate(scenario, draws=draws, seed=2)
+    ds = revsim.simulate(scenario, draws=draws, seed=2, cohorts=cohorts)
     out.mkdir(parents=True, exist_ok=True)
     ds.to_netcdf(out / "results.nc", engine="h5netcdf")
     return out / "results.nc"
@@ -32,7 +32,7 @@ def sales_led_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """results.nc of a 24-month EUR scenario with no costs, loops, book or targets (80 draws)."""
-    return _run(TINY_EUR, tmp_path_factory.mktemp("tiny"), 80)
+    return _run(TINY_EUR, tmp_path_factory.mktemp("tiny"), 80, cohorts=False)  # retention from the scenario
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -18,6 +18,10 @@ __all__ = ["main", "cli"]
 
 #: subcommand name -> "module:attribute" of its click command
 COMMANDS = {
+    "calibrate": ("revsim.cli.calibrate_command:calibrate",
+                  "Learn a scenario's inputs from history (PyMC); write posterior.nc and calibrated.yaml."),
+    "backtest": ("revsim.cli.backtest_command:backtest",
+                 "Calibrate on all but the last months of history, forecast them, and score the forecast."),
     "run": ("revsim.cli.run_command:run", "Simulate a scenario and write results.nc and summary.csv."),
     "validate": ("revsim.cli.validate_command:validate", "Check a scenario file without running it."),
     "report": ("revsim.cli.report_command:report", "Draw board-ready charts, report.pdf and forecast.xlsx from results."),

@@ -66,7 +66,8 @@ def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, 
     compiled = compile_scenario(loaded)
     bar = ProgressBar(run.draws)
     try:
-        raw = run_draws(compiled, run.seed, 0, run.draws, threads=threads, progress=bar)
+        raw = run_draws(compiled, run.seed, 0, run.draws, threads=threads, progress=bar,
+                        cohorts=run.has_cohorts)
     finally:
         bar.close()
     messages = check_flags(compiled, raw)

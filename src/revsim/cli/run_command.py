@@ -34,6 +34,9 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
               help="What results.nc stores: every draw (compressed; float32 above 1,000,000 draws x months x "
                    "segments), or per-month quantiles and means (with every draw of the sampled inputs); auto "
                    "keeps draws up to that size. summary.csv is the same either way.")
+@click.option("--cohorts/--no-cohorts", default=None,
+              help="Keep every cohort's customers and ARR by age (for the retention heatmap) [default: when the "
+                   "run is small: draws x months^2 x segments up to 10 million].")
 @click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Run the draws on this machine's threads, or on a dask.distributed cluster. Results do not "
                    "depend on it.")
@@ -48,7 +51,7 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int | None, force: bool,
         quiet: bool, with_report: bool = False, keep: str = "auto", backend: str = "local",
         workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
-        overrides: tuple[str, ...] = ()) -> None:
+        overrides: tuple[str, ...] = (), cohorts: bool | None = None) -> None:
     """Simulate SCENARIO and write DIR/results.nc (every draw, or per-month quantiles of big runs: --keep) and
     DIR/summary.csv (per-month quantiles).
 
@@ -60,7 +63,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     from revsim.cli.progress import ProgressBar
     from revsim.engine.compile import compile_scenario
     from revsim.engine.distributed import check_backend_options
-    from revsim.engine.run import check_flags, run_draws
+    from revsim.engine.run import check_flags, keeps_cohorts, run_draws
     from revsim.results.dataset import build_dataset
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.results.storage import resolve_keep, write_results
@@ -83,6 +86,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
 
         check_report_dir(out_dir / "report", force=force)
     compiled = compile_scenario(loaded)
+    keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
 
     bar = ProgressBar(draws)
     try:
@@ -91,9 +95,9 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
 
             with dask_client(workers=workers, scheduler=scheduler) as client:
                 raw = run_draws_distributed(compiled, seed, 0, draws, client=client, chunk_size=chunk_size,
-                                            progress=bar)
+                                            progress=bar, cohorts=keep_cohorts)
         else:
-            raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=bar)
+            raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=bar, cohorts=keep_cohorts)
     finally:
         bar.close()
     messages = check_flags(compiled, raw)

@@ -104,11 +104,12 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
         yield client
 
 
-def _run_chunk(compiled: CompiledScenario, seed: int, params: DrawParameters) -> dict[str, np.ndarray]:
+def _run_chunk(compiled: CompiledScenario, seed: int, params: DrawParameters, cohorts: bool = False
+               ) -> dict[str, np.ndarray]:
     """One task: the draws of ``params`` on a worker, their output arrays by name."""
     from revsim.engine.run import run_draws
 
-    raw = run_draws(compiled, seed, params.start, params.stop, threads=1, params=params)
+    raw = run_draws(compiled, seed, params.start, params.stop, threads=1, params=params, cohorts=cohorts)
     return {f.name: getattr(raw, f.name) for f in dataclasses.fields(raw) if f.name != "params"}
 
 
@@ -130,6 +131,7 @@ def run_draws_distributed(
     client: Client,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    cohorts: bool = False,
 ) -> RawResults:
     """Run draws ``start`` to ``stop - 1`` on the cluster of ``client``; the same results as ``run_draws``.
 
@@ -162,8 +164,8 @@ def run_draws_distributed(
     chunks = list(zip(edges[:-1], edges[1:], strict=True))
     shared = client.scatter(compiled, broadcast=True, hash=False)
     run_id = uuid.uuid4().hex[:12]
-    futures = [client.submit(_run_chunk, shared, seed, _slice(params, a, b), key=f"revsim-draws-{run_id}-{a}-{b}",
-                             pure=False)
+    futures = [client.submit(_run_chunk, shared, seed, _slice(params, a, b), cohorts,
+                             key=f"revsim-draws-{run_id}-{a}-{b}", pure=False)
                for a, b in chunks]
     where = {future.key: chunk for future, chunk in zip(futures, chunks, strict=True)}
     outputs: dict[str, np.ndarray] = {}

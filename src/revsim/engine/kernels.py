@@ -197,6 +197,8 @@ def simulate_draw(
     out_money,
     out_loop_entries,
     out_flags,
+    out_cohort_customers,
+    out_cohort_mrr,
 ):
     """Simulate one draw; write its monthly flows and stocks into the ``out_*`` arrays (zeroed by the caller).
 
@@ -226,6 +228,9 @@ def simulate_draw(
     out_flags
         ``[n_loops + n_channels + 1]``: first month (+1) a loop or channel was capped as runaway, and
         the month (+1) MRR grew beyond what can be counted (the draw stops there).
+    out_cohort_customers, out_cohort_mrr
+        ``[acquisition month, segment, age]``: each simulated cohort's customers and MRR (cents) at each age,
+        or arrays of size 0 when per-cohort detail is not asked for.
     """
     n_months = out_counts.shape[0]
     n_segments = seg_par.shape[0]
@@ -234,6 +239,7 @@ def simulate_draw(
     n_loops = loop_coef.shape[0]
     n_book = book_segment.shape[0]
     last = n_stages - 1
+    keep_cohorts = out_cohort_customers.shape[0] > 0
 
     # cohorts: the initial book first, then one per (acquisition month, segment)
     n_cohorts = n_book + n_months * n_segments
@@ -420,6 +426,9 @@ def simulate_draw(
                 out_money[t, s, CONTRACTION_MRR] += contraction
             out_counts[t, s, ACTIVE_CUSTOMERS] += n
             out_money[t, s, MRR] += c_mrr[c]
+            if keep_cohorts and c >= n_book:
+                out_cohort_customers[c_birth[c], s, age] = n
+                out_cohort_mrr[c_birth[c], s, age] = c_mrr[c]
             if age >= 12:
                 out_money[t, s, MRR_AGED_12] += c_mrr[c]
                 out_money[t, s, LOSS_AGED_12] += c_loss[c]

@@ -12,7 +12,7 @@ import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,20 @@ class RawResults:
     money: np.ndarray  # [draw, month, segment, N_MONEY], cents of MRR
     loop_entries: np.ndarray  # [draw, month, loop]
     flags: np.ndarray  # [draw, n_loops + n_channels + 1]
+    # [draw, acquisition month, segment, age]: customers and MRR cents per cohort, or size 0 without that detail
+    cohort_customers: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0), np.int64))
+    cohort_mrr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0), np.int64))
+
+
+#: Per-cohort detail is kept by default while draws x months^2 x segments stays below this (about 160 MB).
+COHORT_DETAIL_LIMIT = 10_000_000
+
+
+def keeps_cohorts(choice: bool | None, *, draws: int, months: int, segments: int) -> bool:
+    """Whether a run keeps per-cohort detail: as asked, or by default when it stays small."""
+    if choice is not None:
+        return choice
+    return draws * months * months * segments <= COHORT_DETAIL_LIMIT
 
 
 def default_threads() -> int:
@@ -66,6 +80,7 @@ def simulate(
     seed: int = 0,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    cohorts: bool | None = None,
 ) -> xr.Dataset:
     """Simulate a scenario and return the distribution of every flow, stock and metric.
 
@@ -81,6 +96,9 @@ def simulate(
         Worker threads (default: all cores).
     progress
         Called with the number of draws just finished, from the worker threads.
+    cohorts
+        Keep each simulated cohort's customers and ARR at every age (``cohort_customers``, ``cohort_arr``).
+        Default: when draws x months^2 x segments is at most :data:`COHORT_DETAIL_LIMIT`.
 
     Returns
     -------
@@ -99,7 +117,8 @@ def simulate(
     source = scenario if isinstance(scenario, LoadedScenario) else load_scenario(Path(scenario))
     check_run_options(draws=draws, seed=seed, threads=threads)
     compiled = compile_scenario(source)
-    raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=progress)
+    keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
+    raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=progress, cohorts=keep_cohorts)
     messages = check_flags(compiled, raw)
     for message in messages:
         warnings.warn(message, RunawayWarning, stacklevel=2)
@@ -127,8 +146,12 @@ def run_draws(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
     params: DrawParameters | None = None,
+    cohorts: bool = False,
 ) -> RawResults:
     """Run draws ``start`` to ``stop - 1`` of a compiled scenario.
+
+    With ``cohorts``, each simulated cohort's customers and MRR at every age are kept too (memory grows
+    with draws x months^2 x segments: see :func:`keeps_cohorts`).
 
     ``params`` are the draws' parameters when they were drawn already (``compiled.draw_parameters(seed, start,
     stop)``, e.g. by the machine that sends the draws to a cluster); by default they are drawn here.
@@ -152,6 +175,8 @@ def run_draws(
         money=np.zeros((n, T, S, L.N_MONEY), np.int64),
         loop_entries=np.zeros((n, T, n_loops), np.int64),
         flags=np.zeros((n, n_loops + n_channels + 1), np.int64),
+        cohort_customers=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
+        cohort_mrr=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
     )
     c = compiled
 
@@ -168,7 +193,7 @@ def run_draws(
                 *process_generators(seed, start + i),
                 raw.stage_entries[i], raw.stage_open[i], raw.stage_converted[i], raw.stage_lost[i],
                 raw.counts[i], raw.money[i],
-                raw.loop_entries[i], raw.flags[i],
+                raw.loop_entries[i], raw.flags[i], raw.cohort_customers[i], raw.cohort_mrr[i],
             )
             if progress is not None:
                 progress(1)

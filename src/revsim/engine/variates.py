@@ -76,8 +76,9 @@ def count_uniforms(compiled: CompiledScenario, draws: int = 1) -> VariateCount:
 
     Examples
     --------
-    >>> count = count_uniforms(compile_scenario(load_scenario("scenarios/saas_sales_led.yaml")), draws=1000)  # doctest: +SKIP
-    >>> count.total, count.per_draw["expansion"]                                                             # doctest: +SKIP
+    >>> compiled = compile_scenario(load_scenario("scenarios/saas_sales_led.yaml"))  # doctest: +SKIP
+    >>> count = count_uniforms(compiled, draws=1000)                                 # doctest: +SKIP
+    >>> count.total, count.per_draw["expansion"]                                     # doctest: +SKIP
     """
     T, S = compiled.n_months, len(compiled.segments)
     K, C, n_loops = len(compiled.stages), len(compiled.channels), len(compiled.loops)

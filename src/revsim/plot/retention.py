@@ -252,7 +252,10 @@ def cohort_heatmap(table: pd.DataFrame, ax: Axes | None = None, *, kind: str = "
                     ax.text(j, i, format_percent(values[i, j]), ha="center", va="center", fontsize=12,
                             color="white" if dark else PALETTE["ink"], gid=f"heatmap-{i}-{j}")
     # large tables (monthly cohorts over years) label every k-th row and column only
-    x_step, y_step = _tick_step(cols, 13), _tick_step(rows, 14)
+    # as many row labels as the axes' height holds (two stacked heatmaps hold fewer than one)
+    height_points = ax.get_position().height * ax.figure.get_figheight() * 72
+    label_points = 1.7 * plt_rc_fontsize()
+    x_step, y_step = _tick_step(cols, 13), _tick_step(rows, max(2, min(14, int(height_points / label_points))))
     ax.set_xticks(range(0, cols, x_step), [str(c) for c in table.columns[::x_step]])
     labels = [display_name(r) if not str(r)[:1].isdigit() else str(r) for r in table.index]
     ax.set_yticks(range(0, rows, y_step), labels[::y_step])
@@ -267,6 +270,14 @@ def cohort_heatmap(table: pd.DataFrame, ax: Axes | None = None, *, kind: str = "
     colorbar.outline.set_visible(False)
     colorbar.ax.tick_params(labelsize=11, length=0)
     return ax
+
+
+def plt_rc_fontsize() -> float:
+    """The tick labels' font size, in points."""
+    import matplotlib
+
+    size = matplotlib.rcParams["ytick.labelsize"]
+    return float(size) if isinstance(size, int | float) else float(matplotlib.rcParams["font.size"]) * 1.2
 
 
 def _tick_step(count: int, most: int) -> int:
@@ -291,6 +302,18 @@ def retention_title(ds: xr.Dataset, scenario: Any = None, logo: pd.DataFrame | N
     return f"{format_percent(share)} of {who} remain after 2 years"
 
 
+def cohort_retention_title(logo: pd.DataFrame) -> str:
+    """The finding of the realised-cohort heatmap: the average share of customers left at 24 months (or 12,
+    or the oldest age that at least three cohorts reach)."""
+    counts = logo.notna().sum(axis=0)
+    reached = [int(a) for a in logo.columns if counts[a] >= 3]
+    if not reached:
+        return "Retention by cohort and age"
+    age = 24 if 24 in reached else 12 if 12 in reached else max(reached)
+    span = "2 years" if age == 24 else f"{age} months"
+    return f"{format_percent(float(logo[age].mean()))} of customers remain after {span} (average cohort)"
+
+
 def _main_segment(ds: xr.Dataset) -> str:
     new = ds["new_customers"].sum(("draw", "month"))
     return str(new["segment"].values[int(np.argmax(new.values))])
@@ -310,7 +333,7 @@ def retention_heatmaps(ds: xr.Dataset, *, scenario: Any = None, title: str | Non
         tables = [cohort_table(ds, kind) for kind in KINDS]
         subtitle = (f"Median over {ds.sizes['draw']:,} simulated draws of each cohort's customers and MRR, "
                     "relative to the month it was won.")
-        heading = title or "Retention by cohort and age"
+        heading = title or cohort_retention_title(tables[0])
     else:
         ages = heatmap_ages(ds)
         draws = expected_retention_draws(ds, scenario, max_age=max(ages))

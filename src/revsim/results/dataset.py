@@ -68,6 +68,24 @@ def input_units(path: str, currency: str) -> str:
     return "ratio"
 
 
+def _cohort_variables(compiled: CompiledScenario, raw: RawResults) -> dict[str, xr.Variable]:
+    """Each simulated cohort's customers and ARR by age; NaN where the cohort's month plus its age is past
+    the horizon (float32: the detail is large)."""
+    months = compiled.n_months
+    beyond = np.arange(months)[:, None] + np.arange(months)[None, :] >= months  # [cohort, age]
+    mask = beyond[None, :, None, :]
+    customers = np.where(mask, np.nan, raw.cohort_customers).astype(np.float32)
+    arr = np.where(mask, np.nan, raw.cohort_mrr * (12.0 / 100.0)).astype(np.float32)
+    dims = ("draw", "cohort", "segment", "age")
+    currency = compiled.model.currency
+    return {
+        "cohort_customers": xr.Variable(dims, customers, {
+            "units": CUSTOMERS, "long_name": "customers of the cohort won in month `cohort`, `age` months later"}),
+        "cohort_arr": xr.Variable(dims, arr, {
+            "units": f"{currency} of ARR", "long_name": "ARR of the cohort won in month `cohort`, `age` months later"}),
+    }
+
+
 def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, warnings: list[str] | None = None,
                   command: str | None = None) -> xr.Dataset:
     """Assemble the Dataset of a run (see ``docs/outputs.md`` for every variable)."""
@@ -130,6 +148,10 @@ def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, war
         "mrr_aged_12": raw.money[..., L.MRR_AGED_12] / 100.0,
         "loss_aged_12": raw.money[..., L.LOSS_AGED_12] / 100.0,
     }
+    if raw.cohort_customers.size:
+        data.update(_cohort_variables(compiled, raw))
+        coords["cohort"] = compiled.months.astype("datetime64[ns]")
+        coords["age"] = np.arange(compiled.n_months)
     for path in compiled.uncertain_inputs:
         data[input_variable_names(compiled.uncertain_inputs)[path]] = xr.Variable(
             ("draw",), raw.params.inputs[path],

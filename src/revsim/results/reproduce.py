@@ -51,6 +51,11 @@ class RecordedRun:
     def attrs(self) -> dict[str, Any]:
         return dict(self.dataset.attrs)
 
+    @property
+    def has_cohorts(self) -> bool:
+        """Whether the run kept per-cohort detail (so that running it again keeps it too)."""
+        return "cohort_customers" in self.dataset.variables or "cohort_customers_mean" in self.dataset.variables
+
 
 def read_recorded_run(path: str | os.PathLike[str]) -> RecordedRun:
     """Read a results file written by ``revsim run`` (every value, and its provenance attributes).

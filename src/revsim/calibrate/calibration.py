@@ -1,0 +1,251 @@
+"""Calibrate a scenario (or what the history supports) from history, and write the results.
+
+>>> from revsim.calibrate import calibrate                                          # doctest: +SKIP
+>>> result = calibrate("scenarios/history", "scenarios/history/northwind.yaml", draws=500, seed=1)
+>>> result.write("out/calibrated")                                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from revsim.calibrate.context import context_from_scenario, context_without_scenario
+from revsim.calibrate.fit import Fit, FitOptions
+from revsim.calibrate.history import History, read_history
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from revsim.scenario.load import LoadedScenario
+
+__all__ = ["Calibration", "calibrate", "OUTPUT_FILES", "POSTERIOR_FILE", "SCENARIO_FILE", "INPUTS_FILE",
+           "DIAGNOSTICS_FILE"]
+
+POSTERIOR_FILE = "posterior.nc"
+SCENARIO_FILE = "calibrated.yaml"
+INPUTS_FILE = "calibrated_inputs.yaml"
+DIAGNOSTICS_FILE = "diagnostics.csv"
+OUTPUT_FILES = [POSTERIOR_FILE, SCENARIO_FILE, INPUTS_FILE, DIAGNOSTICS_FILE]
+
+
+@dataclass
+class Calibration:
+    """A finished calibration: the fit, its diagnostics and the calibrated scenario (when there is one)."""
+
+    fit: Fit
+    diagnostics: pd.DataFrame
+    warnings: list[str]
+    notes: list[str]
+    loaded: LoadedScenario | None
+    scenario_data: dict[str, Any] | None
+    inputs: dict[str, Any]
+    calibrated_paths: list[str] = field(default_factory=list)
+    checks: list[Any] = field(default_factory=list)
+
+    @property
+    def idata(self) -> Any:
+        return self.fit.idata
+
+    @property
+    def posterior(self) -> Any:
+        return self.fit.idata.posterior
+
+    def write(self, out_dir: str | os.PathLike[str], *, force: bool = False, charts: bool = True) -> list[Path]:
+        """Write posterior.nc, calibrated.yaml (or calibrated_inputs.yaml), diagnostics.csv and the charts."""
+        from revsim.calibrate.checks import chart_writers
+        from revsim.results.output_dir import check_output_dir, write_files
+
+        out = Path(out_dir)
+        names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, SCENARIO_FILE if self.scenario_data is not None else INPUTS_FILE]
+        charts_writers = chart_writers(self.checks) if charts else {}
+        check_output_dir(out, [*names, *charts_writers], force=force)
+        idata = self.written_idata()
+        writers = {
+            POSTERIOR_FILE: lambda path: idata.to_netcdf(str(path), engine="h5netcdf"),
+            DIAGNOSTICS_FILE: lambda path: self.diagnostics.to_csv(path, index=False, float_format="%.6g"),
+        }
+        if self.scenario_data is not None:
+            writers[SCENARIO_FILE] = lambda path: Path(path).write_text(self.scenario_text(), encoding="utf-8")
+        else:
+            writers[INPUTS_FILE] = lambda path: Path(path).write_text(self.inputs_text(), encoding="utf-8")
+        writers.update(charts_writers)
+        return write_files(out, writers)
+
+    def written_idata(self) -> Any:
+        """The InferenceData written to posterior.nc: the named variables only (not the models' internal
+        offsets and pooled values), with the sampler's statistics and the cohorts' log-likelihoods."""
+        from revsim.calibrate.diagnostics import reported_variables
+
+        idata = self.fit.idata
+        keep = [name for _, name in reported_variables(self.fit)]
+        keep += [name for name in ("conversion_typical", "months_typical") if name in idata.posterior]
+        slim = idata.copy()
+        slim.posterior = idata.posterior[keep]
+        return slim
+
+    def header(self) -> str:
+        from revsim.calibrate.fit import describe_months
+
+        fit = self.fit
+        lines = [
+            f"# Calibrated by revsim calibrate from {', '.join(Path(f).name for f in fit.history.files)}"
+            f" ({describe_months(fit.history)}).",
+            f"# {fit.options.chains} chains x {fit.options.draws} draws ({fit.options.sampler}, seed "
+            f"{fit.options.seed}); the inputs marked 'dist: posterior' are drawn jointly from {POSTERIOR_FILE}.",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def scenario_text(self) -> str:
+        assert self.scenario_data is not None
+        return self.header() + dump_yaml(self.scenario_data)
+
+    def inputs_text(self) -> str:
+        text = ("# The scenario inputs this history calibrates, as 'dist: posterior' references to posterior.nc.\n"
+                "# Copy them into a scenario (next to posterior.nc), or run revsim calibrate with the scenario.\n")
+        return self.header() + text + dump_yaml(self.inputs)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML as people write scenarios: small mappings and lists of numbers on one line."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def scalar(value: Any) -> bool:
+        return value is None or isinstance(value, str | int | float | bool)
+
+    def small(value: Any) -> bool:
+        if isinstance(value, dict):
+            return all(scalar(v) or (isinstance(v, dict) and all(scalar(x) for x in v.values()))
+                       for v in value.values())
+        if isinstance(value, list):
+            return all(scalar(v) for v in value)
+        return False
+
+    def represent_dict(dumper: Any, value: dict) -> Any:
+        return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(), flow_style=small(value) or None)
+
+    def represent_list(dumper: Any, value: list) -> Any:
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=small(value) or None)
+
+    Dumper.add_representer(dict, represent_dict)
+    Dumper.add_representer(list, represent_list)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def calibrate(
+    history: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | History,
+    scenario: str | os.PathLike[str] | LoadedScenario | None = None,
+    *,
+    sampler: str = "nutpie",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int = 0,
+    cores: int | None = None,
+    retention: str = "auto",
+    period_months: int = 1,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+    checks: bool = True,
+    announce: Callable[[str], None] | None = None,
+) -> Calibration:
+    """Learn a scenario's parameters from history with PyMC.
+
+    Parameters
+    ----------
+    history
+        A directory holding ``funnel.csv``, ``cohorts.csv``, ``mrr.csv``, ``referrals.csv`` (any of them),
+        the files themselves, or a :class:`~revsim.calibrate.history.History` already read.
+    scenario
+        The scenario to calibrate (a file or a loaded scenario). Without one, every model the history
+        supports is fitted and the calibrated inputs are listed without a scenario to put them in.
+    sampler
+        ``nutpie`` (compiled with numba, fast) or ``pymc`` (PyMC's own NUTS).
+    draws, tune, chains, seed, cores
+        Draws kept and tuning steps per chain, number of chains, seed, and cores (default: one per chain,
+        up to the cores available).
+    retention
+        ``auto`` (the scenario's retention models; sBG without a scenario), ``sbg``, ``constant``, or
+        ``both`` (both fitted, the better one by LOO).
+    period_months
+        Months per period of the cohort table (12 for annual contracts).
+    out_dir
+        Where ``calibrated.yaml`` will be written, so that files the scenario names keep resolving.
+    announce
+        Called with one line of text once the history is read, before the models are compiled and sampled.
+
+    Returns
+    -------
+    Calibration
+    """
+    from revsim.calibrate.diagnostics import diagnostic_warnings, diagnostics_table
+    from revsim.calibrate.fit import fit
+    from revsim.calibrate.scenario_update import add_derived, assignments, calibrated_scenario, inputs_fragment
+
+    options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
+                         retention=retention, progress=progress)
+    options.check()
+    loaded = _load(scenario)
+    context = context_from_scenario(loaded) if loaded is not None else None
+    if isinstance(history, History):
+        data = history
+    else:
+        paths = [history] if isinstance(history, str | os.PathLike) else list(history)
+        data = read_history(paths, stages=context.stages if context else None,
+                            segments=context.segments if context else None, period_months=period_months)
+    if context is None:
+        context = context_without_scenario(data)
+    _check_priors(loaded, context)
+    result = fit(data, context, options, announce=announce)
+    add_derived(result, loaded)
+    notes = list(data.notes) + result.notes
+    items, mapping_notes = assignments(result, loaded)
+    notes += mapping_notes
+    scenario_data = None
+    paths: list[str] = []
+    if loaded is not None:
+        source_dir = Path(loaded.file).resolve().parent if loaded.file not in ("<dict>", "<string>") else Path.cwd()
+        target = Path(out_dir) if out_dir is not None else source_dir
+        scenario_data, more, paths = calibrated_scenario(loaded, result, source_dir=source_dir, out_dir=target)
+        notes += more
+    table = diagnostics_table(result)
+    warnings = diagnostic_warnings(table, result.divergences)
+    calibration = Calibration(fit=result, diagnostics=table, warnings=warnings, notes=notes, loaded=loaded,
+                              scenario_data=scenario_data, inputs=inputs_fragment(items), calibrated_paths=paths)
+    if checks:
+        from revsim.calibrate.checks import predictive_checks
+
+        calibration.checks = predictive_checks(result, seed=seed)
+    return calibration
+
+
+def _load(scenario: Any) -> LoadedScenario | None:
+    if scenario is None:
+        return None
+    from revsim.scenario.load import LoadedScenario, load_scenario
+
+    if isinstance(scenario, LoadedScenario):
+        return scenario
+    return load_scenario(scenario)
+
+
+def _check_priors(loaded: LoadedScenario | None, context: Any) -> None:
+    """Priors given for one stage must name a stage that converts."""
+    if loaded is None:
+        return
+    stages = context.stages[:-1]
+    problems = []
+    for key, prior in context.priors.items():
+        if prior.stage is not None and prior.stage not in stages:
+            from revsim.errors import did_you_mean
+
+            problems.append((f"'{prior.stage}' is not a stage that converts ({', '.join(stages)})",
+                             ("calibration", "priors", key), did_you_mean(prior.stage, stages)))
+    if problems:
+        raise loaded.error(problems)

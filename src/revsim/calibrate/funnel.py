@@ -1,0 +1,349 @@
+"""The acquisition side: stage conversions with their delays, and the volume of each channel.
+
+**Conversion and delay.** In revsim's model a member of stage :math:`k` leaves each month with the hazard
+:math:`h = 1/(1+m)` (:math:`m` = mean months in stage) and converts with probability :math:`p` when it
+leaves. The entries into stage :math:`k+1` in month :math:`t`, for one segment and channel, are therefore
+the conversions of the stage-:math:`k` leavers of that month, whose expected number is
+
+.. math::
+
+    N_t = \\sum_{j=0}^{t} h(1-h)^j\\, n_{t-j} + (1-h)^{t+1} n_0,
+
+with :math:`n` the entries into stage :math:`k` (the last term assumes the stage was in a steady state
+at the level of the first month before the history starts). The entries into :math:`k+1` are modelled as
+beta-binomial with :math:`N_t` trials (the binomial coefficient extended to real :math:`N` with gamma
+functions), mean :math:`p` and concentration :math:`\\kappa` (month-to-month variation of the rate):
+
+.. math::
+
+    y_t \\sim \\text{BetaBinomial}(N_t,\\ p\\kappa,\\ (1-p)\\kappa).
+
+The lagged counts identify :math:`m`: a stage with a long delay smooths and delays its inflow's
+seasonality and noise. Conversions are pooled across segments (logit scale) and channels (zero-sum
+offsets), delays across segments (log scale).
+
+**Volume.** The entries of each channel at its entry stage are negative binomial with a log-linear trend
+and monthly seasonality, the way revsim draws them:
+:math:`\\mu_t = V (1+g)^{t} \\sigma_{\\text{month}(t)}`, variance :math:`\\mu + d\\mu^2`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from revsim.calibrate.history import FunnelHistory, month_index
+from revsim.calibrate.priors import PriorOverride, prior_for, to_pymc
+
+__all__ = ["FunnelData", "funnel_data", "FunnelBlock", "VolumeData", "volume_data", "VolumeBlock",
+           "expected_leavers"]
+
+#: Fewest months a channel needs before its seasonality is estimated (two full years).
+SEASONALITY_MIN_MONTHS = 24
+
+
+@dataclass(frozen=True)
+class FunnelData:
+    """Pairs of consecutive stages observed for the same segment and channel.
+
+    ``trials[pair, month]`` are the entries into the upstream stage, ``conversions[pair, month]`` those into
+    the next one; ``pair_stage``, ``pair_segment``, ``pair_channel`` index the stage (among ``stages``, the
+    stages that convert), the segment and the channel of each pair. ``weight[stage, segment, channel]`` is
+    the share of a stage's entries of a segment coming from each channel.
+    """
+
+    stages: list[str]
+    next_stages: list[str]
+    segments: list[str] | None
+    channels: list[str] | None
+    trials: np.ndarray
+    conversions: np.ndarray
+    pair_stage: np.ndarray
+    pair_segment: np.ndarray
+    pair_channel: np.ndarray
+    weight: np.ndarray
+    months: list[str]
+    segments_with_data: list[str] = field(default_factory=list)
+
+    @property
+    def segment_names(self) -> list[str]:
+        return self.segments or ["all"]
+
+    @property
+    def channel_names(self) -> list[str]:
+        return self.channels or ["all"]
+
+
+def funnel_data(funnel: FunnelHistory, *, order: list[str] | None = None) -> FunnelData | None:
+    """The stage pairs of a funnel history (None when no two consecutive stages are observed).
+
+    ``order`` is the scenario's stage order: only stages consecutive in it are paired.
+    """
+    stages = funnel.stages
+    order = order or stages
+    pairs = []
+    for k, stage in enumerate(stages):
+        if stage not in order:
+            continue
+        position = order.index(stage)
+        if position + 1 >= len(order) or order[position + 1] not in stages:
+            continue
+        k_next = stages.index(order[position + 1])
+        for s in range(len(funnel.segment_names)):
+            for c in range(len(funnel.channel_names)):
+                up, down = funnel.counts[:, k, s, c], funnel.counts[:, k_next, s, c]
+                if np.all(np.isfinite(up)) and np.all(np.isfinite(down)) and up.sum() > 0:
+                    pairs.append((k, k_next, s, c))
+    if not pairs:
+        return None
+    from_stages = [stages[k] for k in sorted({p[0] for p in pairs}, key=lambda k: order.index(stages[k]))]
+    next_stages = [order[order.index(s) + 1] for s in from_stages]
+    S, C = len(funnel.segment_names), len(funnel.channel_names)
+    weight = np.zeros((len(from_stages), S, C))
+    for k, _, s, c in pairs:
+        weight[from_stages.index(stages[k]), s, c] = funnel.counts[:, k, s, c].sum()
+    totals = weight.sum(axis=2, keepdims=True)
+    weight = np.divide(weight, totals, out=np.full_like(weight, 1.0 / C), where=totals > 0)
+    seg_with_data = sorted({p[2] for p in pairs})
+    return FunnelData(
+        stages=from_stages, next_stages=next_stages, segments=funnel.segments, channels=funnel.channels,
+        trials=np.stack([funnel.counts[:, p[0], p[2], p[3]] for p in pairs]),
+        conversions=np.stack([funnel.counts[:, p[1], p[2], p[3]] for p in pairs]),
+        pair_stage=np.array([from_stages.index(stages[p[0]]) for p in pairs]),
+        pair_segment=np.array([p[2] for p in pairs]), pair_channel=np.array([p[3] for p in pairs]),
+        weight=weight, months=list(funnel.months),
+        segments_with_data=[funnel.segment_names[s] for s in seg_with_data])
+
+
+def lag_matrix(counts: np.ndarray) -> np.ndarray:
+    """``A[..., t, j] = counts[..., t - j]`` for ``j <= t``, else 0."""
+    T = counts.shape[-1]
+    t = np.arange(T)[:, None]
+    j = np.arange(T)[None, :]
+    index = np.clip(t - j, 0, T - 1)
+    return np.where(j <= t, counts[..., index], 0.0)
+
+
+def expected_leavers(trials: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    """:math:`N_t` of the module docstring, in numpy: ``trials[..., t]`` with ``hazard[...]`` broadcast."""
+    T = trials.shape[-1]
+    h = np.asarray(hazard)[..., None]
+    j = np.arange(T)
+    weights = h * (1 - h) ** j  # [..., T]
+    lagged = lag_matrix(trials)  # [..., T, T]
+    tail = (1 - h) ** (j + 1) * trials[..., :1]
+    return np.einsum("...tj,...j->...t", lagged, weights) + tail
+
+
+@dataclass
+class FunnelBlock:
+    """Stage conversions (hierarchical beta-binomial) and delays of a calibration."""
+
+    data: FunnelData
+    priors: dict[str, PriorOverride] | None = None
+    name: str = "funnel"
+
+    def coords(self) -> dict[str, list[str]]:
+        coords = {"stage": list(self.data.stages)}
+        if self.data.segments is not None:
+            coords["segment"] = list(self.data.segments)
+        if self.data.channels is not None:
+            coords["channel"] = list(self.data.channels)
+        return coords
+
+    def _stage_prior(self, name: str, variable: str) -> Any:
+        """One variable over stages, or one per stage when the scenario overrides some stages' priors."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        priors = [prior_for(name, self.priors, stage=stage) for stage in self.data.stages]
+        if all(p == priors[0] for p in priors):
+            value = to_pymc(variable, priors[0], dims="stage")
+            return pt.as_tensor(value)
+        parts = [pt.as_tensor(to_pymc(f"{variable}_{stage}", p)) for stage, p in zip(self.data.stages, priors,
+                                                                                     strict=True)]
+        return pm.Deterministic(variable, pt.stack(parts), dims="stage")
+
+    def build(self) -> None:
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        d = self.data
+        segmented, channelled = d.segments is not None, d.channels is not None
+        K = len(d.stages)
+        typical = self._stage_prior("conversion", "conversion_typical")
+        logit_typical = pt.log(typical) - pt.log1p(-typical)
+        months_typical = self._stage_prior("months_in_stage", "months_typical")
+        if segmented:
+            sd = to_pymc("conversion_segment_sd", prior_for("segment_sd", self.priors))
+            logit = pm.Normal("conversion_logit", mu=logit_typical[:, None], sigma=sd, dims=("stage", "segment"))
+            msd = to_pymc("months_segment_sd", prior_for("segment_sd", self.priors))
+            log_m = pm.Normal("months_log", mu=pt.log(months_typical)[:, None], sigma=msd, dims=("stage", "segment"))
+            months = pm.Deterministic("months_in_stage", pt.exp(log_m), dims=("stage", "segment"))
+        else:
+            logit = logit_typical[:, None]
+            months = months_typical[:, None]
+        if channelled:
+            csd = to_pymc("conversion_channel_sd", prior_for("channel_sd", self.priors))
+            offset = pm.ZeroSumNormal("conversion_channel_offset", sigma=csd, dims=("stage", "channel"))
+            cell = pm.math.sigmoid(logit[:, :, None] + offset[:, None, :])  # [stage, segment, channel]
+            dims = ("stage", "segment", "channel") if segmented else ("stage", "channel")
+            pm.Deterministic("conversion_by_channel", cell if segmented else cell[:, 0, :], dims=dims)
+            weighted = pt.sum(cell * d.weight, axis=2)
+            pm.Deterministic("conversion", weighted if segmented else weighted[:, 0],
+                             dims=("stage", "segment") if segmented else "stage")
+        else:
+            cell = pm.math.sigmoid(logit)[:, :, None]
+            if segmented:
+                pm.Deterministic("conversion", cell[:, :, 0], dims=("stage", "segment"))
+        if not segmented and not channelled:
+            pass  # conversion_typical is the conversion; renamed after sampling
+        concentration = self._stage_prior("conversion_concentration", "conversion_concentration")
+
+        ps, pg, pc = d.pair_stage, d.pair_segment, d.pair_channel
+        p = cell[ps, pg if segmented else np.zeros_like(pg), pc if channelled else np.zeros_like(pc)]
+        m = months[ps, pg if segmented else np.zeros_like(pg)]
+        h = 1.0 / (1.0 + m)  # [pair]
+        T = d.trials.shape[1]
+        j = np.arange(T, dtype=np.float64)
+        log1mh = pt.log1p(-h)[:, None]
+        weights = h[:, None] * pt.exp(log1mh * j[None, :])  # [pair, T]
+        lagged = pm.Data("funnel_lagged_trials", lag_matrix(d.trials))  # [pair, T, T]
+        first = pm.Data("funnel_first_trials", d.trials[:, 0])[:, None]
+        y = pm.Data("funnel_conversions", d.conversions)
+        n = pt.sum(lagged * weights[:, None, :], axis=2) + pt.exp(log1mh * (j[None, :] + 1)) * first
+        n = pt.maximum(n, y)
+        kappa = concentration[ps][:, None]
+        a, b = p[:, None] * kappa, (1 - p[:, None]) * kappa
+        logp = (pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1)
+                + _betaln(y + a, n - y + b) - _betaln(a, b))
+        pm.Potential("funnel_loglik", pt.sum(logp))
+
+    def variables(self) -> list[str]:
+        names = ["conversion", "months_in_stage", "conversion_concentration"]
+        if self.data.channels is not None:
+            names.insert(1, "conversion_by_channel")
+        return names
+
+    def rename(self) -> dict[str, str]:
+        """Variables renamed after sampling (a funnel without segments or channels has no hierarchy)."""
+        renames = {}
+        if self.data.segments is None and self.data.channels is None:
+            renames["conversion_typical"] = "conversion"
+        if self.data.segments is None:
+            renames["months_typical"] = "months_in_stage"
+        return renames
+
+
+def _betaln(a: Any, b: Any) -> Any:
+    import pytensor.tensor as pt
+
+    return pt.gammaln(a) + pt.gammaln(b) - pt.gammaln(a + b)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Volume
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeData:
+    """Entries per month of each channel at its entry stage (summed over segments)."""
+
+    channels: list[str] | None
+    entry_stage: list[str]
+    counts: np.ndarray  # [channel, month]
+    months: list[str]
+    seasonal: bool
+
+    @property
+    def channel_names(self) -> list[str]:
+        return self.channels or ["all"]
+
+    @property
+    def calendar_month(self) -> np.ndarray:
+        """Calendar month (0 = January) of every history month."""
+        return np.array([month_index(m) % 12 for m in self.months])
+
+    @property
+    def centre(self) -> float:
+        """The month (from the first history month) at which the volume level is measured."""
+        return (len(self.months) - 1) / 2.0
+
+
+def volume_data(funnel: FunnelHistory, *, subtract: np.ndarray | None = None,
+                order: list[str] | None = None) -> VolumeData:
+    """Each channel's entries at the first stage where it appears.
+
+    ``subtract[month]`` is removed from the first channel's counts (loop entries counted in the same
+    stage, when the file has no channel column); counts never go below 0.
+    """
+    order = order or funnel.stages
+    counts, entry = [], []
+    ranked = sorted(range(len(funnel.stages)), key=lambda k: order.index(funnel.stages[k])
+                    if funnel.stages[k] in order else len(order))
+    for c in range(len(funnel.channel_names)):
+        cells = funnel.counts[:, :, :, c]
+        for k in ranked:
+            if np.any(np.isfinite(cells[:, k, :])):
+                counts.append(np.nansum(cells[:, k, :], axis=1))
+                entry.append(funnel.stages[k])
+                break
+    counts_array = np.asarray(counts)
+    if subtract is not None:
+        counts_array[0] = np.maximum(counts_array[0] - subtract, 0.0)
+    return VolumeData(channels=funnel.channels, entry_stage=entry, counts=counts_array, months=list(funnel.months),
+                      seasonal=len(funnel.months) >= SEASONALITY_MIN_MONTHS)
+
+
+@dataclass
+class VolumeBlock:
+    """Negative-binomial channel volumes with trend and monthly seasonality."""
+
+    data: VolumeData
+    priors: dict[str, PriorOverride] | None = None
+    name: str = "volume"
+
+    def coords(self) -> dict[str, list[str]]:
+        coords: dict[str, list[str]] = {}
+        if self.data.channels is not None:
+            coords["channel"] = list(self.data.channels)
+        if self.data.seasonal:
+            coords["month_of_year"] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"]
+        return coords
+
+    def build(self) -> None:
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        d = self.data
+        dims = "channel" if d.channels is not None else None
+        mean = float(np.mean(d.counts)) if d.counts.size else 1.0
+        level = pt.as_tensor(to_pymc("volume_level", prior_for("volume", self.priors, centre=max(mean, 1.0)),
+                                     dims=dims))
+        growth = pt.as_tensor(to_pymc("growth", prior_for("growth", self.priors), dims=dims))
+        dispersion = pt.as_tensor(to_pymc("dispersion", prior_for("dispersion", self.priors), dims=dims))
+        T = d.counts.shape[1]
+        t = np.arange(T) - d.centre
+        log_mu = pt.log(level)[..., None] + pt.log1p(growth)[..., None] * t
+        if d.seasonal:
+            sd = to_pymc("seasonality_sd", prior_for("seasonality_sd", self.priors))
+            sdims = ("channel", "month_of_year") if dims else "month_of_year"
+            effect = pm.ZeroSumNormal("seasonality_log", sigma=sd, dims=sdims)
+            pm.Deterministic("seasonality", pt.exp(effect), dims=sdims)
+            log_mu = log_mu + effect[..., d.calendar_month]
+        counts = d.counts if dims else d.counts[0]
+        y = pm.Data("volume_counts", counts)
+        alpha = 1.0 / pt.maximum(dispersion, 1e-8)[..., None]
+        mu = pt.exp(log_mu)
+        logp = pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), y)
+        pm.Potential("volume_loglik", pt.sum(logp))
+
+    def variables(self) -> list[str]:
+        return ["volume_level", "growth", "dispersion"] + (["seasonality"] if self.data.seasonal else [])
+
+    def rename(self) -> dict[str, str]:
+        return {}

@@ -1,0 +1,109 @@
+"""``revsim calibrate``: learn a scenario's inputs from history with PyMC; write posterior.nc and calibrated.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from revsim.cli.errors import reports_errors
+
+__all__ = ["calibrate"]
+
+
+@click.command()
+@click.argument("scenario", required=False, type=click.Path(path_type=str))
+@click.option("--history", "-H", "history", multiple=True, required=True, type=click.Path(path_type=str),
+              help="A directory holding funnel.csv, cohorts.csv, mrr.csv, referrals.csv (any of them), or the "
+                   "files themselves; repeat for several.")
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory [default: out/<scenario>_calibrated, or out/calibration].")
+@click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
+              help="nutpie (compiled, fast) or PyMC's own NUTS.")
+@click.option("--draws", type=click.IntRange(min=10, max=1_000_000), default=1000, show_default=True,
+              help="Posterior draws kept per chain.")
+@click.option("--tune", type=click.IntRange(min=10, max=1_000_000), default=1000, show_default=True,
+              help="Tuning steps per chain (discarded).")
+@click.option("--chains", type=click.IntRange(min=1, max=64), default=4, show_default=True, help="Chains.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampler.")
+@click.option("--cores", type=click.IntRange(min=1, max=1024), default=None,
+              help="Chains sampled at once [default: one per chain, up to the cores available].")
+@click.option("--retention", type=click.Choice(["auto", "sbg", "constant", "both"]), default="auto",
+              show_default=True,
+              help="Retention model: the scenario's (auto; sBG without a scenario), one of them, or both (the "
+                   "better one by LOO).")
+@click.option("--period-months", type=click.IntRange(min=1, max=120), default=1, show_default=True,
+              help="Months per period of cohorts.csv (12 for a table of annual periods).")
+@click.option("--no-charts", is_flag=True, help="Skip the posterior-predictive charts.")
+@click.option("--force", is_flag=True, help="Replace results already in the output directory.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
+@reports_errors
+def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | None, sampler: str, draws: int,
+              tune: int, chains: int, seed: int, cores: int | None, retention: str, period_months: int,
+              no_charts: bool, force: bool, quiet: bool) -> None:
+    """Learn SCENARIO's inputs from history and write DIR/posterior.nc, DIR/calibrated.yaml, DIR/diagnostics.csv
+    and posterior-predictive charts. Without SCENARIO, fit what the history supports and list the calibrated
+    inputs in DIR/calibrated_inputs.yaml.
+
+    \b
+    Example:
+      revsim calibrate scenarios/history/northwind.yaml --history scenarios/history --out out/northwind_cal
+      revsim run out/northwind_cal/calibrated.yaml
+    """
+    import time
+
+    from revsim.calibrate.calibration import DIAGNOSTICS_FILE, INPUTS_FILE, POSTERIOR_FILE, SCENARIO_FILE, calibrate
+    from revsim.results.output_dir import check_output_dir
+
+    started = time.perf_counter()
+    out = out_dir or Path("out") / (f"{Path(scenario).stem}_calibrated" if scenario else "calibration")
+    names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, SCENARIO_FILE if scenario else INPUTS_FILE]
+    check_output_dir(out, names, force=force)
+    result = calibrate(list(history), scenario, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
+                       cores=cores, retention=retention, period_months=period_months, out_dir=out,
+                       progress=False, checks=not no_charts,
+                       announce=None if quiet else (lambda text: click.echo(text, err=True)))
+    written = result.write(out, force=force, charts=not no_charts)
+    for message in result.warnings:
+        click.echo(f"warning: {message}", err=True)
+    if quiet:
+        return
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(summary_text(result, time.perf_counter() - started))
+    click.echo("wrote " + ", ".join(str(p) for p in written))
+    if scenario:
+        click.echo(f"next: revsim run {out / SCENARIO_FILE}")
+
+
+def summary_text(result: object, seconds: float) -> str:
+    """A few lines: what was fitted, how long it took, and the calibrated values with their 90% intervals."""
+    fit = result.fit  # type: ignore[attr-defined]
+    table = result.diagnostics  # type: ignore[attr-defined]
+    blocks = ", ".join(b.name for b in fit.blocks)
+    timing = fit.timings
+    lines = [
+        f"calibrated {blocks} from {len(fit.history.files)} file(s): {fit.options.chains} chains x "
+        f"{fit.options.draws} draws with {fit.options.sampler} in {seconds:.0f} s (compile "
+        f"{timing.get('compile', 0):.0f} s, sampling {timing.get('sample', 0):.0f} s); {fit.divergences} divergences, "
+        f"max r_hat {table.r_hat.max():.3f}, min ESS {table.ess_bulk.min():.0f}",
+    ]
+    if fit.retention_choice:
+        choice = ", ".join(f"{seg} {model}" for seg, model in fit.retention_choice.items())
+        lines.append(f"retention: {choice}")
+    shown = {"conversion", "months_in_stage", "volume", "growth", "sbg_alpha", "sbg_beta", "churn",
+             "onboarding_success", "acv", "upgrade_probability", "downgrade_probability", "loop_coefficient",
+             "expansion_rate", "contraction_rate", "renewal_churn"}
+    for row in table.itertuples():
+        if row.variable in shown:
+            label = f"{row.variable}[{row.coords}]" if row.coords else row.variable
+            lines.append(f"  {label:<52} {_fmt(row.q50):>10}  (90%: {_fmt(row.q05)} to {_fmt(row.q95)})")
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.4g}"
