@@ -130,7 +130,7 @@ def measure_floor(spec: dict[str, Any]) -> dict[str, Any]:
     per_variate = floor_seconds_per_variate(recorder, seed=spec["seed"])
     info = structure(compiled, spec["draws"])
     by_process = info["variates_by_process"]
-    T, S, C = compiled.n_months, len(compiled.segments), len(compiled.channels)
+    T, C = compiled.n_months, len(compiled.channels)
     draws = spec["draws"]
     gamma = draws * T * C + by_process["pricing"]  # channel noise and new cohorts' MRR
     poisson = draws * T * C + by_process["loops"]  # channel entries and loop entries

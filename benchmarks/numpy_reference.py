@@ -306,7 +306,8 @@ def _simulate_batch(compiled: CompiledScenario, params: DrawParameters, rows: sl
         money[:, t, :, L.LOSS_AGED_12] = _per_segment(loss[:, :alive], old)
         adopted_columns = [c[age[c] >= seg_int[s, L.ADOPT_MONTHS]] for s, c in enumerate(columns)]
         # 6. advocates, and this month's loop sources
-        advocates = sampler.binomial(rng, _per_segment(customers[:, :alive], adopted_columns), seg_par[:, :, L.ADV_RATE])
+        adopted = _per_segment(customers[:, :alive], adopted_columns)
+        advocates = sampler.binomial(rng, adopted, seg_par[:, :, L.ADV_RATE])
         counts[:, t, :, L.ADVOCATES] = advocates
         history[t + 1, :, :, L.SRC_ADVOCATES] = advocates
         history[t + 1, :, :, L.SRC_ACTIVE] = counts[:, t, :, L.ACTIVE_CUSTOMERS]

@@ -205,6 +205,12 @@ def calibrate(
     result = fit(data, context, options, announce=announce)
     add_derived(result, loaded)
     notes = list(data.notes) + result.notes
+    last = data.last_month
+    if loaded is not None and last is not None and context.start is not None and context.start <= last:
+        from revsim.calibrate.history import month_label
+
+        notes.append(f"the history runs to {month_label(last)}, past the scenario's start ({loaded.model.start}): "
+                     "the forecast overlaps months the history already holds")
     items, mapping_notes = assignments(result, loaded)
     notes += mapping_notes
     scenario_data = None

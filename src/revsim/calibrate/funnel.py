@@ -172,7 +172,6 @@ class FunnelBlock:
 
         d = self.data
         segmented, channelled = d.segments is not None, d.channels is not None
-        K = len(d.stages)
         typical = self._stage_prior("conversion", "conversion_typical")
         logit_typical = pt.log(typical) - pt.log1p(-typical)
         months_typical = self._stage_prior("months_in_stage", "months_typical")
@@ -198,8 +197,6 @@ class FunnelBlock:
             cell = pm.math.sigmoid(logit)[:, :, None]
             if segmented:
                 pm.Deterministic("conversion", cell[:, :, 0], dims=("stage", "segment"))
-        if not segmented and not channelled:
-            pass  # conversion_typical is the conversion; renamed after sampling
         concentration = self._stage_prior("conversion_concentration", "conversion_concentration")
 
         ps, pg, pc = d.pair_stage, d.pair_segment, d.pair_channel
@@ -338,8 +335,10 @@ class VolumeBlock:
         counts = d.counts if dims else d.counts[0]
         y = pm.Data("volume_counts", counts)
         alpha = 1.0 / pt.maximum(dispersion, 1e-8)[..., None]
-        mu = pt.exp(log_mu)
-        logp = pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), y)
+        # negative binomial with mean mu and variance mu + mu^2 / alpha (written out: a smaller graph to compile)
+        log_total = pt.log(alpha + pt.exp(log_mu))
+        logp = (pt.gammaln(y + alpha) - pt.gammaln(alpha) - pt.gammaln(y + 1)
+                + alpha * (pt.log(alpha) - log_total) + y * (log_mu - log_total))
         pm.Potential("volume_loglik", pt.sum(logp))
 
     def variables(self) -> list[str]:

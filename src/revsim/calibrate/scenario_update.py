@@ -88,6 +88,8 @@ def forecast_start(result: Fit) -> int:
 
 def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
     """Add the derived variables of the module docstring to the posterior."""
+    import xarray as xr
+
     posterior = result.idata.posterior
     derived = result.derived
     volume = result.block("volume")
@@ -97,8 +99,6 @@ def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
         derived["volume"] = "volume"
     rates = result.block("movements")
     if rates is not None and loaded is not None:
-        import xarray as xr
-
         model = loaded.model
         names = rates.data.segment_names
         segments = model.segment_names if rates.data.segments is None else names
@@ -129,8 +129,6 @@ def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
             derived["downgrade_probability"] = "movements"
     if rates is not None and result.block("retention") is None:
         context = result.context
-        import xarray as xr
-
         names = rates.data.segment_names
         terms = [context.contract_months.get(s, 1) for s in names] if rates.data.segments is not None else \
             [next(iter(context.contract_months.values()), 1)]
@@ -157,7 +155,8 @@ def renewal_share(result: Fit, segment: str | None, term: int) -> float:
         rows = cohorts.segment == cohorts.segment_names.index(segment)
     customers = cohorts.customers[rows]
     start = cohorts.start[rows]
-    first, last = int(start.min()), int(start.max()) + customers.shape[1] - 1
+    first = int(start.min())
+    last = int(np.max(start + np.sum(np.isfinite(customers), axis=1) - 1))
     months = range(max(first + term, last - 35), last + 1)  # the last three years at most
     shares = []
     for month in months:

@@ -1,0 +1,153 @@
+"""Calibration benchmark: the time of each model's fit and its effective sample size per second.
+
+``python benchmarks/calibration.py [--quick] [--sampler nutpie|pymc]`` (or ``python -m benchmarks.calibration``).
+
+Each model is fitted in a fresh process, as ``revsim calibrate`` would fit it, on synthetic history drawn
+from known parameters (:mod:`revsim.calibrate.synthetic`), then the joint model of the example history
+(``scenarios/history`` with ``northwind.yaml``). For each it reports:
+
+* ``compile_s``: building and compiling the model (nutpie compiles it with numba in every new process);
+* ``sample_s``: sampling (all chains, tuning included);
+* ``min_ess``: the lowest bulk effective sample size over the model's named variables;
+* ``ess_per_s``: ``min_ess / sample_s`` (sampling efficiency) and ``ess_per_s_total``: ``min_ess`` over the
+  whole fit, compilation included (what a user waits for);
+* ``max_r_hat`` and ``divergences``.
+
+The load average before each fit is recorded: figures taken on a busy machine are slower. Results are
+printed and written to ``benchmarks/calibration_results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT / "src"))
+
+CASES = ["retention_sbg", "retention_both", "funnel", "volume", "movements", "pricing", "loops", "example_joint"]
+RESULTS = ROOT / "benchmarks" / "calibration_results.json"
+
+
+def _history(case: str) -> tuple[Any, Any]:
+    """(history, loaded scenario or None) of a case."""
+    import numpy as np
+
+    from revsim.calibrate.history import History, MrrHistory
+    from revsim.calibrate.synthetic import funnel_counts, mrr_movements, referrals, sbg_cohorts
+
+    rng = np.random.default_rng(2027)
+    if case.startswith("retention"):
+        return History(cohorts=sbg_cohorts(0.8, 6.0, cohorts=24, size=500, rng=rng)), None
+    if case in ("funnel", "volume", "pricing"):
+        funnel = funnel_counts(volume=3000, growth=0.01, dispersion=0.02, conversion=[0.3, 0.45, 0.25],
+                               months_in_stage=[0.5, 1.0, 2.0], months=36, rng=rng,
+                               stages=["lead", "mql", "opp", "won"])
+        if case == "pricing":
+            won = funnel.counts[:, 3, 0, 0]
+            mrr = mrr_movements(expansion_rate=0.004, contraction_rate=0.0025, churn_rate=0.02, noise=0.0005,
+                                months=36, start_mrr=5e5, new_per_month=3e4, rng=rng)
+            new = rng.gamma(np.maximum(won, 1) / 0.16, 1000 * 0.16)
+            return History(funnel=funnel, mrr=MrrHistory(**{**mrr.__dict__, "new": new[:, None]})), None
+        return History(funnel=funnel), None
+    if case == "movements":
+        return History(mrr=mrr_movements(expansion_rate=0.004, contraction_rate=0.0025, churn_rate=0.02,
+                                         noise=0.0005, months=36, start_mrr=5e5, new_per_month=3e4, rng=rng)), None
+    if case == "loops":
+        return History(referrals=referrals(coefficient=0.05, source=np.linspace(200, 420, 36).round(), rng=rng)), None
+    from revsim.calibrate.context import context_from_scenario
+    from revsim.calibrate.history import read_history
+    from revsim.scenario.load import load_scenario
+
+    loaded = load_scenario(ROOT / "scenarios" / "history" / "northwind.yaml")
+    context = context_from_scenario(loaded)
+    return read_history([ROOT / "scenarios" / "history"], stages=context.stages, segments=context.segments), loaded
+
+
+def run_case(case: str, draws: int, tune: int, chains: int, sampler: str) -> dict[str, Any]:
+    """Fit one case in this process and measure it."""
+    started = time.perf_counter()
+    import pymc
+
+    assert pymc.__version__  # imported first: its import time is reported apart
+
+    import_s = time.perf_counter() - started
+    from revsim.calibrate.context import context_from_scenario, context_without_scenario
+    from revsim.calibrate.diagnostics import diagnostics_table
+    from revsim.calibrate.fit import FitOptions, Fit, build_model, plan_blocks, sample_model
+
+    history, loaded = _history(case)
+    context = context_from_scenario(loaded) if loaded is not None else context_without_scenario(history)
+    retention = {"retention_sbg": "sbg", "retention_both": "both", "example_joint": "both"}.get(case, "auto")
+    options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=1, retention=retention)
+    blocks, history, _ = plan_blocks(history, context, retention=retention)
+    keep = {"volume": ["volume"], "funnel": ["funnel"], "pricing": ["pricing"]}.get(case)
+    if keep:
+        blocks = [b for b in blocks if b.name in keep]
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    model = build_model(blocks)
+    build_s = time.perf_counter() - start
+    idata = sample_model(model, options, timings)
+    result = Fit(blocks=blocks, idata=idata, history=history, context=context, options=options)
+    posterior = idata.posterior
+    result.idata.posterior = posterior.drop_vars([v for v in posterior.data_vars if str(v).endswith("__")])
+    table = diagnostics_table(result)
+    compile_s = build_s + timings["compile"]
+    min_ess = float(table.ess_bulk.min())
+    return {
+        "case": case, "sampler": sampler, "blocks": [b.name for b in blocks], "draws": draws, "tune": tune,
+        "chains": chains, "import_pymc_s": round(import_s, 2), "compile_s": round(compile_s, 2),
+        "sample_s": round(timings["sample"], 2), "total_s": round(compile_s + timings["sample"], 2),
+        "min_ess": round(min_ess, 1), "ess_per_s": round(min_ess / max(timings["sample"], 1e-9), 1),
+        "ess_per_s_total": round(min_ess / (compile_s + timings["sample"]), 1),
+        "max_r_hat": round(float(table.r_hat.max()), 4), "divergences": result.divergences,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer draws (500 per chain, 2 chains)")
+    parser.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie")
+    parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # one case, in this process
+    args = parser.parse_args(argv)
+    draws, tune, chains = (500, 500, 2) if args.quick else (1000, 1000, 4)
+    if args.case:
+        print(json.dumps(run_case(args.case, draws, tune, chains, args.sampler)))
+        return
+    rows = []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    for case in CASES:
+        load = os.getloadavg()[0]
+        command = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--sampler", args.sampler]
+        if args.quick:
+            command.append("--quick")
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            print(f"{case}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["load_before"] = round(load, 2)
+        rows.append(row)
+        print(f"{case:<16} compile {row['compile_s']:>6.1f} s  sample {row['sample_s']:>6.1f} s  "
+              f"min ESS {row['min_ess']:>7.0f}  ESS/s {row['ess_per_s']:>8.1f} (with compile "
+              f"{row['ess_per_s_total']:>6.1f})  r_hat {row['max_r_hat']:.3f}  divergences {row['divergences']}  "
+              f"(load {load:.1f})", flush=True)
+    report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
+              "python": platform.python_version(), "cores": len(os.sched_getaffinity(0)), "quick": args.quick,
+              "results": rows}
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""``revsim calibrate`` and ``revsim backtest`` end to end on the example history, and what they write."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK
+from click.testing import CliRunner
+
+from revsim.cli.main import cli
+
+pytest.importorskip("pymc")
+pytest.importorskip("nutpie")
+
+QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
+              "--seed", str(QUICK["seed"])]
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example scenario calibrated on the example history (both retention models, chosen by LOO)."""
+    work = tmp_path_factory.mktemp("calibrate")
+    out = work / "out"
+    result = CliRunner().invoke(cli, ["calibrate", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY),
+                                      "--retention", "both", "--out", str(out), *QUICK_ARGS])
+    assert result.exit_code == 0, result.output + result.stderr
+    (work / "stdout.txt").write_text(result.stdout)
+    (work / "stderr.txt").write_text(result.stderr)
+    return out
+
+
+def test_calibrate_writes_its_outputs(calibrated: Path) -> None:
+    names = {p.name for p in calibrated.iterdir()}
+    assert {"posterior.nc", "calibrated.yaml", "diagnostics.csv", "ppc_funnel.png", "ppc_volume.png",
+            "ppc_retention.png", "ppc_movements.png", "ppc_pricing.png", "ppc_loops.png"} <= names
+    assert not [n for n in names if n.endswith(".partial")]
+    stdout = (calibrated.parent / "stdout.txt").read_text()
+    assert "calibrated funnel, volume, retention, movements, pricing, loops" in stdout
+    assert "next: revsim run" in stdout
+    stderr = (calibrated.parent / "stderr.txt").read_text()
+    assert "retention: LOO over 120 cohorts" in stderr and "the sBG fits clearly better" in stderr
+
+
+def test_posterior_holds_the_named_variables(calibrated: Path) -> None:
+    import arviz as az
+
+    idata = az.from_netcdf(calibrated / "posterior.nc")
+    post = idata.posterior
+    assert post["sbg_alpha"].dims == ("chain", "draw", "segment")
+    assert list(post["sbg_alpha"].segment.values) == ["smb", "mid_market"]
+    for name in ("sbg_beta", "conversion", "months_in_stage", "volume", "growth", "acv", "loop_coefficient",
+                 "upgrade_probability", "downgrade_probability", "onboarding_success" if "onboarding_success" in post
+                 else "sbg_onboarding_success"):
+        assert name in post, name
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == QUICK["draws"]
+    assert not [v for v in post.data_vars if str(v).endswith("__")]
+
+
+def test_diagnostics_table(calibrated: Path) -> None:
+    table = pd.read_csv(calibrated / "diagnostics.csv")
+    assert {"block", "variable", "coords", "mean", "q05", "q95", "r_hat", "ess_bulk", "ess_tail",
+            "divergences"} <= set(table.columns)
+    assert {"funnel", "volume", "retention", "movements", "pricing", "loops"} <= set(table.block)
+    row = table[(table.variable == "sbg_alpha") & (table.coords == "segment=smb")].iloc[0]
+    assert 0.3 < row["mean"] < 1.5 and row.r_hat < 1.05
+
+
+@pytest.fixture(scope="module")
+def loaded(calibrated: Path) -> Any:
+    from revsim.scenario.load import load_scenario
+
+    return load_scenario(calibrated / "calibrated.yaml")
+
+
+def test_calibrated_scenario_validates_and_refers_to_the_posterior(calibrated: Path, loaded: Any) -> None:
+    from revsim.scenario.distributions import Posterior
+    from revsim.scenario.schema import iter_inputs
+
+    text = (calibrated / "calibrated.yaml").read_text()
+    assert text.startswith("# Calibrated by revsim calibrate from funnel.csv, cohorts.csv, mrr.csv, referrals.csv")
+    assert "file: posterior.nc," in text  # relative to the yaml
+    inputs = dict(iter_inputs(loaded.model))
+    posterior = {path for path, dist in inputs.items() if isinstance(dist, Posterior)}
+    assert {"retention.smb.alpha", "retention.smb.beta", "retention.mid_market.alpha", "channels.inbound.volume",
+            "channels.inbound.growth", "funnel.stages.mql.conversion", "pricing.smb.acv",
+            "expansion.mid_market.rate", "onboarding.smb.success", "loops.referrals.coefficient"} <= posterior
+    assert loaded.model.settings("retention", "smb").model == "sbg"  # LOO replaced the plan's constant churn
+    assert not loaded.model.correlations  # the plan's correlation involved calibrated inputs
+    assert len({dist.group for dist in inputs.values() if isinstance(dist, Posterior)}) == 1
+
+
+def test_calibrated_scenario_runs_with_the_posteriors_joint_draws(calibrated: Path, loaded: Any) -> None:
+    import arviz as az
+
+    import revsim
+
+    ds = revsim.simulate(loaded, draws=400, seed=3)
+    alpha = ds["param_retention_smb_alpha"].values
+    beta = ds["param_retention_smb_beta"].values
+    post = az.from_netcdf(calibrated / "posterior.nc").posterior
+    pa = post["sbg_alpha"].sel(segment="smb").values.ravel()
+    pb = post["sbg_beta"].sel(segment="smb").values.ravel()
+    # every simulated draw takes alpha and beta from the same posterior sample...
+    pairs = set(zip(pa.round(12), pb.round(12), strict=True))
+    assert all((a, b) in pairs for a, b in zip(alpha.round(12), beta.round(12), strict=True))
+    # ...so the draws carry the posterior's correlation between them
+    posterior_corr = np.corrcoef(pa, pb)[0, 1]
+    assert posterior_corr > 0.5
+    assert np.corrcoef(alpha, beta)[0, 1] == pytest.approx(posterior_corr, abs=0.1)
+    # and across blocks: a channel's volume and growth come from one sample too
+    volume = ds["param_channels_inbound_volume"].values
+    growth = ds["param_channels_inbound_growth"].values
+    pv, pg = post["volume"].values.ravel(), post["growth"].values.ravel()
+    index = {round(v, 9): i for i, v in enumerate(pv)}
+    assert all(pg[index[round(v, 9)]] == pytest.approx(g) for v, g in zip(volume, growth, strict=True))
+
+
+def test_revsim_run_accepts_the_calibrated_scenario(calibrated: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(calibrated / "calibrated.yaml"), "--draws", "200",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (tmp_path / "run" / "results.nc").exists()
+
+
+def test_existing_outputs_are_kept_without_force(calibrated: Path) -> None:
+    before = (calibrated / "calibrated.yaml").stat().st_mtime_ns
+    result = CliRunner().invoke(cli, ["calibrate", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY),
+                                      "--out", str(calibrated)])
+    assert result.exit_code == 2 and "pass --force" in result.stderr
+    assert (calibrated / "calibrated.yaml").stat().st_mtime_ns == before
+
+
+def test_without_a_scenario_the_history_alone_is_calibrated(tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    history.mkdir()
+    for name in ("mrr.csv", "referrals.csv"):
+        shutil.copy(EXAMPLE_HISTORY / name, history / name)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["calibrate", "--history", str(history), "--out", str(out), "--no-charts",
+                                      *QUICK_ARGS])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert {p.name for p in out.iterdir()} == {"posterior.nc", "diagnostics.csv", "calibrated_inputs.yaml"}
+    import yaml
+
+    inputs = yaml.safe_load((out / "calibrated_inputs.yaml").read_text())
+    # without a cohort table, churned MRR gives a constant churn per renewal (one renewal a month here)
+    assert inputs["retention.smb.churn"] == {"dist": "posterior", "file": "posterior.nc", "var": "renewal_churn",
+                                             "coords": {"segment": "smb"}}
+    assert inputs["loops.referrals.coefficient"]["var"] == "loop_coefficient"
+
+
+@pytest.fixture(scope="module")
+def backtested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    out = tmp_path_factory.mktemp("backtest") / "out"
+    result = CliRunner().invoke(cli, ["backtest", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY),
+                                      "--holdout", "6", "--out", str(out), "--simulation-draws", "300",
+                                      *QUICK_ARGS])
+    assert result.exit_code == 0, result.output + result.stderr
+    return out, result
+
+
+def test_backtest_scores_the_forecast_against_baselines(backtested: tuple[Path, Any]) -> None:
+    out, result = backtested
+    assert {"backtest.csv", "backtest_summary.csv", "backtest.png", "backtest_scenario.yaml",
+            "posterior.nc"} <= {p.name for p in out.iterdir()}
+    table = pd.read_csv(out / "backtest.csv")
+    assert set(table.metric) == {"arr", "new_customers", "churned_arr"}
+    assert set(table.method) == {"revsim", "last_value", "linear_trend", "seasonal_naive"}
+    assert sorted(set(table.month)) == ["2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12"]
+    assert {"actual", "median", "low_90", "high_90", "covered_50", "covered_80", "covered_90", "crps",
+            "ape"} <= set(table.columns)
+    summary = pd.read_csv(out / "backtest_summary.csv")
+    assert len(summary) == 12 and summary.coverage_90.between(0, 1).all() and (summary.crps > 0).all()
+    assert "backtest: calibrated on history up to 2026-06, forecast 6 month(s)" in result.stdout
+    revsim_arr = summary[(summary.metric == "arr") & (summary.method == "revsim")].iloc[0]
+    assert revsim_arr.mape < 0.1  # within 10% of the ARR actually reached
+    actual = table[(table.metric == "arr") & (table.method == "revsim")]
+    assert (actual.actual > 1.5e7).all()
+
+
+def test_backtest_starts_from_the_book_at_the_cut(backtested: tuple[Path, Any]) -> None:
+    from revsim.scenario.load import load_scenario
+
+    out, _ = backtested
+    loaded = load_scenario(out / "backtest_scenario.yaml")
+    assert loaded.model.start == "2026-07" and loaded.model.horizon_months == 6
+    book = loaded.model.initial_book
+    assert len(book) > 50 and {c.segment for c in book} == {"smb", "mid_market"}
+    mrr = pd.read_csv(EXAMPLE_HISTORY / "mrr.csv")
+    at_cut = mrr[mrr.month == "2026-06"].mrr.sum()
+    assert sum(c.monthly_revenue for c in book) == pytest.approx(at_cut, rel=1e-4)
+    assert loaded.model.funnel.open_at_start  # the pipeline open at the cut
