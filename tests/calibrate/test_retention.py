@@ -1,7 +1,8 @@
 """The retention models: likelihood, parameter recovery, agreement with maximum likelihood, projections, LOO.
 
-One PyMC model (sBG and constant churn side by side) is compiled once for the module and sampled again on
-each synthetic table (nutpie swaps the data without compiling again).
+The MCMC fits run in a fresh process (``calibration_workers.retention_fits``): one PyMC model, sBG and
+constant churn side by side, compiled once and sampled again on each synthetic table (nutpie swaps the data
+without compiling again).
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from calibration_helpers import in_fresh_process
+from calibration_workers import RECOVERY_SEEDS, TRUE_ALPHA, TRUE_BETA, retention_fits
 from scipy import optimize, special
 
 from revsim.calibrate.retention import (
-    RetentionBlock,
     cohort_loglik,
     event_grid,
-    fit_sbg_mle,
     log_survival_grid,
     retention_data,
     sbg_survival,
@@ -24,11 +25,6 @@ from revsim.calibrate.retention import (
     sufficient_statistics,
 )
 from revsim.calibrate.synthetic import sbg_cohorts
-
-pytest.importorskip("pymc")
-pytest.importorskip("nutpie")
-
-TRUE_ALPHA, TRUE_BETA = 0.8, 6.0
 
 
 def test_event_grid_for_annual_contracts_seen_monthly_with_onboarding() -> None:
@@ -56,32 +52,14 @@ def test_likelihood_is_fader_hardie_on_a_small_table() -> None:
     assert sufficient_loglik(grid, deaths, survivors) == pytest.approx(expected, rel=1e-10)
 
 
-# ------------------------------------------------------------------------------------------- compiled model
+# ------------------------------------------------------------------------------------------------ MCMC fits
 
 
 @pytest.fixture(scope="module")
-def compiled() -> Any:
-    """The retention block (sBG and constant churn, one segment) compiled once."""
-    import pymc as pm
-
-    import nutpie
-
-    data = retention_data(sbg_cohorts(TRUE_ALPHA, TRUE_BETA, cohorts=24, size=300, rng=np.random.default_rng(0)))
-    block = RetentionBlock(data, ("sbg", "constant"))
-    with pm.Model(coords=block.coords()):
-        block.build()
-        model = pm.modelcontext(None)
-    return nutpie.compile_pymc_model(model)
-
-
-def sample(compiled: Any, data: Any, seed: int, draws: int = 400) -> Any:
-    import nutpie
-
-    deaths, survivors = sufficient_statistics(data)
-    values = {"retention_renewals": data.renewals.astype(float), "retention_onboarded": data.onboarded.astype(float),
-              "retention_deaths": deaths, "retention_survivors": survivors}
-    model = compiled.with_data(**{k: v for k, v in values.items() if k in compiled.shared_data})
-    return nutpie.sample(model, draws=draws, tune=400, chains=2, cores=2, seed=seed, progress_bar=False)
+def fits() -> dict[str, Any]:
+    pytest.importorskip("pymc")
+    pytest.importorskip("nutpie")
+    return in_fresh_process(retention_fits)
 
 
 def inside(samples: np.ndarray, truth: float, level: float = 0.9) -> bool:
@@ -89,18 +67,14 @@ def inside(samples: np.ndarray, truth: float, level: float = 0.9) -> bool:
     return bool(low <= truth <= high)
 
 
-def test_true_values_fall_in_the_90_percent_interval_at_the_expected_rate_mcmc(compiled: Any) -> None:
+def test_true_values_fall_in_the_90_percent_interval_at_the_expected_rate_mcmc(fits: dict[str, Any]) -> None:
     """A handful of full MCMC fits, each on its own synthetic table (the Laplace check below covers many)."""
-    hits = {"alpha": 0, "beta": 0}
-    seeds = range(101, 109)
-    for seed in seeds:
-        data = retention_data(sbg_cohorts(TRUE_ALPHA, TRUE_BETA, cohorts=24, size=300,
-                                          rng=np.random.default_rng(seed)))
-        post = sample(compiled, data, seed).posterior
-        hits["alpha"] += inside(post["sbg_alpha"].values.ravel(), TRUE_ALPHA)
-        hits["beta"] += inside(post["sbg_beta"].values.ravel(), TRUE_BETA)
+    assert len(fits["recovery"]) == len(RECOVERY_SEEDS)
+    hits = {"alpha": sum(inside(f["alpha"], TRUE_ALPHA) for f in fits["recovery"]),
+            "beta": sum(inside(f["beta"], TRUE_BETA) for f in fits["recovery"])}
     # 90% intervals: 8 fits cover the truth 7.2 times on average; 6 or more happens with probability 0.96
     assert hits["alpha"] >= 6 and hits["beta"] >= 6, hits
+    assert sum(f["divergences"] for f in fits["recovery"]) == 0
 
 
 @pytest.mark.slow
@@ -140,52 +114,31 @@ def test_true_values_fall_in_the_90_percent_interval_at_the_expected_rate_across
     assert np.all((rate > 0.836) & (rate < 0.964)), rate
 
 
-def test_posterior_agrees_with_maximum_likelihood_on_thousands_of_customers(compiled: Any) -> None:
-    data = retention_data(sbg_cohorts(TRUE_ALPHA, TRUE_BETA, cohorts=24, size=4000, rng=np.random.default_rng(7)))
-    alpha_mle, beta_mle, _ = fit_sbg_mle(data)
-    post = sample(compiled, data, seed=3).posterior
-    alpha, beta = post["sbg_alpha"].values.ravel(), post["sbg_beta"].values.ravel()
+def test_posterior_agrees_with_maximum_likelihood_on_thousands_of_customers(fits: dict[str, Any]) -> None:
+    large = fits["large"]
+    alpha, beta = large["alpha"], large["beta"]
     assert np.mean(alpha) == pytest.approx(TRUE_ALPHA, rel=0.05)
     assert np.mean(beta) == pytest.approx(TRUE_BETA, rel=0.05)
     periods = np.arange(0, 37)
     projected = np.mean([sbg_survival(a, b, periods) for a, b in zip(alpha[::4], beta[::4], strict=True)], axis=0)
-    mle = sbg_survival(alpha_mle[0], beta_mle[0], periods)
+    mle = sbg_survival(large["alpha_mle"], large["beta_mle"], periods)
     assert np.max(np.abs(projected - mle)) < 0.003, np.max(np.abs(projected - mle))
-    assert np.median(alpha) == pytest.approx(alpha_mle[0], rel=0.02)
-    assert np.median(beta) == pytest.approx(beta_mle[0], rel=0.02)
+    assert np.median(alpha) == pytest.approx(large["alpha_mle"], rel=0.02)
+    assert np.median(beta) == pytest.approx(large["beta_mle"], rel=0.02)
 
 
-def test_projected_survival_matches_held_out_periods(compiled: Any) -> None:
-    """Fit on the first 12 periods of each cohort, project periods 13 to 23, compare with what happened."""
-    full = sbg_cohorts(TRUE_ALPHA, TRUE_BETA, cohorts=24, size=1000, rng=np.random.default_rng(11))
-    from dataclasses import replace
-
-    seen = full.customers.copy()
-    seen[:, 13:] = np.nan
-    train = retention_data(replace(full, customers=seen[:, :13]))
-    post = sample(compiled, train, seed=5).posterior
-    alpha, beta = post["sbg_alpha"].values.ravel(), post["sbg_beta"].values.ravel()
-    churn = post["churn"].values.ravel()
-    held_out = range(13, 24)
-    observed = []
-    for k in held_out:
-        rows = np.isfinite(full.customers[:, k])
-        observed.append(full.customers[rows, k].sum() / full.customers[rows, 0].sum())
-    observed = np.array(observed)
-    periods = np.array(held_out)
-    sbg = np.mean([sbg_survival(a, b, periods) for a, b in zip(alpha[::4], beta[::4], strict=True)], axis=0)
-    constant = np.mean([(1 - c) ** periods for c in churn[::4]], axis=0)
+def test_projected_survival_matches_held_out_periods(fits: dict[str, Any]) -> None:
+    """Fitted on the first 12 periods of each cohort, projected to periods 13 to 23, against what happened."""
+    held = fits["held_out"]
+    periods, observed = held["periods"], held["observed"]
+    sbg = np.mean([sbg_survival(a, b, periods) for a, b in zip(held["alpha"][::4], held["beta"][::4], strict=True)],
+                  axis=0)
+    constant = np.mean([(1 - c) ** periods for c in held["churn"][::4]], axis=0)
     assert np.max(np.abs(sbg - observed)) < 0.02, (sbg, observed)
     # the constant-churn model, fitted on the same periods, misses the flattening of the curve
     assert np.max(np.abs(constant - observed)) > 2 * np.max(np.abs(sbg - observed))
 
 
-def test_loo_chooses_the_model_the_data_came_from(compiled: Any) -> None:
-    from revsim.calibrate.fit import compare_retention
-
-    cases = {"sbg": (0.7, 5.0), "constant": (0.05 * 5000, 0.95 * 5000)}  # the second: everyone churns at 5%
-    for expected, (a, b) in cases.items():
-        data = retention_data(sbg_cohorts(a, b, cohorts=24, size=300, rng=np.random.default_rng(21)))
-        idata = sample(compiled, data, seed=2)
-        comparison = compare_retention(RetentionBlock(data, ("sbg", "constant")), idata.posterior)
-        assert comparison.best == expected, comparison.describe()
+def test_loo_chooses_the_model_the_data_came_from(fits: dict[str, Any]) -> None:
+    for expected, outcome in fits["loo"].items():
+        assert outcome["best"] == expected, outcome["describe"]

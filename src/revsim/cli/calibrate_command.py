@@ -95,7 +95,7 @@ def summary_text(result: object, seconds: float) -> str:
              "onboarding_success", "acv", "upgrade_probability", "downgrade_probability", "loop_coefficient",
              "expansion_rate", "contraction_rate", "renewal_churn"}
     for row in table.itertuples():
-        if row.variable in shown:
+        if row.variable in shown or row.variable.endswith("onboarding_success"):
             label = f"{row.variable}[{row.coords}]" if row.coords else row.variable
             lines.append(f"  {label:<52} {_fmt(row.q50):>10}  (90%: {_fmt(row.q05)} to {_fmt(row.q95)})")
     return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""The MCMC fits of the calibration tests, run in a fresh process (see ``calibration_helpers.in_fresh_process``).
+
+PyMC, nutpie and the compiled models take hundreds of megabytes; fitting in a child process that exits keeps
+the test run's own memory small (other tests measure the memory of the processes they start, which a fork
+inherits). Each worker returns plain numbers and arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+TRUE_ALPHA, TRUE_BETA = 0.8, 6.0
+RECOVERY_SEEDS = range(101, 109)
+
+FUNNEL_TRUTH = {
+    "conversion": [0.3, 0.45, 0.25],
+    "months_in_stage": [0.5, 1.0, 2.0],
+    "growth": 0.01,
+    "dispersion": 0.02,
+    "expansion_rate": 0.004,
+    "contraction_rate": 0.0025,
+    "mrr_churn_rate": 0.02,
+    "acv": 12_000.0,
+    "acv_cv": 0.4,
+    "loop_coefficient": 0.05,
+}
+
+
+def retention_fits() -> dict[str, Any]:
+    """Every MCMC fit of ``test_retention.py``, on one retention model compiled once."""
+    import nutpie
+    import pymc as pm
+
+    from revsim.calibrate.fit import compare_retention
+    from revsim.calibrate.retention import RetentionBlock, fit_sbg_mle, retention_data, sufficient_statistics
+    from revsim.calibrate.synthetic import sbg_cohorts
+
+    def table(alpha: float, beta: float, size: int, seed: int, cohorts: int = 24) -> Any:
+        return sbg_cohorts(alpha, beta, cohorts=cohorts, size=size, rng=np.random.default_rng(seed))
+
+    block = RetentionBlock(retention_data(table(TRUE_ALPHA, TRUE_BETA, 300, 0)), ("sbg", "constant"))
+    with pm.Model(coords=block.coords()) as model:
+        block.build()
+    compiled = nutpie.compile_pymc_model(model)
+
+    def sample(data: Any, seed: int) -> Any:
+        deaths, survivors = sufficient_statistics(data)
+        values = {"retention_renewals": data.renewals.astype(float), "retention_onboarded": data.onboarded.astype(float),
+                  "retention_deaths": deaths, "retention_survivors": survivors}
+        fitted = compiled.with_data(**{k: v for k, v in values.items() if k in compiled.shared_data})
+        return nutpie.sample(fitted, draws=400, tune=400, chains=2, cores=2, seed=seed, progress_bar=False)
+
+    def draws(idata: Any, name: str) -> np.ndarray:
+        return np.asarray(idata.posterior[name].values, dtype=float).ravel()
+
+    out: dict[str, Any] = {"recovery": []}
+    for seed in RECOVERY_SEEDS:
+        idata = sample(retention_data(table(TRUE_ALPHA, TRUE_BETA, 300, seed)), seed)
+        out["recovery"].append({"alpha": draws(idata, "sbg_alpha"), "beta": draws(idata, "sbg_beta"),
+                                "divergences": int(idata.sample_stats.diverging.values.sum())})
+
+    large = retention_data(table(TRUE_ALPHA, TRUE_BETA, 4000, 7))
+    alpha_mle, beta_mle, _ = fit_sbg_mle(large)
+    idata = sample(large, 3)
+    out["large"] = {"alpha": draws(idata, "sbg_alpha"), "beta": draws(idata, "sbg_beta"),
+                    "alpha_mle": float(alpha_mle[0]), "beta_mle": float(beta_mle[0])}
+
+    full = table(TRUE_ALPHA, TRUE_BETA, 1000, 11)
+    seen = full.customers.copy()[:, :13]  # the first 12 periods after acquisition
+    idata = sample(retention_data(replace(full, customers=seen)), 5)
+    observed = []
+    for k in range(13, 24):
+        rows = np.isfinite(full.customers[:, k])
+        observed.append(full.customers[rows, k].sum() / full.customers[rows, 0].sum())
+    out["held_out"] = {"alpha": draws(idata, "sbg_alpha"), "beta": draws(idata, "sbg_beta"),
+                       "churn": draws(idata, "churn"), "observed": np.array(observed), "periods": np.arange(13, 24)}
+
+    out["loo"] = {}
+    for expected, (a, b) in {"sbg": (0.7, 5.0), "constant": (0.05 * 5000, 0.95 * 5000)}.items():
+        data = retention_data(table(a, b, 300, 21))
+        comparison = compare_retention(RetentionBlock(data, ("sbg", "constant")), sample(data, 2).posterior)
+        out["loo"][expected] = {"best": comparison.best, "describe": comparison.describe()}
+    return out
+
+
+def joint_fit() -> dict[str, Any]:
+    """The joint fit of ``test_models.py``: funnel, volume, MRR movements, pricing and loop on synthetic history."""
+    from revsim.calibrate.checks import predictive_checks
+    from revsim.calibrate.context import context_without_scenario
+    from revsim.calibrate.diagnostics import diagnostic_warnings, diagnostics_table
+    from revsim.calibrate.fit import FitOptions, fit
+    from revsim.calibrate.history import History, MrrHistory
+    from revsim.calibrate.synthetic import funnel_counts, mrr_movements, referrals
+
+    truth = FUNNEL_TRUTH
+    rng = np.random.default_rng(2024)
+    season = np.exp(0.15 * np.sin(2 * np.pi * np.arange(12) / 12))  # geometric mean 1, like the model's
+    funnel = funnel_counts(volume=3000, growth=truth["growth"], dispersion=truth["dispersion"],
+                           conversion=truth["conversion"], months_in_stage=truth["months_in_stage"], months=36,
+                           rng=rng, seasonality=season, stages=["lead", "mql", "opp", "won"])
+    mrr = mrr_movements(expansion_rate=truth["expansion_rate"], contraction_rate=truth["contraction_rate"],
+                        churn_rate=truth["mrr_churn_rate"], noise=0.0005, months=36, start_mrr=500_000,
+                        new_per_month=30_000, rng=rng)
+    won = funnel.counts[:, 3, 0, 0]
+    cv2 = truth["acv_cv"] ** 2
+    new = np.where(won > 0, rng.gamma(np.maximum(won, 1) / cv2, truth["acv"] / 12 * cv2), 0.0)
+    mrr = MrrHistory(**{**mrr.__dict__, "new": new[:, None]})
+    loops = referrals(coefficient=truth["loop_coefficient"], source=np.linspace(200, 420, 36).round(), rng=rng)
+    history = History(funnel=funnel, mrr=mrr, referrals=loops)
+    result = fit(history, context_without_scenario(history), FitOptions(draws=400, tune=400, chains=2, seed=3))
+    samples = {}
+    for name in truth:
+        values = np.asarray(result.posterior[name].values, dtype=float)
+        samples[name] = values.reshape(values.shape[0] * values.shape[1], -1)
+    table = diagnostics_table(result)
+    warnings = diagnostic_warnings(table.assign(r_hat=1.05), divergences=3)
+    checks = {c.block: c.coverage(0.9) for c in predictive_checks(result, draws=200)}
+    return {"samples": samples, "divergences": result.divergences, "blocks": sorted(set(table.block)),
+            "max_r_hat": float(table.r_hat.max()), "columns": list(table.columns), "warnings": warnings,
+            "checks": checks}
