@@ -31,7 +31,7 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 @click.option("--report", "with_report", is_flag=True,
               help="Also write the charts, report.pdf and forecast.xlsx into DIR/report (as revsim report).")
 @click.option("--keep", type=click.Choice(["auto", "draws", "quantiles"]), default="auto", show_default=True,
-              help="What results.nc stores: every draw (compressed; float32 above 1,000,000 draws x months x "
+              help="What results.nc stores: every draw (compressed float32 above 1,000,000 draws x months x "
                    "segments), or per-month quantiles and means (with every draw of the sampled inputs); auto "
                    "keeps draws up to that size. summary.csv is the same either way.")
 @click.option("--cohorts/--no-cohorts", default=None,

@@ -147,6 +147,8 @@ def run_draws_distributed(
         Draws per task (default :data:`DEFAULT_CHUNK_SIZE`). The results do not depend on it.
     progress
         Called with the number of draws of each chunk as it completes.
+    cohorts
+        Keep each cohort's customers and MRR at every age, as for :func:`~revsim.engine.run.run_draws`.
 
     Examples
     --------

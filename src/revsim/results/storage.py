@@ -3,12 +3,13 @@
 Large runs (10,000 draws of 120 months and 10 segments) hold gigabytes of draws that few readers need, so
 ``revsim run --keep`` chooses:
 
-* ``draws``: every draw of every variable, in chunks of :data:`DRAW_CHUNK` draws, zlib-compressed; counts
-  as int32 when they fit. In a large run (draws x months x segments above :data:`AUTO_DRAWS_LIMIT`) the
-  variables with a ``draw`` dimension and at least one other (money, ratios) are stored as float32, which
-  halves the file at a relative precision of 6e-8; smaller runs keep float64, so their file holds exactly
-  the values of the run (and the ARR bridge to floating-point rounding). Per-draw values (the ``param_*``
-  inputs, ``sales_cycle_months``, ``ltv``) always stay float64.
+* ``draws``: every draw of every variable, in chunks of :data:`DRAW_CHUNK` draws; counts as int32 when they
+  fit. In a large run (draws x months x segments above :data:`AUTO_DRAWS_LIMIT`) the file is zlib-compressed
+  and the variables with a ``draw`` dimension and at least one other (money, ratios) are stored as float32,
+  which halves them at a relative precision of 6e-8. Smaller runs are written uncompressed (compressing costs
+  more time than a small file is worth) and keep float64, so their file holds exactly the values of the run
+  (and the ARR bridge to floating-point rounding). Per-draw values (the ``param_*`` inputs,
+  ``sales_cycle_months``, ``ltv``) always stay float64.
 * ``quantiles``: for every variable with a ``draw`` dimension, its :data:`STORED_QUANTILES` across draws
   (a ``quantile`` dimension in place of ``draw``), ``NAME_mean`` (the mean across draws) and, for variables
   per segment, ``NAME_total`` (the quantiles of the sum over segments). The ``param_*`` variables keep every
@@ -43,7 +44,7 @@ __all__ = [
 
 KEEP_CHOICES = ("auto", "draws", "quantiles")
 #: ``auto`` keeps every draw up to this many draw x month x segment values per variable, and ``draws`` stores
-#: float32 above it. With a five-stage funnel a run of that size holds about 36 values per draw, month and
+#: compressed float32 above it. With a five-stage funnel a run of that size holds about 36 values per draw, month and
 #: segment: some 290 MB in float64 before compression. 2,000 draws x 36 months x 3 segments (216,000) keeps
 #: draws; 10,000 draws x 120 months x 10 segments (12 million) keeps quantiles.
 AUTO_DRAWS_LIMIT = 1_000_000
@@ -51,8 +52,8 @@ AUTO_DRAWS_LIMIT = 1_000_000
 STORED_QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 #: Draws per chunk of the variables stored with ``--keep draws``.
 DRAW_CHUNK = 256
-#: zlib level: 1 compresses counts and cents-rounded money (with the shuffle filter) about as well as 4 to 9,
-#: faster: results.nc of 1,000 draws of the sales-led example is 7 MB instead of 23 MB.
+#: zlib level of large runs: 1 compresses counts and cents-rounded money (with the shuffle filter) about as well
+#: as 4 to 9, faster (1,000 draws of the sales-led example: 7 MB instead of 23 MB, for about 0.3 s more).
 COMPRESSION_LEVEL = 1
 
 _INT32 = np.iinfo(np.int32)
@@ -131,16 +132,17 @@ def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
 
 
 def draws_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """netCDF encoding of the ``--keep draws`` form: chunks of draws, zlib, int32 counts, float32 when large."""
-    single = _dataset_is_large(ds)
+    """netCDF encoding of the ``--keep draws`` form: chunks of draws, int32 counts; zlib and float32 when large."""
+    large = _dataset_is_large(ds)
     encoding: dict[str, dict[str, Any]] = {}
     for name, da in ds.data_vars.items():
         if "draw" not in da.dims or da.size == 0:  # an empty variable (no loops) has nothing to chunk
             continue
-        spec: dict[str, Any] = {"zlib": True, "complevel": COMPRESSION_LEVEL, "shuffle": True,
-                                "chunksizes": tuple(min(DRAW_CHUNK, n) if d == "draw" else n
+        spec: dict[str, Any] = {"chunksizes": tuple(min(DRAW_CHUNK, n) if d == "draw" else n
                                                     for d, n in zip(da.dims, da.shape, strict=True))}
-        if single and da.ndim > 1 and da.dtype.kind == "f":
+        if large:
+            spec.update(zlib=True, complevel=COMPRESSION_LEVEL, shuffle=True)
+        if large and da.ndim > 1 and da.dtype.kind == "f":
             spec["dtype"] = "float32"
         elif da.dtype.kind in "iu" and _INT32.min <= int(da.min()) and int(da.max()) <= _INT32.max:
             spec["dtype"] = "int32"
