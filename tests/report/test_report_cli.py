@@ -92,3 +92,22 @@ def test_run_with_report(tmp_path: Path) -> None:
     assert (out / "report" / "report.pdf").is_file() and (out / "report" / "retention.png").is_file()
     again = invoke("run", str(TINY_EUR), "--draws", "30", "--out", str(out), "--report", "-q")
     assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_a_quantiles_results_file_is_refused_clearly(tmp_path) -> None:
+    """results.nc written with --keep quantiles has no per-draw ARR: exit 2 with a message, no traceback."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from revsim.cli.main import cli
+
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "saas_sales_led.yaml"
+    out = tmp_path / "run"
+    ran = CliRunner().invoke(cli, ["run", str(scenario), "--draws", "20", "--keep", "quantiles", "--out", str(out),
+                                   "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    result = CliRunner().invoke(cli, ["report", str(out / "results.nc"), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 2, result.output
+    assert "--keep quantiles" in result.output + (result.stderr or "")
+    assert not (tmp_path / "rep").exists()

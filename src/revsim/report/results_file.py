@@ -46,4 +46,7 @@ def open_results(path: str | Path) -> xr.Dataset:
     if ds.sizes["draw"] == 0 or ds.sizes["month"] == 0:
         raise InputError.single("holds no draws or no months", file=str(path))
     ds.encoding["source"] = str(path.resolve())
+    if ds.attrs.get("revsim_keep") == "quantiles" or "draw" not in ds.dims:
+        raise InputError.single("holds per-month quantiles, not draws (it was written with --keep quantiles); "
+                                "run again with --keep draws to draw the report", file=str(path))
     return ds
