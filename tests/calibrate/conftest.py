@@ -1,12 +1,75 @@
-"""Shared fixtures of the calibration tests."""
+"""Shared fixtures of the calibration tests.
+
+The fits are what takes time (each compiles a model). The ``fits`` fixture starts every fit the collected
+tests need as soon as the first of them is asked for, two at a time in child processes (compilation uses
+one core), so that the tests of one module run while the next module's fits are under way.
+"""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from calibration_helpers import EXAMPLE_HISTORY
+from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
+from calibration_workers import joint_fit, retention_fits
+
+QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
+              "--seed", str(QUICK["seed"])]
+
+
+def revsim(*args: str) -> subprocess.CompletedProcess:
+    """Run the revsim command line in a new process."""
+    return subprocess.run([sys.executable, "-m", "revsim.cli.main", *args], capture_output=True, text=True,
+                          timeout=1200, check=False)
+
+
+def _calibrate(work: Path) -> subprocess.CompletedProcess:
+    return revsim("calibrate", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--retention", "both",
+                  "--out", str(work / "calibrated"), *QUICK_ARGS)
+
+
+def _backtest(work: Path) -> subprocess.CompletedProcess:
+    return revsim("backtest", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--holdout", "6",
+                  "--out", str(work / "backtest"), "--simulation-draws", "300", *QUICK_ARGS)
+
+
+def _without_scenario(work: Path) -> subprocess.CompletedProcess:
+    history = work / "mrr_and_referrals"
+    history.mkdir()
+    for name in ("mrr.csv", "referrals.csv"):
+        shutil.copy(EXAMPLE_HISTORY / name, history / name)
+    return revsim("calibrate", "--history", str(history), "--out", str(work / "without_scenario"), "--no-charts",
+                  *QUICK_ARGS)
+
+
+#: fit -> (the test module that needs it, the job)
+JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
+    "calibrate": ("test_commands.py", _calibrate),
+    "backtest": ("test_commands.py", _backtest),
+    "without_scenario": ("test_commands.py", _without_scenario),
+    "joint": ("test_models.py", lambda work: in_fresh_process(joint_fit)),
+    "retention": ("test_retention.py", lambda work: in_fresh_process(retention_fits)),
+}
+
+
+@pytest.fixture(scope="session")
+def fits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
+    """The fits the collected tests need, started in the background: name -> future of the job's result."""
+    pytest.importorskip("pymc")
+    pytest.importorskip("nutpie")
+    work = tmp_path_factory.mktemp("fits")
+    modules = {Path(str(item.fspath)).name for item in request.session.items}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(job, work) for name, (module, job) in JOBS.items() if module in modules}
+        yield futures
+        for future in futures.values():
+            future.cancel()
 
 
 @pytest.fixture

@@ -1,14 +1,11 @@
 """``revsim calibrate`` and ``revsim backtest`` end to end on the example history, and what they write.
 
-The commands that fit run in a child process, as a user runs them (and so that PyMC stays out of the test
-run's memory).
+The commands that fit run in child processes started by the ``fits`` fixture (see ``conftest.py``), as a
+user runs them; PyMC stays out of the test run's memory.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +17,20 @@ from click.testing import CliRunner
 
 from revsim.cli.main import cli
 
-pytest.importorskip("pymc")
-pytest.importorskip("nutpie")
 
-
-def revsim(*args: str) -> subprocess.CompletedProcess:
-    """Run the revsim command line in a new process."""
-    return subprocess.run([sys.executable, "-m", "revsim.cli.main", *args], capture_output=True, text=True,
-                          timeout=900, check=False)
-
-QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
-              "--seed", str(QUICK["seed"])]
+def finished(fits: dict[str, Any], name: str) -> Any:
+    result = fits[name].result()
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def calibrated(fits: dict[str, Any]) -> Path:
     """The example scenario calibrated on the example history (both retention models, chosen by LOO)."""
-    work = tmp_path_factory.mktemp("calibrate")
-    out = work / "out"
-    result = revsim("calibrate", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--retention", "both",
-                    "--out", str(out), *QUICK_ARGS)
-    assert result.returncode == 0, result.stdout + result.stderr
-    (work / "stdout.txt").write_text(result.stdout)
-    (work / "stderr.txt").write_text(result.stderr)
+    result = finished(fits, "calibrate")
+    out = Path(result.args[result.args.index("--out") + 1])
+    (out.parent / "stdout.txt").write_text(result.stdout)
+    (out.parent / "stderr.txt").write_text(result.stderr)
     return out
 
 
@@ -148,14 +136,9 @@ def test_existing_outputs_are_kept_without_force(calibrated: Path) -> None:
     assert (calibrated / "calibrated.yaml").stat().st_mtime_ns == before
 
 
-def test_without_a_scenario_the_history_alone_is_calibrated(tmp_path: Path) -> None:
-    history = tmp_path / "history"
-    history.mkdir()
-    for name in ("mrr.csv", "referrals.csv"):
-        shutil.copy(EXAMPLE_HISTORY / name, history / name)
-    out = tmp_path / "out"
-    result = revsim("calibrate", "--history", str(history), "--out", str(out), "--no-charts", *QUICK_ARGS)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_without_a_scenario_the_history_alone_is_calibrated(fits: dict[str, Any]) -> None:
+    result = finished(fits, "without_scenario")
+    out = Path(result.args[result.args.index("--out") + 1])
     assert {p.name for p in out.iterdir()} == {"posterior.nc", "diagnostics.csv", "calibrated_inputs.yaml"}
     import yaml
 
@@ -167,12 +150,9 @@ def test_without_a_scenario_the_history_alone_is_calibrated(tmp_path: Path) -> N
 
 
 @pytest.fixture(scope="module")
-def backtested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    out = tmp_path_factory.mktemp("backtest") / "out"
-    result = revsim("backtest", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--holdout", "6",
-                    "--out", str(out), "--simulation-draws", "300", *QUICK_ARGS)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out, result
+def backtested(fits: dict[str, Any]) -> tuple[Path, Any]:
+    result = finished(fits, "backtest")
+    return Path(result.args[result.args.index("--out") + 1]), result
 
 
 def test_backtest_scores_the_forecast_against_baselines(backtested: tuple[Path, Any]) -> None:

@@ -1,6 +1,6 @@
 """Parameter recovery of the acquisition, movement, pricing and loop models, fitted jointly on synthetic history.
 
-The fit runs in a fresh process (``calibration_workers.joint_fit``).
+The fit runs in a fresh process (``calibration_workers.joint_fit``, started by the ``fits`` fixture).
 """
 
 from __future__ import annotations
@@ -9,16 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from calibration_helpers import in_fresh_process
 from calibration_workers import FUNNEL_TRUTH as TRUTH
-from calibration_workers import joint_fit
 
 
 @pytest.fixture(scope="module")
-def result() -> dict[str, Any]:
-    pytest.importorskip("pymc")
-    pytest.importorskip("nutpie")
-    return in_fresh_process(joint_fit)
+def result(fits: dict[str, Any]) -> dict[str, Any]:
+    return fits["joint"].result()
 
 
 def test_true_values_are_inside_the_90_percent_intervals(result: dict[str, Any]) -> None:

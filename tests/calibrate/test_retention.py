@@ -1,8 +1,8 @@
 """The retention models: likelihood, parameter recovery, agreement with maximum likelihood, projections, LOO.
 
-The MCMC fits run in a fresh process (``calibration_workers.retention_fits``): one PyMC model, sBG and
-constant churn side by side, compiled once and sampled again on each synthetic table (nutpie swaps the data
-without compiling again).
+The MCMC fits run in a fresh process (``calibration_workers.retention_fits``, started by the session's
+``fits`` fixture): one PyMC model, sBG and constant churn side by side, compiled once and sampled again on each
+synthetic table (nutpie swaps the data without compiling again).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from calibration_helpers import in_fresh_process
-from calibration_workers import RECOVERY_SEEDS, TRUE_ALPHA, TRUE_BETA, retention_fits
+from calibration_workers import RECOVERY_SEEDS, TRUE_ALPHA, TRUE_BETA
 from scipy import optimize, special
 
 from revsim.calibrate.retention import (
@@ -56,10 +55,8 @@ def test_likelihood_is_fader_hardie_on_a_small_table() -> None:
 
 
 @pytest.fixture(scope="module")
-def fits() -> dict[str, Any]:
-    pytest.importorskip("pymc")
-    pytest.importorskip("nutpie")
-    return in_fresh_process(retention_fits)
+def fits(fits: dict[str, Any]) -> dict[str, Any]:  # noqa: F811 - the session's background fits
+    return fits["retention"].result()
 
 
 def inside(samples: np.ndarray, truth: float, level: float = 0.9) -> bool:
