@@ -620,3 +620,46 @@ def test_posterior_errors(posterior_nc: Path, tmp_path: Path):
     assert "cannot read 'plain.nc' as a netCDF4 file" in refused(
         {"dist": "posterior", "file": "plain.nc", "var": "x"}, base_dir=tmp_path
     )
+
+
+def test_samples_of_a_file_can_be_shifted_and_scaled(posterior_nc: Path, deals_csv: Path):
+    base = posterior_nc.parent
+    spec = {"dist": "posterior", "file": "fit.nc", "var": "churn", "coords": {"segment": "smb"}}
+    plain = parse_uncertain(spec, "probability", base_dir=base)
+    moved = parse_uncertain({**spec, "shift": 0.01, "scale": 2}, "probability", base_dir=base)
+    u = np.linspace(0.001, 0.999, 57)
+    np.testing.assert_allclose(moved.ppf(u), plain.ppf(u) * 2 + 0.01, rtol=0, atol=1e-15)  # the same samples
+    np.testing.assert_array_equal(moved.samples, plain.samples)  # as read from the file
+    assert moved.mean() == pytest.approx(plain.mean() * 2 + 0.01)
+    assert moved.group == plain.group
+    assert moved.describe() == "posterior(fit.nc: churn[segment=smb], n=100) scaled by 2 and shifted by +0.01"
+    deals = parse_uncertain({"dist": "empirical", "file": "deals.csv", "column": "deal_size", "shift": "-500"},
+                            "positive", base_dir=deals_csv.parent)
+    assert deals.support() == (300, 1000)
+    text = refused({"dist": "empirical", "file": "deals.csv", "column": "deal_size", "shift": -800}, "positive",
+                   base_dir=deals_csv.parent)
+    assert "but the values in 'deals.csv' shifted by -800 range from 0 to 700" in text
+    assert "expected a number" in refused({**spec, "scale": "twice"}, "probability", base_dir=base)
+    assert "shifted by +0.9 range from" in refused({**spec, "shift": 0.9}, "probability", base_dir=base)
+
+
+def test_a_posterior_file_is_read_once_while_it_is_unchanged(posterior_nc: Path, monkeypatch: pytest.MonkeyPatch):
+    import xarray as xr
+
+    import revsim.scenario.posterior_file as module
+
+    reads = []
+    original = module._read
+    monkeypatch.setattr(module, "_read", lambda *args: reads.append(args[0]) or original(*args))
+    module.clear_cache()
+    base = posterior_nc.parent
+    for segment in ("smb", "ent", "smb"):
+        parse_uncertain({"dist": "posterior", "file": "fit.nc", "var": "churn", "coords": {"segment": segment}},
+                        "probability", base_dir=base)
+    parse_uncertain({"dist": "posterior", "file": "fit.nc", "var": "growth"}, "real", base_dir=base)
+    assert len(reads) == 1
+    # a file written again is read again
+    xr.Dataset({"growth": (("chain", "draw"), np.full((2, 3), 0.5))}).to_netcdf(
+        posterior_nc, group="posterior", engine="h5netcdf")
+    growth = parse_uncertain({"dist": "posterior", "file": "fit.nc", "var": "growth"}, "real", base_dir=base)
+    assert len(reads) == 2 and growth.mean() == 0.5

@@ -303,7 +303,7 @@ def test_a_lever_on_a_lognormal_and_a_gamma(example) -> None:
 @pytest.mark.parametrize("path, value, change, message", [
     ("retention.smb.churn", {"dist": "beta", "alpha": 2, "beta": 8}, "+0.01", "alpha and beta"),
     ("channels.inbound.volume", {"dist": "gamma", "shape": 2, "scale": 500}, "+100", "shape and scale"),
-    ("retention.smb.churn", {"dist": "empirical", "file": "x.csv"}, "+10%", "cannot shift"),
+    ("channels.inbound.volume", {"dist": "gamma", "shape": 2, "scale": 500}, "-100", "shape and scale"),
 ])
 def test_changes_without_meaning_are_refused_when_the_scenario_loads(example, path, value, change, message,
                                                                       tmp_path) -> None:
@@ -312,6 +312,36 @@ def test_changes_without_meaning_are_refused_when_the_scenario_loads(example, pa
     with pytest.raises(InputError, match=message) as caught:
         scenario_from_dict(data, base_dir=tmp_path)
     assert caught.value.problems[0].path[:2] == ("levers", 0)
+
+
+@pytest.mark.parametrize("value, change, expected", [
+    ({"dist": "empirical", "file": "x.csv"}, "+0.03", {"shift": 0.03}),
+    ({"dist": "empirical", "file": "x.csv"}, "-20%", {"scale": 0.8}),
+    ({"dist": "empirical", "file": "x.csv", "shift": 0.01, "scale": 2}, "+50%", {"shift": 0.015, "scale": 3}),
+    ({"dist": "empirical", "file": "x.csv", "shift": 0.03}, "-0.03", {}),  # back to the samples as they are
+])
+def test_a_lever_shifts_or_scales_samples_read_from_a_file(example, tmp_path, value, change, expected) -> None:
+    (tmp_path / "x.csv").write_text("churn\n0.1\n0.2\n0.15\n", encoding="utf-8")
+    loaded = scenario_from_dict(lever_data(example, "retention.smb.churn", change, value), base_dir=tmp_path)
+    (new,) = changed_values(loaded.data, loaded.model, scenario_levers(loaded)["x"]).values()
+    assert {k: v for k, v in new.items() if k in ("shift", "scale")} == pytest.approx(expected)
+    assert new["file"] == "x.csv"
+    changed, _ = apply_lever(loaded, "x", base_dir=tmp_path)
+    churn = dict(iter_inputs(changed.model))["retention.smb.churn"]
+    samples = [0.1, 0.2, 0.15]
+    shift, scale = expected.get("shift", 0.0), expected.get("scale", 1.0)
+    assert sorted(churn.values) == pytest.approx(sorted(x * scale + shift for x in samples))
+
+
+def test_a_lever_that_takes_samples_out_of_their_domain_is_refused_naming_it(example, tmp_path) -> None:
+    (tmp_path / "x.csv").write_text("churn\n0.1\n0.2\n0.15\n", encoding="utf-8")
+    data = lever_data(example, "retention.smb.churn", "+0.03", {"dist": "empirical", "file": "x.csv"})
+    loaded = scenario_from_dict(data, base_dir=tmp_path)
+    with pytest.raises(InputError) as caught:
+        apply_lever(loaded, "x", -0.15, base_dir=tmp_path)  # 0.1 - 0.15 < 0
+    text = str(caught.value)
+    assert "lever 'x' (-0.15)" in text and "retention.smb.churn" in text
+    assert "expected a probability between 0 and 1" in text and "range from -0.05 to 0.05" in text
 
 
 def test_a_lever_naming_no_input_is_an_error_with_the_corrected_path(example) -> None:

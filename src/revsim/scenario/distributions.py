@@ -400,41 +400,79 @@ def _frozen_samples(values: np.ndarray) -> np.ndarray:
     return samples
 
 
+class _Samples(Distribution):
+    """Values read from a file, drawn as ``sample * scale + shift``.
+
+    ``samples`` are the file's values as read; ``values`` the values drawn. ``shift`` and ``scale`` (0 and 1
+    unless a scenario or a lever says otherwise) move and stretch every sample, which keeps the samples' order
+    and, for a posterior, which sample each draw takes.
+    """
+
+    samples: np.ndarray
+    shift: float
+    scale: float
+
+    def _transform(self) -> None:
+        object.__setattr__(self, "samples", _frozen_samples(self.samples))
+        values = self.samples if self.is_unchanged else self.samples * float(self.scale) + float(self.shift)
+        object.__setattr__(self, "_values", _frozen_samples(values))
+
+    @property
+    def values(self) -> np.ndarray:
+        """The values drawn: every sample times ``scale`` plus ``shift``."""
+        return self._values  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def is_unchanged(self) -> bool:
+        return float(self.shift) == 0.0 and float(self.scale) == 1.0
+
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    def support(self) -> tuple[float, float]:
+        return float(self.values.min()), float(self.values.max())
+
+    def transform_text(self) -> str:
+        """``""``, or how the samples are changed: ``" scaled by 1.1 and shifted by +0.03"``."""
+        parts = []
+        if float(self.scale) != 1.0:
+            parts.append(f"scaled by {_fmt(self.scale, 6)}")
+        if float(self.shift) != 0.0:
+            parts.append(f"shifted by {'-' if self.shift < 0 else '+'}{_fmt(abs(self.shift), 6)}")
+        return (" " + " and ".join(parts)) if parts else ""
+
+
 @dataclass(frozen=True, eq=False)
-class Empirical(Distribution):
-    """The empirical distribution of observed values (quantiles are actual observations)."""
+class Empirical(_Samples):
+    """The empirical distribution of observed values (quantiles are actual observations, shifted and scaled)."""
 
     samples: np.ndarray = field(repr=False)
     source: str = ""
     column: str = ""
     notes: tuple[str, ...] = ()
     path: str = field(default="", repr=False)
+    shift: float = 0.0
+    scale: float = 1.0
     kind = "empirical"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "samples", _frozen_samples(self.samples))
+        self._transform()
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
-        return np.asarray(np.quantile(self.samples, u, method="inverted_cdf"), dtype=np.float64)
-
-    def mean(self) -> float:
-        return float(np.mean(self.samples))
+        return np.asarray(np.quantile(self.values, u, method="inverted_cdf"), dtype=np.float64)
 
     def describe(self) -> str:
-        return f"empirical({self.source}, column={self.column}, n={self.samples.size})"
-
-    def support(self) -> tuple[float, float]:
-        return float(self.samples.min()), float(self.samples.max())
+        return f"empirical({self.source}, column={self.column}, n={self.samples.size}){self.transform_text()}"
 
 
 @dataclass(frozen=True, eq=False)
-class Posterior(Distribution):
+class Posterior(_Samples):
     """Posterior samples of one variable (stacked over chain and draw), drawn jointly per file.
 
-    ``ppf(u)`` is the sample at index ``floor(u * n)``: the samples are *not* sorted, so that all inputs of
+    ``ppf(u)`` is the value at index ``floor(u * n)``: the samples are *not* sorted, so that all inputs of
     one ``group`` (one file) evaluated at the same uniform come from the same posterior draw, keeping the
-    posterior's dependence between variables.
+    posterior's dependence between variables. ``shift`` and ``scale`` change the value, not the index.
     """
 
     samples: np.ndarray = field(repr=False)
@@ -443,27 +481,23 @@ class Posterior(Distribution):
     coords: tuple[tuple[str, Any], ...] = ()
     group: str | None = None
     path: str = field(default="", repr=False)
+    shift: float = 0.0
+    scale: float = 1.0
     kind = "posterior"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "samples", _frozen_samples(self.samples))
+        self._transform()
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
-        n = self.samples.size
+        n = self.values.size
         index = np.clip(np.floor(u * n).astype(np.int64), 0, n - 1)
-        return self.samples[index]
-
-    def mean(self) -> float:
-        return float(np.mean(self.samples))
+        return self.values[index]
 
     def describe(self) -> str:
         sel = ", ".join(f"{k}={v}" for k, v in self.coords)
         name = f"{self.var}[{sel}]" if sel else self.var
-        return f"posterior({self.source}: {name}, n={self.samples.size})"
-
-    def support(self) -> tuple[float, float]:
-        return float(self.samples.min()), float(self.samples.max())
+        return f"posterior({self.source}: {name}, n={self.samples.size}){self.transform_text()}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -541,8 +575,8 @@ _FAMILIES: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]] = {
     "pert": ((("min", "mode", "max"), ("low", "mode", "high")), ("lambda",)),
     "uniform": ((("low", "high"),), ()),
     "interval": ((("low", "high"),), ("confidence",)),
-    "empirical": ((("file",),), ("column",)),
-    "posterior": ((("file", "var"),), ("coords",)),
+    "empirical": ((("file",),), ("column", "shift", "scale")),
+    "posterior": ((("file", "var"),), ("coords", "shift", "scale")),
 }
 DISTRIBUTION_NAMES: tuple[str, ...] = tuple(_FAMILIES)
 
@@ -898,6 +932,13 @@ def _csv_problem(problem: Any) -> str:
     return f"line {problem.line}: {text}" if problem.line else text
 
 
+def _shift_scale(params: dict[str, Any], path: tuple) -> tuple[float, float]:
+    """The ``shift`` (default 0) and ``scale`` (default 1) of samples read from a file."""
+    shift = _number(params["shift"], (*path, "shift")) if "shift" in params else 0.0
+    scale = _number(params["scale"], (*path, "scale")) if "scale" in params else 1.0
+    return shift, scale
+
+
 def _build_empirical(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
     """Values of one CSV column: ``column``, or the first column whose cells are all numbers.
 
@@ -961,13 +1002,13 @@ def _build_empirical(params: dict[str, Any], domain: str, base_dir: Path | None,
             path,
         )
     notes = tuple(f"'{written}': {text}" for text in [*cells.notes, *([note] if note else [])])
+    shift, scale = _shift_scale(params, path)
     return Empirical(np.asarray(values, dtype=np.float64), source=written, column=chosen, notes=notes,
-                     path=str(file.resolve()))
+                     path=str(file.resolve()), shift=shift, scale=scale)
 
 
 def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
-    import h5netcdf
-    import xarray as xr
+    from revsim.scenario.posterior_file import posterior_file
 
     written, file = _file_param(params["file"], base_dir, (*path, "file"), kind="a posterior distribution",
                                 limit=POSTERIOR_MAX_BYTES)
@@ -979,67 +1020,66 @@ def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None,
         _fail(f"coords must be a mapping such as {{segment: smb}}, got {_describe_type(coords)}", (*path, "coords"))
 
     try:
-        with h5netcdf.File(file, "r") as handle:
-            group = "posterior" if "posterior" in handle.groups else None
+        source = posterior_file(file)  # read once per file, kept while the file is unchanged
     except OSError as exc:
         _fail(
             f"cannot read '{written}' as a netCDF4 file (as written by ArviZ or xarray): {exc}",
             (*path, "file"),
         )
-    where = "posterior group" if group else "file"
-    with xr.open_dataset(file, group=group, engine="h5netcdf") as dataset:
-        variables = [str(v) for v in dataset.data_vars]
-        if var not in dataset.data_vars:
-            message = f"'{written}' has no variable '{var}' in its {where} (variables: {', '.join(variables)})"
-            _fail(_with_hint(message, var, variables), (*path, "var"))
-        array = dataset[var]
-        selected: list[tuple[str, Any]] = []
-        for dim, label in coords.items():
-            dim = str(dim)
-            dims = [str(d) for d in array.dims]
-            if dim not in dims:
-                message = f"variable '{var}' has no dimension '{dim}' (its dimensions: {', '.join(dims)})"
-                _fail(_with_hint(message, dim, dims), (*path, "coords", dim))
-            if dim in array.indexes:
-                labels = list(array.indexes[dim])
-                matches = [x for x in labels if x == label or str(x) == str(label)]
-                if not matches:
-                    texts = [str(x) for x in labels]
-                    message = f"'{label}' is not a {dim} of variable '{var}' (choices: {', '.join(texts)})"
-                    _fail(_with_hint(message, label, texts), (*path, "coords", dim))
-                array = array.sel({dim: matches[0]})
-            else:
-                size = array.sizes[dim]
-                if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < size:
-                    _fail(
-                        f"dimension '{dim}' of variable '{var}' has no labels; select it with a position from 0 "
-                        f"to {size - 1}, got {label!r}",
-                        (*path, "coords", dim),
-                    )
-                array = array.isel({dim: label})
-            selected.append((dim, label))
-        extra = [str(d) for d in array.dims if d not in ("chain", "draw")]
-        if extra:
-            hints = []
-            for dim in extra:
-                choices = [str(x) for x in array.indexes[dim]] if dim in array.indexes else []
-                hints.append(f"{dim}: one of {', '.join(choices)}" if choices else dim)
-            _fail(
-                f"variable '{var}' has dimensions besides chain and draw ({'; '.join(hints)}); pick one value "
-                f"of each with coords:, e.g. coords: {{{extra[0]}: ...}}",
-                (*path, "coords") if coords else path,
-            )
-        if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-            _fail(f"variable '{var}' of '{written}' is not numeric (its type is {array.dtype})", (*path, "var"))
-        order = [d for d in ("chain", "draw") if d in array.dims]
-        samples = np.asarray(array.transpose(*order).values, dtype=np.float64).reshape(-1)
+    where = "posterior group" if source.group else "file"
+    variables = list(source.variables)
+    if var not in variables:
+        message = f"'{written}' has no variable '{var}' in its {where} (variables: {', '.join(variables)})"
+        _fail(_with_hint(message, var, variables), (*path, "var"))
+    array = source.array(var)
+    selected: list[tuple[str, Any]] = []
+    for dim, label in coords.items():
+        dim = str(dim)
+        dims = [str(d) for d in array.dims]
+        if dim not in dims:
+            message = f"variable '{var}' has no dimension '{dim}' (its dimensions: {', '.join(dims)})"
+            _fail(_with_hint(message, dim, dims), (*path, "coords", dim))
+        if dim in array.indexes:
+            labels = list(array.indexes[dim])
+            matches = [x for x in labels if x == label or str(x) == str(label)]
+            if not matches:
+                texts = [str(x) for x in labels]
+                message = f"'{label}' is not a {dim} of variable '{var}' (choices: {', '.join(texts)})"
+                _fail(_with_hint(message, label, texts), (*path, "coords", dim))
+            array = array.sel({dim: matches[0]})
+        else:
+            size = array.sizes[dim]
+            if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < size:
+                _fail(
+                    f"dimension '{dim}' of variable '{var}' has no labels; select it with a position from 0 "
+                    f"to {size - 1}, got {label!r}",
+                    (*path, "coords", dim),
+                )
+            array = array.isel({dim: label})
+        selected.append((dim, label))
+    extra = [str(d) for d in array.dims if d not in ("chain", "draw")]
+    if extra:
+        hints = []
+        for dim in extra:
+            choices = [str(x) for x in array.indexes[dim]] if dim in array.indexes else []
+            hints.append(f"{dim}: one of {', '.join(choices)}" if choices else dim)
+        _fail(
+            f"variable '{var}' has dimensions besides chain and draw ({'; '.join(hints)}); pick one value "
+            f"of each with coords:, e.g. coords: {{{extra[0]}: ...}}",
+            (*path, "coords") if coords else path,
+        )
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        _fail(f"variable '{var}' of '{written}' is not numeric (its type is {array.dtype})", (*path, "var"))
+    order = [d for d in ("chain", "draw") if d in array.dims]
+    samples = np.asarray(array.transpose(*order).values, dtype=np.float64).reshape(-1)
     if samples.size < 2:
         _fail(f"variable '{var}' of '{written}' has {samples.size} sample(s); a posterior needs at least 2", path)
     if not np.all(np.isfinite(samples)):
         bad = int(np.sum(~np.isfinite(samples)))
         _fail(f"variable '{var}' of '{written}' has {bad} samples that are not finite numbers (NaN or inf)", path)
+    shift, scale = _shift_scale(params, path)
     return Posterior(samples, source=written, var=var, coords=tuple(selected), group=str(file.resolve()),
-                     path=str(file.resolve()))
+                     path=str(file.resolve()), shift=shift, scale=scale)
 
 
 _BUILDERS = {
@@ -1089,7 +1129,11 @@ def _check_domain(dist: Distribution, domain: str, path: tuple) -> None:
         # Samples are the values drawn, so 0 itself would be drawn: positive means > 0 here.
         if not inside(lo, hi, strict_positive=True):
             source = f"the values in '{dist.source}'" if isinstance(dist, Empirical) else f"the samples of '{dist.var}'"
-            _fail(f"expected {expected}, but {source} range from {_num(lo)} to {_num(hi)}", path)
+            show = _num
+            if not dist.is_unchanged:
+                source += dist.transform_text()
+                show = lambda x: _fmt(x, 6)  # noqa: E731 - computed values, shown rounded
+            _fail(f"expected {expected}, but {source} range from {show(lo)} to {show(hi)}", path)
         return
     if domain == "probability" and isinstance(dist, LogNormal | Gamma):
         _fail(

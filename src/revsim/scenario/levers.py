@@ -18,9 +18,16 @@ A relative or additive change moves every form of uncertain input: a constant; b
 ``[low, high]`` interval; the location parameters of a ``dist:`` mapping (``mean``, ``median``, ``mode``,
 ``low``, ``high``, ``min``, ``max``), with its spread (``sd``, a gamma's ``scale``) scaled by a relative
 change and kept by an additive one. A normal's ``low``/``high`` are truncation bounds and stay where they
-are. Changes that have no meaning are refused with the reason: shifting samples read from a file
-(``empirical``, ``posterior``), adding to a beta written with ``alpha``/``beta`` or a gamma written with
-``shape``/``scale`` (write them with ``mean`` and ``sd``).
+are. Samples read from a file (``empirical``, ``posterior``) are drawn as ``sample * scale + shift``: an
+additive change adds to ``shift``, a relative one multiplies ``scale`` and ``shift``, so every sample moves
+by the change while each draw keeps its sample (a posterior's draws stay joint and paired). Changes that have
+no meaning are refused with the reason: adding to a beta written with ``alpha``/``beta`` or a gamma written
+with ``shape``/``scale`` (write them with ``mean`` and ``sd``).
+
+A change that takes an input outside its domain is refused, not clipped, when the lever is applied, with an
+error naming the lever: a beta's mean above 1, or samples of a probability shifted above 1 or below 0 (the
+error gives the range the shifted samples would cover). Clipping would pile the draws that overflow on the
+bound and change the lever's meaning without saying so.
 
 For goal seeking a lever has a range of **settings**: the amount of its change (a relative change for a
 relative lever, an amount for an additive one, the value itself for an absolute one). ``range: [from, to]``
@@ -323,8 +330,7 @@ def _changed_distribution(value: Mapping[str, Any], change: Change, where: str) 
     family = str(value.get("dist", "")).strip().lower()
     out = dict(value)
     if family in ("empirical", "posterior"):
-        raise ValueError(f"{where} is drawn from the {family} samples of a file, which a lever cannot shift; "
-                         "use an absolute change (a value or a distribution) or edit the file")
+        return _changed_samples(value, change, where)
     if family == "beta" and "alpha" in value:
         raise ValueError(f"{where} is a beta written with alpha and beta, which have no location to move; "
                          "write it with mean and sd to use this lever")
@@ -343,6 +349,26 @@ def _changed_distribution(value: Mapping[str, Any], change: Change, where: str) 
         for key in _SPREAD.get(family, ()):
             if key in value:
                 out[key] = _clean(abs(_operate(change, _param(value, key, where), spread=True)), value[key])
+    return out
+
+
+def _changed_samples(value: Mapping[str, Any], change: Change, where: str) -> dict[str, Any]:
+    """Samples read from a file (``empirical``, ``posterior``), drawn as ``sample * scale + shift``: a relative
+    change multiplies both ``scale`` and ``shift``, an additive one adds to ``shift``. The samples themselves,
+    and which of them each draw takes, stay the same."""
+    out = dict(value)
+    shift = _param(value, "shift", where) if "shift" in value else 0.0
+    scale = _param(value, "scale", where) if "scale" in value else 1.0
+    if change.kind == RELATIVE:
+        shift, scale = _operate(change, shift), _operate(change, scale)
+    else:
+        shift = _operate(change, shift)
+    out.pop("shift", None)
+    out.pop("scale", None)
+    if _clean(scale) != 1:
+        out["scale"] = _clean(scale)
+    if _clean(shift) != 0:
+        out["shift"] = _clean(shift)
     return out
 
 

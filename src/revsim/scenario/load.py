@@ -161,12 +161,31 @@ def referenced_files(model: Scenario) -> dict[str, str]:
     return dict(sorted(hashes.items()))
 
 
+#: resolved path -> (the file's identity when hashed, its SHA-256)
+_FILE_HASHES: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+_FILE_HASHES_MAX = 256
+
+
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes.
+
+    Every input read from a file asks for its hash (tens of inputs from one posterior file), so the hash is
+    kept while the file is unchanged (same inode, size, modification and change times).
+    """
+    from revsim.scenario.posterior_file import file_identity
+
+    resolved = Path(path).resolve()
+    identity = file_identity(resolved)
+    cached = _FILE_HASHES.get(str(resolved))
+    if cached is not None and cached[0] == identity:
+        return cached[1]
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(resolved, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    if len(_FILE_HASHES) >= _FILE_HASHES_MAX:
+        _FILE_HASHES.clear()
+    _FILE_HASHES[str(resolved)] = (identity, digest.hexdigest())
     return digest.hexdigest()
 
 
