@@ -48,6 +48,17 @@ def _without_scenario(work: Path) -> subprocess.CompletedProcess:
                   *QUICK_ARGS)
 
 
+def _sales_led(work: Path) -> subprocess.CompletedProcess:
+    """The sales-led example, whose levers name inputs the calibration replaces, on part of the history."""
+    history = work / "funnel_and_cohorts"
+    history.mkdir()
+    for name in ("funnel.csv", "cohorts.csv"):
+        shutil.copy(EXAMPLE_HISTORY / name, history / name)
+    return revsim("calibrate", str(EXAMPLE_HISTORY.parent / "saas_sales_led.yaml"), "--history", str(history),
+                  "--out", str(work / "sales_led"), "--no-charts", "--draws", "100", "--tune", "200", "--chains", "2",
+                  "--seed", "1")
+
+
 #: fit -> (the test module that needs it, the job)
 JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "calibrate": ("test_commands.py", _calibrate),
@@ -55,6 +66,7 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "without_scenario": ("test_commands.py", _without_scenario),
     "joint": ("test_models.py", lambda work: in_fresh_process(joint_fit)),
     "retention": ("test_retention.py", lambda work: in_fresh_process(retention_fits)),
+    "sales_led": ("test_calibrated_levers.py", _sales_led),
 }
 
 

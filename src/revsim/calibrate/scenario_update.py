@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from revsim.calibrate.carried_levers import carry_levers
 from revsim.calibrate.history import month_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -378,7 +379,7 @@ def calibrated_scenario(loaded: LoadedScenario, result: Fit, *, source_dir: Path
     """The scenario's data with calibrated inputs, notes, and the input paths calibrated.
 
     Correlations that involve a calibrated input are removed (inputs drawn from a posterior carry the
-    posterior's own dependence instead).
+    posterior's own dependence instead); levers are carried over (:func:`carry_levers`).
     """
     items, notes = assignments(result, loaded, posterior_file)
     relocated = _relocate_files(loaded.data, source_dir.resolve(), out_dir.resolve(), posterior_file)
@@ -398,6 +399,7 @@ def calibrated_scenario(loaded: LoadedScenario, result: Fit, *, source_dir: Path
             data["correlations"] = kept
         else:
             data.pop("correlations")
+    notes += carry_levers(loaded, data)
     return data, notes, paths
 
 
