@@ -486,7 +486,8 @@ class Calibration(Strict):
     """Settings of ``revsim calibrate``: priors that replace the defaults (see ``docs/calibration.md``).
 
     ``priors`` maps a calibration quantity (``sbg_mean_churn``, ``months_in_stage.opportunity``...) to a
-    distribution written like any uncertain input; a constant fixes the quantity.
+    distribution written like any uncertain input; a constant fixes the quantity. Every bad entry is reported,
+    each at its own key; the scenario checks that a stage named in a key converts.
     """
 
     priors: dict[str, Any] = Field(default_factory=dict)
@@ -497,12 +498,14 @@ class Calibration(Strict):
         from revsim.calibrate.priors import parse_prior_override
 
         parsed = {}
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for key, prior in value.items():
             try:
                 parsed[str(key)] = parse_prior_override(key, prior)
             except InputError as exc:
-                raise PydanticCustomError("revsim", "{key}: {message}",
-                                          {"key": str(key), "message": exc.problems[0].message}) from None
+                problems.append((("calibration", "priors", str(key)), exc.problems[0].message))
+        if problems:
+            raise _cross_reference_error(problems)
         return parsed
 
 
@@ -751,6 +754,11 @@ class Scenario(Strict):
             if target.at is not None and not 0 <= self.month_index(target.at) < self.horizon_months:
                 problems.append((("targets", i, "at"), f"{target.at} is outside the simulated months "
                                                        f"({self.start} to {self.month_label(self.horizon_months - 1)})"))
+
+        if self.calibration is not None:
+            for key, prior in self.calibration.priors.items():
+                if prior.stage is not None:
+                    check_ref(("calibration", "priors", key), prior.stage, stages[:-1], "stage (not the last)")
 
         if not self.channels and not self.loops and not self.initial_book:
             problems.append(((), "the scenario has no channels, no loops and no initial book: nothing to simulate"))
