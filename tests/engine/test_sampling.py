@@ -97,3 +97,41 @@ def test_huge_binomial_quantiles_are_within_a_hair_of_the_exact_ones(n: int, p: 
     sd = np.sqrt(n * p * (1 - p))
     for u in (1e-6, 0.01, 0.3, 0.5, 0.9, 0.999999):
         assert abs(binomial_quantile(n, p, u) - stats.binom.ppf(u, n, p)) <= max(1, 1e-3 * sd)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(min_value=200, max_value=4095), p=st.floats(min_value=0.02, max_value=0.98), u=uniforms)
+def test_binomial_quantile_with_a_summed_tail_is_scipys(n: int, p: float, u: float) -> None:
+    """Means of 100 and more with a standard deviation below 40: the distribution function at the starting point
+    is the sum of the mass function over a tail (the funnel's usual binomials)."""
+    ours, exact = binomial_quantile(n, p, u), int(stats.binom.ppf(u, n, p))
+    assert ours == exact or abs(stats.binom.cdf(min(ours, exact), n, p) - u) < 1e-12
+
+
+@pytest.mark.parametrize(("n", "p"), [(300, 0.4), (1282, 2 / 3), (856, 0.248), (4095, 0.03), (2000, 0.5)])
+def test_summed_tails_hold_in_the_far_tails(n: int, p: float) -> None:
+    for u in (1e-12, 1e-9, 1e-4, 0.5, 1 - 1e-4, 1 - 1e-9):
+        assert binomial_quantile(n, p, u) == int(stats.binom.ppf(u, n, p))
+
+
+def test_small_binomials_from_a_table_of_zero_terms_are_exactly_the_general_ones() -> None:
+    """The cohort kernel looks (1 - p) ** n up in a table made by binomial_zero_terms: same numbers, same draws."""
+    from revsim.engine.sampling import binomial_zero_terms, small_binomial_quantile
+
+    u = np.random.default_rng(3).random(400)
+    for p in (1e-4, 0.0175, 0.2, 0.5):
+        table = binomial_zero_terms(p, 256)
+        for n in (1, 7, 40, 199):
+            if n * p >= 100:
+                continue
+            tabled = [small_binomial_quantile(n, p / (1 - p), table[n], n * p, x) for x in u]
+            assert tabled == [binomial_quantile(n, p, x) for x in u]
+
+
+@pytest.mark.parametrize("shape", [1.0, 4.0, 47.5, 2.5e3])
+def test_gamma_quantiles_are_exact_across_the_unit_interval(shape: float) -> None:
+    """The Halley iteration stops only once P(shape, x) = u to its rounding (shapes 1 and 4 used to wander)."""
+    from scipy import special
+
+    for u in np.linspace(1e-6, 1 - 1e-6, 41):
+        assert special.gammainc(shape, gamma_quantile(shape, u)) == pytest.approx(u, abs=1e-13 * max(shape, 10))

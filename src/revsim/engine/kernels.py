@@ -74,13 +74,27 @@ from revsim.engine.layout import (
     UPLIFT,
     VOLUME,
 )
-from revsim.engine.sampling import binomial_quantile, gamma_quantile, poisson_quantile
+from revsim.engine.sampling import (
+    binomial_quantile,
+    binomial_zero_terms,
+    gamma_quantile,
+    poisson_quantile,
+    small_binomial_quantile,
+)
 
 __all__ = ["simulate_draw", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
 
 
 #: Products of two counts (or of cents and a count) below this fit in int64 with room for rounding.
 _EXACT_PRODUCT_LIMIT = 2**62
+#: Cohorts smaller than this draw their churners, upgraders and downgraders with ``(1 - p) ** n`` looked up in
+#: a table made once per draw (the exponential would otherwise be most of the cost of a small binomial).
+_ZERO_TERMS = 256
+#: Columns of the per-segment tables: the probabilities a cohort's customers churn (constant retention),
+#: upgrade, and downgrade (given they did not upgrade).
+_P_CHURN, _P_UP, _P_DOWN = 0, 1, 2
+#: Below this mean a binomial is summed from zero (as in :mod:`revsim.engine.sampling`).
+_SMALL_MEAN = 100.0
 
 
 @njit(cache=True, nogil=True)
@@ -152,13 +166,52 @@ def _share(cents, part, whole):
 
 
 @njit(cache=True, nogil=True)
-def _retention_probability(model, seg_par_row, renewal):
-    """Probability that a customer survives its ``renewal``-th renewal (1 = the first)."""
+def _cohort_binomial(n, p, odds, zero_term, u):
+    """``binomial_quantile(n, p, u)`` for ``p <= 1/2``, given the odds ``p / (1 - p)`` and ``zero_term``, which is
+    ``(1 - p) ** n`` from the tables of :func:`_cohort_tables` or negative when n is beyond them. Gives exactly
+    what ``binomial_quantile`` gives. (Scalars only: an array argument would cost reference counting.)
+    """
+    if n <= 0 or p <= 0.0:
+        return np.int64(0)
+    mean = n * p
+    if zero_term >= 0.0 and mean < _SMALL_MEAN:
+        return np.int64(small_binomial_quantile(n, odds, zero_term, mean, u))
+    return np.int64(binomial_quantile(n, p, u))
+
+
+@njit(cache=True, nogil=True)
+def _cohort_tables(seg_int, seg_par):
+    """Per segment, the churn, upgrade and downgrade probabilities of a customer, their odds ``p / (1 - p)``,
+    and tables of ``(1 - p) ** n`` (empty when ``p > 1/2`` or, for churn, when retention is not constant)."""
+    n_segments = seg_par.shape[0]
+    probability = np.zeros((n_segments, 3))
+    odds = np.zeros((n_segments, 3))
+    tabled = np.zeros((n_segments, 3), np.bool_)
+    zero_terms = np.ones((n_segments, 3, _ZERO_TERMS))
+    for s in range(n_segments):
+        par = seg_par[s]
+        # the same floating-point probabilities the general formulas use: churners are n - Binomial(n, p_stay)
+        probability[s, _P_CHURN] = 1.0 - (1.0 - par[CHURN])
+        probability[s, _P_UP] = par[EXP_RATE]
+        p_down = par[CON_RATE] / (1.0 - par[EXP_RATE]) if par[EXP_RATE] < 1.0 else 0.0
+        probability[s, _P_DOWN] = min(p_down, 1.0)
+        for j in range(3):
+            p = probability[s, j]
+            if 0.0 < p <= 0.5 and (j != _P_CHURN or seg_int[s, RET_MODEL] != RET_SBG):
+                tabled[s, j] = True
+                odds[s, j] = p / (1.0 - p)
+                zero_terms[s, j] = binomial_zero_terms(p, _ZERO_TERMS)
+    return probability, odds, tabled, zero_terms
+
+
+@njit(cache=True, nogil=True)
+def _retention_probability(model, seg_par, s, renewal):
+    """Probability that a customer of segment ``s`` survives its ``renewal``-th renewal (1 = the first)."""
     if model == RET_SBG:
-        a = seg_par_row[SBG_ALPHA]
-        b = seg_par_row[SBG_BETA]
+        a = seg_par[s, SBG_ALPHA]
+        b = seg_par[s, SBG_BETA]
         return (b + renewal - 1.0) / (a + b + renewal - 1.0)
-    return 1.0 - seg_par_row[CHURN]
+    return 1.0 - seg_par[s, CHURN]
 
 
 @njit(cache=True, nogil=True)
@@ -271,6 +324,7 @@ def simulate_draw(
     for s in range(n_segments):
         src_history[0, s, SRC_ADVOCATES] = draw_binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
 
+    probability, odds, tabled, zero_terms = _cohort_tables(seg_int, seg_par)
     stock = initial_stock.copy()
     entries = np.zeros((n_segments, n_stages), np.int64)
     wins = np.zeros(n_segments, np.int64)
@@ -374,10 +428,10 @@ def simulate_draw(
             n = c_customers[c]
             s = c_segment[c]
             age = t - c_birth[c]
-            par = seg_par[s]
             # every cohort draws the uniforms of its events, empty or not, so that the streams stay aligned
             onboarding_due = age == max(seg_int[s, ONB_MONTHS], 1)
-            renewal = age >= 1 and age % seg_int[s, TERM] == 0
+            term = seg_int[s, TERM]
+            renewal = age >= 1 and (term == 1 or age % term == 0)
             u_onboarding = rng_onboarding.random() if onboarding_due else 0.0
             u_renewal = rng_retention.random() if renewal else 0.0
             u_up = rng_expansion.random() if age >= 1 else 0.0
@@ -391,31 +445,46 @@ def simulate_draw(
                 mrr = c_mrr[c]
                 churned = np.int64(0)
                 if onboarding_due:
-                    failed = np.int64(binomial_quantile(n, 1.0 - par[ONB_SUCCESS], u_onboarding))
+                    failed = np.int64(binomial_quantile(n, 1.0 - seg_par[s, ONB_SUCCESS], u_onboarding))
                     churned += failed
                     out_counts[t, s, ONBOARDING_CHURNED] += failed
                 if renewal and n - churned > 0:
-                    p_stay = _retention_probability(seg_int[s, RET_MODEL], par, age // seg_int[s, TERM])
-                    churned += (n - churned) - binomial_quantile(n - churned, p_stay, u_renewal)
+                    if tabled[s, _P_CHURN]:
+                        # n - Binomial(n, 1 - churn) at u is Binomial(n, churn) at 1 - u
+                        m = n - churned
+                        churned += _cohort_binomial(m, probability[s, _P_CHURN], odds[s, _P_CHURN],
+                                                    zero_terms[s, _P_CHURN, m] if m < _ZERO_TERMS else -1.0,
+                                                    1.0 - u_renewal)
+                    else:
+                        p_stay = _retention_probability(seg_int[s, RET_MODEL], seg_par, s, age // term)
+                        churned += (n - churned) - binomial_quantile(n - churned, p_stay, u_renewal)
                 churned_mrr = _share(mrr, churned, n)
                 n -= churned
                 mrr -= churned_mrr
                 expansion = np.int64(0)
                 contraction = np.int64(0)
                 if n > 0:
-                    if renewal and par[UPLIFT] > 0.0:
-                        expansion += np.int64(np.rint(mrr * par[UPLIFT]))
+                    if renewal and seg_par[s, UPLIFT] > 0.0:
+                        expansion += np.int64(np.rint(mrr * seg_par[s, UPLIFT]))
                         mrr += expansion
-                    up = np.int64(binomial_quantile(n, par[EXP_RATE], u_up))
-                    p_down = par[CON_RATE] / (1.0 - par[EXP_RATE]) if par[EXP_RATE] < 1.0 else 0.0
-                    down = np.int64(binomial_quantile(n - up, min(p_down, 1.0), u_down))
-                    if up > 0 and par[EXP_SIZE] > 0.0:
-                        upgrade = np.int64(np.rint(_share(mrr, up, n) * par[EXP_SIZE]))
+                    if tabled[s, _P_UP]:
+                        up = _cohort_binomial(n, probability[s, _P_UP], odds[s, _P_UP],
+                                              zero_terms[s, _P_UP, n] if n < _ZERO_TERMS else -1.0, u_up)
+                    else:
+                        up = np.int64(binomial_quantile(n, probability[s, _P_UP], u_up))
+                    if tabled[s, _P_DOWN]:
+                        m = n - up
+                        down = _cohort_binomial(m, probability[s, _P_DOWN], odds[s, _P_DOWN],
+                                                zero_terms[s, _P_DOWN, m] if m < _ZERO_TERMS else -1.0, u_down)
+                    else:
+                        down = np.int64(binomial_quantile(n - up, probability[s, _P_DOWN], u_down))
+                    if up > 0 and seg_par[s, EXP_SIZE] > 0.0:
+                        upgrade = np.int64(np.rint(_share(mrr, up, n) * seg_par[s, EXP_SIZE]))
                         expansion += upgrade
                     else:
                         upgrade = np.int64(0)
-                    if down > 0 and par[CON_SIZE] > 0.0:
-                        contraction = np.int64(np.rint(_share(mrr, down, n) * par[CON_SIZE]))
+                    if down > 0 and seg_par[s, CON_SIZE] > 0.0:
+                        contraction = np.int64(np.rint(_share(mrr, down, n) * seg_par[s, CON_SIZE]))
                     mrr += upgrade - contraction
                 c_customers[c] = n
                 c_mrr[c] = mrr

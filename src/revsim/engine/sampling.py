@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 __all__ = [
     "binomial_quantile",
+    "binomial_zero_terms",
+    "small_binomial_quantile",
     "poisson_quantile",
     "gamma_quantile",
     "regularized_beta",
@@ -37,6 +40,18 @@ _HUGE_VARIANCE = 1e6
 _EPS = 1e-15
 _TINY = 1e-300
 _MAX_ITER = 100_000
+#: ``_RECIPROCALS[k] = 1 / (k + 1)``: the sums from zero multiply by these instead of dividing (a division
+#: in the chain of products costs several times a multiplication).
+_N_RECIPROCALS = 4096
+_RECIPROCALS = 1.0 / np.arange(1.0, _N_RECIPROCALS + 1.0)
+#: ``_LOG_FACTORIALS[k] = log(k!)`` for k < _N_RECIPROCALS.
+_LOG_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(_N_RECIPROCALS)])
+#: Up to this standard deviation, the distribution function at the starting point of a binomial's walk is
+#: the sum of the mass function over the tail beyond it (about 9 standard deviations of terms, each one a
+#: multiplication), which is faster than the continued fraction of the incomplete beta function.
+_SUMMED_TAIL_SD = 40.0
+#: A tail's sum stops when its next term is below this fraction of the sum so far.
+_TAIL_EPS = 1e-17
 
 
 @njit(cache=True, nogil=True)
@@ -94,9 +109,15 @@ def regularized_beta(a, b, x):
 @njit(cache=True, nogil=True)
 def regularized_gamma_p(a, x):
     """The regularized lower incomplete gamma function P(a, x)."""
+    return _gamma_p(a, x, math.lgamma(a))
+
+
+@njit(cache=True, nogil=True)
+def _gamma_p(a, x, log_gamma_a):
+    """P(a, x) given ``log_gamma_a = lgamma(a)``."""
     if x <= 0.0:
         return 0.0
-    log_front = a * math.log(x) - x - math.lgamma(a)
+    log_front = a * math.log(x) - x - log_gamma_a
     if x < a + 1.0:
         # series
         term = 1.0 / a
@@ -132,25 +153,73 @@ def regularized_gamma_p(a, x):
 
 
 @njit(cache=True, nogil=True)
+def small_binomial_quantile(n, ratio, zero_term, mean, u):
+    """Quantile of Binomial(n, p) at u by summing its mass function from zero (for p <= 1/2 and a mean below
+    ``_SMALL_MEAN``), given ``ratio = p / (1 - p)``, ``zero_term = (1 - p) ** n`` and ``mean = n * p``."""
+    pmf = zero_term
+    cdf = pmf
+    k = 0
+    while cdf < u and k < n:
+        if k < _N_RECIPROCALS:
+            pmf *= (n - k) * ratio * _RECIPROCALS[k]
+        else:
+            pmf *= (n - k) / (k + 1.0) * ratio
+        k += 1
+        cdf += pmf
+        if pmf == 0.0 and k > mean:
+            break
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
+    """P(Binomial(n, p) <= k) given ``pmf = P(X = k)``, by summing the mass function over the tail on the side
+    of ``k`` away from the mean (``n < _N_RECIPROCALS``; ``ratio = p / (1 - p)``)."""
+    term = pmf
+    if k < mean:
+        total = pmf
+        inverse_ratio = 1.0 / ratio
+        j = k
+        while j > 0:  # P(X = j - 1) = P(X = j) * j / ((n - j + 1) * ratio)
+            term *= j * inverse_ratio * _RECIPROCALS[n - j]
+            j -= 1
+            total += term
+            if term < total * _TAIL_EPS:
+                break
+        return total
+    above = 0.0
+    j = k
+    while j < n:  # P(X = j + 1) = P(X = j) * (n - j) * ratio / (j + 1)
+        term *= (n - j) * ratio * _RECIPROCALS[j]
+        j += 1
+        above += term
+        if term < above * _TAIL_EPS:
+            break
+    return 1.0 - above
+
+
+@njit(cache=True, nogil=True)
+def binomial_zero_terms(p, size):
+    """``(1 - p) ** n`` for n = 0 .. size - 1, computed as :func:`binomial_quantile` does: a table that lets a
+    kernel skip the exponential when it draws many binomials with the same small ``p``."""
+    out = np.empty(size)
+    log_q = math.log1p(-p)
+    for n in range(size):
+        out[n] = math.exp(n * log_q)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _binomial_quantile_low(n, p, u):
     """Quantile of Binomial(n, p) at u for p <= 1/2."""
     q = 1.0 - p
     ratio = p / q
     mean = n * p
     if mean < _SMALL_MEAN:
-        pmf = math.exp(n * math.log1p(-p))
-        cdf = pmf
-        k = 0
-        while cdf < u and k < n:
-            pmf *= (n - k) / (k + 1.0) * ratio
-            k += 1
-            cdf += pmf
-            if pmf == 0.0 and k > mean:
-                break
-        return k
+        return small_binomial_quantile(n, ratio, math.exp(n * math.log1p(-p)), mean, u)
     # start next to the answer (normal approximation with a skewness correction), then walk to it exactly
-    z = _normal_quantile(u)
     variance = mean * q
+    z = _normal_quantile(u) if variance > _HUGE_VARIANCE else _rough_normal_quantile(u)
     sd = math.sqrt(variance)
     guess = mean + sd * z + (q - p) * (z * z - 1.0) / 6.0 - 0.5
     if variance > _HUGE_VARIANCE:
@@ -158,10 +227,16 @@ def _binomial_quantile_low(n, p, u):
         guess += sd * kurtosis * (z ** 3 - 3.0 * z) / 24.0 - (q - p) ** 2 / variance * sd * (2 * z ** 3 - 5 * z) / 36.0
         return min(max(int(math.floor(guess + 0.5)), 0), n)
     start = min(max(int(math.floor(guess + 0.5)), 0), n)
-    log_pmf = (math.lgamma(n + 1.0) - math.lgamma(start + 1.0) - math.lgamma(n - start + 1.0)
-               + start * math.log(p) + (n - start) * math.log1p(-p))
-    pmf = math.exp(log_pmf)
-    cdf = 1.0 if start >= n else regularized_beta(float(n - start), start + 1.0, q)
+    if n < _N_RECIPROCALS and sd < _SUMMED_TAIL_SD:
+        log_pmf = (_LOG_FACTORIALS[n] - _LOG_FACTORIALS[start] - _LOG_FACTORIALS[n - start]
+                   + start * math.log(p) + (n - start) * math.log1p(-p))
+        pmf = math.exp(log_pmf)
+        cdf = _binomial_cdf_by_tail(n, ratio, start, pmf, mean)
+    else:
+        log_pmf = (math.lgamma(n + 1.0) - math.lgamma(start + 1.0) - math.lgamma(n - start + 1.0)
+                   + start * math.log(p) + (n - start) * math.log1p(-p))
+        pmf = math.exp(log_pmf)
+        cdf = 1.0 if start >= n else regularized_beta(float(n - start), start + 1.0, q)
     k = start
     if u <= cdf:
         while k > 0 and cdf - pmf >= u:
@@ -203,13 +278,13 @@ def poisson_quantile(lam, u):
         cdf = pmf
         k = 0
         while cdf < u:
+            pmf *= lam * _RECIPROCALS[k] if k < _N_RECIPROCALS else lam / (k + 1.0)
             k += 1
-            pmf *= lam / k
             cdf += pmf
             if pmf == 0.0 and k > lam:
                 break
         return k
-    z = _normal_quantile(u)
+    z = _normal_quantile(u) if lam > _HUGE_VARIANCE else _rough_normal_quantile(u)
     guess = lam + math.sqrt(lam) * z + (z * z - 1.0) / 6.0 - 0.5
     if lam > _HUGE_VARIANCE:
         guess += (z ** 3 - 3.0 * z) / (24.0 * math.sqrt(lam)) - (2 * z ** 3 - 5 * z) / (36.0 * math.sqrt(lam))
@@ -237,28 +312,38 @@ def poisson_quantile(lam, u):
 
 @njit(cache=True, nogil=True)
 def gamma_quantile(shape, u):
-    """The quantile of Gamma(shape, scale=1) at u, by safeguarded Newton steps on P(shape, x)."""
+    """The quantile of Gamma(shape, scale=1) at u, by safeguarded Halley steps on P(shape, x)."""
     if u <= 0.0:
         return 0.0
+    if u >= 1.0:
+        return math.inf
+    log_gamma = math.lgamma(shape)
     # Wilson-Hilferty start, or the small-x expansion for small shapes
-    z = _normal_quantile(u)
+    x = 0.0
     if shape >= 1.0:
         c = 1.0 / (9.0 * shape)
-        x = shape * (1.0 - c + z * math.sqrt(c)) ** 3
-        if x <= 0.0:
-            x = math.exp((math.log(u) + math.lgamma(shape + 1.0)) / shape)
-    else:
+        x = shape * (1.0 - c + _rough_normal_quantile(u) * math.sqrt(c)) ** 3
+    if x <= 0.0:
         x = math.exp((math.log(u) + math.lgamma(shape + 1.0)) / shape)
     low, high = 0.0, math.inf
     for _ in range(200):
-        f = regularized_gamma_p(shape, x) - u
+        f = _gamma_p(shape, x, log_gamma) - u
+        if f == 0.0:
+            return x
         if f < 0.0:
             low = x
         else:
             high = x
-        density = math.exp((shape - 1.0) * math.log(x) - x - math.lgamma(shape)) if x > 0.0 else 0.0
-        step = f / density if density > 0.0 else math.inf
-        candidate = x - step
+        density = math.exp((shape - 1.0) * math.log(x) - x - log_gamma) if x > 0.0 else 0.0
+        candidate = math.nan
+        if density > 0.0:
+            newton = f / density
+            # Halley's correction: P'' / P' = (shape - 1) / x - 1
+            denominator = 1.0 - 0.5 * newton * ((shape - 1.0) / x - 1.0)
+            step = newton / denominator if denominator > 0.5 else newton
+            candidate = x - step
+            if abs(step) <= 1e-9 * x and low <= candidate <= high:
+                return candidate  # the error left after so small a Halley step is far below P's rounding
         if not (low < candidate < high) or not math.isfinite(candidate):
             if not math.isfinite(high):
                 candidate = 2.0 * x + 1.0
@@ -266,15 +351,16 @@ def gamma_quantile(shape, u):
                 candidate = high * 1e-3  # the quantile may be many orders of magnitude below: shrink fast
             else:
                 candidate = 0.5 * (low + high)
-        if abs(candidate - x) <= 1e-14 * x or candidate == 0.0:
+        if candidate == 0.0 or (high < math.inf and high - low <= 4e-16 * high):
             return candidate
         x = candidate
     return x
 
 
 @njit(cache=True, nogil=True)
-def _normal_quantile(u):
-    """The standard normal quantile (Acklam's rational approximation with one Halley refinement)."""
+def _rough_normal_quantile(u):
+    """The standard normal quantile to a relative error of about 1e-9 (Acklam's rational approximation): a
+    starting point."""
     if u <= 0.0:
         return -math.inf
     if u >= 1.0:
@@ -288,15 +374,22 @@ def _normal_quantile(u):
     d0, d1, d2, d3 = 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00
     if u < 0.02425:
         q = math.sqrt(-2.0 * math.log(u))
-        x = (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1.0)
-    elif u > 1.0 - 0.02425:
+        return (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1.0)
+    if u > 1.0 - 0.02425:
         q = math.sqrt(-2.0 * math.log1p(-u))
-        x = -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1.0)
-    else:
-        q = u - 0.5
-        r = q * q
-        x = (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / \
-            (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0)
+        return -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1.0)
+    q = u - 0.5
+    r = q * q
+    return (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / \
+        (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _normal_quantile(u):
+    """The standard normal quantile (Acklam's rational approximation with one Halley refinement)."""
+    x = _rough_normal_quantile(u)
+    if not math.isfinite(x):
+        return x
     e = 0.5 * math.erfc(-x / math.sqrt(2.0)) - u
     step = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
     return x - step / (1.0 + x * step / 2.0)
