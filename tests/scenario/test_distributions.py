@@ -663,3 +663,33 @@ def test_a_posterior_file_is_read_once_while_it_is_unchanged(posterior_nc: Path,
         posterior_nc, group="posterior", engine="h5netcdf")
     growth = parse_uncertain({"dist": "posterior", "file": "fit.nc", "var": "growth"}, "real", base_dir=base)
     assert len(reads) == 2 and growth.mean() == 0.5
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0.0, math.inf), (5.0, 9.0), (-1.0, 1.0), (-math.inf, -3.0), (2.5, math.inf), (-12.0, -11.0)]
+)
+def test_truncated_normal_quantiles_hold_in_the_tails(low, high):
+    """Quantiles from scipy.special match scipy.stats.truncnorm over the whole interval, tails included."""
+    spec = {"dist": "normal", "mean": 0, "sd": 1}
+    spec.update({key: bound for key, bound in (("low", low), ("high", high)) if math.isfinite(bound)})
+    dist = parse_uncertain(spec, "real")
+    u = np.concatenate([np.linspace(1e-9, 1 - 1e-9, 201), [1e-12, 0.5]])
+    values = dist.ppf(u)
+    assert np.all((values >= low) & (values <= high))
+    np.testing.assert_allclose(values, stats.truncnorm(low, high).ppf(u), rtol=1e-6, atol=1e-9)
+    assert dist.mean() == pytest.approx(stats.truncnorm(low, high).mean(), rel=1e-9)
+
+
+def test_drawing_inputs_does_not_import_scipy_stats():
+    """scipy.stats takes about half a second to import: a run's inputs are drawn with scipy.special only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from revsim.scenario.load import load_scenario; from revsim.engine.compile import "
+        "compile_scenario; c = compile_scenario(load_scenario('scenarios/saas_sales_led.yaml')); "
+        "c.draw_parameters(0, 0, 10); print('scipy.stats' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

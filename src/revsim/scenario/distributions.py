@@ -150,7 +150,11 @@ class Distribution(ABC):
 
 
 class _ScipyDistribution(Distribution):
-    """A distribution backed by a frozen :mod:`scipy.stats` distribution."""
+    """A distribution with an equivalent frozen :mod:`scipy.stats` distribution.
+
+    Quantiles come from :mod:`scipy.special` (the functions scipy.stats itself calls): importing scipy.stats
+    takes about half a second, more than a small run.
+    """
 
     @abstractmethod
     def scipy(self) -> Any:
@@ -204,6 +208,11 @@ class Beta(_ScipyDistribution):
 
         return stats.beta(self.alpha, self.beta)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import special
+
+        return np.asarray(special.betaincinv(self.alpha, self.beta, np.asarray(u, dtype=np.float64)), np.float64)
+
     def mean(self) -> float:
         return self.alpha / (self.alpha + self.beta)
 
@@ -241,8 +250,32 @@ class Normal(_ScipyDistribution):
         b = (self.high - self.mu) / self.sigma
         return stats.truncnorm(a, b, loc=self.mu, scale=self.sigma)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import special
+
+        u = np.asarray(u, dtype=np.float64)
+        if not self.truncated:
+            return self.mu + self.sigma * special.ndtri(u)
+        a = (self.low - self.mu) / self.sigma
+        b = (self.high - self.mu) / self.sigma
+        mass = special.ndtr(-a) - special.ndtr(-b) if a > 0 else special.ndtr(b) - special.ndtr(a)
+        # below the normal's median from its lower tail, above it from its upper tail, where ndtr is exact
+        with np.errstate(invalid="ignore", divide="ignore"):
+            below = special.ndtr(a) + u * mass
+            lower = special.ndtri(below)
+            upper = -special.ndtri(special.ndtr(-b) + (1.0 - u) * mass)
+        return np.clip(self.mu + self.sigma * np.where(below <= 0.5, lower, upper), self.low, self.high)
+
     def mean(self) -> float:
-        return self.mu if not self.truncated else float(self.scipy().mean())
+        if not self.truncated:
+            return self.mu
+        from scipy import special
+
+        a = (self.low - self.mu) / self.sigma
+        b = (self.high - self.mu) / self.sigma
+        density = (math.exp(-a * a / 2) if math.isfinite(a) else 0.0) - (math.exp(-b * b / 2) if math.isfinite(b) else 0.0)
+        mass = float(special.ndtr(-a) - special.ndtr(-b)) if a > 0 else float(special.ndtr(b) - special.ndtr(a))
+        return self.mu + self.sigma * density / math.sqrt(2 * math.pi) / mass
 
     def describe(self) -> str:
         text = f"normal(mean={_fmt(self.mu)}, sd={_fmt(self.sigma)}"
@@ -273,6 +306,11 @@ class LogNormal(_ScipyDistribution):
 
         return stats.lognorm(self.sigma, scale=math.exp(self.mu))
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import special
+
+        return np.exp(self.sigma * special.ndtri(np.asarray(u, dtype=np.float64))) * math.exp(self.mu)
+
     def mean(self) -> float:
         return math.exp(self.mu + self.sigma**2 / 2)
 
@@ -295,6 +333,11 @@ class Gamma(_ScipyDistribution):
         from scipy import stats
 
         return stats.gamma(self.shape, scale=self.scale)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import special
+
+        return special.gammaincinv(self.shape, np.asarray(u, dtype=np.float64)) * self.scale
 
     def mean(self) -> float:
         return self.shape * self.scale
@@ -320,6 +363,14 @@ class Triangular(_ScipyDistribution):
 
         width = self.high - self.low
         return stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=np.float64)
+        width = self.high - self.low
+        c = (self.mode - self.low) / width
+        with np.errstate(invalid="ignore"):
+            x = np.where(u < c, np.sqrt(c * u), 1.0 - np.sqrt((1.0 - c) * (1.0 - u)))
+        return x * width + self.low
 
     def mean(self) -> float:
         return (self.low + self.mode + self.high) / 3
@@ -353,6 +404,12 @@ class Pert(_ScipyDistribution):
 
         alpha, beta = self.shape_parameters
         return stats.beta(alpha, beta, loc=self.low, scale=self.high - self.low)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import special
+
+        alpha, beta = self.shape_parameters
+        return special.betaincinv(alpha, beta, np.asarray(u, dtype=np.float64)) * (self.high - self.low) + self.low
 
     def mean(self) -> float:
         return (self.low + self.lam * self.mode + self.high) / (self.lam + 2)
@@ -856,7 +913,7 @@ def _fit_beta(low: float, high: float, p_low: float, p_high: float) -> tuple[flo
     (digamma(a) - digamma(b) ~ log(a / b), trigamma(a) + trigamma(b) ~ 1/a + 1/b). None when no fit
     reaches the quantiles to 1e-9.
     """
-    from scipy import optimize, special
+    from scipy import special
 
     probs = np.array([p_low, p_high])
     target = np.array([low, high])
@@ -874,17 +931,57 @@ def _fit_beta(low: float, high: float, p_low: float, p_high: float) -> tuple[flo
         q = special.betaincinv(a, b, probs)
         return float(np.max(np.abs(q - target))) if np.all(np.isfinite(q)) else math.inf
 
-    best: np.ndarray | None = None
-    for x0 in (start, np.zeros(2), start + 1.0, start - 1.0):
+    best = _newton_2d(residual, start)
+    if best is not None and error(best) > 1e-9:
+        best = None
+    for x0 in (start, np.zeros(2), start + 1.0, start - 1.0):  # the robust (slower to import) solver
+        if best is not None:
+            break
+        from scipy import optimize
+
         solution = optimize.root(residual, x0, method="hybr", options={"xtol": 1e-13})
         x = solution.x
         if np.all(np.isfinite(x)) and error(x) <= 1e-9:
             best = x
-            break
     if best is None:
         return None
     a, b = np.exp(best)
     return float(a), float(b)
+
+
+def _newton_2d(residual: Any, x0: np.ndarray, *, tol: float = 1e-13, max_iter: int = 50) -> np.ndarray | None:
+    """A root of a smooth map of R^2 by Newton steps with a forward-difference Jacobian and step halving; None
+    when it does not converge (the caller then tries a more robust solver)."""
+    x = np.asarray(x0, dtype=np.float64)
+    f = residual(x)
+    for _ in range(max_iter):
+        if not np.all(np.isfinite(f)):
+            return None
+        if np.max(np.abs(f)) <= tol:
+            return x
+        h = 1e-7 * np.maximum(1.0, np.abs(x))
+        jacobian = np.empty((2, 2))
+        for j in range(2):
+            step = np.zeros(2)
+            step[j] = h[j]
+            jacobian[:, j] = (residual(x + step) - f) / h[j]
+        try:
+            delta = np.linalg.solve(jacobian, -f)
+        except np.linalg.LinAlgError:
+            return None
+        norm = np.max(np.abs(f))
+        for _ in range(30):  # halve the step until the residual shrinks
+            candidate = x + delta
+            f_candidate = residual(candidate)
+            if np.all(np.isfinite(f_candidate)) and np.max(np.abs(f_candidate)) < norm:
+                break
+            delta = delta / 2
+        else:
+            return None
+        if np.max(np.abs(candidate - x)) <= tol * np.maximum(1.0, np.max(np.abs(x))):
+            return candidate
+        x, f = candidate, f_candidate
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------
