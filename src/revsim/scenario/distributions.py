@@ -965,10 +965,11 @@ def _newton_2d(residual: Any, x0: np.ndarray, *, tol: float = 1e-13, max_iter: i
             step = np.zeros(2)
             step[j] = h[j]
             jacobian[:, j] = (residual(x + step) - f) / h[j]
-        try:
-            delta = np.linalg.solve(jacobian, -f)
-        except np.linalg.LinAlgError:
+        determinant = jacobian[0, 0] * jacobian[1, 1] - jacobian[0, 1] * jacobian[1, 0]
+        if determinant == 0.0 or not math.isfinite(determinant):
             return None
+        delta = np.array([jacobian[0, 1] * f[1] - jacobian[1, 1] * f[0],
+                          jacobian[1, 0] * f[0] - jacobian[0, 0] * f[1]]) / determinant  # -J^-1 f
         norm = np.max(np.abs(f))
         for _ in range(30):  # halve the step until the residual shrinks
             candidate = x + delta
