@@ -100,15 +100,15 @@ def test_huge_binomial_quantiles_are_within_a_hair_of_the_exact_ones(n: int, p: 
 
 
 @settings(max_examples=300, deadline=None)
-@given(n=st.integers(min_value=200, max_value=4095), p=st.floats(min_value=0.02, max_value=0.98), u=uniforms)
+@given(n=st.integers(min_value=200, max_value=40_000), p=st.floats(min_value=0.002, max_value=0.998), u=uniforms)
 def test_binomial_quantile_with_a_summed_tail_is_scipys(n: int, p: float, u: float) -> None:
-    """Means of 100 and more with a standard deviation below 40: the distribution function at the starting point
+    """Means of 100 and more with a standard deviation below 60: the distribution function at the starting point
     is the sum of the mass function over a tail (the funnel's usual binomials)."""
     ours, exact = binomial_quantile(n, p, u), int(stats.binom.ppf(u, n, p))
     assert ours == exact or abs(stats.binom.cdf(min(ours, exact), n, p) - u) < 1e-12
 
 
-@pytest.mark.parametrize(("n", "p"), [(300, 0.4), (1282, 2 / 3), (856, 0.248), (4095, 0.03), (2000, 0.5)])
+@pytest.mark.parametrize(("n", "p"), [(300, 0.4), (1282, 2 / 3), (856, 0.248), (4095, 0.03), (2000, 0.5), (16_000, 0.1), (14_000, 0.5)])
 def test_summed_tails_hold_in_the_far_tails(n: int, p: float) -> None:
     for u in (1e-12, 1e-9, 1e-4, 0.5, 1 - 1e-4, 1 - 1e-9):
         assert binomial_quantile(n, p, u) == int(stats.binom.ppf(u, n, p))

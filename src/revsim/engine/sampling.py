@@ -49,7 +49,7 @@ _LOG_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(_N_RECIPROCALS)]
 #: Up to this standard deviation, the distribution function at the starting point of a binomial's walk is
 #: the sum of the mass function over the tail beyond it (about 9 standard deviations of terms, each one a
 #: multiplication), which is faster than the continued fraction of the incomplete beta function.
-_SUMMED_TAIL_SD = 40.0
+_SUMMED_TAIL_SD = 60.0
 #: A tail's sum stops when its next term is below this fraction of the sum so far.
 _TAIL_EPS = 1e-17
 
@@ -172,16 +172,28 @@ def small_binomial_quantile(n, ratio, zero_term, mean, u):
 
 
 @njit(cache=True, nogil=True)
+def _reciprocal(k):
+    """1 / k for a whole number k >= 1, from the table when it holds it."""
+    return _RECIPROCALS[k - 1] if k <= _N_RECIPROCALS else 1.0 / k
+
+
+@njit(cache=True, nogil=True)
+def _log_factorial(k):
+    """log(k!) for a whole number k >= 0, from the table when it holds it."""
+    return _LOG_FACTORIALS[k] if k < _N_RECIPROCALS else math.lgamma(k + 1.0)
+
+
+@njit(cache=True, nogil=True)
 def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
     """P(Binomial(n, p) <= k) given ``pmf = P(X = k)``, by summing the mass function over the tail on the side
-    of ``k`` away from the mean (``n < _N_RECIPROCALS``; ``ratio = p / (1 - p)``)."""
+    of ``k`` away from the mean (``ratio = p / (1 - p)``)."""
     term = pmf
     if k < mean:
         total = pmf
         inverse_ratio = 1.0 / ratio
         j = k
         while j > 0:  # P(X = j - 1) = P(X = j) * j / ((n - j + 1) * ratio)
-            term *= j * inverse_ratio * _RECIPROCALS[n - j]
+            term *= j * inverse_ratio * _reciprocal(n - j + 1)
             j -= 1
             total += term
             if term < total * _TAIL_EPS:
@@ -190,7 +202,7 @@ def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
     above = 0.0
     j = k
     while j < n:  # P(X = j + 1) = P(X = j) * (n - j) * ratio / (j + 1)
-        term *= (n - j) * ratio * _RECIPROCALS[j]
+        term *= (n - j) * ratio * _reciprocal(j + 1)
         j += 1
         above += term
         if term < above * _TAIL_EPS:
@@ -227,8 +239,8 @@ def _binomial_quantile_low(n, p, u):
         guess += sd * kurtosis * (z ** 3 - 3.0 * z) / 24.0 - (q - p) ** 2 / variance * sd * (2 * z ** 3 - 5 * z) / 36.0
         return min(max(int(math.floor(guess + 0.5)), 0), n)
     start = min(max(int(math.floor(guess + 0.5)), 0), n)
-    if n < _N_RECIPROCALS and sd < _SUMMED_TAIL_SD:
-        log_pmf = (_LOG_FACTORIALS[n] - _LOG_FACTORIALS[start] - _LOG_FACTORIALS[n - start]
+    if sd < _SUMMED_TAIL_SD:
+        log_pmf = (_log_factorial(n) - _log_factorial(start) - _log_factorial(n - start)
                    + start * math.log(p) + (n - start) * math.log1p(-p))
         pmf = math.exp(log_pmf)
         cdf = _binomial_cdf_by_tail(n, ratio, start, pmf, mean)
