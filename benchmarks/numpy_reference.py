@@ -92,20 +92,8 @@ def floor_seconds_per_variate(recorder: VariateRecorder, *, seed: int = 0, repea
 def simulate_numpy(compiled: CompiledScenario, params: DrawParameters, seed: int, *,
                    recorder: VariateRecorder | None = None, batch: int = BATCH) -> RawResults:
     """Simulate every draw of ``params`` with numpy; the same arrays as :func:`~revsim.engine.run.run_draws`."""
-    n, T = len(params), compiled.n_months
-    S, K = len(compiled.segments), len(compiled.stages)
-    n_loops, n_channels = len(compiled.loops), len(compiled.channels)
-    raw = RawResults(
-        params=params,
-        stage_entries=np.zeros((n, T, S, K), np.int64),
-        stage_open=np.zeros((n, T, S, K), np.int64),
-        stage_converted=np.zeros((n, T, S, K), np.int64),
-        stage_lost=np.zeros((n, T, S, K), np.int64),
-        counts=np.zeros((n, T, S, L.N_COUNTS), np.int64),
-        money=np.zeros((n, T, S, L.N_MONEY), np.int64),
-        loop_entries=np.zeros((n, T, n_loops), np.int64),
-        flags=np.zeros((n, n_loops + n_channels + 1), np.int64),
-    )
+    n = len(params)
+    raw = RawResults.zeros(compiled, params)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2, params.start)))
     sampler = recorder or VariateRecorder(limit=0)
     for first in range(0, n, batch):

@@ -53,6 +53,26 @@ class RawResults:
     cohort_customers: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0), np.int64))
     cohort_mrr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0), np.int64))
 
+    @classmethod
+    def zeros(cls, compiled: CompiledScenario, params: DrawParameters, *, cohorts: bool = False) -> RawResults:
+        """Zeroed outputs for the draws of ``params``, to be filled by a simulation of ``compiled``."""
+        n, T = len(params), compiled.n_months
+        S, K = len(compiled.segments), len(compiled.stages)
+        n_loops, n_channels = len(compiled.loops), len(compiled.channels)
+        return cls(
+            params=params,
+            stage_entries=np.zeros((n, T, S, K), np.int64),
+            stage_open=np.zeros((n, T, S, K), np.int64),
+            stage_converted=np.zeros((n, T, S, K), np.int64),
+            stage_lost=np.zeros((n, T, S, K), np.int64),
+            counts=np.zeros((n, T, S, L.N_COUNTS), np.int64),
+            money=np.zeros((n, T, S, L.N_MONEY), np.int64),
+            loop_entries=np.zeros((n, T, n_loops), np.int64),
+            flags=np.zeros((n, n_loops + n_channels + 1), np.int64),
+            cohort_customers=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
+            cohort_mrr=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
+        )
+
 
 #: Per-cohort detail is kept by default while draws x months^2 x segments stays below this (about 160 MB).
 COHORT_DETAIL_LIMIT = 10_000_000
@@ -162,22 +182,8 @@ def run_draws(
         params = compiled.draw_parameters(seed, start, stop)
     elif (params.start, params.stop) != (start, stop):
         raise ValueError(f"params are those of draws {params.start} to {params.stop - 1}, not {start} to {stop - 1}")
-    n, T = stop - start, compiled.n_months
-    S, K = len(compiled.segments), len(compiled.stages)
-    n_loops, n_channels = len(compiled.loops), len(compiled.channels)
-    raw = RawResults(
-        params=params,
-        stage_entries=np.zeros((n, T, S, K), np.int64),
-        stage_open=np.zeros((n, T, S, K), np.int64),
-        stage_converted=np.zeros((n, T, S, K), np.int64),
-        stage_lost=np.zeros((n, T, S, K), np.int64),
-        counts=np.zeros((n, T, S, L.N_COUNTS), np.int64),
-        money=np.zeros((n, T, S, L.N_MONEY), np.int64),
-        loop_entries=np.zeros((n, T, n_loops), np.int64),
-        flags=np.zeros((n, n_loops + n_channels + 1), np.int64),
-        cohort_customers=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
-        cohort_mrr=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
-    )
+    n = stop - start
+    raw = RawResults.zeros(compiled, params, cohorts=cohorts)
     c = compiled
 
     def run_block(first: int, last: int) -> None:

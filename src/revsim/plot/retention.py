@@ -124,6 +124,7 @@ def expected_retention_draws(ds: xr.Dataset, scenario: Any = None,
         When the scenario (for its constants) is not available.
     """
     from revsim.engine.compile import segment_input_path
+    from revsim.results.metrics import expected_customer_curves
 
     loaded, why = linked_scenario(ds, scenario)
     if loaded is None:
@@ -136,31 +137,8 @@ def expected_retention_draws(ds: xr.Dataset, scenario: Any = None,
         def get(block: str, name: str, segment: str = segment) -> np.ndarray:
             return values[segment_input_path(model, block, segment, name)]
 
-        retention = model.settings("retention", segment)
-        term = retention.contract_months
-        onboarding_age = max(model.settings("onboarding", segment).months, 1)
-        drift = get("expansion", "rate") * get("expansion", "size") - \
-            get("expansion", "contraction_rate") * get("expansion", "contraction_size")
-        uplift = get("expansion", "price_uplift")
-        alive = np.ones(ds.sizes["draw"])
-        mrr = np.ones(ds.sizes["draw"])
-        logo = np.empty((alive.size, ages.size))
-        revenue = np.empty((alive.size, ages.size))
-        for age in ages:
-            if age == onboarding_age:
-                alive = alive * get("onboarding", "success")
-            if age >= 1 and age % term == 0:
-                renewal = age // term
-                if retention.model == "sbg":
-                    a, b = get("retention", "alpha"), get("retention", "beta")
-                    alive = alive * (b + renewal - 1.0) / (a + b + renewal - 1.0)
-                else:
-                    alive = alive * (1.0 - get("retention", "churn"))
-                mrr = mrr * (1.0 + uplift)
-            if age >= 1:
-                mrr = mrr * (1.0 + drift)
-            logo[:, age] = alive
-            revenue[:, age] = alive * mrr
+        logo, growth = expected_customer_curves(model, segment, get, ages.size)
+        revenue = logo * growth
         out[segment] = {"logo": logo, "revenue": revenue}
     return out
 

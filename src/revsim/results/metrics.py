@@ -14,12 +14,15 @@ Every function works on whole arrays (all draws at once). Definitions follow ``d
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
 from revsim.engine.compile import CompiledScenario, DrawParameters, segment_input_path, stage_input_path
 
-__all__ = ["add_metrics", "trailing_sum", "expected_lifetime_value"]
+__all__ = ["add_metrics", "trailing_sum", "expected_lifetime_value", "expected_customer_curves"]
 
 WINDOW = 12
 
@@ -161,19 +164,48 @@ def expected_lifetime_value(compiled: CompiledScenario, params: DrawParameters, 
     def get(block: str, name: str) -> np.ndarray:
         return values[segment_input_path(model, block, segment, name)]
 
+    alive, growth = expected_customer_curves(model, segment, get, horizon)
+    margin = values["costs.gross_margin"]
+    service = values["costs.cs_cost_per_customer"]
+    first_mrr = get("pricing", "acv") / 12.0
+    total = np.zeros_like(first_mrr)
+    for age in range(horizon):
+        total = total + alive[:, age] * (first_mrr * growth[:, age] * margin - service)
+    return total
+
+
+def expected_customer_curves(model: Any, segment: str, get: Callable[[str, str], np.ndarray],
+                             n_ages: int) -> tuple[np.ndarray, np.ndarray]:
+    """A new customer's expected survival, and its MRR as a multiple of its first month's, at ages 0 to
+    ``n_ages - 1``: two ``[draw, age]`` arrays.
+
+    Follows the kernel's order of events each month: the onboarding failures at the onboarding age, then at
+    each renewal the retention probability (constant or sBG) and the price uplift, then (from age 1) the
+    expected net expansion, ``rate * size - contraction_rate * contraction_size``.
+
+    Parameters
+    ----------
+    model
+        The scenario (:class:`~revsim.scenario.schema.Scenario`), for its constants.
+    segment
+        The segment's name.
+    get
+        ``get(block, name)``: the per-draw values of that segment's input (e.g. ``get("retention", "churn")``).
+    n_ages
+        How many ages (months since acquisition) to return.
+    """
     retention = model.settings("retention", segment)
-    onboarding = model.settings("onboarding", segment)
     term = retention.contract_months
-    onboarding_age = max(onboarding.months, 1)
+    onboarding_age = max(model.settings("onboarding", segment).months, 1)
     drift = get("expansion", "rate") * get("expansion", "size") - \
         get("expansion", "contraction_rate") * get("expansion", "contraction_size")
     uplift = get("expansion", "price_uplift")
-    margin = values["costs.gross_margin"]
-    service = values["costs.cs_cost_per_customer"]
-    mrr = get("pricing", "acv") / 12.0
-    alive = np.ones_like(mrr)
-    total = np.zeros_like(mrr)
-    for age in range(horizon):
+    draws = np.broadcast(drift, uplift).shape
+    alive = np.ones(draws)
+    mrr = np.ones(draws)
+    survival = np.empty((*draws, n_ages))
+    growth = np.empty((*draws, n_ages))
+    for age in range(n_ages):
         if age == onboarding_age:
             alive = alive * get("onboarding", "success")
         if age >= 1 and age % term == 0:
@@ -186,5 +218,6 @@ def expected_lifetime_value(compiled: CompiledScenario, params: DrawParameters, 
             mrr = mrr * (1.0 + uplift)
         if age >= 1:
             mrr = mrr * (1.0 + drift)
-        total = total + alive * (mrr * margin - service)
-    return total
+        survival[..., age] = alive
+        growth[..., age] = mrr
+    return survival, growth
