@@ -470,6 +470,9 @@ def main(argv: list[str] | None = None) -> None:
                                "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                                "machine": machine(), "scenarios": {}}
     start = time.monotonic()
+    # numba's cache of a function is invalidated only when its own file changes, not the files it calls (a
+    # kernel cached before sampling.py changed keeps the old sampling): measure with a cache of this run's own
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="revsim-bench-numba-")
     print("measuring (each line: one fresh process)", file=sys.stderr)
     for name in [s for s in args.scenarios.split(",") if s]:
         draws = args.draws or DRAWS[name][which]
@@ -494,6 +497,7 @@ def main(argv: list[str] | None = None) -> None:
     print(report(results))
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
           f"({results['elapsed_s'] / 60:.1f} minutes)")
+    shutil.rmtree(os.environ.pop("NUMBA_CACHE_DIR"), ignore_errors=True)
 
 
 if __name__ == "__main__":
