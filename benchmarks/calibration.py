@@ -15,6 +15,10 @@ from known parameters (:mod:`revsim.calibrate.synthetic`), then the joint model 
 
 The load average before each fit is recorded: figures taken on a busy machine are slower. Results are
 printed and written to ``benchmarks/calibration_results.json``.
+
+``--funnel-coverage N`` instead measures how often the funnel model's 90% intervals hold the true conversions
+and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
+``--months`` sets the true months in stage and ``--months-prior MEDIAN`` a lognormal prior (sigma 1) for them.
 """
 
 from __future__ import annotations
@@ -114,12 +118,68 @@ def run_case(case: str, draws: int, tune: int, chains: int, sampler: str) -> dic
     }
 
 
+def funnel_coverage(seeds: int, months: list[float], prior_median: float | None = None) -> dict[str, Any]:
+    """Coverage of the funnel model's 90% intervals over ``seeds`` synthetic histories (see the module doc)."""
+    import numpy as np
+    import nutpie
+    import pymc as pm
+
+    from revsim.calibrate.funnel import FunnelBlock, funnel_data, lag_matrix
+    from revsim.calibrate.priors import parse_prior_override
+    from revsim.calibrate.synthetic import funnel_counts
+
+    conversion = [0.3, 0.45, 0.25]
+    season = np.exp(0.15 * np.sin(2 * np.pi * np.arange(12) / 12))
+
+    def history(seed: int) -> Any:
+        return funnel_counts(volume=3000, growth=0.01, dispersion=0.02, conversion=conversion, months_in_stage=months,
+                             months=36, rng=np.random.default_rng(seed), seasonality=season,
+                             stages=["lead", "mql", "opp", "won"])
+
+    priors = None
+    if prior_median is not None:
+        prior = {"dist": "lognormal", "median": prior_median, "sigma": 1}
+        priors = {"months_in_stage": parse_prior_override("months_in_stage", prior)}
+    block = FunnelBlock(funnel_data(history(0)), priors=priors)
+    with pm.Model(coords=block.coords()):
+        block.build()
+        compiled = nutpie.compile_pymc_model(pm.modelcontext(None))
+    held = {"months_in_stage": np.zeros(3), "conversion": np.zeros(3)}
+    medians, widths = [], []
+    for seed in range(1, seeds + 1):
+        d = funnel_data(history(seed))
+        values = {"funnel_lagged_trials": lag_matrix(d.trials), "funnel_first_trials": d.trials[:, 0],
+                  "funnel_conversions": d.conversions}
+        fitted = compiled.with_data(**{k: v for k, v in values.items() if k in compiled.shared_data})
+        idata = nutpie.sample(fitted, draws=300, tune=300, chains=2, cores=1, seed=seed, progress_bar=False)
+        for name, variable, truth in (("months_in_stage", "months_typical", months),
+                                      ("conversion", "conversion_typical", conversion)):
+            draws = idata.posterior[variable].values.reshape(-1, 3)
+            low, high = np.quantile(draws, [0.05, 0.95], axis=0)
+            held[name] += (low <= truth) & (np.asarray(truth) <= high)
+            if name == "months_in_stage":
+                medians.append(np.median(draws, axis=0))
+                widths.append(high - low)
+    return {"seeds": seeds, "true_months": months, "prior_median": prior_median,
+            "coverage_months": (held["months_in_stage"] / seeds).round(3).tolist(),
+            "coverage_conversion": (held["conversion"] / seeds).round(3).tolist(),
+            "mean_median_months": np.mean(medians, axis=0).round(3).tolist(),
+            "mean_width_months": np.mean(widths, axis=0).round(3).tolist()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer draws (500 per chain, 2 chains)")
     parser.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # one case, in this process
+    parser.add_argument("--funnel-coverage", type=int, metavar="N", help="coverage over N synthetic histories")
+    parser.add_argument("--months", default="0.5,1,2", help="true months in stage of the three stages")
+    parser.add_argument("--months-prior", type=float, metavar="MEDIAN", help="lognormal prior of months in stage")
     args = parser.parse_args(argv)
+    if args.funnel_coverage:
+        months = [float(x) for x in args.months.split(",")]
+        print(json.dumps(funnel_coverage(args.funnel_coverage, months, args.months_prior)))
+        return
     draws, tune, chains = (500, 500, 2) if args.quick else (1000, 1000, 4)
     if args.case:
         print(json.dumps(run_case(args.case, draws, tune, chains, args.sampler)))

@@ -110,7 +110,7 @@ def joint_fit() -> dict[str, Any]:
     mrr = MrrHistory(**{**mrr.__dict__, "new": new[:, None]})
     loops = referrals(coefficient=truth["loop_coefficient"], source=np.linspace(200, 420, 36).round(), rng=rng)
     history = History(funnel=funnel, mrr=mrr, referrals=loops)
-    result = fit(history, context_without_scenario(history), FitOptions(draws=400, tune=400, chains=2, seed=3))
+    result = fit(history, context_without_scenario(history), FitOptions(draws=1000, tune=500, chains=2, seed=3))
     samples = {}
     for name in truth:
         values = np.asarray(result.posterior[name].values, dtype=float)

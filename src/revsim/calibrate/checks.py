@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from revsim.calibrate.funnel import expected_leavers
+from revsim.calibrate.funnel import conversion_trials
 from revsim.calibrate.retention import log_survival_grid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,9 +91,9 @@ def _funnel(result: Fit, picks: np.ndarray, rng: np.random.Generator) -> Predict
     ch = d.pair_channel if channelled else np.zeros_like(d.pair_channel)
     p = p_all[:, d.pair_stage, seg, ch]  # [draw, pair]
     m = m_all[:, d.pair_stage, seg]
-    n = expected_leavers(d.trials[None, :, :], 1.0 / (1.0 + m))  # [draw, pair, T]
-    k = kappa[:, d.pair_stage][:, :, None]
-    q = rng.beta(np.maximum(p[:, :, None] * k, 1e-9), np.maximum((1 - p[:, :, None]) * k, 1e-9))
+    k = kappa[:, d.pair_stage]
+    n, r, k_r = conversion_trials(d.trials[None, :, :], 1.0 / (1.0 + m), p, k)  # [draw, pair, T]
+    q = rng.beta(np.maximum(r * k_r, 1e-9), np.maximum((1 - r) * k_r, 1e-9))
     y = rng.binomial(np.round(np.maximum(n, 0)).astype(np.int64), q)
     series = []
     for j, (stage, nxt) in enumerate(zip(d.stages, d.next_stages, strict=True)):
