@@ -43,15 +43,18 @@ def counted_run(monkeypatch, compiled, start, stop):
     taken = np.zeros(len(L.PROCESSES), np.int64)
     proxies: list[CountingGenerator] = []
 
-    def generators(seed, draw):
-        made = [CountingGenerator(g) for g in process_generators(seed, draw)]
-        proxies.extend(made)
-        return tuple(made)
+    def generators(seed, start, stop):
+        blocks = []
+        for draw in range(start, stop):
+            made = [CountingGenerator(g) for g in process_generators(seed, draw)]
+            proxies.extend(made)
+            blocks.append(tuple(made))
+        return blocks
 
     for name in dir(kernels):  # every jitted function the kernel calls runs as Python, so proxies pass through
         if isinstance(getattr(kernels, name), CPUDispatcher):
             monkeypatch.setattr(kernels, name, getattr(kernels, name).py_func)
-    monkeypatch.setattr(run_module, "process_generators", generators)
+    monkeypatch.setattr(run_module, "block_generators", generators)
     raw = run_draws(compiled, SEED, start, stop, threads=1)
     monkeypatch.undo()
     for i, proxy in enumerate(proxies):

@@ -20,7 +20,7 @@ import numpy as np
 
 from revsim.engine import layout as L
 from revsim.engine.compile import CompiledScenario, DrawParameters, compile_scenario
-from revsim.engine.rng import process_generators
+from revsim.engine.rng import block_generators
 from revsim.errors import InputError, SimulationError
 from revsim.scenario.load import LoadedScenario, load_scenario
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["RawResults", "RunawayWarning", "simulate", "run_draws", "default_threads"]
 
 MAX_DRAWS = 10_000_000
+#: Draws whose generators are seeded together (:func:`~revsim.engine.rng.block_generators`).
+_GENERATOR_BLOCK = 16
 
 
 class RunawayWarning(UserWarning):
@@ -189,14 +191,17 @@ def run_draws(
     def run_block(first: int, last: int) -> None:
         from revsim.interruption import check_stop
 
+        generators: list[tuple[np.random.Generator, ...]] = []
         for i in range(first, last):
             check_stop()  # SIGINT/SIGTERM: every worker gives up between draws
+            if not generators:  # a few draws' generators at a time: seeding them together is cheaper
+                generators = block_generators(seed, start + i, start + min(i + _GENERATOR_BLOCK, last))[::-1]
             simulate_draw(
                 c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
                 c.capacity_stage, c.initial_stock, c.book_segment, c.book_customers, c.book_mrr, c.book_age,
                 params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
                 params.loop_coef[i], params.capacity[i],
-                *process_generators(seed, start + i),
+                *generators.pop(),
                 raw.stage_entries[i], raw.stage_open[i], raw.stage_converted[i], raw.stage_lost[i],
                 raw.counts[i], raw.money[i],
                 raw.loop_entries[i], raw.flags[i], raw.cohort_customers[i], raw.cohort_mrr[i],
