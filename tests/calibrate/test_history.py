@@ -115,6 +115,19 @@ BAD = [
         id="months-out-of-order"),
     pytest.param("funnel.csv", """
         month,stage,count
+        2026-02,lead,100
+        2026-01,lead,90
+        2026-02,mqll,95
+        """, ["funnel.csv", "months out of order: 2026-01 comes after 2026-02 (line 2)", "(line 3)",
+              "unknown stage 'mqll'", "(line 4)"], id="months-out-of-order-and-an-unknown-stage-together"),
+    pytest.param("mrr.csv", """
+        month,new,expansion,contraction,churn
+        2026-02,100,1,1,1
+        2026-01,120,-1,1,1
+        """, ["mrr.csv", "months out of order: 2026-01 comes after 2026-02 (line 2)", "negative expansion MRR -1"],
+        id="mrr-months-out-of-order-and-a-negative-amount-together"),
+    pytest.param("funnel.csv", """
+        month,stage,count
         2026-01,lead,100
         2026-02,lead,90
         2026-02,lead,91

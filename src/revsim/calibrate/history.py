@@ -463,8 +463,8 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
     segment_names = _names(table, "segment", segments, "segment", problems)
     channel_names = _names(table, "channel", None, "channel", problems)
     _whole_counts(table, "count", problems, "count")
+    known = _check_month_order(months, lines, problems)  # reported with the problems above
     problems.raise_if_any()
-    known = _check_month_order(months, lines, problems)
     seen: dict[tuple, int] = {}
     has_seg, has_ch = segment_names is not None, channel_names is not None
     for i, line in enumerate(lines):
@@ -614,9 +614,9 @@ def _read_mrr(table: CsvTable, *, segments: Sequence[str] | None, notes: list[st
                 problems.add(f"negative {column} MRR {value:g}: movements are amounts >= 0"
                              + (" (losses go in contraction and churn)" if column in ("new", "expansion") else ""),
                              column, line)
-    problems.raise_if_any()
-    known = _check_month_order(months, lines, problems,
+    known = _check_month_order(months, lines, problems,  # reported with the problems above
                                key=[(str(s),) for s in frame["segment"]] if has_seg else None)
+    problems.raise_if_any()
     seen: dict[tuple, int] = {}
     for i, line in enumerate(lines):
         key = (months[i], frame["segment"][i] if has_seg else "")
