@@ -121,3 +121,15 @@ def joint_fit() -> dict[str, Any]:
     return {"samples": samples, "divergences": result.divergences, "blocks": sorted(set(table.block)),
             "max_r_hat": float(table.r_hat.max()), "columns": list(table.columns), "warnings": warnings,
             "checks": checks}
+
+
+#: Synthetic funnel histories of the funnel coverage check, and the true months in stage of its three stages.
+COVERAGE_SEEDS = 12
+COVERAGE_MONTHS = [0.5, 1.0, 2.0]
+
+
+def funnel_coverage() -> dict[str, Any]:
+    """The funnel model's 90% intervals over synthetic histories (``benchmarks/calibration.py --funnel-coverage``)."""
+    from benchmarks.calibration import funnel_coverage as measure
+
+    return measure(COVERAGE_SEEDS, COVERAGE_MONTHS)
