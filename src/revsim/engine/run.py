@@ -227,7 +227,7 @@ def _blocks(n: int, threads: int) -> list[tuple[int, int]]:
     """Contiguous blocks of draws: a small first block (it compiles), then a few per thread."""
     if n <= 1 or threads == 1:
         return [(0, n)]
-    size = max(1, min(64, n // (threads * 4)))
+    size = max(1, min(_GENERATOR_BLOCK, n // (threads * 4)))  # small blocks: the threads finish together
     edges = [0, 1, *range(1 + size, n, size), n]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
