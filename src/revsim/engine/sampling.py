@@ -10,8 +10,11 @@ monotone coupling.
 
 Quantiles are exact up to floating-point rounding: small means are found by summing the probability mass
 function from zero; large ones start next to the answer (a normal approximation), where the distribution
-function is computed from the regularized incomplete beta or gamma function, and walk to it. Beyond a
-variance of 1e6 (counts in the millions) the Cornish-Fisher expansion gives the quantile.
+function is computed, and walk to it. For a binomial with a standard deviation up to 60 that distribution
+function is the sum of the mass function over the tail beyond the start (a few hundred multiplications);
+beyond, and for Poisson counts, it is the regularized incomplete beta or gamma function. Beyond a variance of
+1e6 (counts in the millions) the Cornish-Fisher expansion gives the quantile. Gamma quantiles are found by
+safeguarded Halley steps on the incomplete gamma function.
 """
 
 from __future__ import annotations
