@@ -68,7 +68,10 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
         quantiles = np.full((len(QUANTILES), values.shape[1]), np.nan)
         if defined.any():
             mean[defined] = np.nanmean(values[:, defined], axis=0)
-            quantiles[:, defined] = np.nanquantile(values[:, defined], QUANTILES, axis=0)
+            present = values[:, defined]
+            # np.quantile works on whole arrays; nanquantile goes column by column (ten times slower)
+            quantile = np.nanquantile if np.isnan(present).any() else np.quantile
+            quantiles[:, defined] = quantile(present, QUANTILES, axis=0)
         frame = pd.DataFrame({"month": months, "metric": metric, "units": units, "mean": mean})
         for q, row in zip(QUANTILES, quantiles, strict=True):
             frame[f"p{round(q * 100)}"] = row
