@@ -152,23 +152,14 @@ class Distribution(ABC):
 class _ScipyDistribution(Distribution):
     """A distribution with an equivalent frozen :mod:`scipy.stats` distribution.
 
-    Quantiles come from :mod:`scipy.special` (the functions scipy.stats itself calls): importing scipy.stats
-    takes about half a second, more than a small run.
+    Each family computes its quantiles, mean and support itself, with :mod:`scipy.special` (the functions
+    scipy.stats calls): importing scipy.stats takes about half a second, more than a small run. The frozen
+    distribution is for checking them.
     """
 
     @abstractmethod
     def scipy(self) -> Any:
         """The equivalent frozen :mod:`scipy.stats` distribution."""
-
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        return np.asarray(self.scipy().ppf(np.asarray(u, dtype=np.float64)), dtype=np.float64)
-
-    def mean(self) -> float:
-        return float(self.scipy().mean())
-
-    def support(self) -> tuple[float, float]:
-        lo, hi = self.scipy().support()
-        return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
