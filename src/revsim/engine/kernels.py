@@ -75,6 +75,7 @@ from revsim.engine.layout import (
     VOLUME,
 )
 from revsim.engine.sampling import (
+    SMALL_MEAN,
     binomial_quantile,
     binomial_zero_terms,
     gamma_quantile,
@@ -93,8 +94,6 @@ _ZERO_TERMS = 256
 #: Columns of the per-segment tables: the probabilities a cohort's customers churn (constant retention),
 #: upgrade, and downgrade (given they did not upgrade).
 _P_CHURN, _P_UP, _P_DOWN = 0, 1, 2
-#: Below this mean a binomial is summed from zero (as in :mod:`revsim.engine.sampling`).
-_SMALL_MEAN = 100.0
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +173,7 @@ def _cohort_binomial(n, p, odds, zero_term, u):
     if n <= 0 or p <= 0.0:
         return np.int64(0)
     mean = n * p
-    if zero_term >= 0.0 and mean < _SMALL_MEAN:
+    if zero_term >= 0.0 and mean < SMALL_MEAN:
         return np.int64(small_binomial_quantile(n, odds, zero_term, mean, u))
     return np.int64(binomial_quantile(n, p, u))
 

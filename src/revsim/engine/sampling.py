@@ -28,6 +28,7 @@ __all__ = [
     "binomial_quantile",
     "binomial_zero_terms",
     "small_binomial_quantile",
+    "SMALL_MEAN",
     "poisson_quantile",
     "gamma_quantile",
     "regularized_beta",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: Below this mean the quantile is found by summing the mass function from zero.
-_SMALL_MEAN = 100.0
+SMALL_MEAN = 100.0
 #: Above this variance the incomplete beta and gamma functions lose precision in double arithmetic, and the
 #: quantile is the Cornish-Fisher expansion's instead (three terms; its error is a tiny fraction of the
 #: standard deviation, far below the Monte Carlo error of any forecast).
@@ -43,8 +44,8 @@ _HUGE_VARIANCE = 1e6
 _EPS = 1e-15
 _TINY = 1e-300
 _MAX_ITER = 100_000
-#: ``_RECIPROCALS[k] = 1 / (k + 1)``: the sums from zero multiply by these instead of dividing (a division
-#: in the chain of products costs several times a multiplication).
+#: ``_RECIPROCALS[k] = 1 / (k + 1)`` (read through :func:`_reciprocal`): the sums of mass functions multiply
+#: by these instead of dividing (a division in the chain of products costs several times a multiplication).
 _N_RECIPROCALS = 4096
 _RECIPROCALS = 1.0 / np.arange(1.0, _N_RECIPROCALS + 1.0)
 #: ``_LOG_FACTORIALS[k] = log(k!)`` for k < _N_RECIPROCALS.
@@ -55,6 +56,18 @@ _LOG_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(_N_RECIPROCALS)]
 _SUMMED_TAIL_SD = 60.0
 #: A tail's sum stops when its next term is below this fraction of the sum so far.
 _TAIL_EPS = 1e-17
+
+
+@njit(cache=True, nogil=True)
+def _reciprocal(k):
+    """1 / k for a whole number k >= 1, from the table when it holds it."""
+    return _RECIPROCALS[k - 1] if k <= _N_RECIPROCALS else 1.0 / k
+
+
+@njit(cache=True, nogil=True)
+def _log_factorial(k):
+    """log(k!) for a whole number k >= 0, from the table when it holds it."""
+    return _LOG_FACTORIALS[k] if k < _N_RECIPROCALS else math.lgamma(k + 1.0)
 
 
 @njit(cache=True, nogil=True)
@@ -158,32 +171,17 @@ def _gamma_p(a, x, log_gamma_a):
 @njit(cache=True, nogil=True)
 def small_binomial_quantile(n, ratio, zero_term, mean, u):
     """Quantile of Binomial(n, p) at u by summing its mass function from zero (for p <= 1/2 and a mean below
-    ``_SMALL_MEAN``), given ``ratio = p / (1 - p)``, ``zero_term = (1 - p) ** n`` and ``mean = n * p``."""
+    ``SMALL_MEAN``), given ``ratio = p / (1 - p)``, ``zero_term = (1 - p) ** n`` and ``mean = n * p``."""
     pmf = zero_term
     cdf = pmf
     k = 0
     while cdf < u and k < n:
-        if k < _N_RECIPROCALS:
-            pmf *= (n - k) * ratio * _RECIPROCALS[k]
-        else:
-            pmf *= (n - k) / (k + 1.0) * ratio
+        pmf *= (n - k) * ratio * _reciprocal(k + 1)
         k += 1
         cdf += pmf
         if pmf == 0.0 and k > mean:
             break
     return k
-
-
-@njit(cache=True, nogil=True)
-def _reciprocal(k):
-    """1 / k for a whole number k >= 1, from the table when it holds it."""
-    return _RECIPROCALS[k - 1] if k <= _N_RECIPROCALS else 1.0 / k
-
-
-@njit(cache=True, nogil=True)
-def _log_factorial(k):
-    """log(k!) for a whole number k >= 0, from the table when it holds it."""
-    return _LOG_FACTORIALS[k] if k < _N_RECIPROCALS else math.lgamma(k + 1.0)
 
 
 @njit(cache=True, nogil=True)
@@ -230,7 +228,7 @@ def _binomial_quantile_low(n, p, u):
     q = 1.0 - p
     ratio = p / q
     mean = n * p
-    if mean < _SMALL_MEAN:
+    if mean < SMALL_MEAN:
         return small_binomial_quantile(n, ratio, math.exp(n * math.log1p(-p)), mean, u)
     # start next to the answer (normal approximation with a skewness correction), then walk to it exactly
     variance = mean * q
@@ -288,12 +286,12 @@ def poisson_quantile(lam, u):
     """The smallest k with P(Poisson(lam) <= k) >= u."""
     if lam <= 0.0:
         return 0
-    if lam < _SMALL_MEAN:
+    if lam < SMALL_MEAN:
         pmf = math.exp(-lam)
         cdf = pmf
         k = 0
         while cdf < u:
-            pmf *= lam * _RECIPROCALS[k] if k < _N_RECIPROCALS else lam / (k + 1.0)
+            pmf *= lam * _reciprocal(k + 1)
             k += 1
             cdf += pmf
             if pmf == 0.0 and k > lam:
