@@ -9,7 +9,9 @@ Importing :mod:`revsim` is light: the engine (numba) and the results layer (xarr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from revsim.lazy_exports import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -33,9 +35,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'revsim' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -15,8 +15,9 @@ one module per group of models (:mod:`~revsim.calibrate.funnel`, :mod:`~revsim.c
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from revsim.lazy_exports import lazy_getattr
 
 __all__ = ["calibrate", "backtest", "read_history"]
 
@@ -32,7 +33,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'revsim.calibrate' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -22,8 +22,9 @@ line. Each returns the matplotlib Axes it drew on (``ax.figure`` is the figure).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from revsim.lazy_exports import lazy_getattr
 
 __all__ = [
     "fan_chart", "bridge_waterfall", "bowtie_chart", "cohort_heatmap", "expected_retention", "retention_curves",
@@ -53,7 +54,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'revsim.plot' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

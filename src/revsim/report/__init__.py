@@ -12,8 +12,9 @@ matplotlib and openpyxl are imported only when a report is written.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from revsim.lazy_exports import lazy_getattr
 
 __all__ = ["write_report", "open_results", "ReportResult"]
 
@@ -28,7 +29,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'revsim.report' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
