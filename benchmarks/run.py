@@ -290,6 +290,18 @@ def _pair(row: dict[str, Any], name: str) -> str:
     return f"{row[name + '_1']:.2f}/{row[name + '_2']:.2f}" if name + "_1" in row else "-"
 
 
+def _scaling_rows(results: dict[str, Any]) -> list[list[Any]]:
+    """The scaling runs as table rows, for the printed report and the Markdown one."""
+    rows = []
+    for axis, runs in results["scaling"].items():
+        for r, x in zip(runs, results["derived"]["scaling"][axis], strict=True):
+            rows.append([axis, f"{r['draws']:,}", r["months"], r["segments"], f"{r['cohort_months']:.3g}",
+                         f"{r['wall_s']:.2f}", f"{x['time_ratio']:.2f}", f"{x['work_ratio']:.2f}",
+                         f"{x['time_per_cohort_month_ratio']:.2f}", f"{r['rss_peak_mb']:,.0f}",
+                         f"{r['output_mb']:,.0f}", _load(r)])
+    return rows
+
+
 def report(results: dict[str, Any]) -> str:
     d = results["derived"]
     text = []
@@ -332,13 +344,7 @@ def report(results: dict[str, Any]) -> str:
         text.append(_table("numba compilation (small scenario, first draw less a steady draw)",
                            ["cache", "compile s", "first draw s", "imports s", "load"], rows))
     if "scaling" in results:
-        rows = []
-        for axis, runs in results["scaling"].items():
-            for r, x in zip(runs, d["scaling"][axis], strict=True):
-                rows.append([axis, f"{r['draws']:,}", r["months"], r["segments"], f"{r['cohort_months']:.3g}",
-                             f"{r['wall_s']:.2f}", f"{x['time_ratio']:.2f}", f"{x['work_ratio']:.2f}",
-                             f"{x['time_per_cohort_month_ratio']:.2f}", f"{r['rss_peak_mb']:.0f}",
-                             f"{r['output_mb']:.0f}", _load(r)])
+        rows = _scaling_rows(results)
         text.append(_table("scaling (board scale, 1 thread): time per cohort-month should stay at 1",
                            ["axis", "draws", "months", "segments", "cohort-mo", "s", "time x", "work x",
                             "per c-m x", "peak MiB", "output MiB", "load"], rows))
@@ -396,13 +402,7 @@ def markdown(results: dict[str, Any]) -> str:
               [[k, f"{v['compile_s']:.2f}", f"{v['first_draw_s']:.2f}", _load(v)]
                for k, v in results["compile"].items()])
     if "scaling" in results:
-        rows = []
-        for axis, runs in results["scaling"].items():
-            for r, x in zip(runs, d["scaling"][axis], strict=True):
-                rows.append([axis, f"{r['draws']:,}", r["months"], r["segments"], f"{r['cohort_months']:.3g}",
-                             f"{r['wall_s']:.2f}", f"{x['time_ratio']:.2f}", f"{x['work_ratio']:.2f}",
-                             f"{x['time_per_cohort_month_ratio']:.2f}", f"{r['rss_peak_mb']:,.0f}",
-                             f"{r['output_mb']:,.0f}", _load(r)])
+        rows = _scaling_rows(results)
         table(["axis", "draws", "months", "segments", "cohort-months", "s", "time x", "cohort-months x",
                "time per cohort-month x", "peak RSS MiB", "outputs MiB", "load"], rows)
     if "cli" in results:
