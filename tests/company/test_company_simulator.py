@@ -196,3 +196,19 @@ def test_series_by_segment_add_up_to_the_total(runs: dict) -> None:
         run.series("arr_total")
     with pytest.raises(ValueError, match="needs a stage"):
         run.series("stage_entries")
+
+
+def test_cohort_average_mrr_keeps_the_bridge_and_the_counts() -> None:
+    truth = shapes.enterprise()
+    pooled = simulate_company(truth, months=48, seed=4, mrr_within_cohort="cohort_average")
+    own = simulate_company(truth, months=48, seed=4)
+    # the same random numbers decide every count; only money differs
+    np.testing.assert_array_equal(pooled.cohort_customers, own.cohort_customers)
+    np.testing.assert_array_equal(pooled.stage_entries, own.stage_entries)
+    np.testing.assert_array_equal(pooled.new_mrr, own.new_mrr)
+    assert not np.allclose(pooled.mrr[-1], own.mrr[-1])
+    before = np.vstack([np.zeros((1, 2)), pooled.mrr[:-1]])
+    bridge = before + pooled.new_mrr + pooled.expansion_mrr - pooled.contraction_mrr - pooled.churned_mrr
+    assert np.all(np.abs(bridge - pooled.mrr) <= 1e-6 * np.maximum(pooled.mrr, 1.0))
+    with pytest.raises(ValueError, match="mrr_within_cohort"):
+        simulate_company(truth, months=12, seed=4, mrr_within_cohort="average")
