@@ -128,7 +128,8 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0, *,
         stage_lost=out.lost.sum(axis=3), open_in_stage=open_in_stage,
         new_customers=out.new_customers, churned_customers=out.churned_customers,
         onboarding_churned=out.onboarding_churned, active_customers=out.active_customers,
-        advocates=out.advocates, new_mrr=out.new_mrr, expansion_mrr=out.expansion_mrr,
+        advocates=out.advocates, renewals=out.renewals, upgrades=out.upgrades, downgrades=out.downgrades,
+        uplift_mrr=out.uplift_mrr, new_mrr=out.new_mrr, expansion_mrr=out.expansion_mrr,
         contraction_mrr=out.contraction_mrr, churned_mrr=out.churned_mrr, mrr=out.mrr,
         loop_entries=out.loop_entries, loop_source=out.loop_source,
         cohort_customers=out.cohort_customers, cohort_mrr=out.cohort_mrr,
@@ -150,6 +151,10 @@ class _Arrays:
         self.onboarding_churned = np.zeros((T, S), np.int64)
         self.active_customers = np.zeros((T, S), np.int64)
         self.advocates = np.zeros((T, S), np.int64)
+        self.renewals = np.zeros((T, S), np.int64)
+        self.upgrades = np.zeros((T, S), np.int64)
+        self.downgrades = np.zeros((T, S), np.int64)
+        self.uplift_mrr = np.zeros((T, S))
         self.new_mrr = np.zeros((T, S))
         self.expansion_mrr = np.zeros((T, S))
         self.contraction_mrr = np.zeros((T, S))
@@ -242,6 +247,7 @@ def _existing_customers(company: Company, rng: np.random.Generator, t: int, cust
     out.churned_mrr[t] = _sum_by(seg[lost], S, customers.mrr[lost])
     renews = np.zeros(len(seg), bool)
     renews[renewing] = True
+    out.renewals[t] = _sum_by(seg[renews], S)
     keep = ~lost
     customers.keep(keep)
     renews = renews[keep]
@@ -254,7 +260,10 @@ def _existing_customers(company: Company, rng: np.random.Generator, t: int, cust
     downgrade = np.where((u >= p_up) & (u < p_up + company.downgrade_rate[seg]),
                          mrr * company.downgrade_size[seg], 0.0)
     customers.mrr = mrr + upgrade - downgrade
-    out.expansion_mrr[t] = _sum_by(seg, S, uplift) + _sum_by(seg, S, upgrade)
+    out.upgrades[t] = _sum_by(seg[u < p_up], S)
+    out.downgrades[t] = _sum_by(seg[(u >= p_up) & (u < p_up + company.downgrade_rate[seg])], S)
+    out.uplift_mrr[t] = _sum_by(seg, S, uplift)
+    out.expansion_mrr[t] = out.uplift_mrr[t] + _sum_by(seg, S, upgrade)
     out.contraction_mrr[t] = _sum_by(seg, S, downgrade)
 
 
