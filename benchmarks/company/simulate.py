@@ -229,39 +229,49 @@ def _stages(company: Company, rng: np.random.Generator, t: int, out: _Arrays) ->
 
 def _existing_customers(company: Company, rng: np.random.Generator, t: int, customers: _Customers,
                         a_onboarding: np.ndarray, out: _Arrays) -> None:
-    """Step 5 for the customers won before this month: onboarding, renewal (churn, uplift), up/downgrades."""
-    S = out.S
-    seg = customers.segment
-    if len(seg) == 0:
+    """Step 5 for the customers won before this month: departures, then MRR movements."""
+    if len(customers.segment) == 0:
         return
+    renewing = _departures(company, rng, t, customers, a_onboarding, out)
+    _mrr_movements(company, rng, t, customers, renewing, out)
+
+
+def _departures(company: Company, rng: np.random.Generator, t: int, customers: _Customers,
+                a_onboarding: np.ndarray, out: _Arrays) -> np.ndarray:
+    """Onboarding failures, then churn at renewals; returns which remaining customers renewed this month."""
+    S, seg = out.S, customers.segment
     age = t - customers.birth
     at_onboarding = np.flatnonzero(age == a_onboarding[seg])
     failed = np.zeros(len(seg), bool)
     failed[at_onboarding] = rng.random(len(at_onboarding)) >= company.onboarding_success[seg[at_onboarding]]
-    renewing = np.flatnonzero((age % company.contract_months[seg] == 0) & ~failed)
+    renewing = (age % company.contract_months[seg] == 0) & ~failed
+    due = np.flatnonzero(renewing)
     churned = np.zeros(len(seg), bool)
-    churned[renewing] = rng.random(len(renewing)) < customers.churn[renewing]
+    churned[due] = rng.random(len(due)) < customers.churn[due]
     lost = failed | churned
+    out.renewals[t] = _sum_by(seg[renewing], S)
     out.churned_customers[t] = _sum_by(seg[lost], S)
     out.onboarding_churned[t] = _sum_by(seg[failed], S)
     out.churned_mrr[t] = _sum_by(seg[lost], S, customers.mrr[lost])
-    renews = np.zeros(len(seg), bool)
-    renews[renewing] = True
-    out.renewals[t] = _sum_by(seg[renews], S)
-    keep = ~lost
-    customers.keep(keep)
-    renews = renews[keep]
-    seg, mrr = customers.segment, customers.mrr
-    uplift = np.where(renews, mrr * company.price_uplift[seg], 0.0)
-    mrr = mrr + uplift
+    customers.keep(~lost)
+    return renewing[~lost]
+
+
+def _mrr_movements(company: Company, rng: np.random.Generator, t: int, customers: _Customers,
+                   renewing: np.ndarray, out: _Arrays) -> None:
+    """Price uplift at renewals, then each survivor upgrades, downgrades or neither (one uniform each)."""
+    S, seg = out.S, customers.segment
+    uplift = np.where(renewing, customers.mrr * company.price_uplift[seg], 0.0)
+    mrr = customers.mrr + uplift
     u = rng.random(len(seg))
     p_up = company.upgrade_rate[seg]
-    upgrade = np.where(u < p_up, mrr * company.upgrade_size[seg], 0.0)
-    downgrade = np.where((u >= p_up) & (u < p_up + company.downgrade_rate[seg]),
-                         mrr * company.downgrade_size[seg], 0.0)
+    upgrades = u < p_up
+    downgrades = ~upgrades & (u < p_up + company.downgrade_rate[seg])
+    upgrade = np.where(upgrades, mrr * company.upgrade_size[seg], 0.0)
+    downgrade = np.where(downgrades, mrr * company.downgrade_size[seg], 0.0)
     customers.mrr = mrr + upgrade - downgrade
-    out.upgrades[t] = _sum_by(seg[u < p_up], S)
-    out.downgrades[t] = _sum_by(seg[(u >= p_up) & (u < p_up + company.downgrade_rate[seg])], S)
+    out.upgrades[t] = _sum_by(seg[upgrades], S)
+    out.downgrades[t] = _sum_by(seg[downgrades], S)
     out.uplift_mrr[t] = _sum_by(seg, S, uplift)
     out.expansion_mrr[t] = out.uplift_mrr[t] + _sum_by(seg, S, upgrade)
     out.contraction_mrr[t] = _sum_by(seg, S, downgrade)
