@@ -10,7 +10,7 @@ errors, and counts the same standard deviation (log ratio within 4 standard erro
 Money: with customers keeping their own MRR (the simulator's default), money is more spread than in the
 engine, whose churners and upgraders carry their cohort's average MRR (``benchmarks/company/__init__.py``):
 its spread may be larger, never smaller. With ``mrr_within_cohort="cohort_average"`` (the engine's
-convention) the spreads of money must agree too. ``python -m benchmarks.company_vs_engine`` prints the same
+convention; checked on the enterprise shape, whose contract values vary most) the spreads of money must agree too. ``python -m benchmarks.company_vs_engine`` prints the same
 comparison with more draws.
 """
 
@@ -25,8 +25,7 @@ DRAWS = 150
 MONTHS = 48
 AT = (11, 23, 35, 47)
 MONEY = ("arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr")
-CASES = [(name, "individual") for name in shapes.SHAPES] + [("worked_example", "cohort_average"),
-                                                              ("enterprise", "cohort_average")]
+CASES = [(name, "individual") for name in shapes.SHAPES] + [("enterprise", "cohort_average")]
 
 
 @pytest.mark.slow
