@@ -10,8 +10,8 @@ errors, and counts the same standard deviation (log ratio within 4 standard erro
 Money: with customers keeping their own MRR (the simulator's default), money is more spread than in the
 engine, whose churners and upgraders carry their cohort's average MRR (``benchmarks/company/__init__.py``):
 its spread may be larger, never smaller. With ``mrr_within_cohort="cohort_average"`` (the engine's
-convention; checked on the enterprise shape, whose contract values vary most) the spreads of money must agree too. ``python -m benchmarks.company_vs_engine`` prints the same
-comparison with more draws.
+convention; checked on the enterprise shape, whose contract values vary most) the spreads of money must
+agree too. ``python -m benchmarks.company_vs_engine`` prints the same comparison with more draws.
 """
 
 from __future__ import annotations
