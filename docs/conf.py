@@ -27,6 +27,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx_click",
+    "scenario_schema",
 ]
 
 source_suffix = {".md": "markdown"}
