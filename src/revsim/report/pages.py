@@ -182,7 +182,8 @@ def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
         ax.text(0.325, y, distribution, fontsize=style.fitting_size(distribution, 0.33 * axes_width, 11, 7),
                 color=PALETTE["muted"], va="center")
         for x, key in ((0.665, "p10_text"), (0.745, "median_text"), (0.825, "p90_text")):
-            ax.text(x, y, row[key], fontsize=12.5, ha="right", va="center",
+            ax.text(x, y, row[key], fontsize=style.fitting_size(row[key], 0.072 * axes_width, 12.5, 8), ha="right",
+                    va="center",
                     color=PALETTE["ink"], fontweight="bold" if key == "median_text" else "normal")
         influence = row["influence"]
         centre, half = 0.905, 0.04
@@ -193,9 +194,9 @@ def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
             ax.text(0.998, y, f"{influence:+.2f}".replace("-", "\u2212"), fontsize=11.5, va="center", ha="right",
                     color=PALETTE["muted"])
     more = len(table) - len(shown_rows)
-    footer = (f"Influence: rank correlation of the input's draws with ARR in {when} (\u22121 to +1), from this "
-              "run. revsim sensitivity ranks the inputs by how much ARR moves between each input's P10 and P90 "
-              "(a tornado, with extra runs). Inputs held constant are not stored in the results.")
+    footer = (f"Influence: rank correlation of the input's draws with ARR in {when} (\u22121 to +1); revsim "
+              "sensitivity measures how far ARR moves between each input's P10 and P90. Constant inputs are not "
+              "listed.")
     if more > 0:
         footer += f" {more} more in forecast.xlsx (sheet Assumptions)."
     fig.text(0.04, 0.112, textwrap.fill(footer, 150), fontsize=11, color=PALETTE["muted"], va="top",
