@@ -32,6 +32,7 @@ extensions = [
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
+smartquotes = False  # field names, paths and YAML in prose stay exactly as typed
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 
