@@ -65,7 +65,7 @@ def scenario_json_schema() -> dict[str, Any]:
     properties["start"].update(_MONTH)
     # a file may leave out its name: the loader names it after the file
     schema["required"] = [key for key in schema["required"] if key != "name"]
-    properties["name"]["description"] += " Default: the file's name without its extension."
+    properties["name"]["x-default"] = "the file's name"
     at = definitions["Target"]["properties"]["at"]
     at["anyOf"] = [_MONTH, {"type": "null"}]
 

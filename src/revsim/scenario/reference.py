@@ -113,6 +113,8 @@ def _bounds(schema: dict[str, Any]) -> str:
 def _default(schema: dict[str, Any], required: bool) -> str:
     if required:
         return "required"
+    if "x-default" in schema:
+        return str(schema["x-default"])
     if "default" not in schema:
         if schema.get("type") in ("array", "object"):
             return "empty"
@@ -149,7 +151,9 @@ def _table(block: dict[str, Any]) -> list[str]:
 
 
 def _summary(text: str) -> str:
-    """A block's description without its reStructuredText markup."""
+    """A block's description without its reStructuredText markup and without numpy-style sections
+    (``Parameters`` and its dashes: the table below lists the fields)."""
+    text = re.split(r"\n\s*\w[\w ]*\n\s*-{3,}\s*\n", text, maxsplit=1)[0]
     return re.sub(r"``([^`]+)``", r"`\1`", re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", text)).strip()
 
 
