@@ -55,12 +55,15 @@ def scenario_json_schema() -> dict[str, Any]:
     levers["anyOf"] = [listed, {"type": "object", "description": "Lever name -> lever.",
                                 "additionalProperties": {"$ref": "#/$defs/NamedLever"}}]
 
-    channel = definitions["Channel"]["properties"]
-    channel["seasonality"]["anyOf"][0].update({"minItems": 12, "maxItems": 12})
+    # constraints the model checks in validators of its own, which pydantic does not see
+    for form in definitions["Channel"]["properties"]["seasonality"].get("anyOf", []):
+        if form.get("type") == "array":
+            form.update({"minItems": 12, "maxItems": 12})
     definitions["Loop"]["properties"]["lag"]["minimum"] = 1
-    acv_cv = definitions["Pricing"]["properties"]["acv_cv"]  # a plain number that also reads percentages
-    acv_cv["anyOf"] = [{key: acv_cv.pop(key) for key in ("type", "minimum", "maximum")},
-                       {"type": "string", "pattern": PERCENT_PATTERN}]
+    acv_cv = definitions["Pricing"]["properties"]["acv_cv"]
+    if acv_cv.get("type") == "number":  # a plain number that also reads percentages
+        acv_cv["anyOf"] = [{key: acv_cv.pop(key) for key in ("type", "minimum", "maximum") if key in acv_cv},
+                           {"type": "string", "pattern": PERCENT_PATTERN}]
 
     properties["start"].update(_MONTH)
     # a file may leave out its name: the loader names it after the file
