@@ -11,26 +11,10 @@ import numpy as np
 import pytest
 from layout import layout_problems, parse_tick_label, tick_label_problems
 from matplotlib.figure import Figure
+from test_charts_render import CHARTS, _figure
 
 import revsim
 from revsim.plot import style
-from revsim.plot.bridge import default_periods
-
-CHARTS = {
-    "fan_chart": lambda ds: revsim.plot.fan_chart(ds),
-    "bridge_first_year": lambda ds: revsim.plot.bridge_waterfall(ds, default_periods(ds)[0]),
-    "bridge_horizon": lambda ds: revsim.plot.bridge_waterfall(ds),
-    "bowtie_chart": lambda ds: revsim.plot.bowtie_chart(ds),
-    "retention_heatmaps": lambda ds: revsim.plot.retention_heatmaps(ds),
-    "retention_curves": lambda ds: revsim.plot.retention_curves(ds),
-    "kpi_panel": lambda ds: revsim.plot.kpi_panel(ds),
-    "arr_distribution": lambda ds: revsim.plot.arr_distribution(ds),
-}
-
-
-def _figure(drawn) -> Figure:
-    return drawn if isinstance(drawn, Figure) else drawn.figure
-
 
 @pytest.mark.parametrize("chart", sorted(CHARTS))
 def test_tick_labels_are_their_ticks_values(example, chart: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from revsim.scenario.distributions import _FAMILIES
+
 __all__ = ["AMOUNT_PATTERN", "PERCENT_PATTERN", "DISTRIBUTION_KEYS", "number_schema", "uncertain_schema",
            "amount_schema"]
 
@@ -20,19 +22,9 @@ AMOUNT_PATTERN = rf"^\s*[-+]?\s*[$\u20ac\u00a3]?\s*{_DECIMAL}\s*[kKmMbB]?\s*$"
 #: A percentage: ``1.5%``, ``-2 %`` (as :func:`revsim.scenario.percent.parse_percent` reads them).
 PERCENT_PATTERN = rf"^\s*[-+]?\s*{_DECIMAL}\s*%\s*$"
 
-#: For each ``dist:`` family: its alternative sets of required keys, and its optional keys.
-DISTRIBUTION_KEYS: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]] = {
-    "beta": ((("mean", "sd"), ("alpha", "beta")), ()),
-    "normal": ((("mean", "sd"),), ("low", "high")),
-    "lognormal": ((("median", "sigma"), ("mean", "sd")), ()),
-    "gamma": ((("shape", "scale"), ("mean", "sd")), ()),
-    "triangular": ((("low", "mode", "high"),), ()),
-    "pert": ((("min", "mode", "max"), ("low", "mode", "high")), ("lambda",)),
-    "uniform": ((("low", "high"),), ()),
-    "interval": ((("low", "high"),), ("confidence",)),
-    "empirical": ((("file",),), ("column", "shift", "scale")),
-    "posterior": ((("file", "var"),), ("coords", "shift", "scale")),
-}
+#: For each ``dist:`` family: its alternative sets of required keys, and its optional keys (the parser's own
+#: table, so that the schema and the parser cannot disagree).
+DISTRIBUTION_KEYS = _FAMILIES
 
 _BOUNDS = {
     "probability": {"minimum": 0, "maximum": 1},
