@@ -33,6 +33,8 @@ COMMANDS = {
                     "Rank the uncertain inputs by their influence on ARR; tornado chart."),
     "goal": ("revsim.cli.goal_command:goal",
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
+    "init": ("revsim.cli.init_command:init", "Write a commented starter scenario (a few questions in a terminal)."),
+    "schema": ("revsim.cli.schema_command:schema", "Print the JSON Schema of scenario files, for editors."),
 }
 
 
