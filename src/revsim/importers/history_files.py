@@ -72,7 +72,7 @@ def render_history(imported: Imported, *, first: int | None = None, last: int | 
         notes += note
     if imported.movements:
         start = month_of(imported.movements[0].day)
-        end = month_of(max(imported.last_day or imported.movements[-1].day, imported.movements[-1].day))
+        end = month_of(imported.last_day or imported.movements[-1].day)
         lo = start if first is None else max(first, start)
         hi = end if last is None else min(last, end)
         if hi < lo:
@@ -80,7 +80,8 @@ def render_history(imported: Imported, *, first: int | None = None, last: int | 
             return texts, notes
         dropped = sum(1 for m in imported.movements if month_of(m.day) > hi)
         if dropped:
-            notes.append(f"{dropped} MRR movements after {month_text(hi)} are left out")
+            notes.append(f"{dropped} MRR movements dated after {month_text(hi)} are left out (the last month written; "
+                         "service periods paid beyond it end after it)")
         rows = monthly_mrr(imported.movements, imported.segment_of, lo, hi)
         segmented = any(r.segment is not None for r in rows)
         header = ["month", *(["segment"] if segmented else []), *KINDS, "mrr"]

@@ -143,6 +143,7 @@ def _subscription_spans(table: ExportTable, currencies: Currencies, cents: bool,
     trial_ends = table.dates("trial_end")
     ended = table.dates("ended_at")
     period_ends = table.dates("current_period_end")
+    current_starts = table.dates("current_period_start")
     canceled = table.dates("canceled_at")
     at_period_end = table.flags("cancel_at_period_end") if table.has("cancel_at_period_end") else [False] * len(table)
     labels = table.labels("segment", segments.values, names.segments, "segment")
@@ -175,7 +176,7 @@ def _subscription_spans(table: ExportTable, currencies: Currencies, cents: bool,
         end = ended[i]
         if end is None and at_period_end[i] and canceled[i] is not None:
             end = period_ends[i]
-        for day in (start, end, canceled[i], period_ends[i]):
+        for day in (start, ended[i], canceled[i], current_starts[i]):  # what has happened (not future ends)
             if day is not None:
                 last_day = max(last_day or day, day)
         if end is not None and end <= paid_from:
@@ -218,7 +219,7 @@ def _line_spans(table: ExportTable, currencies: Currencies, cents: bool, importe
     for i in range(len(table)):
         start, end, amount = starts[i], ends[i], amounts[i]
         assert start is not None and end is not None and amount is not None
-        last_day = max(last_day or end, end)
+        last_day = max(last_day or start, start)  # the latest period billed (later ends are the future)
         if prorations[i]:
             skipped["proration lines (the change shows from the next full period)"] += 1
             continue
@@ -230,6 +231,9 @@ def _line_spans(table: ExportTable, currencies: Currencies, cents: bool, importe
             continue
         if end <= start:
             skipped["lines with an empty service period"] += 1
+            continue
+        if amount == 0:
+            skipped["lines of 0 (free trials and free plans)"] += 1
             continue
         months, whole = period_months(start, end)
         partial += not whole
