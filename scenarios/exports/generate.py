@@ -600,12 +600,10 @@ def chartmogul(company: Company) -> list[list[str]]:
     return rows
 
 
-def write_csv(path: Path, rows: list[list[str]]) -> int:
+def csv_text(rows: list[list[str]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
-    data = buffer.getvalue().encode("utf-8")
-    path.write_bytes(data)
-    return len(data)
+    return buffer.getvalue()
 
 
 def simulate(seed: int = SEED) -> Company:
@@ -616,38 +614,34 @@ def simulate(seed: int = SEED) -> Company:
     return company
 
 
+def render(company: Company) -> dict[str, str]:
+    """Every file this script writes (exports, and the simulation's books under truth/), by name."""
+    opportunities, history = salesforce(company)
+    stripe_subscriptions, stripe_lines = stripe(company)
+    chargebee_subscriptions, chargebee_summary = chargebee(company)
+    funnel, mrr, cohorts = company.books()
+    tables = {
+        "hubspot_contacts.csv": hubspot_contacts(company), "hubspot_deals.csv": hubspot_deals(company),
+        "salesforce_opportunities.csv": opportunities, "salesforce_opportunity_history.csv": history,
+        "stripe_subscriptions.csv": stripe_subscriptions, "stripe_invoice_lines.csv": stripe_lines,
+        "chargebee_subscriptions.csv": chargebee_subscriptions, "chargebee_mrr_summary.csv": chargebee_summary,
+        "chartmogul_mrr_movements.csv": chartmogul(company),
+        "truth/funnel.csv": funnel, "truth/mrr.csv": mrr, "truth/cohorts.csv": cohorts,
+    }
+    return {name: csv_text(rows) for name, rows in tables.items()}
+
+
 def main() -> None:
     company = simulate()
+    files = render(company)
     (HERE / "truth").mkdir(exist_ok=True)
-    funnel, mrr, cohorts = company.books()
-    sizes = {
-        "hubspot_contacts.csv": write_csv(HERE / "hubspot_contacts.csv", hubspot_contacts(company)),
-        "hubspot_deals.csv": write_csv(HERE / "hubspot_deals.csv", hubspot_deals(company)),
-    }
-    opportunities, history = salesforce(company)
-    sizes["salesforce_opportunities.csv"] = write_csv(HERE / "salesforce_opportunities.csv", opportunities)
-    sizes["salesforce_opportunity_history.csv"] = write_csv(HERE / "salesforce_opportunity_history.csv", history)
-    subscriptions, lines = stripe(company)
-    sizes["stripe_subscriptions.csv"] = write_csv(HERE / "stripe_subscriptions.csv", subscriptions)
-    sizes["stripe_invoice_lines.csv"] = write_csv(HERE / "stripe_invoice_lines.csv", lines)
-    subscriptions, summary = chargebee(company)
-    sizes["chargebee_subscriptions.csv"] = write_csv(HERE / "chargebee_subscriptions.csv", subscriptions)
-    sizes["chargebee_mrr_summary.csv"] = write_csv(HERE / "chargebee_mrr_summary.csv", summary)
-    sizes["chartmogul_mrr_movements.csv"] = write_csv(HERE / "chartmogul_mrr_movements.csv", chartmogul(company))
-    for name, rows in (("funnel.csv", funnel), ("mrr.csv", mrr), ("cohorts.csv", cohorts)):
-        sizes[f"truth/{name}"] = write_csv(HERE / "truth" / name, rows)
-    for name, size in sizes.items():
-        print(f"{name:<40} {size / 1024:7.1f} KiB")
-    print(f"{'total':<40} {sum(sizes.values()) / 1024:7.1f} KiB")
-    last = mrr[-2:]
-    active = Counter()
-    for customer in company.customers:
-        for sub in customer.subscriptions:
-            if sub.periods and sub.periods[-1][1] >= END and (sub.ended is None or sub.ended >= END):
-                if sub.plan != "analytics_addon":
-                    active[customer.segment] += 1
+    for name, text in files.items():
+        (HERE / name).write_text(text, encoding="utf-8")
+        print(f"{name:<40} {len(text.encode()) / 1024:7.1f} KiB")
+    print(f"{'total':<40} {sum(len(t.encode()) for t in files.values()) / 1024:7.1f} KiB")
     print(f"contacts {len(company.contacts)}, deals {len(company.deals)}, customers {len(company.customers)}")
-    print("at the end of 2026: " + "; ".join(f"{row[1]}: MRR {row[7]} ({active[row[1]]} customers)" for row in last))
+    rows = [line.split(",") for line in files["truth/mrr.csv"].splitlines()[-2:]]
+    print("MRR at the end of the history: " + "; ".join(f"{row[1]} {row[7]}" for row in rows))
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ class Segments:
 def contract_term_notes(months_by_segment: dict[str | None, Counter], terms: dict[str, int]) -> list[str]:
     """Notes where the billing periods seen in a segment differ from the scenario's contract term."""
     notes = []
-    for segment, counts in months_by_segment.items():
+    for segment, all_counts in months_by_segment.items():
+        counts = Counter({m: n for m, n in all_counts.items() if m})  # None or 0: the period is not known
         if segment is None or segment not in terms or not counts:
             continue
         total = sum(counts.values())
