@@ -249,9 +249,15 @@ class FunnelBlock:
         stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * first / h[:, None]  # A_t
         squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
                    + tail ** 2 * first / (1 - pt.exp(2 * log1mh)))  # B_t
-        n = pt.maximum(stock ** 2 / squared, y)
+        # A month whose stage has no members yet (no entries so far, none before the history) has A_t = B_t = 0:
+        # its conversions are then as unlikely as the rate's floor makes them (none: a log-likelihood of 0).
+        # Denominators are kept away from zero in both branches, so that no NaN reaches the gradient.
+        members = stock > 0
+        safe_stock = pt.switch(members, stock, 1.0)
+        safe_squared = pt.switch(members, squared, 1.0)
+        n = pt.maximum(pt.switch(members, safe_stock ** 2 / safe_squared, 0.0), y)
         p_ = p[:, None]
-        r = pt.clip(h[:, None] * p_ * squared / stock, 1e-12, 1 - 1e-12)
+        r = pt.clip(pt.switch(members, h[:, None] * p_ * safe_squared / safe_stock, 0.0), 1e-12, 1 - 1e-12)
         kappa = concentration[ps][:, None]
         kappa_r = (kappa + 1) * p_ * (1 - r) / (r * (1 - p_)) - 1
         a, b = r * kappa_r, (1 - r) * kappa_r

@@ -62,13 +62,15 @@ def import_exports_command(source: str, files: tuple[str, ...], out_dir: Path, m
     lo, hi = _month(first, "--from"), _month(last, "--until")
     if lo is not None and hi is not None and hi < lo:
         raise InputError.single(f"--until {last} is before --from {first}", path=("--until",))
-    check_output_dir(out_dir, list(HISTORY_NAMES), force=force)
+    if out_dir.exists() and not out_dir.is_dir():
+        check_output_dir(out_dir, [], force=force)  # refuses a path that is a file, before reading anything
     imported = import_exports(source.casefold(), list(files), mapping=mapping, scenario=scenario)
     texts, crop_notes = render_history(imported, first=lo, last=hi)
     if not texts:
         raise InputError.single(f"nothing to write: the {source} exports hold no stage entry and no MRR movement"
                                 + (" in the months asked" if lo is not None or hi is not None else ""),
                                 path=("FILE",))
+    check_output_dir(out_dir, [n for n in HISTORY_NAMES if n in texts], force=force)  # only what is written
     written = write_history(out_dir, texts)
     warnings = _check_readable(written, scenario)
     if quiet:

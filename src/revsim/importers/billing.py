@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from revsim.errors import InputError
 from revsim.importers.exports import ExportTable
 from revsim.importers.mapping import ImportMapping
 
@@ -114,11 +115,11 @@ class Segments:
     values: dict[str, str] = field(default_factory=dict)
     segment_of: dict[str, str | None] = field(default_factory=dict)
     conflicts: set[str] = field(default_factory=set)
-    files_with: dict[str, bool] = field(default_factory=dict)
+    first_row: dict[str, tuple[str, int]] = field(default_factory=dict)  # customer -> (file, line)
 
     def add(self, table: ExportTable, customers: Sequence[str], labels: Sequence[str | None]) -> None:
-        self.files_with[table.file] = table.has("segment")
-        for customer, label in zip(customers, labels, strict=True):
+        for customer, label, line in zip(customers, labels, table.lines, strict=True):
+            self.first_row.setdefault(customer, (table.file, line))
             if label is None:
                 self.segment_of.setdefault(customer, None)
                 continue
@@ -127,6 +128,17 @@ class Segments:
                 self.segment_of[customer] = label
             elif known != label:
                 self.conflicts.add(customer)
+
+    def check(self) -> None:
+        """Refuse customers without a segment when others have one (every customer must be in a segment)."""
+        missing = [c for c, s in self.segment_of.items() if s is None]
+        if missing and len(missing) < len(self.segment_of):
+            file, line = self.first_row[missing[0]]
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise InputError.single(
+                f"customer {missing[0]}{more} has no segment, while other customers have one: give the segment "
+                "column in the file that holds each customer (a column renamed to segment in the mapping file's "
+                "columns:), or in none", file=file, line=line)
 
     def notes(self) -> list[str]:
         if not self.conflicts:

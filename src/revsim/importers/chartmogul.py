@@ -108,6 +108,7 @@ def read_chartmogul(files: dict[str, list[str]], mapping: ImportMapping, names: 
                               "MRR, an expansion from zero...): the export may not start with each customer's "
                               "first movement; cohorts.csv is not written")
     imported.movements = movements
+    segments.check()
     imported.segment_of = segments.segment_of
     imported.last_day = max((r[0] for r in rows), default=None)
     imported.notes.append("the MRR at month end is the running sum of the movements: right when the export starts "

@@ -122,6 +122,7 @@ def read_stripe(files: dict[str, list[str]], mapping: ImportMapping, names: Scen
         imported.notes.append("a subscriptions export holds each subscription's current price only: upgrades and "
                               "downgrades before it do not show (give the invoice line items export as well)")
     imported.movements = movements_from_spans(spans)
+    segments.check()
     imported.segment_of = segments.segment_of
     imported.last_day = last_day
     imported.notes += currencies.notes() + segments.notes() + contract_term_notes(intervals, names.contract_months)
