@@ -53,7 +53,7 @@ SUBSCRIPTION_FIELDS = [
     _chargebee("activated_at", "Activated At"),
     _chargebee("trial_end", "Trial End"),
     _chargebee("cancelled_at", "Cancelled At"),
-    Field("segment"),
+    Field("segment", suggested=False),
 ]
 SUMMARY_FIELDS = [
     Field("customer_id", ("Customer Id",), required=True),
@@ -65,7 +65,7 @@ SUMMARY_FIELDS = [
     Field("billing_currency_code", ("Currency",)),
     Field("reporting_currency_code", ()),
     Field("exchange_rate", ()),
-    Field("segment"),
+    Field("segment", suggested=False),
 ]
 
 

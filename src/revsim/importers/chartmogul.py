@@ -37,7 +37,7 @@ FIELDS = [
     Field("MRR_MOVEMENT", ("MRR Movement", "Movement"), required=True),
     Field("MOVEMENT_TYPE", ("Movement Type", "Type"), required=True),
     Field("CURRENCY_CODE", ("Currency",)),
-    Field("segment"),
+    Field("segment", suggested=False),
 ]
 
 

@@ -57,11 +57,15 @@ class Field:
         Other headers that hold the field (the dashboard export's ``Current Period Start (UTC)``).
     required
         Whether the export must have it.
+    suggested
+        Whether a header close to the field's names is taken for it misspelt (not for ``segment`` and
+        ``channel``, which a mapping file names, and whose short names resemble many custom fields).
     """
 
     name: str
     aliases: tuple[str, ...] = ()
     required: bool = False
+    suggested: bool = True
 
     @property
     def keys(self) -> set[str]:
@@ -268,6 +272,7 @@ def read_export(path: str, *, fields: Sequence[Field], what: str, renames: Mappi
     for f in fields:
         for key in f.keys:
             by_key.setdefault(key, f.name)
+    suggestible = [key for key, name in by_key.items() if next(f for f in fields if f.name == name).suggested]
     renamed = {header_key(k): v for k, v in (renames or {}).items()}
     ignored = {header_key(name) for name in ignore}
     columns: dict[str, int] = {}
@@ -288,7 +293,7 @@ def read_export(path: str, *, fields: Sequence[Field], what: str, renames: Mappi
         extra[header] = index
         if key in ignored or not key:
             continue
-        close = next(iter(difflib.get_close_matches(key, list(by_key), n=1, cutoff=NEAR_MISS)), None)
+        close = next(iter(difflib.get_close_matches(key, suggestible, n=1, cutoff=NEAR_MISS)), None)
         if close and by_key[close] not in {renamed.get(header_key(h)) or by_key.get(header_key(h))
                                            for h in cells.header}:
             near_misses[header] = close

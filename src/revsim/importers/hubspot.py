@@ -51,7 +51,7 @@ CONTACT_FIELDS = [
     Field("hs_object_id", ("Record ID", "Contact ID", "vid")),
     Field("lifecyclestage", ("Lifecycle Stage",)),
     Field("createdate", ("Create Date",)),
-    Field("segment"), Field("channel"),
+    Field("segment", suggested=False), Field("channel", suggested=False),
 ]
 DEAL_FIELDS = [
     Field("hs_object_id", ("Record ID", "Deal ID")),
@@ -60,7 +60,7 @@ DEAL_FIELDS = [
     Field("amount", ("Amount",)),
     Field("closedate", ("Close Date",)),
     Field("createdate", ("Create Date",), required=True),
-    Field("segment"), Field("channel"),
+    Field("segment", suggested=False), Field("channel", suggested=False),
 ]
 
 _BECAME = re.compile(r"^became an? (.+?) date$", re.IGNORECASE)

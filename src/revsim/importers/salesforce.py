@@ -33,7 +33,7 @@ OPPORTUNITY_FIELDS = [
     Field("IsWon", ("Won",)),
     Field("IsClosed", ("Closed",)),
     Field("Amount", ()),
-    Field("segment"), Field("channel"),
+    Field("segment", suggested=False), Field("channel", suggested=False),
 ]
 HISTORY_FIELDS = [
     Field("OpportunityId", ("Opportunity ID", "Opportunity Id"), required=True),

@@ -55,7 +55,7 @@ SUBSCRIPTION_FIELDS = [
     Field("current_period_start", ("Current Period Start (UTC)", "Current Period Start")),
     Field("current_period_end", ("Current Period End (UTC)", "Current Period End")),
     Field("plan.id", ("Plan", "Plan ID", "Price ID", "Price")),
-    Field("segment"),
+    Field("segment", suggested=False),
 ]
 #: Header aliases of the invoice line items export.
 INVOICE_LINE_FIELDS = [
@@ -72,7 +72,7 @@ INVOICE_LINE_FIELDS = [
     Field("proration", ("Proration", "Is Proration")),
     Field("type", ("Type", "Line Type")),
     Field("invoice.status", ("Invoice Status", "Status")),
-    Field("segment"),
+    Field("segment", suggested=False),
 ]
 
 
