@@ -123,7 +123,7 @@ def read_salesforce(files: dict[str, list[str]], mapping: ImportMapping, names: 
     for table, ids, created, closed, won, segments, channels in opportunities:
         if created_target:
             builder.claim(table, created_target, "CreatedDate")
-        for target in {t for t in stage_map.targets.values() if t and t != created_target}:
+        for target in dict.fromkeys(t for t in stage_map.targets.values() if t and t != created_target):
             builder.claim(table, target, "the stages of OpportunityHistory and CloseDate")
         for i, (opp, line) in enumerate(zip(ids, table.lines, strict=True)):
             start = created[i]
