@@ -96,9 +96,10 @@ def _describe(name: str, text: str) -> str:
     if name == "funnel.csv":
         stages = list(dict.fromkeys(r[1] for r in body))
         parts.append("stages " + ", ".join(stages))
-    if "segment" in header:
-        column = header.index("segment")
-        parts.append("segments " + ", ".join(sorted({r[column] for r in body})))
+    for name in ("segment", "channel"):
+        if name in header:
+            column = header.index(name)
+            parts.append(f"{name}s " + ", ".join(sorted({r[column] for r in body})))
     return "; ".join(parts)
 
 
