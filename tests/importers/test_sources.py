@@ -212,3 +212,18 @@ def test_from_and_until_crop_every_file(tmp_path: Path) -> None:
     assert "MRR movements dated after 2024-02 are left out" in result.stderr
     bad = _run("stripe", lines, "--from", "2024-05", "--until", "2024-02", "--out", str(tmp_path / "o2"))
     assert bad.exit_code == 2 and "--until 2024-02 is before --from 2024-05" in bad.stderr
+
+
+def test_an_excel_export_is_read_with_notes(tmp_path: Path) -> None:
+    """A CRM export saved by Excel: byte order mark, semicolons, Windows line ends, Latin-1 names."""
+    path = tmp_path / "contacts.csv"
+    text = ("Record ID;Nom;Became a Lead Date;Became a Marketing Qualified Lead Date\r\n"
+            "1;Hélène;2024-01-02;2024-01-20\r\n2;Zoë;2024-02-03;\r\n")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    result = _run("hubspot", str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "byte order mark" in result.stderr and "columns are separated by semicolons" in result.stderr
+    assert "columns not used: Nom" in result.stderr
+    counts = [(r["month"], r["stage"], r["count"]) for r in _rows(tmp_path / "out" / "funnel.csv")]
+    assert counts == [("2024-01", "lead", "1"), ("2024-01", "mql", "1"), ("2024-02", "lead", "1"),
+                      ("2024-02", "mql", "0")]
