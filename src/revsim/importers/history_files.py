@@ -82,6 +82,9 @@ def render_history(imported: Imported, *, first: int | None = None, last: int | 
         if dropped:
             notes.append(f"{dropped} MRR movements dated after {month_text(hi)} are left out (the last month written; "
                          "service periods paid beyond it end after it)")
+        earlier = sum(1 for m in imported.movements if month_of(m.day) < lo)
+        if earlier:
+            notes.append(f"{earlier} MRR movements before {month_text(lo)} only set the MRR the history starts from")
         rows = monthly_mrr(imported.movements, imported.segment_of, lo, hi)
         segmented = any(r.segment is not None for r in rows)
         header = ["month", *(["segment"] if segmented else []), *KINDS, "mrr"]
@@ -94,7 +97,11 @@ def render_history(imported: Imported, *, first: int | None = None, last: int | 
         if imported.cohorts:
             cohorts, _ = cohort_table(imported.movements, imported.segment_of, hi)
             if first is not None:
+                dropped_cohorts = {c.cohort for c in cohorts if c.cohort < first}
                 cohorts = [c for c in cohorts if c.cohort >= first]
+                if dropped_cohorts:
+                    notes.append(f"{len(dropped_cohorts)} cohorts acquired before {month_text(first)} are left out "
+                                 "of cohorts.csv")
             if cohorts:
                 header = ["cohort", *(["segment"] if segmented else []), "period", "customers", "mrr"]
                 lines = [",".join(header)]
