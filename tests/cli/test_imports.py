@@ -49,6 +49,7 @@ def imported_by(args: list[str]) -> dict:
         pytest.param(["--version"], id="version"),
         pytest.param(["run", "--help"], id="run-help"),
         pytest.param(["validate", "--help"], id="validate-help"),
+        pytest.param(["import", "--help"], id="import-help"),
     ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
