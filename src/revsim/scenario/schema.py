@@ -90,6 +90,41 @@ def _amount(domain: str) -> Any:
     return Annotated[float, PlainValidator(validate)]
 
 
+#: Largest number of members open in a stage at start.
+MAX_OPEN_COUNT = 10**9
+
+
+def _open_count(value: Any, info: ValidationInfo) -> Distribution:
+    """Members open in a stage at start: a whole number, or an uncertain count (rounded in each draw)."""
+    if isinstance(value, Distribution):
+        return value
+    if isinstance(value, bool) or (isinstance(value, int | float) and (value != int(value) or not
+                                                                       0 <= value <= MAX_OPEN_COUNT)):
+        raise PydanticCustomError("revsim", "expected a whole number of members from 0 to {limit}, got {value}",
+                                  {"limit": f"{MAX_OPEN_COUNT:.0e}", "value": repr(value)})
+    base_dir = (info.context or {}).get("base_dir")
+    try:
+        return parse_uncertain(value, "nonnegative", base_dir=base_dir)  # type: ignore[arg-type]
+    except InputError as exc:
+        raise PydanticCustomError("revsim", "{message}", {"message": exc.problems[0].message}) from None
+
+
+def _open_counts(value: Any, info: ValidationInfo) -> Any:
+    """A stage's open members: one count (split across segments), or a mapping segment -> count."""
+    if isinstance(value, dict) and "dist" not in value:
+        counts = {}
+        for key, item in value.items():
+            try:
+                counts[key] = _open_count(item, info)
+            except PydanticCustomError as exc:
+                raise PydanticCustomError("revsim", "segment {segment}: {message}",
+                                          {"segment": key, "message": exc.message()}) from None
+        return counts
+    return _open_count(value, info)
+
+
+OpenCounts = Annotated[Any, PlainValidator(_open_counts)]
+
 Probability = _uncertain("probability")
 Positive = _uncertain("positive")
 NonNegative = _uncertain("nonnegative")
@@ -266,13 +301,14 @@ class Funnel(Strict):
     """The ordered acquisition stages, the optional sales capacity, and the pipeline open at ``start``.
 
     ``open_at_start`` maps a stage to the members already in it when the simulation starts (open leads,
-    trials, opportunities): a number, split across segments by their shares, or a number per segment.
+    trials, opportunities): a number, split across segments by their shares, or a number per segment. A
+    count may be uncertain (an estimate of the pipeline, such as a backtest's, drawn from a posterior): it is
+    drawn once per draw and rounded to whole members.
     """
 
     stages: list[Stage] = Field(min_length=2)
     sales_capacity: SalesCapacity | None = None
-    open_at_start: dict[str, Annotated[int, Field(ge=0, le=10**9)] | dict[str, Annotated[int, Field(ge=0, le=10**9)]]] = \
-        Field(default_factory=dict)
+    open_at_start: dict[str, OpenCounts] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------
