@@ -36,7 +36,8 @@ def _calibrate(work: Path) -> subprocess.CompletedProcess:
 
 def _backtest(work: Path) -> subprocess.CompletedProcess:
     return revsim("backtest", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--holdout", "6",
-                  "--out", str(work / "backtest"), "--simulation-draws", "300", *QUICK_ARGS)
+                  "--origins", "2", "--spacing", "3", "--out", str(work / "backtest"), "--simulation-draws", "300",
+                  *QUICK_ARGS)
 
 
 def _without_scenario(work: Path) -> subprocess.CompletedProcess:

@@ -104,6 +104,10 @@ class Backtest:
         return self.origins[-1]
 
     @property
+    def currency(self) -> str:
+        return str(self.latest.scenario_data.get("currency", "USD"))
+
+    @property
     def origin_count(self) -> int:
         return len(self.origins)
 

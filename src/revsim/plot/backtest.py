@@ -38,8 +38,10 @@ def draw_backtest(result: Backtest, path: Path) -> None:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from revsim.calibrate.backtest import METRICS
+    from revsim.plot.money import format_money
 
     table = result.table[result.table.origin == result.cut]
     metrics = [m for m in METRICS if m in set(table.metric)]
@@ -61,7 +63,10 @@ def draw_backtest(result: Backtest, path: Path) -> None:
             ax.plot(base.horizon, base["median"], style, color="#737373", linewidth=1, label=method.replace("_", " "))
         ax.axvline(0.5, color="#bdbdbd", linewidth=0.8)
         label, unit = METRICS[metric]
+        unit = unit.replace("currency", result.currency)
         ax.set_title(f"{label} ({unit}): months after {result.cut}", fontsize=9, loc="left")
+        if unit.startswith(result.currency):
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_money(v, result.currency)))
         ax.spines[["top", "right"]].set_visible(False)
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7, frameon=False, ncol=3)
@@ -76,9 +81,11 @@ def draw_backtest_scores(result: Backtest, path: Path) -> None:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from revsim.calibrate.backtest import METRICS
     from revsim.calibrate.backtest_scoring import PIT_BINS
+    from revsim.plot.money import format_money
 
     summary = result.summary
     metrics = [m for m in METRICS if m in set(summary.metric)]
@@ -86,8 +93,10 @@ def draw_backtest_scores(result: Backtest, path: Path) -> None:
     fig, axes = plt.subplots(len(metrics), 3, figsize=(11, 2.9 * len(metrics)), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1.5, 1]})
     origins = result.origin_count
+    currency = result.currency
     for row, metric in enumerate(metrics):
         label, unit = METRICS[metric]
+        unit = unit.replace("currency", currency)
         ax_cov, ax_crps, ax_pit = axes[row]
         overall = summary[(summary.metric == metric) & (summary.horizon == "all")]
         nominal = np.array([0.5, 0.8, 0.9])
@@ -112,6 +121,8 @@ def draw_backtest_scores(result: Backtest, path: Path) -> None:
         ax_crps.set_xlabel("months ahead", fontsize=8)
         ax_crps.set_title(f"{label}: mean CRPS ({unit}; lower is better)", fontsize=9, loc="left")
         ax_crps.set_ylim(bottom=0)
+        if unit.startswith(currency):
+            ax_crps.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_money(v, currency)))
         ax_crps.xaxis.get_major_locator().set_params(integer=True)
         pits = result.table[(result.table.metric == metric) & (result.table.method == "revsim")].pit.to_numpy()
         ax_pit.hist(np.clip(pits, 0, 1), bins=np.linspace(0, 1, PIT_BINS + 1), color=PALETTE["primary"], alpha=0.8,
@@ -123,8 +134,9 @@ def draw_backtest_scores(result: Backtest, path: Path) -> None:
             ax.spines[["top", "right"]].set_visible(False)
             ax.tick_params(labelsize=7)
     axes[0, 1].legend(fontsize=7, frameon=False, ncol=2)
-    fig.suptitle(f"Backtest over {origins} origin(s), {result.holdout} month(s) ahead; the dashed lines are a "
-                 "perfect calibration", fontsize=10, x=0.01, ha="left")
+    fig.suptitle(f"Backtest over {origins} origin(s), {result.holdout} month(s) ahead. Honest intervals lie on the "
+                 "grey diagonal; an honest forecast's PIT histogram is flat (dashed line).", fontsize=10, x=0.01,
+                 ha="left")
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
