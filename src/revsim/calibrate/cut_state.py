@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.calibrate.history import History, month_index, month_label
+from revsim.engine.compile import split_evenly
 from revsim.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,9 +85,9 @@ def book_at(history: History, loaded: LoadedScenario, cut: int) -> list[dict[str
                                     "an mrr column, or an mrr column in cohorts.csv", path=("--history",))
         growth = _net_expansion(mrr, seg, cut)
         weights = [e["customers"] * (1 + growth) ** e["age_months"] for e in group]
-        cents = _split_cents(round(level * 100), weights)  # the parts add up to the segment's MRR exactly
+        cents = split_evenly(round(level * 100), np.asarray(weights))  # adds up to the segment's MRR exactly
         for e, part in zip(group, cents, strict=True):
-            e["mrr"] = part / 100
+            e["mrr"] = int(part) / 100
     book = []
     for e in entries:
         item = {"segment": e["segment"], "customers": e["customers"], "mrr": round(e["mrr"], 2),
@@ -95,17 +96,6 @@ def book_at(history: History, loaded: LoadedScenario, cut: int) -> list[dict[str
             item.pop("segment")
         book.append(item)
     return book
-
-
-def _split_cents(total: int, weights: list[float]) -> list[int]:
-    """``total`` cents split in proportion to ``weights`` by largest remainders (the parts sum to ``total``)."""
-    w = np.asarray(weights, float)
-    exact = total * w / w.sum()
-    parts = np.floor(exact).astype(np.int64)
-    short = int(total - parts.sum())
-    if short > 0:
-        parts[np.argsort(-(exact - parts), kind="stable")[:short]] += 1
-    return [int(x) for x in parts]
 
 
 def _net_expansion(mrr: Any, segment: str, cut: int) -> float:
