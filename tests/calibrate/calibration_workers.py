@@ -164,7 +164,7 @@ def small_company(seed: int) -> dict[str, Any]:
     }
 
 
-def arr_coverage(histories: int = ARR_COVERAGE_HISTORIES) -> dict[str, Any]:
+def arr_coverage(histories: int = ARR_COVERAGE_HISTORIES, sampler: str = "nutpie") -> dict[str, Any]:
     """Backtest one month ahead on ``histories`` small companies drawn by the independent simulator.
 
     Each company is simulated from 2023-01 for 25 months; its history is 2023-01 to 2025-01, the backtest
@@ -189,7 +189,7 @@ def arr_coverage(histories: int = ARR_COVERAGE_HISTORIES) -> dict[str, Any]:
             plan = folder / "plan.yaml"
             plan.write_text(yaml.safe_dump(run.plan_scenario(cut="2025-01"), sort_keys=False), encoding="utf-8")
             started = time.perf_counter()
-            result = backtest(plan, folder, 1, seed=seed, draws=ARR_COVERAGE_FIT["draws"],
+            result = backtest(plan, folder, 1, seed=seed, sampler=sampler, draws=ARR_COVERAGE_FIT["draws"],
                               tune=ARR_COVERAGE_FIT["tune"], chains=ARR_COVERAGE_FIT["chains"],
                               simulation_draws=ARR_COVERAGE_FIT["simulation_draws"])
             row = result.table[(result.table.metric == "arr") & (result.table.method == "revsim")].iloc[0]

@@ -120,7 +120,13 @@ def draw_backtest_scores(result: Backtest, path: Path) -> None:
             ax_crps.plot(line.horizon.astype(int), line.crps, label=method.replace("_", " "), **_method_style(method))
         ax_crps.set_xlabel("months ahead", fontsize=8)
         ax_crps.set_title(f"{label}: mean CRPS ({unit}; lower is better)", fontsize=9, loc="left")
-        ax_crps.set_ylim(bottom=0)
+        crps = per_h.crps.to_numpy()
+        crps = crps[np.isfinite(crps) & (crps > 0)]
+        if crps.size and crps.max() > 20 * crps.min():  # one method far worse: a log scale keeps the others apart
+            ax_crps.set_yscale("log")
+            ax_crps.set_title(f"{label}: mean CRPS ({unit}, log scale; lower is better)", fontsize=9, loc="left")
+        else:
+            ax_crps.set_ylim(bottom=0)
         if unit.startswith(currency):
             ax_crps.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_money(v, currency)))
         ax_crps.xaxis.get_major_locator().set_params(integer=True)
