@@ -14,7 +14,7 @@ __all__ = ["CompanyRun", "SERIES"]
 
 #: Series of :meth:`CompanyRun.series` (per month, per segment), and how each is computed from the arrays.
 SERIES = ("arr", "mrr", "new_customers", "churned_customers", "onboarding_churned", "active_customers",
-          "advocates", "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "net_new_arr", "new_mrr",
+          "advocates", "renewals", "upgrades", "downgrades", "uplift_arr", "uplift_mrr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "net_new_arr", "new_mrr",
           "expansion_mrr", "contraction_mrr", "churned_mrr", "leads", "stage_entries", "open_in_stage",
           "stage_converted", "stage_lost")
 
@@ -37,6 +37,12 @@ class CompanyRun:
         each stage at month end (0 for the last stage).
     new_customers, churned_customers, onboarding_churned, active_customers, advocates
         ``[T, S]`` counts (churned customers include the onboarding failures).
+    renewals, upgrades, downgrades
+        ``[T, S]``: customers facing a renewal each month (after onboarding failures, before churn: those who
+        churn at it included), and the survivors who upgraded and downgraded: the realised counts behind the
+        rates a calibration estimates.
+    uplift_mrr
+        ``[T, S]``: the part of the expansion MRR that is price uplift at renewals (the rest is upgrades).
     new_mrr, expansion_mrr, contraction_mrr, churned_mrr, mrr
         ``[T, S]``: the MRR movements of each month and the MRR at month end; expansion holds the price
         uplift and the upgrades. ``mrr[t] = mrr[t-1] + new + expansion - contraction - churned``.
@@ -62,6 +68,10 @@ class CompanyRun:
     onboarding_churned: np.ndarray
     active_customers: np.ndarray
     advocates: np.ndarray
+    renewals: np.ndarray
+    upgrades: np.ndarray
+    downgrades: np.ndarray
+    uplift_mrr: np.ndarray
     new_mrr: np.ndarray
     expansion_mrr: np.ndarray
     contraction_mrr: np.ndarray

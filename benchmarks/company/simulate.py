@@ -68,7 +68,12 @@ def _sum_by(index: np.ndarray, size: int, weights: np.ndarray | None = None) -> 
     return np.bincount(index, weights=weights, minlength=size)[:size]
 
 
-def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0) -> CompanyRun:
+#: How the MRR of a cohort's customers is held: each customer its own, or the cohort's average (the engine's).
+MRR_WITHIN_COHORT = ("individual", "cohort_average")
+
+
+def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0, *,
+                     mrr_within_cohort: str = "individual") -> CompanyRun:
     """Simulate ``months`` months of the company described by ``truth``, from nothing at ``truth["start"]``.
 
     Parameters
@@ -80,6 +85,12 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0) -> 
         Months to simulate; month 0 is ``truth["start"]``.
     seed
         Seed of the one ``np.random.default_rng`` that drives every random event.
+    mrr_within_cohort
+        ``"individual"`` (default): every customer keeps its own MRR, and churners, upgraders and downgraders
+        move their own. ``"cohort_average"``: at the end of each month every customer of a cohort holds the
+        cohort's average MRR, so that churners, upgraders and downgraders move the cohort's average MRR per
+        customer, as revsim's engine does (``docs/model.md`` 4.4-4.5); the money then has the engine's
+        distribution exactly (see the package docstring).
 
     Returns
     -------
@@ -88,6 +99,8 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0) -> 
     """
     if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
         raise ValueError(f"months must be a whole number >= 1, got {months!r}")
+    if mrr_within_cohort not in MRR_WITHIN_COHORT:
+        raise ValueError(f"mrr_within_cohort must be one of {', '.join(MRR_WITHIN_COHORT)}, got {mrr_within_cohort!r}")
     company = read_truth(truth)
     rng = np.random.default_rng(seed)
     T, S, K = int(months), len(company.segments), len(company.stages)
@@ -102,6 +115,8 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0) -> 
         _stages(company, rng, t, out)
         _existing_customers(company, rng, t, customers, a_onboarding, out)
         _new_customers(company, rng, t, customers, out)
+        if mrr_within_cohort == "cohort_average":
+            _pool_cohorts(customers, T, S)
         _month_end(company, rng, t, customers, out)
     arrivals_left = out.entries[:, :-1] - out.converted[:, :-1] - out.lost[:, :-1]  # [T, K-1, S, R]
     open_in_stage = np.zeros((T, K, S), np.int64)
@@ -113,7 +128,8 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0) -> 
         stage_lost=out.lost.sum(axis=3), open_in_stage=open_in_stage,
         new_customers=out.new_customers, churned_customers=out.churned_customers,
         onboarding_churned=out.onboarding_churned, active_customers=out.active_customers,
-        advocates=out.advocates, new_mrr=out.new_mrr, expansion_mrr=out.expansion_mrr,
+        advocates=out.advocates, renewals=out.renewals, upgrades=out.upgrades, downgrades=out.downgrades,
+        uplift_mrr=out.uplift_mrr, new_mrr=out.new_mrr, expansion_mrr=out.expansion_mrr,
         contraction_mrr=out.contraction_mrr, churned_mrr=out.churned_mrr, mrr=out.mrr,
         loop_entries=out.loop_entries, loop_source=out.loop_source,
         cohort_customers=out.cohort_customers, cohort_mrr=out.cohort_mrr,
@@ -135,8 +151,15 @@ class _Arrays:
         self.onboarding_churned = np.zeros((T, S), np.int64)
         self.active_customers = np.zeros((T, S), np.int64)
         self.advocates = np.zeros((T, S), np.int64)
-        for name in ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "mrr"):
-            setattr(self, name, np.zeros((T, S)))
+        self.renewals = np.zeros((T, S), np.int64)
+        self.upgrades = np.zeros((T, S), np.int64)
+        self.downgrades = np.zeros((T, S), np.int64)
+        self.uplift_mrr = np.zeros((T, S))
+        self.new_mrr = np.zeros((T, S))
+        self.expansion_mrr = np.zeros((T, S))
+        self.contraction_mrr = np.zeros((T, S))
+        self.churned_mrr = np.zeros((T, S))
+        self.mrr = np.zeros((T, S))
         self.loop_entries = np.zeros((T, L), np.int64)
         self.loop_source = np.zeros((T, L))
         self.source = np.zeros((T, 4, S))  # advocates, active customers, new customers, MRR at month end
@@ -206,37 +229,51 @@ def _stages(company: Company, rng: np.random.Generator, t: int, out: _Arrays) ->
 
 def _existing_customers(company: Company, rng: np.random.Generator, t: int, customers: _Customers,
                         a_onboarding: np.ndarray, out: _Arrays) -> None:
-    """Step 5 for the customers won before this month: onboarding, renewal (churn, uplift), up/downgrades."""
-    S = out.S
-    seg = customers.segment
-    if len(seg) == 0:
+    """Step 5 for the customers won before this month: departures, then MRR movements."""
+    if len(customers.segment) == 0:
         return
+    renewing = _departures(company, rng, t, customers, a_onboarding, out)
+    _mrr_movements(company, rng, t, customers, renewing, out)
+
+
+def _departures(company: Company, rng: np.random.Generator, t: int, customers: _Customers,
+                a_onboarding: np.ndarray, out: _Arrays) -> np.ndarray:
+    """Onboarding failures, then churn at renewals; returns which remaining customers renewed this month."""
+    S, seg = out.S, customers.segment
     age = t - customers.birth
     at_onboarding = np.flatnonzero(age == a_onboarding[seg])
     failed = np.zeros(len(seg), bool)
     failed[at_onboarding] = rng.random(len(at_onboarding)) >= company.onboarding_success[seg[at_onboarding]]
-    renewing = np.flatnonzero((age % company.contract_months[seg] == 0) & ~failed)
+    renewing = (age % company.contract_months[seg] == 0) & ~failed
+    due = np.flatnonzero(renewing)
     churned = np.zeros(len(seg), bool)
-    churned[renewing] = rng.random(len(renewing)) < customers.churn[renewing]
+    churned[due] = rng.random(len(due)) < customers.churn[due]
     lost = failed | churned
+    out.renewals[t] = _sum_by(seg[renewing], S)
     out.churned_customers[t] = _sum_by(seg[lost], S)
     out.onboarding_churned[t] = _sum_by(seg[failed], S)
     out.churned_mrr[t] = _sum_by(seg[lost], S, customers.mrr[lost])
-    renews = np.zeros(len(seg), bool)
-    renews[renewing] = True
-    keep = ~lost
-    customers.keep(keep)
-    renews = renews[keep]
-    seg, mrr = customers.segment, customers.mrr
-    uplift = np.where(renews, mrr * company.price_uplift[seg], 0.0)
-    mrr = mrr + uplift
+    customers.keep(~lost)
+    return renewing[~lost]
+
+
+def _mrr_movements(company: Company, rng: np.random.Generator, t: int, customers: _Customers,
+                   renewing: np.ndarray, out: _Arrays) -> None:
+    """Price uplift at renewals, then each survivor upgrades, downgrades or neither (one uniform each)."""
+    S, seg = out.S, customers.segment
+    uplift = np.where(renewing, customers.mrr * company.price_uplift[seg], 0.0)
+    mrr = customers.mrr + uplift
     u = rng.random(len(seg))
     p_up = company.upgrade_rate[seg]
-    upgrade = np.where(u < p_up, mrr * company.upgrade_size[seg], 0.0)
-    downgrade = np.where((u >= p_up) & (u < p_up + company.downgrade_rate[seg]),
-                         mrr * company.downgrade_size[seg], 0.0)
+    upgrades = u < p_up
+    downgrades = ~upgrades & (u < p_up + company.downgrade_rate[seg])
+    upgrade = np.where(upgrades, mrr * company.upgrade_size[seg], 0.0)
+    downgrade = np.where(downgrades, mrr * company.downgrade_size[seg], 0.0)
     customers.mrr = mrr + upgrade - downgrade
-    out.expansion_mrr[t] = _sum_by(seg, S, uplift) + _sum_by(seg, S, upgrade)
+    out.upgrades[t] = _sum_by(seg[upgrades], S)
+    out.downgrades[t] = _sum_by(seg[downgrades], S)
+    out.uplift_mrr[t] = _sum_by(seg, S, uplift)
+    out.expansion_mrr[t] = out.uplift_mrr[t] + _sum_by(seg, S, upgrade)
     out.contraction_mrr[t] = _sum_by(seg, S, downgrade)
 
 
@@ -252,6 +289,16 @@ def _new_customers(company: Company, rng: np.random.Generator, t: int, customers
         churn = rng.beta(company.alpha[s], company.beta[s], n) if company.sbg[s] else np.full(n, company.churn[s])
         customers.add(np.full(n, s, np.int64), t, mrr, churn)
         out.new_mrr[t, s] = mrr.sum()
+
+
+def _pool_cohorts(customers: _Customers, T: int, S: int) -> None:
+    """Give every customer its cohort's average MRR (the cohort's total is unchanged up to rounding)."""
+    if len(customers.segment) == 0:
+        return
+    cohort = customers.birth * S + customers.segment
+    total = _sum_by(cohort, T * S, customers.mrr)
+    count = _sum_by(cohort, T * S)
+    customers.mrr = (total / np.maximum(count, 1))[cohort]
 
 
 def _month_end(company: Company, rng: np.random.Generator, t: int, customers: _Customers, out: _Arrays) -> None:

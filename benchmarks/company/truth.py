@@ -14,6 +14,7 @@ field, rather than ignored.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -137,8 +138,11 @@ class _Reader:
     def keys(self, value: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in value:
             if key not in allowed:
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.fail(f"{path}.{key}" if path else str(key),
-                          f"unknown or unsupported key (the independent simulator knows {', '.join(sorted(allowed))})")
+                          f"unknown or unsupported key (the independent simulator knows "
+                          f"{', '.join(sorted(allowed))}){hint}")
 
     def number(self, value: Any, path: str, *, low: float | None = None, high: float | None = None,
                integer: bool = False) -> float:
@@ -372,15 +376,13 @@ def _segment_block(r: _Reader, truth: dict[str, Any], block: str, segments: list
             r.fail(block, "required")
         raw = {}
     r.mapping(raw, block)
-    flat = not raw or all(key in fields for key in raw)
+    flat = not raw or any(key in fields for key in raw)  # keys that are fields: flat (other keys then refused)
     out = []
     for seg in segments:
         if flat:
             entry, path = raw, block
         else:
             for key in raw:
-                if key in fields:
-                    r.fail(f"{block}.{key}", "a block is either flat (fields) or keyed by segment, not both")
                 if key != "default" and key not in segments:
                     r.fail(f"{block}.{key}", f"unknown segment (the segments: {', '.join(segments)})")
             if seg in raw:

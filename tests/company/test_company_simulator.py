@@ -196,3 +196,37 @@ def test_series_by_segment_add_up_to_the_total(runs: dict) -> None:
         run.series("arr_total")
     with pytest.raises(ValueError, match="needs a stage"):
         run.series("stage_entries")
+
+
+def test_cohort_average_mrr_keeps_the_bridge_and_the_counts() -> None:
+    truth = shapes.enterprise()
+    pooled = simulate_company(truth, months=48, seed=4, mrr_within_cohort="cohort_average")
+    own = simulate_company(truth, months=48, seed=4)
+    # the same random numbers decide every count; only money differs
+    np.testing.assert_array_equal(pooled.cohort_customers, own.cohort_customers)
+    np.testing.assert_array_equal(pooled.stage_entries, own.stage_entries)
+    np.testing.assert_array_equal(pooled.new_mrr, own.new_mrr)
+    assert not np.allclose(pooled.mrr[-1], own.mrr[-1])
+    before = np.vstack([np.zeros((1, 2)), pooled.mrr[:-1]])
+    bridge = before + pooled.new_mrr + pooled.expansion_mrr - pooled.contraction_mrr - pooled.churned_mrr
+    assert np.all(np.abs(bridge - pooled.mrr) <= 1e-6 * np.maximum(pooled.mrr, 1.0))
+    with pytest.raises(ValueError, match="mrr_within_cohort"):
+        simulate_company(truth, months=12, seed=4, mrr_within_cohort="average")
+
+
+def test_realised_renewals_upgrades_and_uplift_are_recorded() -> None:
+    truth = shapes.quarterly_uplift()
+    run = simulate_company(truth, months=60, seed=8)
+    T = len(run.months)
+    # customers facing a renewal: those of age 3, 6, 9... at the start of the month, less onboarding failures
+    ages = np.arange(T)[:, None] - np.arange(T)[None, :]  # [t, b]
+    at_start = np.vstack([np.zeros((1, T), np.int64), run.cohort_customers[:-1, :, 0]])
+    due = np.where((ages > 0) & (ages % 3 == 0), at_start, 0).sum(axis=1)
+    np.testing.assert_array_equal(run.renewals[:, 0], due)  # onboarding (age 1) never falls on a renewal here
+    # upgrades: a binomial share of the customers of age >= 1 after churn, at the true rate
+    exposed = (run.active_customers[:, 0] - run.new_customers[:, 0])[1:]
+    rate = run.upgrades[1:, 0].sum() / exposed.sum()
+    assert abs(rate - 0.01) < 4 * np.sqrt(0.01 * 0.99 / exposed.sum())
+    assert np.all(run.uplift_mrr <= run.expansion_mrr + 1e-9)
+    assert np.all(run.uplift_mrr[run.renewals == 0] == 0)
+    np.testing.assert_allclose(run.series("uplift_arr"), 12 * run.uplift_mrr[:, 0])
