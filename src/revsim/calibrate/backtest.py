@@ -259,7 +259,8 @@ def plan_cuts(series: dict[str, tuple[list[str], np.ndarray]], files: dict[str, 
                                 path=("--holdout",))
     room = months_held - holdout - MIN_TRAIN_MONTHS  # months the oldest cut can move back
     if room < 0:
-        raise InputError.single(f"{holdout} month(s) held out leave {months_held - holdout} to calibrate on: "
+        raise InputError.single(f"holding out {holdout} month(s) leaves {months_held - holdout} month(s) to calibrate "
+                                f"on: "
                                 f"{where}; keep at least {MIN_TRAIN_MONTHS}", path=("--holdout",))
     if spacing is None:
         spacing = max(1, holdout // 2)
