@@ -260,8 +260,7 @@ def plan_cuts(series: dict[str, tuple[list[str], np.ndarray]], files: dict[str, 
     room = months_held - holdout - MIN_TRAIN_MONTHS  # months the oldest cut can move back
     if room < 0:
         raise InputError.single(f"holding out {holdout} month(s) leaves {months_held - holdout} month(s) to calibrate "
-                                f"on: "
-                                f"{where}; keep at least {MIN_TRAIN_MONTHS}", path=("--holdout",))
+                                f"on: {where}; keep at least {MIN_TRAIN_MONTHS}", path=("--holdout",))
     if spacing is None:
         spacing = max(1, holdout // 2)
         if origins > 1:
