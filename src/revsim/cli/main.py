@@ -31,6 +31,8 @@ COMMANDS = {
                 "Compare scenario variants or levers draw by draw: paired differences of ARR and more."),
     "sensitivity": ("revsim.cli.sensitivity_command:sensitivity",
                     "Rank the uncertain inputs by their influence on ARR; tornado chart."),
+    "kpis": ("revsim.cli.kpis_command:kpis",
+             "Team KPIs, targets, AARRR and the North Star of a run, per month, quarter or fiscal year; kpis.csv."),
     "goal": ("revsim.cli.goal_command:goal",
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
 }

@@ -30,7 +30,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from revsim.errors import InputError, did_you_mean
+from revsim.revops.catalogue import STATIC_NAMES
 from revsim.scenario.distributions import Distribution, parse_uncertain
+from revsim.scenario.revops import KpiSettings, Target, revops_problems
 
 __all__ = [
     "ALL_SEGMENTS",
@@ -150,7 +152,7 @@ RESERVED_STAGE_NAMES = frozenset({
     "new_customers", "churned_customers", "advocates", "leads", "nrr_12m", "grr_12m", "logo_churn", "win_rate",
     "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead", "sales_marketing_spend", "cost_per_lead", "cac",
     "cac_payback_months", "ltv_cac",
-})
+}) | frozenset(STATIC_NAMES)  # and every team KPI (revsim kpis): a stage's entries are a KPI named after it
 
 
 def _check_name(value: str) -> str:
@@ -435,7 +437,8 @@ class Costs(Strict):
     ``channel_spend`` is each channel's spend in the first month; it grows with the channel's volume (a
     constant cost per lead). ``cost_per_rep`` is a sales rep's fully loaded monthly cost;
     ``cs_cost_per_customer`` the monthly cost of serving a customer; ``gross_margin`` the share of revenue
-    left after the cost of delivering the product.
+    left after the cost of delivering the product; ``other_opex`` every other operating cost (R&D, G&A), for
+    the burn multiple.
     """
 
     channel_spend: dict[str, NonNegative] = Field(default_factory=dict)
@@ -444,35 +447,8 @@ class Costs(Strict):
     cs_cost_per_customer: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
     gross_margin: Probability = Field(default_factory=lambda: parse_uncertain(0.8, "probability"))
     ltv_months: int = Field(default=60, ge=1, le=600)
-
-
-TARGET_METRICS = ("arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m", "logo_churn")
-
-
-class Target(Strict):
-    """A dated goal; revsim reports the probability of reaching it.
-
-    ``metric`` is a total over segments (arr, mrr, active_customers, new_customers_total: customers won since
-    ``start``) or a ratio (nrr_12m, grr_12m, logo_churn). The goal is reached when the metric is at least
-    ``value`` in month ``at`` (default: the last month), or at most ``value`` with ``direction: below``.
-    """
-
-    name: str | None = None
-    metric: Literal["arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m",
-                    "logo_churn"] = "arr"
-    value: Amount
-    at: str | None = None
-    direction: Literal["above", "below"] = "above"
-
-    @field_validator("at")
-    @classmethod
-    def _month(cls, value: str | None) -> str | None:
-        return None if value is None else _check_year_month(value)
-
-    @property
-    def label(self) -> str:
-        """A short name for reports."""
-        return self.name or f"{self.metric} {'>=' if self.direction == 'above' else '<='} {self.value:,.6g}"
+    other_opex: NonNegative | None = Field(
+        default=None, description="Every other operating cost per month (R&D, G&A), for the burn multiple (uncertain).")
 
 
 class Correlation(Strict):
@@ -620,6 +596,7 @@ class Scenario(Strict):
     initial_book: list[BookCohort] = Field(default_factory=list)
     costs: Costs | None = None
     targets: list[Target] = Field(default_factory=list)
+    kpis: KpiSettings | None = None
     correlations: list[Correlation] = Field(default_factory=list)
     calibration: Calibration | None = None
     levers: list[Lever] = Field(default_factory=list)
@@ -750,10 +727,7 @@ class Scenario(Strict):
                 problems.append((("correlations", i), f"this pair is already correlated in correlations[{seen_pairs[key]}]"))
             seen_pairs.setdefault(key, i)
 
-        for i, target in enumerate(self.targets):
-            if target.at is not None and not 0 <= self.month_index(target.at) < self.horizon_months:
-                problems.append((("targets", i, "at"), f"{target.at} is outside the simulated months "
-                                                       f"({self.start} to {self.month_label(self.horizon_months - 1)})"))
+        problems += revops_problems(self)  # targets and the kpis block
 
         if self.calibration is not None:
             for key, prior in self.calibration.priors.items():
