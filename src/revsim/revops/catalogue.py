@@ -91,9 +91,10 @@ NEEDS = {
 
 
 def display_stage(name: str) -> str:
-    """A stage name for readers: ``mql`` -> ``MQL``, ``opportunity`` -> ``Opportunity``."""
-    text = name.replace("_", " ").replace("-", " ")
-    return text.upper() if len(text) <= 3 else text[:1].upper() + text[1:]
+    """A stage name for readers, as the charts write it: ``mql`` -> ``MQL``, ``opportunity`` -> ``Opportunity``."""
+    from revsim.plot.style import display_name
+
+    return display_name(name)
 
 
 def _r(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from revsim.revops.compute import RunKpis
 
-__all__ = ["NorthStarView", "north_star", "north_star_values", "default_driver_paths", "DriverTree",
+__all__ = ["NorthStarView", "north_star", "north_star_values", "north_star_units", "default_driver_paths",
+           "describe_paths", "DriverTree",
            "driver_tree", "DRIVER_CHANGE", "DRIVER_COLUMNS"]
 
 #: The change applied to an input's driving inputs when the scenario gives no lever.
@@ -42,6 +43,18 @@ def north_star_values(run: RunKpis, metric: str, spans: list[tuple[int, int]]) -
     parts = [p.strip() for p in metric.split("/")]
     values = run.values(parts[0], spans)
     return values if len(parts) == 1 else ratio(values, run.values(parts[1], spans))
+
+
+def north_star_units(run: RunKpis, metric: str) -> str:
+    """The unit of the North Star: its KPI's, or for a ratio the currency (money per count), ``multiple``
+    (two KPIs of the same unit) or ``count``."""
+    parts = [run.kpi(p.strip()) for p in metric.split("/")]
+    if len(parts) == 1:
+        return run.units(parts[0])
+    top, bottom = parts
+    if top.unit in ("money", "arr") and bottom.unit == "count":
+        return run.currency
+    return "multiple" if top.unit == bottom.unit else "count"
 
 
 @dataclass
@@ -72,7 +85,8 @@ def north_star(run: RunKpis, kind: str | None = None) -> NorthStarView | None:
     kind = kind or star.period
     spans, coords = run.coords(kind)
     data = {"north_star": xr.Variable(("draw", "period"), north_star_values(run, star.metric, spans),
-                                      {"label": star.label, "metric": star.metric})}
+                                      {"label": star.label, "metric": star.metric,
+                                       "units": north_star_units(run, star.metric)})}
     for item in star.inputs:
         kpi = run.kpi(item.metric)
         data[item.metric] = xr.Variable(("draw", "period"), run.values(kpi, spans),
@@ -137,6 +151,7 @@ class DriverTree:
     name: str
     metric: str
     period: str
+    units: str
     base: np.ndarray  # the North Star per draw in the base run
     table: pd.DataFrame
     draws: int
@@ -145,16 +160,40 @@ class DriverTree:
     notes: list[str] = field(default_factory=list)
 
 
-def _lever_for(run: RunKpis, item: Any) -> Any:
+def describe_paths(paths: list[str] | tuple[str, ...]) -> str:
+    """Input paths for readers, each kind once: ``Lead conversion``, ``ACV``, ``churn``, ``inbound volume``."""
+    from revsim.revops.catalogue import display_stage
+
+    words = []
+    for path in paths:
+        parts = path.split(".")
+        leaf = parts[-1]
+        if parts[0] == "funnel" and parts[1] == "stages":
+            stage = display_stage(parts[2])
+            words.append(f"{stage} conversion" if leaf == "conversion" else f"months in {stage}")
+        elif parts[0] in ("channels", "loops"):
+            words.append(f"{parts[1].replace('_', ' ')} {'volume' if leaf == 'volume' else 'loop ' + leaf}")
+        elif parts[0] == "costs" and len(parts) == 3:
+            words.append(f"{parts[2].replace('_', ' ')} spend")
+        else:
+            words.append({"acv": "ACV", "churn": "churn per renewal", "rate": f"{parts[0]} rate",
+                          "success": "onboarding success", "reps": "sales reps"}.get(leaf, leaf.replace("_", " ")))
+    return ", ".join(dict.fromkeys(words))
+
+
+def _lever_for(run: RunKpis, item: Any) -> tuple[Any, str]:
+    """The lever of an input and its description for readers."""
     from revsim.scenario.levers import LeverSpec, get_lever, parse_change
 
     if item.lever is not None:
-        return get_lever(run.scenario, item.lever)
+        lever = get_lever(run.scenario, item.lever)
+        return lever, lever.description or f"{describe_paths(lever.paths)} {lever.change.describe()}"
     paths = default_driver_paths(run, item.metric)
     if not paths:
         raise InputError.single(f"no default lever moves '{item.metric}': give the input a lever (a lever's name or "
                                 "PATH=CHANGE)", path=("kpis", "north_star", "inputs"))
-    return LeverSpec(f"{item.metric} drivers {DRIVER_CHANGE}", tuple(paths), parse_change(DRIVER_CHANGE))
+    lever = LeverSpec(f"{item.metric} drivers {DRIVER_CHANGE}", tuple(paths), parse_change(DRIVER_CHANGE))
+    return lever, f"{describe_paths(paths)} {DRIVER_CHANGE}"
 
 
 def driver_tree(run: RunKpis, *, period: str | None = None, threads: int | None = None,
@@ -201,7 +240,7 @@ def driver_tree(run: RunKpis, *, period: str | None = None, threads: int | None 
         input_base = run.values(kpi, span)[:, 0]
         row: dict[str, Any] = {"input": item.metric, "label": kpi.label}
         try:
-            lever = _lever_for(run, item)
+            lever, described = _lever_for(run, item)
             variant, _ = apply_lever(run.scenario, lever)
         except InputError as exc:
             row.update({"lever": item.lever or "", "note": exc.problems[0].message if exc.problems else str(exc)})
@@ -218,7 +257,7 @@ def driver_tree(run: RunKpis, *, period: str | None = None, threads: int | None 
         input_change = _relative(np.mean(input_moved[both]), np.mean(input_base[both])) if both.any() else np.nan
         ns_change = _relative(np.mean(moved[ok]), np.mean(base[ok])) if ok.any() else np.nan
         row.update({
-            "lever": lever.describe(), "input_base": float(np.mean(input_base[both])) if both.any() else np.nan,
+            "lever": described, "input_base": float(np.mean(input_base[both])) if both.any() else np.nan,
             "input_change": input_change, "north_star_base": float(np.mean(base[ok])) if ok.any() else np.nan,
             "north_star_diff": float(np.mean(diff)) if diff.size else np.nan,
             "north_star_diff_se": float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else np.nan,
@@ -227,7 +266,8 @@ def driver_tree(run: RunKpis, *, period: str | None = None, threads: int | None 
             "p_up": float(np.mean(diff > 0)) if diff.size else np.nan, "note": ""})
         rows.append(row)
     table = pd.DataFrame(rows, columns=DRIVER_COLUMNS)
-    return DriverTree(view.name, star.metric, chosen, base, table, draws, seed, run.currency, notes)
+    return DriverTree(view.name, star.metric, chosen, view.table["north_star"].attrs["units"], base, table, draws,
+                      seed, run.currency, notes)
 
 
 def _relative(new: float, old: float) -> float:
