@@ -90,7 +90,7 @@ def north_star(run: RunKpis, kind: str | None = None) -> NorthStarView | None:
     for item in star.inputs:
         kpi = run.kpi(item.metric)
         data[item.metric] = xr.Variable(("draw", "period"), run.values(kpi, spans),
-                                        {"label": kpi.label, "units": run.units(kpi)})
+                                        {"label": kpi.label, "units": run.units(kpi), "better": kpi.better})
     table = xr.Dataset(data, coords=coords, attrs=run.attrs(kind))
     return NorthStarView(star.label, star.metric, [i.metric for i in star.inputs], table)
 

@@ -89,6 +89,12 @@ class TargetResult:
     def below(self) -> bool:
         return self.direction == "below"
 
+    @property
+    def title(self) -> str:
+        """The target's name, or ``ARR \u2265 $30M in 2029-12`` for readers."""
+        sign = "\u2264" if self.below else "\u2265"
+        return self.spec.get("name") or f"{self.kpi_label} {sign} {self.goal_text} in {self.period}"
+
 
 @dataclass
 class TargetReport:

@@ -116,6 +116,14 @@ def parse_change(raw: Any) -> TargetValue:
     return TargetValue("relative", fraction, percent=True)
 
 
+def _compact(value: float) -> str:
+    """``30M``, ``12.5k``, ``0.95``: a number as a scenario file would write it."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.4g}{suffix}"
+    return f"{value:.6g}"
+
+
 def _check_month(value: Any) -> str:
     text = str(value).strip()
     match = _YEAR_MONTH.match(text)
@@ -263,9 +271,9 @@ class Target(_Block):
         sign = "<=" if self.direction == "below" else ">="
         if self.change is not None:
             base = self.base.period + " of history" if isinstance(self.base, HistoryBase) else \
-                (f"{self.base:,.6g}" if isinstance(self.base, float) else str(self.base))
+                (_compact(self.base) if isinstance(self.base, float) else str(self.base))
             return f"{sign} {self.change} vs {base}"
-        value = self.value if isinstance(self.value, str) else f"{self.value:,.6g}"
+        value = self.value if isinstance(self.value, str) else _compact(self.value)
         return f"{sign} {value}"
 
     @property
