@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LeverEffects", "lever_effects", "retention_and_conversion_levers", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = ["lever", "change", "kpi", "label", "units", "window", "draws", "base_mean", "variant_mean",
-                  "diff_mean", "diff_se", "diff_p10", "diff_p50", "diff_p90", "change_mean", "p_better"]
+                  "diff_mean", "diff_se", "diff_p10", "diff_p50", "diff_p90", "change_mean", "p_higher"]
 
 
 def _points(points: float) -> str:
@@ -153,7 +153,7 @@ def lever_effects(scenario: Any, levers: Sequence[Any], *, kpis: Sequence[str] =
                          "diff_se": float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan,
                          "diff_p10": q[0], "diff_p50": q[1], "diff_p90": q[2],
                          "change_mean": float(d.mean() / abs(b[ok].mean())) if n and b[ok].mean() else np.nan,
-                         "p_better": float(np.mean(d > 0)) if n else np.nan})
+                         "p_higher": float(np.mean(d > 0)) if n else np.nan})
     table = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     return LeverEffects(table, differences, base, list(kpis), window, draws, seed, model.currency,
                         plan.base.scenario.name, plan.notes)

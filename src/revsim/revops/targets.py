@@ -161,6 +161,7 @@ def _evaluate(run: RunKpis, spec: dict[str, Any], currency: str) -> TargetResult
         base_period,
         parse_change,
         parse_value,
+        scenario_calendar,
         target_period,
     )
 
@@ -180,7 +181,7 @@ def _evaluate(run: RunKpis, spec: dict[str, Any], currency: str) -> TargetResult
         if isinstance(target.base, HistoryBase):
             from revsim.revops.history_base import history_base_value
 
-            history_period = run.calendar.parse(target.base.period, start=model.start)
+            history_period = scenario_calendar(model).parse(target.base.period, start=model.start)
             base = np.full(reading.shape, history_base_value(target.base.history, metric, history_period, model))
             base_text = f"{history_period.label} of history ({format_goal(base[0], unit, currency)})"
         elif isinstance(target.base, float) or (target.base != PREVIOUS and base_period(model, target, period) is None):

@@ -33,7 +33,7 @@ from revsim.scenario.distributions import parse_amount
 from revsim.scenario.percent import parse_percent
 
 __all__ = ["Target", "NorthStar", "NorthStarInput", "KpiSettings", "TargetValue", "parse_value", "parse_change",
-           "revops_problems", "target_period", "base_period", "DEFAULT_BETTER"]
+           "revops_problems", "target_period", "base_period", "scenario_calendar", "DEFAULT_BETTER"]
 
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _POINTS = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:pts?|points?|pp)\s*$", re.IGNORECASE)
