@@ -6,6 +6,7 @@ pipeline coverage) are left out and named in a note under the panel.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -89,7 +90,7 @@ def kpi_table(ds: xr.Dataset) -> pd.DataFrame:
             continue
         fmt = _formatter(kind, currency)
         if variable == "cost_per_lead" and first_stage:
-            name = f"Cost per {first_stage}"
+            name = textwrap.shorten(f"Cost per {first_stage}", 32, placeholder="\u2026")
         for index in kpi_months(ds):
             values = windowed[variable](index) if variable in windowed else at_month(ds[variable], index)
             p10, p50, p90 = interval(values)

@@ -110,7 +110,8 @@ def _draw_table(ax: Axes, table: xr.Dataset, names: Sequence[str], sections: dic
         ax.text(x, n - 0.45, label, ha="center", va="center", fontsize=13.5, fontweight="bold", color=PALETTE["ink"])
         ax.text(x, n - 1.05, detail, ha="center", va="center", fontsize=10, color=PALETTE["muted"])
     ax.plot([0, 1], [n - header, n - header], color=PALETTE["faint"], linewidth=1)
-    label_points = label_right * ax.bbox.width * 72 / ax.figure.dpi - 10
+    points = ax.bbox.width * 72 / ax.figure.dpi
+    label_points, column_points = label_right * points - 10, width * points
     stripe = 0
     for i, (kind, value) in enumerate(rows):
         y = n - header - i - 0.5
@@ -121,16 +122,33 @@ def _draw_table(ax: Axes, table: xr.Dataset, names: Sequence[str], sections: dic
         if stripe % 2 == 0:
             ax.axhspan(y - 0.5, y + 0.5, color=_BAND, zorder=0, linewidth=0)
         stripe += 1
-        label = str(table[value].attrs["label"])
-        ax.text(0.005, y, label, ha="left", va="center", fontsize=style.fitting_size(label, label_points, size, 9),
-                color=PALETTE["ink"])
+        label, label_size = _fit(str(table[value].attrs["label"]), label_points, size, 10, weight="normal")
+        ax.text(0.005, y, label, ha="left", va="center", fontsize=label_size, color=PALETTE["ink"])
         for j, (median, spread, _) in enumerate(_cells(table, value, columns, currency)):
             left = label_right + j * width
-            ax.text(left + 0.45 * width, y, median, ha="right", va="center", fontsize=size, fontweight="bold",
+            ax.text(left + 0.45 * width, y, median, ha="right", va="center", fontweight="bold",
+                    fontsize=style.fitting_size(median, 0.43 * column_points, size, 8),
                     color=PALETTE["primary"] if median != "n/a" else PALETTE["faint"])
             if spread:
-                ax.text(left + 0.49 * width, y, spread, ha="left", va="center", fontsize=max(size - 2.5, 8.5),
-                        color=PALETTE["muted"])
+                ax.text(left + 0.49 * width, y, spread, ha="left", va="center", color=PALETTE["muted"],
+                        fontsize=_fitting(spread, 0.5 * column_points, max(size - 2.5, 8.5), 6.5))
+
+
+def _fitting(text: str, width: float, size: float, smallest: float) -> float:
+    """The largest size from ``size`` down to ``smallest`` at which ``text`` (regular weight) fits ``width``."""
+    while size > smallest and style.text_width(text, size, weight="normal") > width:
+        size -= 0.5
+    return size
+
+
+def _fit(text: str, width: float, size: float, smallest: float, *, weight: str = "bold") -> tuple[str, float]:
+    """``text`` at the largest size that fits ``width`` points, shortened with an ellipsis when even
+    ``smallest`` is too large."""
+    while size > smallest and style.text_width(text, size, weight=weight) > width:
+        size -= 0.5
+    while style.text_width(text, size, weight=weight) > width and len(text) > 8:
+        text = textwrap.shorten(text, len(text) - 3, placeholder="\u2026")
+    return text, size
 
 
 def _target_rows(fig: Figure, targets: Sequence[TargetResult], top: float, currency: str, *, left: float = 0.04,
@@ -244,7 +262,7 @@ def targets_page(run: RunKpis, report: TargetReport | None = None) -> Figure:
     ax.set_xlim(0, 1)
     conflicts = report.conflicts()
     rows = min(n, 10)
-    ax.set_ylim(0, rows + 1 + (1 + min(len(conflicts), 3)) * 0.8)
+    ax.set_ylim(0, rows + 1.6 + 0.8 * max(1, min(len(conflicts), 3)))
     top = ax.get_ylim()[1]
     headers = [(0.0, "Target", "left"), (0.30, "Owner", "left"), (0.44, "KPI and goal", "left"),
                (0.75, "Median (P10\u2013P90)", "center"), (0.87, "P(reach)", "left")]
@@ -383,7 +401,8 @@ def north_star_page(run: RunKpis) -> Figure:
     unit = _unit(str(da.attrs.get("units", "")), currency)
     values = np.asarray(da.values, dtype=float)
     low, mid, high = _quantile3(values[:, shown])
-    title = f"North Star: {view.name}, {format_kpi(mid, unit, currency)} in {periods[shown]} (median)"
+    name = textwrap.shorten(view.name, 48, placeholder="\u2026")
+    title = f"North Star: {name}, {format_kpi(mid, unit, currency)} in {periods[shown]} (median)"
     subtitle = (f"{view.metric} per {table.attrs['period_kind']} over {run.ds.sizes['draw']:,} draws (periods the run "
                 "covers entirely), and its input metrics. revsim kpis --drivers measures each input's contribution "
                 "with paired runs.")
@@ -406,8 +425,7 @@ def north_star_page(run: RunKpis) -> Figure:
     hist.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_kpi(v, unit, currency)))
     hist.xaxis.set_major_locator(MaxNLocator(nbins=5))
     hist.legend(loc="upper right", fontsize=11.5)
-    hist.set_title(f"{view.name}: P10\u2013P90 {format_kpi_range(low, high, unit, currency)} in {periods[shown]}",
-                   fontsize=14)
+    hist.set_title(f"P10\u2013P90 {format_kpi_range(low, high, unit, currency)} in {periods[shown]}", fontsize=14)
     right.set_axis_off()
     right.set_xlim(0, 1)
     n = len(view.inputs)
@@ -462,7 +480,9 @@ def revops_sections(run: RunKpis) -> list[tuple[str, str, Any]]:
     for page, title, _ in PAGE_TEAMS:
         sections.append((f"team_{page}", f"{title}: KPIs and targets",
                          lambda p=page: team_page(run, p, targets(), table())))
-    sections.append(("targets", "Targets: probability, all together, conflicts", lambda: targets_page(run, targets())))
+    if run.scenario.model.targets:
+        sections.append(("targets", "Targets: probability, all together, conflicts",
+                         lambda: targets_page(run, targets())))
     sections.append(("aarrr", "AARRR", lambda: aarrr_page(run)))
     if getattr(run.scenario.model, "kpis", None) is not None and run.scenario.model.kpis.north_star is not None:
         sections.append(("north_star", "North Star", lambda: north_star_page(run)))

@@ -44,7 +44,7 @@ def driver_tree_chart(tree: DriverTree, ds: xr.Dataset | None = None) -> Figure:
     title = (f"{best['label']} moves the North Star most: {_signed_percent(best['north_star_change'])} for "
              f"{_signed_percent(best['input_change'])} on the input" if best is not None
              else f"What drives {tree.name}")
-    subtitle = (f"North Star: {tree.name} in {tree.period}. Each input's lever runs again with the same seed and "
+    subtitle = (f"North Star: {textwrap.shorten(tree.name, 60, placeholder='…')} in {tree.period}. Each input's lever runs again with the same seed and "
                 f"{tree.draws:,} draws, so the change is paired draw by draw (bars: mean change, whiskers: two "
                 "standard errors).")
     fig, ax = style.house_figure(ds, title, subtitle, content=(0.05, 0.1, 0.97, 0.76))
@@ -59,8 +59,8 @@ def driver_tree_chart(tree: DriverTree, ds: xr.Dataset | None = None) -> Figure:
     centre = max(n, 1) / 2
     ax.add_patch(FancyBboxPatch((0.0, centre - 0.9), 0.24, 1.8, boxstyle="round,pad=0.01,rounding_size=0.02",
                                 facecolor=PALETTE["primary"], edgecolor="none", mutation_aspect=max(n, 1) / 3))
-    ax.text(0.12, centre + 0.45, textwrap.fill(tree.name, 22), ha="center", va="center", color="white", fontsize=15,
-            fontweight="bold")
+    ax.text(0.12, centre + 0.45, textwrap.fill(textwrap.shorten(tree.name, 66, placeholder="\u2026"), 22),
+            ha="center", va="center", color="white", fontsize=15 if len(tree.name) <= 44 else 12.5, fontweight="bold")
     ax.text(0.12, centre - 0.15, format_kpi(mid, unit, tree.currency), ha="center", va="center", color="white",
             fontsize=24, fontweight="bold")
     ax.text(0.12, centre - 0.6, f"P10\u2013P90 {format_kpi(low, unit, tree.currency)}\u2013"
