@@ -30,7 +30,7 @@ SALES_LED_PAGES = [
     "Net revenue retention",        # KPI panel
     "chance of reaching $30M",      # distribution at the horizon
     "chance of reaching $20M",      # distribution at the 2028-12 target
-    "moves ARR most",               # key assumptions
+    "most correlated with ARR",      # key assumptions
     "MQL entries grows from",       # marketing (the appendix of team pages)
     "New ARR grows from",           # sales
     "Net revenue retention",        # customer success

@@ -35,6 +35,8 @@ COMMANDS = {
              "Team KPIs, targets, AARRR and the North Star of a run, per month, quarter or fiscal year; kpis.csv."),
     "goal": ("revsim.cli.goal_command:goal",
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
+    "init": ("revsim.cli.init_command:init", "Write a commented starter scenario (a few questions in a terminal)."),
+    "schema": ("revsim.cli.schema_command:schema", "Print the JSON Schema of scenario files, for editors."),
 }
 
 

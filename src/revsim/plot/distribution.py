@@ -159,10 +159,7 @@ def arr_distribution(ds: xr.Dataset, month: Any = None, ax: Axes | None = None, 
                 zorder=5, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
     style.clean_axes(ax)
     style.money_axis(ax, currency, axis="x")
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%" if width else ""))
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    style.percent_axis(ax, nbins=5)
     ax.set_ylabel("share of draws", color=PALETTE["muted"])
     ax.set_xlabel(f"ARR in {style.month_label(ds['month'].values[index])}", color=PALETTE["muted"])
     return ax

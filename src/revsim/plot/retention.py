@@ -228,8 +228,12 @@ def cohort_heatmap(table: pd.DataFrame, ax: Axes | None = None, *, kind: str = "
         spine.set_visible(False)
     ax.set_title(f"{'Customers' if kind == 'logo' else 'Revenue (MRR)'} retained", fontsize=15, loc="left",
                  color=PALETTE["ink"])
-    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.015,
-                                  format=lambda v, _pos: format_percent(v))
+    from matplotlib.ticker import MaxNLocator
+
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.015)
+    colorbar.locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+    colorbar.formatter = style.ExactPercentFormatter()
+    colorbar.update_ticks()
     colorbar.outline.set_visible(False)
     colorbar.ax.tick_params(labelsize=11, length=0)
     return ax
@@ -399,9 +403,8 @@ def retention_curves(ds: xr.Dataset, ax: Axes | None = None, *, title: str | Non
     ax.set_xlim(x[first] - pd.DateOffset(months=1), x[-1])
     style.clean_axes(ax)
     style.month_axis(ax, months[first:])
-    from matplotlib.ticker import FuncFormatter
-
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_percent(v)))
+    style.percent_axis(ax)
+    ax.set_ylim(bottom, top)
     return ax
 
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["CHART_FORMATS", "PDF_NAME", "WORKBOOK_NAME", "Chart", "ReportResult", "parse_formats", "parse_period",
-           "plan_charts", "render_charts", "write_report", "check_report_dir", "report_targets", "missing_kpi_notes"]
+           "plan_charts", "render_charts", "write_report", "check_report_dir", "report_targets", "same_goal",
+           "missing_kpi_notes"]
 
 CHART_FORMATS = ("png", "svg", "pdf")
 PDF_NAME = "report.pdf"
@@ -76,11 +77,20 @@ def parse_period(ds: xr.Dataset, text: str) -> tuple[int, int]:
 
 
 def report_targets(ds: xr.Dataset, extra: Sequence[float | Target] = ()) -> list[Target]:
-    """The scenario's targets, then the extra ARR targets (values at the horizon, or targets)."""
+    """The scenario's targets, then the extra ARR targets (values at the horizon, or targets) that are not
+    already among them (``--target 30M`` on a scenario with a 30M target at the horizon adds nothing)."""
     targets = scenario_targets(ds)
     for item in extra:
-        targets.append(item if isinstance(item, Target) else arr_target(ds, float(item)))
+        target = item if isinstance(item, Target) else arr_target(ds, float(item))
+        if not any(same_goal(target, known) for known in targets):
+            targets.append(target)
     return targets
+
+
+def same_goal(a: Target, b: Target) -> bool:
+    """Whether two targets are the same goal: the same metric, value, month and direction (names aside)."""
+    return (a.metric, a.at, a.direction) == (b.metric, b.at, b.direction) and abs(a.value - b.value) <= \
+        1e-9 * max(abs(a.value), abs(b.value), 1.0)
 
 
 def plan_charts(ds: xr.Dataset, *, targets: Sequence[Target], periods: Sequence[tuple[int, int]] | None = None,

@@ -20,9 +20,9 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from revsim.errors import InputError, did_you_mean
@@ -176,12 +176,17 @@ class Target(_Block):
     name: str | None = Field(default=None, description="A name for reports (default: the metric and goal).")
     metric: str = Field(default="arr", description="The KPI: arr, new_arr, mql (a stage name: its entries), "
                                                    "win_rate, nrr_12m, logo_churn, cac... (revsim kpis lists them).")
-    value: Any = Field(default=None, description="The goal, in the KPI's unit: 20M, 120, 95% (a ratio).")
+    value: Any = Field(default=None, description="The goal, in the KPI's unit: 20M, 120, 95% (a ratio).",
+                       json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}],
+                                          "x-unit": "the KPI's unit"})
     change: Any = Field(default=None, description="The goal relative to base: +30%, -10%, 115% of the base, +5pts "
-                                                  "for a ratio.")
-    base: Any = Field(default=None, description="What a change is relative to: previous (the period before), a "
-                                                "period of the run (FY2028), a value (3.2M), or {history: DIR, "
-                                                "period: FY2027}.")
+                                                  "for a ratio.",
+                        json_schema_extra={"anyOf": [{"type": "string"}, {"type": "null"}],
+                                           "x-unit": "percent of the base, or points"})
+    base: HistoryBase | float | str | None = Field(
+        default=None, description="What a change is relative to: previous (the period before), a period of the run "
+                                  "(FY2028), a value (3.2M), or {history: DIR, period: FY2027}.",
+        json_schema_extra={"x-unit": "the KPI's unit"})
     period: str | None = Field(default=None, description="When: a month (2028-12), a fiscal quarter (FY2028-Q1) "
                                                          "or a fiscal year (FY2028); default the last month.")
     at: str | None = Field(default=None, description="A month, YYYY-MM (the same as a month period).")
@@ -323,8 +328,10 @@ class NorthStar(_Block):
 class KpiSettings(_Block):
     """How the KPIs of ``revsim kpis`` read the scenario: its fiscal year, its hand-off stage, its North Star."""
 
-    fiscal_year_start: int = Field(default=1, description="The month the fiscal year starts in (1-12 or a name: "
-                                                          "April); fiscal years are named after the year they end in.")
+    fiscal_year_start: Annotated[int, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 12},
+                                                                {"type": "string"}]})] = Field(
+        default=1, description="The month the fiscal year starts in (1-12 or a name: April); fiscal years are named "
+                               "after the year they end in.", json_schema_extra={"x-unit": "month of the year"})
     handoff_stage: str | None = Field(default=None, description="The stage marketing hands over to sales from "
                                                                 "(default: a stage named mql, else the stage before "
                                                                 "the closing stage).")

@@ -90,6 +90,7 @@ class Variant:
     name: str
     scenario: LoadedScenario
     change: str = ""
+    label: str = ""  # what the variant is, for charts: the levers' descriptions, or the scenario's name
 
     @property
     def file_name(self) -> str:
@@ -150,6 +151,13 @@ class Comparison:
     @property
     def currency(self) -> str:
         return self.plan.base.scenario.model.currency
+
+    def label(self, name: str) -> str:
+        """What variant ``name`` is, for a reader (its levers' descriptions or its scenario's name)."""
+        for variant in (self.plan.base, *self.plan.variants):
+            if variant.name == name:
+                return variant.label or name
+        return name
 
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)
@@ -250,18 +258,29 @@ def plan_comparison(base: ScenarioLike, variants: Sequence[ScenarioLike] | Mappi
         notes += more
         _check_same_months(base_loaded, loaded)
         planned.append(Variant(_unique(name or _scenario_name(scenario, loaded), taken), loaded,
-                               f"scenario {loaded.file}"))
+                               f"scenario {loaded.file}", loaded.model.name))
     for entry in levers:
         items = [e.strip() for e in entry.split("+")] if isinstance(entry, str) and "=" not in entry else [entry]
-        loaded, described, names = base_loaded, [], []
+        loaded, described, names, labels = base_loaded, [], [], []
         for item in items:
             spec = get_lever(base_loaded, item)
             loaded, more = apply_lever(loaded, spec)
             notes += more
             described.append(spec.describe())
             names.append(spec.name)
-        planned.append(Variant(_unique("+".join(names), taken), loaded, "; ".join(described)))
+            labels.append(lever_label(spec))
+        planned.append(Variant(_unique("+".join(names), taken), loaded, "; ".join(described), " + ".join(labels)))
     return ComparisonPlan(base_variant, planned, list(dict.fromkeys(notes)))
+
+
+def lever_label(spec: Any) -> str:
+    """A lever as a reader says it: its description, else its inputs' names and change
+    (``Churn per renewal (every segment) -20%``)."""
+    if spec.description:
+        return spec.description[:1].upper() + spec.description[1:]
+    from revsim.plot.input_labels import input_label
+
+    return f"{', '.join(input_label(path) for path in spec.paths)} {spec.change.describe()}"
 
 
 def _check_same_months(base: LoadedScenario, other: LoadedScenario) -> None:
