@@ -86,7 +86,8 @@ def test_pdf_summary_prints_each_targets_probability(sales_led_report) -> None:
     assert printed[:2] == [round(100 * np.mean(december_2028 >= 20e6)), round(100 * np.mean(end >= 30e6))]
     from revsim.revops.targets import target_report
 
-    assert printed == [round(100 * t.probability) for t in target_report(ds).targets]  # the first seven
+    evaluated = [round(100 * t.probability) for t in target_report(ds).targets]
+    assert printed == [*evaluated, round(100 * np.mean(end >= 25e6))]  # the scenario's six, then --target 25M
 
 
 def test_workbook_sheets_and_numbers(sales_led_report) -> None:
@@ -139,3 +140,16 @@ def test_report_refuses_to_replace_without_force(sales_led_report, tmp_path: Pat
     with pytest.raises(InputError, match="--force"):
         write_report(ds, copy)
     assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
+
+
+def test_summary_lists_six_targets_and_counts_the_others(sales_led_report) -> None:
+    """More targets than the summary page holds: six, then how many more the targets page lists."""
+    from revsim.plot.targets import arr_target
+
+    ds, _, _ = sales_led_report
+    targets = [arr_target(ds, value) for value in (10e6, 12e6, 14e6, 16e6, 18e6, 20e6, 22e6, 24e6, 26e6)]
+    with style.offscreen():
+        page = summary_page(ds, targets, ["ARR forecast"], [])
+    texts = [t.get_text() for t in page.texts]
+    assert sum(t.endswith("of draws reach it") for t in texts) == 6
+    assert "and 3 more: every target is on the targets page" in texts

@@ -299,8 +299,16 @@ class NorthStarInput(_Block):
                                                          "input (default: its driving inputs +10%).")
 
 
+def _inputs_as_names(schema: dict[str, Any]) -> None:
+    """The JSON Schema of ``inputs``: each input a KPI's name, or ``{metric, lever}``."""
+    inputs = schema["properties"]["inputs"]
+    inputs["items"] = {"anyOf": [{"type": "string", "description": "An input metric (a KPI)."}, inputs["items"]]}
+
+
 class NorthStar(_Block):
     """The North Star metric (a KPI, or a ratio of two: ``revenue / active_customers``) and its input metrics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_inputs_as_names)
 
     name: str | None = Field(default=None, description="The North Star's name for reports.")
     metric: str = Field(description="A KPI, or a ratio of two KPIs written a / b.")
