@@ -50,7 +50,7 @@ def test_the_first_session_runs_in_order(tmp_path: Path, monkeypatch) -> None:
                                    "--out", "out/saas_sales_led", "--force", "-q"])
     assert make_run.exit_code == 0, make_run.output
     commands = first_session()
-    assert [c[0] for c in commands] == ["report", "run", "compare", "sensitivity", "goal", "init", "run"]
+    assert [c[0] for c in commands] == ["report", "kpis", "run", "compare", "sensitivity", "goal", "init", "run"]
     for args in commands:
         if args[0] in DRAWS:
             args = [*args, "--draws", DRAWS[args[0]]]

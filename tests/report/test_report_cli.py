@@ -39,8 +39,10 @@ def test_report_writes_charts_pdf_and_workbook(tiny_copy: Path) -> None:
     assert "note: KPI panel without CAC" in result.output
     assert "wrote" in result.output and "report.pdf" in result.output
     pages = [" ".join(page.extract_text().split()) for page in PdfReader(out / "report.pdf").pages]
-    # summary, fan, 1 bridge, bowtie, retention, NRR/GRR, KPIs, 1 distribution, assumptions
-    assert len(pages) == 9
+    # summary, fan, 1 bridge, bowtie, retention, NRR/GRR, KPIs, 1 distribution, assumptions, then the four team
+    # pages and AARRR (no targets, no North Star)
+    assert len(pages) == 14
+    assert "No target names marketing" in pages[9] and "Acquisition" in pages[13]
     assert "3 M EUR by Dec 2028" in pages[1] and "chance" in pages[1]  # the --target, in the run's currency
     assert "no costs block" in pages[0]
     again = invoke("report", str(tiny_copy))

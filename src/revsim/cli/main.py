@@ -32,6 +32,8 @@ COMMANDS = {
     "sensitivity": ("revsim.cli.sensitivity_command:sensitivity",
                     "Rank the uncertain inputs by their influence on ARR; tornado chart."),
     "import": ("revsim.cli.import_command:import_exports_command", "Read CRM and billing exports (HubSpot, Salesforce, Stripe, Chargebee, ChartMogul) into history files."),
+    "kpis": ("revsim.cli.kpis_command:kpis",
+             "Team KPIs, targets, AARRR and the North Star of a run, per month, quarter or fiscal year; kpis.csv."),
     "goal": ("revsim.cli.goal_command:goal",
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
     "init": ("revsim.cli.init_command:init", "Write a commented starter scenario (a few questions in a terminal)."),

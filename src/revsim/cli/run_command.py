@@ -128,7 +128,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     for message in messages:
         click.echo(f"warning: {message}", err=True)
     if not quiet:
-        click.echo(summary_text(ds))
+        click.echo(summary_text(ds, scenario=loaded))
         click.echo("wrote " + ", ".join(str(p) for p in written))
         if kept == "quantiles":
             click.echo("results.nc keeps per-month quantiles and means, not every draw (--keep draws for all)")

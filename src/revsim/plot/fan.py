@@ -13,7 +13,6 @@ from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import (
-    MONEY_METRICS,
     Target,
     format_probability,
     scenario_targets,
@@ -73,7 +72,7 @@ def history_of(ds: xr.Dataset, history: Any = None) -> pd.Series | None:
 
 def _money_targets(ds: xr.Dataset, targets: Sequence[Target] | None) -> list[Target]:
     chosen = scenario_targets(ds) if targets is None else list(targets)
-    return [t for t in chosen if t.metric in MONEY_METRICS]
+    return [t for t in chosen if t.on_arr_axis]
 
 
 def target_label(ds: xr.Dataset, target: Target) -> str:

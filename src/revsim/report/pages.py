@@ -80,7 +80,8 @@ def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[s
         fig.text(0.04, y, "The scenario sets no targets (add them under targets:, or pass --target).",
                  fontsize=13, color=PALETTE["muted"], va="center")
     name_width = 0.27 * fig.get_figwidth() * 72  # the first column, in points
-    for target in targets[:7]:
+    shown = targets if len(targets) <= 7 else targets[:6]
+    for target in shown:
         probability = target_probability(ds, target)
         name, size = style.fit_text(target_name(ds, target), name_width, 13.5, 10.5)
         y -= 0.0125 * name.count("\n")  # a name on two lines takes the room of its second line
@@ -94,6 +95,10 @@ def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[s
         fig.text(0.505, y, f"{format_probability(probability)} of draws reach it", fontsize=13.5, fontweight="bold",
                  color=PALETTE["target"], va="center", gid="summary-target")
         y -= 0.052 + 0.0125 * name.count("\n")
+    if len(shown) < len(targets):
+        fig.text(0.04, y, f"and {len(targets) - len(shown)} more: every target is on the targets page", fontsize=12.5,
+                 color=PALETTE["muted"], va="center")
+        y -= 0.052
 
     drivers = assumptions_table(ds).head(3)
     y = min(y, 0.38) - 0.035

@@ -32,10 +32,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from revsim.errors import InputError, did_you_mean
+from revsim.revops.catalogue import STATIC_NAMES
 from revsim.scenario.distributions import Distribution, parse_uncertain
 from revsim.scenario.percent import fractions_from_percentages, holds_percentage
 from revsim.scenario.plausibility import plausibility_problems
 from revsim.scenario.value_schemas import number_schema, uncertain_schema
+from revsim.scenario.revops import KpiSettings, Target, revops_problems
 
 __all__ = [
     "ALL_SEGMENTS",
@@ -245,7 +247,7 @@ RESERVED_STAGE_NAMES = frozenset({
     "new_customers", "churned_customers", "advocates", "leads", "nrr_12m", "grr_12m", "logo_churn", "win_rate",
     "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead", "sales_marketing_spend", "cost_per_lead", "cac",
     "cac_payback_months", "ltv_cac",
-})
+}) | frozenset(STATIC_NAMES)  # and every team KPI (revsim kpis): a stage's entries are a KPI named after it
 
 
 def _check_name(value: str) -> str:
@@ -643,7 +645,8 @@ class Costs(Strict):
     ``channel_spend`` is each channel's spend in the first month; it grows with the channel's volume (a
     constant cost per lead). ``cost_per_rep`` is a sales rep's fully loaded monthly cost;
     ``cs_cost_per_customer`` the monthly cost of serving a customer; ``gross_margin`` the share of revenue
-    left after the cost of delivering the product.
+    left after the cost of delivering the product; ``other_opex`` every other operating cost (R&D, G&A), for
+    the burn multiple.
     """
 
     channel_spend: dict[str, NonNegative] = described(
@@ -666,41 +669,9 @@ class Costs(Strict):
         default_factory=lambda: parse_uncertain(0.8, "probability"), shown_default=0.8)
     ltv_months: int = described("Months of a customer's life that LTV counts.", unit="months", default=60, ge=1, le=600)
 
-
-TARGET_METRICS = ("arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m", "logo_churn")
-
-
-class Target(Strict):
-    """A dated goal; revsim reports the probability of reaching it.
-
-    ``metric`` is a total over segments (arr, mrr, active_customers, new_customers_total: customers won since
-    ``start``) or a ratio (nrr_12m, grr_12m, logo_churn). The goal is reached when the metric is at least
-    ``value`` in month ``at`` (default: the last month), or at most ``value`` with ``direction: below``.
-    """
-
-    name: str | None = described("A name for reports (default: the metric and value).", default=None)
-    metric: Literal["arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m",
-                    "logo_churn"] = described(
-        "The metric: arr, mrr, active_customers, new_customers_total (won since start), nrr_12m, grr_12m or "
-        "logo_churn.", default="arr")
-    value: Amount = described(
-        "The goal, in the metric's unit (20M for ARR, 8000 customers, 1.1 for NRR).", unit="the metric's unit")
-    at: str | None = described(
-        "The month the metric is read, YYYY-MM (default: the last simulated month).",
-        default=None)
-    direction: Literal["above", "below"] = described(
-        "above: reached when the metric is at least value; below: at most.",
-        default="above")
-
-    @field_validator("at")
-    @classmethod
-    def _month(cls, value: str | None) -> str | None:
-        return None if value is None else _check_year_month(value)
-
-    @property
-    def label(self) -> str:
-        """A short name for reports."""
-        return self.name or f"{self.metric} {'>=' if self.direction == 'above' else '<='} {self.value:,.6g}"
+    other_opex: NonNegative | None = described(
+        "Every other operating cost per month (R&D, G&A...), for the burn multiple (uncertain).",
+        unit="currency per month", default=None)
 
 
 class Correlation(Strict):
@@ -872,8 +843,11 @@ class Scenario(Strict):
         default_factory=list)
     costs: Costs | None = described("Spend, for CAC, CAC payback and LTV.", default=None)
     targets: list[Target] = described(
-        "Dated goals; revsim reports the probability of reaching each.",
+        "Goals on any team KPI over a month, a fiscal quarter or a fiscal year; revsim reports the probability of "
+        "reaching each, all together, and which conflict.",
         default_factory=list)
+    kpis: KpiSettings | None = described(
+        "How team KPIs are read: the fiscal year's first month, the hand-off stage, the North Star.", default=None)
     correlations: list[Correlation] = described("Rank correlations between uncertain inputs.", default_factory=list)
     calibration: Calibration | None = described("Settings of revsim calibrate; revsim run ignores them.", default=None)
     levers: list[Lever] = described(
@@ -1010,10 +984,7 @@ class Scenario(Strict):
                 problems.append((("correlations", i), f"this pair is already correlated in correlations[{seen_pairs[key]}]"))
             seen_pairs.setdefault(key, i)
 
-        for i, target in enumerate(self.targets):
-            if target.at is not None and not 0 <= self.month_index(target.at) < self.horizon_months:
-                problems.append((("targets", i, "at"), f"{target.at} is outside the simulated months "
-                                                       f"({self.start} to {self.month_label(self.horizon_months - 1)})"))
+        problems += revops_problems(self)  # targets and the kpis block
 
         if self.calibration is not None:
             for key, prior in self.calibration.priors.items():
