@@ -164,7 +164,7 @@ def create_app(session: WhatIfSession, *, allowed_hosts: list[str] | None = None
             variant = session.variant(body.settings, set_lines(body.overrides))
             draws = session.preview_draws if body.phase == "preview" else session.draws
             comparison = session.compare(variant, draws=draws, client=body.client, seq=body.seq, phase=body.phase)
-            payload = comparison_payload(comparison, variant, session.controls)
+            payload = comparison_payload(comparison, variant, session.controls, session.summaries)
             payload.update({"seq": body.seq, "phase": body.phase, "final": draws >= session.draws,
                             "cli": _cli(session, variant)})
             return payload

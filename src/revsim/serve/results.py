@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     import xarray as xr
 
     from revsim.serve.controls import Control
     from revsim.serve.variant import Variant
     from revsim.whatif.compare import Comparison
 
-__all__ = ["comparison_payload", "target_rows", "KPI_BETTER", "jsonable"]
+__all__ = ["RunSummary", "summarize", "comparison_payload", "target_rows", "KPI_BETTER", "jsonable"]
 
 #: Which way each KPI of the panel is better.
 KPI_BETTER = {
@@ -57,12 +59,67 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def comparison_payload(comparison: Comparison, variant: Variant, controls: Sequence[Control]) -> dict[str, Any]:
-    """Everything the page draws for one comparison of the base with one variant."""
+@dataclass(frozen=True)
+class RunSummary:
+    """What the page reads of one run, computed once per run: the fan's quantiles, ARR per draw and month, the
+    bridge of each default period, the KPI table and each target's draws that reach it."""
+
+    months: list[str]
+    fan: dict[str, np.ndarray]
+    arr: np.ndarray  # [draw, month]
+    bridges: list[tuple[tuple[int, int], pd.DataFrame]]
+    kpis: pd.DataFrame
+    reached: list[np.ndarray]  # per target of the scenario: 1.0 in the draws that reach it
+
+
+def summarize(ds: xr.Dataset) -> RunSummary:
+    """The :class:`RunSummary` of a results Dataset."""
+    from revsim.plot.bridge import bridge_values, default_periods
+    from revsim.plot.draws import total
+    from revsim.plot.fan import fan_quantiles
+    from revsim.plot.kpis import kpi_table
+    from revsim.plot.targets import scenario_targets, target_draws
+
+    table = fan_quantiles(ds)
+    reached = []
+    for target in scenario_targets(ds):
+        values = target_draws(ds, target)
+        with np.errstate(invalid="ignore"):
+            hit = (values <= target.value) if target.below else (values >= target.value)
+        reached.append((hit & np.isfinite(values)).astype(float))
+    return RunSummary(
+        months=[f"{t.year:04d}-{t.month:02d}" for t in table.index],
+        fan={column: table[column].to_numpy() for column in _FAN},
+        arr=np.asarray(total(ds, "arr").transpose("draw", "month").values, dtype=float),
+        bridges=[(period, bridge_values(ds, period)) for period in default_periods(ds)],
+        kpis=kpi_table(ds),
+        reached=reached,
+    )
+
+
+def comparison_payload(comparison: Comparison, variant: Variant, controls: Sequence[Control],
+                       summaries: MutableMapping[Any, RunSummary] | None = None) -> dict[str, Any]:
+    """Everything the page draws for one comparison of the base with one variant.
+
+    ``summaries`` keeps each run's :class:`RunSummary` by (scenario hash, draws, seed), as the runs are kept:
+    the base's is computed once per draw count.
+    """
     from revsim.plot.draws import currency_of
 
     name = comparison.variants[0]
     base_ds, variant_ds = comparison.datasets[comparison.base], comparison.datasets[name]
+    scenarios = {comparison.base: comparison.plan.base.scenario, name: comparison.plan.variants[0].scenario}
+
+    def summary(run: str) -> RunSummary:
+        key = (scenarios[run].sha256, comparison.draws, comparison.seed)
+        if summaries is not None and key in summaries:
+            return summaries[key]
+        made = summarize(comparison.datasets[run])
+        if summaries is not None:
+            summaries[key] = made
+        return made
+
+    base, changed = summary(comparison.base), summary(name)
     currency = currency_of(base_ds)
     payload = {
         "draws": comparison.draws,
@@ -72,13 +129,13 @@ def comparison_payload(comparison: Comparison, variant: Variant, controls: Seque
         "changes": [{"source": c.source, "text": c.text} for c in variant.changes],
         "notes": [*variant.notes, *variant.scenario.notes],
         "warnings": comparison.warnings,
-        "fan": _fan(base_ds, variant_ds),
-        "difference": _difference_by_month(base_ds, variant_ds),
+        "fan": {"months": base.months, "base": base.fan, "variant": changed.fan},
+        "difference": _difference_by_month(base_ds, base, changed),
         "metrics": _metric_rows(comparison, name),
-        "targets": target_rows(base_ds, variant_ds),
-        "bridges": _bridges(base_ds, variant_ds),
-        "kpis": _kpis(base_ds, variant_ds),
-        "inputs": _inputs(comparison, name, variant, controls),
+        "targets": target_rows(base_ds, base, changed),
+        "bridges": _bridges(base_ds, base, changed),
+        "kpis": _kpis(base_ds, base, changed),
+        "inputs": _inputs(comparison, variant, controls),
     }
     return jsonable(payload)
 
@@ -86,30 +143,12 @@ def comparison_payload(comparison: Comparison, variant: Variant, controls: Seque
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _arr_by_month(ds: xr.Dataset) -> np.ndarray:
-    from revsim.plot.draws import total
-
-    return np.asarray(total(ds, "arr").transpose("draw", "month").values, dtype=float)
-
-
-def _fan(base: xr.Dataset, variant: xr.Dataset) -> dict[str, Any]:
-    from revsim.plot.fan import fan_quantiles
-
-    out: dict[str, Any] = {}
-    for key, ds in (("base", base), ("variant", variant)):
-        table = fan_quantiles(ds)
-        out[key] = {column: table[column].to_numpy() for column in _FAN}
-        out["months"] = [f"{t.year:04d}-{t.month:02d}" for t in table.index]
-    return out
-
-
-def _difference_by_month(base: xr.Dataset, variant: xr.Dataset) -> dict[str, Any]:
+def _difference_by_month(ds: xr.Dataset, base: RunSummary, variant: RunSummary) -> dict[str, Any]:
     """Quantiles of the paired ARR difference (variant - base, draw by draw) in each simulated month."""
     from revsim.plot.draws import quantiles
 
-    d = _arr_by_month(variant) - _arr_by_month(base)
-    p10, p50, p90 = quantiles(d, (0.1, 0.5, 0.9), axis=0)
-    return {"months": [str(m)[:7] for m in base["month"].values], "p10": p10, "p50": p50, "p90": p90}
+    p10, p50, p90 = quantiles(variant.arr - base.arr, (0.1, 0.5, 0.9), axis=0)
+    return {"months": [str(m)[:7] for m in ds["month"].values], "p10": p10, "p50": p50, "p90": p90}
 
 
 def _metric_rows(comparison: Comparison, name: str) -> list[dict[str, Any]]:
@@ -156,44 +195,32 @@ def _level(kind: str, value: Any, currency: str) -> str:
     return format_percent(float(value), decimals=1)
 
 
-def target_rows(base: xr.Dataset, variant: xr.Dataset) -> list[dict[str, Any]]:
+def target_rows(ds: xr.Dataset, base: RunSummary, variant: RunSummary) -> list[dict[str, Any]]:
     """P(reach) of each target of the scenario in both runs, and the paired difference with its standard error.
 
-    A target is reached in a draw as :func:`revsim.plot.targets.target_probability` counts it; the difference
-    of the two shares is the mean of the per-draw differences of the two indicators, so its standard error
-    is theirs: sd / sqrt(draws).
+    A target is reached in a draw as :func:`revsim.plot.targets.target_probability` counts it (``ds`` is
+    either run, for the targets and their texts); the difference of the two shares is the mean of the
+    per-draw differences of the two indicators, so its standard error is theirs: sd / sqrt(draws).
     """
     from revsim.plot import style
-    from revsim.plot.targets import (
-        format_probability,
-        format_target_value,
-        scenario_targets,
-        target_draws,
-        target_probability,
-    )
+    from revsim.plot.targets import format_probability, format_target_value, scenario_targets
 
     rows = []
-    for target in scenario_targets(base):
-        reached = []
-        for ds in (base, variant):
-            values = target_draws(ds, target)
-            with np.errstate(invalid="ignore"):
-                hit = (values <= target.value) if target.below else (values >= target.value)
-            reached.append((hit & np.isfinite(values)).astype(float))
-        d = reached[1] - reached[0]
+    for target, hit_base, hit_variant in zip(scenario_targets(ds), base.reached, variant.reached, strict=True):
+        d = hit_variant - hit_base
         n = d.size
         se = float(np.std(d, ddof=1) / math.sqrt(n)) if n > 1 else 0.0
-        p_base, p_variant = target_probability(base, target), target_probability(variant, target)
-        value_text = format_target_value(base, target)
+        p_base, p_variant = float(hit_base.mean()), float(hit_variant.mean())
+        value_text = format_target_value(ds, target)
         metric = {"arr": "ARR", "mrr": "MRR", "active_customers": "customers",
                   "new_customers_total": "new customers"}.get(target.metric, target.metric.replace("_", " "))
         what = f"{'at most ' if target.below else ''}{value_text} {metric} by {style.month_label(target.at)}"
         rows.append({
-            "name": target.name or what, "what": what, "metric": target.metric, "value": target.value, "value_text": value_text,
-            "at": target.at, "at_text": style.month_label(target.at), "direction": target.direction,
-            "p_base": p_base, "p_variant": p_variant, "p_base_text": format_probability(p_base),
-            "p_variant_text": format_probability(p_variant), "diff": p_variant - p_base, "diff_se": se,
-            "diff_text": _points(p_variant - p_base),
+            "name": target.name or what, "what": what, "metric": target.metric, "value": target.value,
+            "value_text": value_text, "at": target.at, "at_text": style.month_label(target.at),
+            "direction": target.direction, "p_base": p_base, "p_variant": p_variant,
+            "p_base_text": format_probability(p_base), "p_variant_text": format_probability(p_variant),
+            "diff": p_variant - p_base, "diff_se": se, "diff_text": _points(p_variant - p_base),
         })
     return rows
 
@@ -205,18 +232,18 @@ def _points(value: float) -> str:
     return "\u00b10 pts" if points == 0 else f"{'+' if points > 0 else MINUS}{abs(points)} pts"
 
 
-def _bridges(base: xr.Dataset, variant: xr.Dataset) -> list[dict[str, Any]]:
-    from revsim.plot.bridge import bridge_values, default_periods, period_label
+def _bridges(ds: xr.Dataset, base: RunSummary, variant: RunSummary) -> list[dict[str, Any]]:
+    from revsim.plot.bridge import period_label
     from revsim.plot.draws import currency_of
     from revsim.plot.money import format_money
 
-    currency = currency_of(base)
+    currency = currency_of(ds)
+    months = ds["month"].values
     out = []
-    for period in default_periods(base):
-        tables = [bridge_values(ds, period) for ds in (base, variant)]
+    for (period, b_table), (_, v_table) in zip(base.bridges, variant.bridges, strict=True):
         steps = []
-        for step in tables[0].index:
-            b, v = tables[0].loc[step], tables[1].loc[step]
+        for step in b_table.index:
+            b, v = b_table.loc[step], v_table.loc[step]
             steps.append({
                 "step": step, "label": b["label"], "sign": int(b["sign"]),
                 "base": {k: float(b[k]) for k in ("mean", "p10", "p90", "base", "top")},
@@ -225,22 +252,20 @@ def _bridges(base: xr.Dataset, variant: xr.Dataset) -> list[dict[str, Any]]:
                 "variant_text": format_money(float(v["mean"]), currency),
                 "diff_text": format_money(float(v["mean"] - b["mean"]), currency, signed=True),
             })
-        months = base["month"].values
-        out.append({"label": period_label(base, period), "first": str(months[period[0]])[:7],
+        out.append({"label": period_label(ds, period), "first": str(months[period[0]])[:7],
                     "last": str(months[period[1]])[:7], "months": period[1] - period[0] + 1, "steps": steps})
     return out
 
 
-def _kpis(base: xr.Dataset, variant: xr.Dataset) -> list[dict[str, Any]]:
+def _kpis(ds: xr.Dataset, base: RunSummary, variant: RunSummary) -> list[dict[str, Any]]:
     from revsim.plot.draws import currency_of
-    from revsim.plot.kpis import KPIS, kpi_table
+    from revsim.plot.kpis import KPIS
 
-    currency = currency_of(base)
+    currency = currency_of(ds)
     kinds = {variable: kind for variable, _, kind, _ in KPIS}
-    tables = [kpi_table(ds) for ds in (base, variant)]
-    if tables[0].empty:
+    if base.kpis.empty:
         return []
-    merged = tables[0].merge(tables[1], on=["variable", "kpi", "month"], suffixes=("_base", "_variant"))
+    merged = base.kpis.merge(variant.kpis, on=["variable", "kpi", "month"], suffixes=("_base", "_variant"))
     rows = []
     for _, row in merged.iterrows():
         kind = kinds[row["variable"]]
@@ -260,12 +285,10 @@ def _kpis(base: xr.Dataset, variant: xr.Dataset) -> list[dict[str, Any]]:
 
 
 def _kpi_change(kind: str, change: float, currency: str) -> str:
-    from revsim.plot.money import format_money
+    from revsim.plot.money import MINUS, format_money
 
     if not np.isfinite(change):
         return "n/a"
-    from revsim.plot.money import MINUS
-
     sign = "+" if change > 0 else MINUS
     if kind in ("percent", "percent1"):
         return f"{sign}{abs(change) * 100:.1f} pts"
@@ -276,7 +299,7 @@ def _kpi_change(kind: str, change: float, currency: str) -> str:
     return f"{sign}{abs(change):.2f}x"
 
 
-def _inputs(comparison: Comparison, name: str, variant: Variant, controls: Sequence[Control]) -> list[dict[str, Any]]:
+def _inputs(comparison: Comparison, variant: Variant, controls: Sequence[Control]) -> list[dict[str, Any]]:
     """The mean of each input a change touches, before and after (as the sliders show them)."""
     from revsim.plot.input_labels import format_input, input_label
     from revsim.results.dataset import input_units

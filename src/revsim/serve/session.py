@@ -89,6 +89,7 @@ class WhatIfSession:
     controls: list[Control] = field(init=False)
     folder: ScenarioFolder = field(init=False)
     cache: RunCache = field(init=False, default_factory=RunCache)
+    summaries: RunCache = field(init=False, default_factory=lambda: RunCache(24))
 
     def __post_init__(self) -> None:
         from revsim.engine.run import check_run_options
