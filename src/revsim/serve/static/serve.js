@@ -389,6 +389,13 @@ function niceScale(top) {
   return best;
 }
 
+/* Room for the money labels of an axis from 0 to ``max``. */
+function axisRoom(max, step, currency, fontSize) {
+  let longest = 0;
+  for (let v = 0; v <= max + 1e-9; v += step) longest = Math.max(longest, money(v, currency).length);
+  return Math.ceil(longest * fontSize * 0.62) + 14;
+}
+
 function niceStep(range, count) {
   const raw = range / Math.max(1, count);
   const magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -428,12 +435,12 @@ function drawFan(el, p, changed) {
     : [`P90 ${money(fan.variant.p90[n], cur)}`, `Median ${money(fan.variant.p50[n], cur)}`, `P10 ${money(fan.variant.p10[n], cur)}`];
   if (changed) endTexts.push(narrow ? money(fan.base.p50[n], cur) : `Base ${money(fan.base.p50[n], cur)}`);
   const right = Math.max(...endTexts.map((t) => t.length)) * fs * 0.6 + 18;
-  const m = { left: narrow ? 50 : 64, right, top: 14, bottom: 30 };
-  const W = width - m.left - m.right, H = height - m.top - m.bottom;
   const moneyTargets = p.targets.filter((t) => t.metric === "arr" || t.metric === "mrr");
   const targetValue = (t) => t.value * (t.metric === "mrr" ? 12 : 1);
   const top = Math.max(...fan.variant.p95, ...fan.base.p95, ...moneyTargets.map(targetValue)) * 1.04;
   const { max: ymax, step } = niceScale(top);
+  const m = { left: axisRoom(ymax, step, cur, fs), right, top: 14, bottom: 30 };
+  const W = width - m.left - m.right, H = height - m.top - m.bottom;
   const x = (i) => m.left + (i / n) * W;
   const y = (v) => m.top + H - (v / ymax) * H;
   const line = (values) => values.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join("");
@@ -468,7 +475,7 @@ function drawFan(el, p, changed) {
     parts.push(`<line x1="${x(0)}" x2="${x(i)}" y1="${ty}" y2="${ty}" stroke="${C.target}" stroke-width="1.8" stroke-dasharray="6 4"/>`);
     parts.push(`<path d="M${x(i)},${ty - 7}L${x(i) + 7},${ty}L${x(i)},${ty + 7}L${x(i) - 7},${ty}Z" fill="${C.target}" stroke="#fff" stroke-width="1.5"/>`);
     const chance = changed ? `${t.p_base_text} \u2192 ${t.p_variant_text}` : t.p_base_text;
-    parts.push(text(m.left + 8, labelYs[k], `${t.value_text} by ${t.at_text}: ${chance}`,
+    parts.push(text(m.left + 8, labelYs[k], narrow ? `${t.value_text}: ${chance}` : `${t.value_text} by ${t.at_text}: ${chance}`,
       `font-size="${fs + 0.5}" font-weight="700" fill="${C.target}" ${halo}`));
   });
   // end labels, moved apart when close
@@ -545,11 +552,11 @@ function drawBridge(el, bridge, cur, changed) {
   const narrow = width < 560;
   const height = narrow ? 290 : 330;
   const fs = narrow ? 10.5 : 12.5;
-  const m = { left: narrow ? 46 : 62, right: 4, top: 26, bottom: 44 };
-  const W = width - m.left - m.right, H = height - m.top - m.bottom;
   const steps = bridge.steps;
   const highs = steps.flatMap((s) => [s.base.top, s.base.base, s.variant.top, s.variant.base]);
   const { max: ymax, step } = niceScale(Math.max(...highs) * 1.1);
+  const m = { left: axisRoom(ymax, step, cur, fs), right: 4, top: 26, bottom: 44 };
+  const W = width - m.left - m.right, H = height - m.top - m.bottom;
   const y = (v) => m.top + H - (v / ymax) * H;
   const slot = W / steps.length;
   const tight = slot < 80;
@@ -577,8 +584,10 @@ function drawBridge(el, bridge, cur, changed) {
     const v = s.variant;
     const labelY = y(Math.max(v.base, v.top)) - 7;
     const digits = tight ? 2 : 3;
-    const shown = (s.sign > 0 ? "+" : s.sign < 0 ? MINUS : "") + money(v.mean, cur, { digits });
-    parts.push(text(changed && !tight ? centre + barW / 2 + 2 : centre, labelY, shown, `text-anchor="middle" font-size="${fs}" font-weight="700" fill="${C.ink}" ${halo}`));
+    const amount = money(v.mean, cur, { digits });
+    const shown = (/[1-9]/.test(amount) ? (s.sign > 0 ? "+" : s.sign < 0 ? MINUS : "") : "") + amount;
+    const tiny = Math.abs(v.mean) < 0.03 * ymax && s.sign !== 0;
+    if (!(tight && tiny)) parts.push(text(changed && !tight ? centre + barW / 2 + 2 : centre, labelY, shown, `text-anchor="middle" font-size="${fs}" font-weight="700" fill="${C.ink}" ${halo}`));
     parts.push(text(centre, m.top + H + 17, tight ? SHORT_STEPS[s.step] || s.label : s.label, `text-anchor="middle" font-size="${fs}" fill="${C.ink}"`));
     const moved = s.variant.mean - s.base.mean;
     if (changed && Math.abs(moved) >= 0.0005 * Math.max(1, Math.abs(s.base.mean))) {
@@ -728,6 +737,7 @@ async function start() {
   state.meta = meta;
   document.title = `${meta.name} \u2014 revsim what-if`;
   $("scenario-name").textContent = meta.name;
+  $("scenario-name").title = meta.name;
   $("scenario-meta").textContent = `${meta.file} \u00b7 ${monthText(meta.start)} to ${monthText(meta.horizon)} \u00b7 ${meta.draws.toLocaleString("en")} draws, seed ${meta.seed}`;
   buildControls(meta);
   loadFromAddress();
