@@ -57,14 +57,14 @@ def serve(scenario: str, port: int, host: str, draws: int, preview_draws: int, s
     from revsim.serve.session import WhatIfSession
 
     session = WhatIfSession(scenario, draws=draws, preview_draws=preview_draws, seed=seed, threads=threads)
-    listener = _listen(host, port)
-    actual_port = listener.getsockname()[1]
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{shown_host if ':' not in shown_host else f'[{shown_host}]'}:{actual_port}/"
     if not quiet:
         click.echo(f"{session.base.model.name}: {len(session.controls)} controls; running the base "
                    f"({session.preview_draws:,} and {session.draws:,} draws, seed {seed})...", err=True)
     seconds = session.warm_up()
+    listener = _listen(host, port)
+    actual_port = listener.getsockname()[1]
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown_host if ':' not in shown_host else f'[{shown_host}]'}:{actual_port}/"
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = create_app(session, allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"])
     if not quiet:

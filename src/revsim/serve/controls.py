@@ -262,8 +262,7 @@ def _input_controls(scenario: LoadedScenario) -> list[Control]:
         elif parts[0] == "retention" and leaf == "churn":
             controls.append(relative(path, "Customers", input_label(path), -0.5, 0.5))
         elif parts[0] == "retention" and leaf == "alpha":
-            segment = f" ({display_name(parts[1])})" if len(parts) == 3 else ""
-            controls.append(relative(path, "Customers", f"Churn, sBG alpha{segment}", -0.5, 0.5,
+            controls.append(relative(path, "Customers", f"Churn, {input_label(path)}", -0.5, 0.5,
                                      "a higher alpha means more churn"))
         elif parts[0] == "loops" and leaf == "coefficient":
             controls.append(relative(path, "Growth loops", f"{display_name(parts[1])} loop strength", -0.5, 1.0,

@@ -92,6 +92,7 @@ class WhatIfSession:
     summaries: RunCache = field(init=False, default_factory=lambda: RunCache(24))
 
     def __post_init__(self) -> None:
+        from revsim.engine.compile import compile_scenario
         from revsim.engine.run import check_run_options
         from revsim.scenario.load import load_scenario
 
@@ -99,6 +100,7 @@ class WhatIfSession:
         check_run_options(draws=self.preview_draws, seed=self.seed, threads=self.threads)
         self.preview_draws = min(self.preview_draws, self.draws)
         self.base = load_scenario(self.scenario_file)
+        compile_scenario(self.base)  # what only compiling checks (correlations), before the page starts
         self.folder = ScenarioFolder.of(self.scenario_file)
         self.controls = scenario_controls(self.base)
         self._run_lock = threading.Lock()
