@@ -50,6 +50,7 @@ def imported_by(args: list[str]) -> dict:
         pytest.param(["run", "--help"], id="run-help"),
         pytest.param(["validate", "--help"], id="validate-help"),
         pytest.param(["serve", "--help"], id="serve-help"),
+        pytest.param(["import", "--help"], id="import-help"),
     ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:

@@ -31,6 +31,7 @@ COMMANDS = {
                 "Compare scenario variants or levers draw by draw: paired differences of ARR and more."),
     "sensitivity": ("revsim.cli.sensitivity_command:sensitivity",
                     "Rank the uncertain inputs by their influence on ARR; tornado chart."),
+    "import": ("revsim.cli.import_command:import_exports_command", "Read CRM and billing exports (HubSpot, Salesforce, Stripe, Chargebee, ChartMogul) into history files."),
     "goal": ("revsim.cli.goal_command:goal",
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
     "init": ("revsim.cli.init_command:init", "Write a commented starter scenario (a few questions in a terminal)."),

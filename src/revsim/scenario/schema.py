@@ -131,6 +131,45 @@ def _refuse_whole_percentages(value: Any) -> None:
             {"written": written, "meant": meant, "percent": percent})
 
 
+#: Largest number of members open in a stage at start.
+MAX_OPEN_COUNT = 10**9
+
+
+def _open_count(value: Any, info: ValidationInfo) -> Distribution:
+    """Members open in a stage at start: a whole number, or an uncertain count (rounded in each draw)."""
+    if isinstance(value, Distribution):
+        return value
+    if isinstance(value, bool) or (isinstance(value, int | float) and (value != int(value) or not
+                                                                       0 <= value <= MAX_OPEN_COUNT)):
+        raise PydanticCustomError("revsim", "expected a whole number of members from 0 to {limit}, got {value}",
+                                  {"limit": f"{MAX_OPEN_COUNT:.0e}", "value": repr(value)})
+    base_dir = (info.context or {}).get("base_dir")
+    try:
+        return parse_uncertain(value, "nonnegative", base_dir=base_dir)  # type: ignore[arg-type]
+    except InputError as exc:
+        raise PydanticCustomError("revsim", "{message}", {"message": exc.problems[0].message}) from None
+
+
+def _open_counts(value: Any, info: ValidationInfo) -> Any:
+    """A stage's open members: one count (split across segments), or a mapping segment -> count."""
+    if isinstance(value, dict) and "dist" not in value:
+        counts = {}
+        for key, item in value.items():
+            try:
+                counts[key] = _open_count(item, info)
+            except PydanticCustomError as exc:
+                raise PydanticCustomError("revsim", "segment {segment}: {message}",
+                                          {"segment": key, "message": exc.message()}) from None
+        return counts
+    return _open_count(value, info)
+
+
+_OPEN_COUNT_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_OPEN_COUNT},
+                                 uncertain_schema("nonnegative")]}
+OpenCounts = Annotated[Any, PlainValidator(_open_counts), WithJsonSchema({"anyOf": [
+    *_OPEN_COUNT_SCHEMA["anyOf"], {"type": "object", "additionalProperties": _OPEN_COUNT_SCHEMA}]})]
+
+
 Probability = _uncertain("probability", fraction=True)
 Positive = _uncertain("positive")
 NonNegative = _uncertain("nonnegative")
@@ -360,7 +399,9 @@ class Funnel(Strict):
     """The ordered acquisition stages, the optional sales capacity, and the pipeline open at ``start``.
 
     ``open_at_start`` maps a stage to the members already in it when the simulation starts (open leads,
-    trials, opportunities): a number, split across segments by their shares, or a number per segment.
+    trials, opportunities): a number, split across segments by their shares, or a number per segment. A
+    count may be uncertain (an estimate of the pipeline, such as a backtest's, drawn from a posterior): it is
+    drawn once per draw and rounded to whole members.
     """
 
     stages: list[Stage] = described(
@@ -369,10 +410,10 @@ class Funnel(Strict):
     sales_capacity: SalesCapacity | None = described(
         "Caps the deals that close each month at reps x deals per rep; the rest wait.",
         default=None)
-    open_at_start: dict[str, Annotated[int, Field(ge=0, le=10**9)] | dict[str, Annotated[int, Field(ge=0, le=10**9)]]] = \
-        described("Members already in a stage at start (open leads, trials, opportunities): stage -> a number, "
-                  "split across segments by their shares, or stage -> {segment: number}.", unit="members",
-                  default_factory=dict)
+    open_at_start: dict[str, OpenCounts] = described(
+        "Members already in a stage at start (open leads, trials, opportunities): stage -> a number, split across "
+        "segments by their shares, or stage -> {segment: number}; a number may be uncertain (drawn once per draw "
+        "and rounded).", unit="members", default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------
