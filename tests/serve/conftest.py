@@ -11,12 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serve_paths import DRAWS, EXAMPLES, PREVIEW_DRAWS
 
-pytest.importorskip("fastapi", reason="revsim serve needs the serve extra (pip install 'revsim[serve]')")
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO_ROOT / "scenarios"
-DRAWS, PREVIEW_DRAWS = 60, 30
 
 
 @pytest.fixture(scope="module")

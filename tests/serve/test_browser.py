@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-from conftest import EXAMPLES
+from serve_paths import EXAMPLES
+
+pytest.importorskip("fastapi", reason="revsim serve needs the serve extra (pip install 'revsim[serve]')")
 
 pytest.importorskip("selenium", reason="the browser test needs selenium (the test extra)")
 

@@ -15,10 +15,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-from conftest import DRAWS, PREVIEW_DRAWS
+from serve_paths import DRAWS, PREVIEW_DRAWS
 
 from revsim.cli.main import cli
 from revsim.plot.targets import format_probability, scenario_targets, target_probability
+
+pytest.importorskip("fastapi", reason="revsim serve needs the serve extra (pip install 'revsim[serve]')")
 
 
 def invoke(*args: object):
@@ -146,7 +148,7 @@ def test_every_slider_end_is_a_valid_scenario(session) -> None:
                                    "input:pricing.strategic.acv", "input:loops.references.coefficient"]),
 ])
 def test_the_other_examples_have_sliders_for_their_main_inputs(example: str, expected: list[str]) -> None:
-    from conftest import EXAMPLES
+    from serve_paths import EXAMPLES
 
     from revsim.scenario.load import load_scenario
     from revsim.serve.controls import scenario_controls

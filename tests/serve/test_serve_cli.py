@@ -6,10 +6,13 @@ from __future__ import annotations
 import socket
 import sys
 
+import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES
+from serve_paths import EXAMPLES
 
 from revsim.cli.main import cli
+
+pytest.importorskip("fastapi", reason="revsim serve needs the serve extra (pip install 'revsim[serve]')")
 
 
 def invoke(*args: object):
