@@ -12,7 +12,7 @@ DRAWS  ?= 2000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,calibrate,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[test,calibrate,docs,serve]"
 	touch $(STAMP)
 
 install: $(STAMP)

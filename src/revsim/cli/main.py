@@ -38,6 +38,7 @@ COMMANDS = {
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
     "init": ("revsim.cli.init_command:init", "Write a commented starter scenario (a few questions in a terminal)."),
     "schema": ("revsim.cli.schema_command:schema", "Print the JSON Schema of scenario files, for editors."),
+    "serve": ("revsim.cli.serve_command:serve", "A local what-if page: levers as sliders, paired with the base live."),
 }
 
 

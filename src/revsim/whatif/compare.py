@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -297,15 +297,28 @@ def _check_same_months(base: LoadedScenario, other: LoadedScenario) -> None:
 
 
 def run_comparison(plan: ComparisonPlan, *, draws: int = 1000, seed: int = 0, threads: int | None = None,
-                   progress: Callable[[int], None] | None = None, command: str | None = None) -> Comparison:
-    """Run the base and every variant on the same draws and seed; tabulate the paired differences."""
+                   progress: Callable[[int], None] | None = None, command: str | None = None,
+                   cache: MutableMapping[tuple[str, int, int], tuple[xr.Dataset, list[str]]] | None = None
+                   ) -> Comparison:
+    """Run the base and every variant on the same draws and seed; tabulate the paired differences.
+
+    ``cache`` holds runs already made, keyed by (scenario hash, draws, seed): a scenario found there is not
+    run again (the same scenario, draws and seed give identical results), and the new runs are added to it.
+    """
     metrics = comparison_metrics(plan.base.scenario)
     datasets: dict[str, xr.Dataset] = {}
     values: dict[str, dict[str, np.ndarray]] = {}
     messages: list[str] = []
     for variant in [plan.base, *plan.variants]:
-        ds, more = run_dataset(variant.scenario, draws=draws, seed=seed, threads=threads, progress=progress,
-                               command=command)
+        key = (variant.scenario.sha256, draws, seed)
+        if cache is not None and key in cache:
+            ds, more = cache[key]
+        else:
+            ds, more = run_dataset(variant.scenario, draws=draws, seed=seed, threads=threads, progress=progress,
+                                   command=command)
+            if cache is not None:
+                cache[key] = (ds, more)
+        ds = ds.copy()  # the same run may be the base here and a variant there: attributes of its own
         ds.attrs["variant"] = variant.name
         ds.attrs["variant_change"] = variant.change or "(the base)"
         ds.attrs["variant_base"] = plan.base.name
