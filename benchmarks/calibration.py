@@ -16,6 +16,10 @@ from known parameters (:mod:`revsim.calibrate.synthetic`), then the joint model 
 The load average before each fit is recorded: figures taken on a busy machine are slower. Results are
 printed and written to ``benchmarks/calibration_results.json``.
 
+``--targets`` measures the speed targets instead, each a whole ``revsim calibrate`` process: the worked
+example cold (nothing cached) and warm, and a retention-only calibration of Fader & Hardie's cohort tables
+against PyMC-Marketing's ShiftedBetaGeoModel (see :mod:`benchmarks.calibration_targets`).
+
 ``--funnel-coverage N`` instead measures how often the funnel model's 90% intervals hold the true conversions
 and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
 ``--months`` sets the true months in stage and ``--months-prior MEDIAN`` a lognormal prior (sigma 1) for them.
@@ -36,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 CASES = ["retention_sbg", "retention_both", "funnel", "volume", "movements", "pricing", "loops", "example_joint"]
 RESULTS = ROOT / "benchmarks" / "calibration_results.json"
@@ -175,7 +179,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--funnel-coverage", type=int, metavar="N", help="coverage over N synthetic histories")
     parser.add_argument("--months", default="0.5,1,2", help="true months in stage of the three stages")
     parser.add_argument("--months-prior", type=float, metavar="MEDIAN", help="lognormal prior of months in stage")
+    parser.add_argument("--targets", action="store_true",
+                        help="the speed targets: the worked example cold and warm, retention only against "
+                             "PyMC-Marketing (see benchmarks/calibration_targets.py)")
+    parser.add_argument("--runs", type=int, default=3, help="--targets: runs of each warm measurement")
+    parser.add_argument("--no-cold", action="store_true", help="--targets: skip the cold worked example")
     args = parser.parse_args(argv)
+    if args.targets:
+        from benchmarks.calibration_targets import run
+
+        run(runs=args.runs, cold=not args.no_cold)
+        return
     if args.funnel_coverage:
         months = [float(x) for x in args.months.split(",")]
         print(json.dumps(funnel_coverage(args.funnel_coverage, months, args.months_prior)))
