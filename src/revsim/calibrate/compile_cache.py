@@ -231,16 +231,17 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     source = wrapper_source(structure.key, structure.n_dim, structure.n_expanded, layout)
     graphs = pickle.dumps(_graphs(logp_fn, expand_fn), protocol=pickle.HIGHEST_PROTOCOL)
     start = time.perf_counter()
+    inner = lambda: (logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)  # noqa: E731
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))
         (folder / "entry.py").write_text(source, encoding="utf-8")
         try:
-            logp, expand, cached = load_entry_points(folder / "entry.py", logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)
+            logp, expand, cached = load_entry_points(folder / "entry.py", inner)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     else:
         folder = _store(directory, structure, source, graphs, report)
-        logp, expand, cached = load_entry_points(folder / "entry.py", logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)
+        logp, expand, cached = load_entry_points(folder / "entry.py", inner)
         if not cached:
             report.notes.append("numba cannot cache this model's compiled code (an operation holds a pointer): "
                                 "it is compiled again in every run")
@@ -350,15 +351,20 @@ def _load(folder: Path, structure: Any) -> CompiledEntry:
     for name, data in (("entry.py", source), ("graphs.pickle", graphs)):
         if meta.get("sha256", {}).get(name) != _sha256(data):
             raise ValueError(f"{name} is damaged (checksum)")
-    functions = []
-    with _numba_settings():
-        for inputs, outputs in pickle.loads(graphs):
-            fgraph = FunctionGraph(inputs, outputs, clone=False)
-            converted, cache_key = numba_funcify_ensure_cache(fgraph)
-            functions.append(numba_njit(converted.py_func, final_function=True, cache=cache_key is not None))
-    logp, expand, cached = load_entry_points(folder / "entry.py", functions[0], functions[1])
-    return CompiledEntry(key=structure.key, logp=logp, expand=expand, logp_inner=functions[0],
-                         expand_inner=functions[1], cached_by_numba=cached)
+    functions: list[Any] = []
+
+    def inner() -> tuple[Any, Any]:
+        """PyTensor's numba functions from the stored graphs (needed only if numba's cache lost the code)."""
+        with _numba_settings():
+            for inputs, outputs in pickle.loads(graphs):
+                fgraph = FunctionGraph(inputs, outputs, clone=False)
+                converted, cache_key = numba_funcify_ensure_cache(fgraph)
+                functions.append(numba_njit(converted.py_func, final_function=True, cache=cache_key is not None))
+        return functions[0], functions[1]
+
+    logp, expand, cached = load_entry_points(folder / "entry.py", inner)
+    return CompiledEntry(key=structure.key, logp=logp, expand=expand, logp_inner=functions[0] if functions else None,
+                         expand_inner=functions[1] if functions else None, cached_by_numba=cached)
 
 
 def _discard(folder: Path) -> None:

@@ -104,6 +104,8 @@ def logp(dim, x_, out_, logp_, user_data_):
         value, grad = logp_call(x, meta)
     except Exception:
         return 1
+    if grad.shape[0] != N_DIM:
+        return 5
     result[()] = value
     finite = True
     for i in range(N_DIM):
@@ -127,19 +129,26 @@ def expand(dim, expanded, x_, out_, user_data_):
         (values,) = expand_call(x, meta)
     except Exception:
         return -2
+    if values.shape[0] != N_EXPANDED:
+        return -3
     for i in range(N_EXPANDED):
         out[i] = values[i]
     return 0
 '''
 
 
-def load_entry_points(path: Path, logp_inner: Any, expand_inner: Any) -> tuple[Any, Any, bool]:
-    """Import the generated module at ``path`` and compile (or load from numba's cache) its entry points.
+def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any, bool]:
+    """Import the generated module at ``path`` and load its entry points from numba's cache, or compile them.
 
-    Returns (logp cfunc, expand cfunc, whether numba could cache them).
+    ``inner()`` returns the compiled log density and expansion the entry points call; it is called only when
+    numba's cache lacks an entry point (the cached code already holds them). Returns (logp cfunc, expand
+    cfunc, whether numba could cache them).
     """
     import numba
     from numba.core import utils as numba_utils
+    from numba.core.ccallback import CFunc
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.sigutils import normalize_signature
 
     # numba gives functions compiled from generated source (PyTensor's) the globals of its placeholder
     # module "<dynamic>", and rebuilds them from cache with importlib.import_module("<dynamic>"), which fails
@@ -151,21 +160,33 @@ def load_entry_points(path: Path, logp_inner: Any, expand_inner: Any) -> tuple[A
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sys.modules.pop(name, None)  # nothing imports it by name; each load stands alone
-    module.logp_inner = logp_inner
-    module.expand_inner = expand_inner
-    logp_signature = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
-                                       numba.types.CPointer(numba.types.double),
-                                       numba.types.CPointer(numba.types.double), numba.types.voidptr)
-    expand_signature = numba.types.int64(numba.types.uint64, numba.types.uint64,
-                                         numba.types.CPointer(numba.types.double),
-                                         numba.types.CPointer(numba.types.double), numba.types.voidptr)
-    with warnings.catch_warnings(record=True) as caught:
+    types = numba.types
+    signatures = {
+        "logp": types.int64(types.uint64, types.CPointer(types.double), types.CPointer(types.double),
+                            types.CPointer(types.double), types.voidptr),
+        "expand": types.int64(types.uint64, types.uint64, types.CPointer(types.double),
+                              types.CPointer(types.double), types.voidptr),
+    }
+    cached = True
+    entries = []
+    with global_compiler_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", numba.NumbaWarning)
-        logp = numba.cfunc(logp_signature, cache=True)(module.logp)
-        expand = numba.cfunc(expand_signature, cache=True)(module.expand)
-    cached = not any("Cannot cache" in str(w.message) for w in caught)
-    return logp, expand, cached
+        for function, signature in signatures.items():
+            # what numba's cfunc(cache=True) does, with the inner functions made only when compiling
+            entry = CFunc(getattr(module, function), normalize_signature(signature), locals={}, options={})
+            entry.enable_caching()
+            result = entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
+            if result is None:
+                if module.logp_inner is None:
+                    module.logp_inner, module.expand_inner = inner()
+                result = entry._compile_uncached()
+                entry._cache.save_overload(entry._sig, result)
+            entry._library = result.library
+            entry._wrapper_name = result.fndesc.llvm_cfunc_wrapper_name
+            entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
+            entries.append(entry)
+        cached = not any("Cannot cache" in str(w.message) for w in caught)
+    return entries[0], entries[1], cached
 
 
 def user_data(arrays: list[np.ndarray]) -> np.ndarray:
