@@ -64,7 +64,7 @@ def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | No
         result = calibrate(list(history), scenario, sampler=sampler, draws=draws, tune=tune, chains=chains,
                            seed=seed, cores=cores, retention=retention, period_months=period_months, out_dir=out,
                            progress=False, checks=not no_charts,
-                           announce=None if quiet else (lambda text: click.echo(text, err=True)),
+                           announce=None if quiet else display.message,
                            display=None if quiet else display)
         if not quiet:
             display.phase("writing the results")

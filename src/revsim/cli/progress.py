@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-__all__ = ["ProgressBar", "PhaseDisplay"]
+__all__ = ["ProgressBar", "PhaseDisplay", "DrawCounter"]
 
 
 class ProgressBar:
@@ -86,6 +86,20 @@ class PhaseDisplay:
         with self._lock:
             self._done, self._total = done, total
 
+    def message(self, text: str) -> None:
+        """Print ``text`` on a line of its own (the phase line, if shown, is cleared first and redrawn after)."""
+        with self._lock:
+            if self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self._width = 0
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def counter(self, label: str, total: int) -> DrawCounter:
+        """A new phase ``label`` whose progress is counted in finished draws (a simulation's ``progress``)."""
+        self.phase(label)
+        return DrawCounter(self, total)
+
     def line(self) -> str:
         """The text shown now."""
         with self._lock:
@@ -126,3 +140,22 @@ class PhaseDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class DrawCounter:
+    """Adds finished draws (from any thread) and shows them as the progress of a :class:`PhaseDisplay`'s phase."""
+
+    def __init__(self, display: PhaseDisplay, total: int) -> None:
+        self.display = display
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, finished: int) -> None:
+        with self._lock:
+            self.done += finished
+            done = self.done
+        self.display.draws(done, self.total)
+
+    def close(self) -> None:
+        """Nothing to clear: the display's next phase replaces the line."""
