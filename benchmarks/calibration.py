@@ -185,11 +185,14 @@ def main(argv: list[str] | None = None) -> None:
                              "PyMC-Marketing (see benchmarks/calibration_targets.py)")
     parser.add_argument("--runs", type=int, default=3, help="--targets: runs of each warm measurement")
     parser.add_argument("--no-cold", action="store_true", help="--targets: skip the cold worked example")
+    parser.add_argument("--part", choices=["example", "retention"], action="append",
+                        help="--targets: only the worked example, or only retention against PyMC-Marketing "
+                             "(repeatable; default both)")
     args = parser.parse_args(argv)
     if args.targets:
         from benchmarks.calibration_targets import run
 
-        run(runs=args.runs, cold=not args.no_cold)
+        run(runs=args.runs, cold=not args.no_cold, parts=tuple(args.part or ("example", "retention")))
         return
     if args.funnel_coverage:
         months = [float(x) for x in args.months.split(",")]
