@@ -43,7 +43,8 @@ def test_calibrate_writes_its_outputs(calibrated: Path) -> None:
     assert "calibrated funnel, volume, retention, movements, pricing, loops" in stdout
     assert "next: revsim run" in stdout
     stderr = (calibrated.parent / "stderr.txt").read_text()
-    assert "retention: LOO over 120 cohorts" in stderr and "the sBG fits clearly better" in stderr
+    # LOO chooses each segment's retention model, and says so segment by segment
+    assert "retention, smb: LOO over 60 cohorts" in stderr and "retention, mid_market: LOO over 60 cohorts" in stderr
 
 
 def posterior(path: Path) -> Any:
