@@ -93,6 +93,7 @@ def joint_fit() -> dict[str, Any]:
     from revsim.calibrate.diagnostics import diagnostic_warnings, diagnostics_table
     from revsim.calibrate.fit import FitOptions, fit
     from revsim.calibrate.history import History, MrrHistory
+    from revsim.calibrate.scenario_update import add_derived, assignments
     from revsim.calibrate.synthetic import funnel_counts, mrr_movements, referrals
 
     truth = FUNNEL_TRUTH
@@ -118,9 +119,13 @@ def joint_fit() -> dict[str, Any]:
     table = diagnostics_table(result)
     warnings = diagnostic_warnings(table.assign(r_hat=1.05), divergences=3)
     checks = {c.block: c.coverage(0.9) for c in predictive_checks(result, draws=200)}
+    add_derived(result, None)
+    items, _ = assignments(result, None)
+    inputs = {item.path(): item.value for item in items}
     return {"samples": samples, "divergences": result.divergences, "blocks": sorted(set(table.block)),
             "max_r_hat": float(table.r_hat.max()), "columns": list(table.columns), "warnings": warnings,
-            "checks": checks}
+            "checks": checks, "season": np.asarray(result.posterior["seasonality"].values).reshape(-1, 12),
+            "season_truth": season, "inputs": inputs}
 
 
 #: Synthetic funnel histories of the funnel coverage check, and the true months in stage of its three stages.

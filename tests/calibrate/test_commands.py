@@ -92,7 +92,8 @@ def test_calibrated_scenario_validates_and_refers_to_the_posterior(calibrated: P
     posterior = {path for path, dist in inputs.items() if isinstance(dist, Posterior)}
     assert {"retention.smb.alpha", "retention.smb.beta", "retention.mid_market.alpha", "channels.inbound.volume",
             "channels.inbound.growth", "funnel.stages.mql.conversion", "pricing.smb.acv",
-            "expansion.mid_market.rate", "onboarding.smb.success", "loops.referrals.coefficient"} <= posterior
+            "expansion.mid_market.rate", "onboarding.smb.success", "loops.referrals.coefficient",
+            "channels.inbound.seasonality.0", "channels.inbound.seasonality.11", "pricing.smb.acv_cv"} <= posterior
     assert loaded.model.settings("retention", "smb").model == "sbg"  # LOO replaced the plan's constant churn
     assert not loaded.model.correlations  # the plan's correlation involved calibrated inputs
     assert len({dist.group for dist in inputs.values() if isinstance(dist, Posterior)}) == 1
@@ -120,6 +121,11 @@ def test_calibrated_scenario_runs_with_the_posteriors_joint_draws(calibrated: Pa
     pv, pg = post["volume"].values.ravel(), post["growth"].values.ravel()
     index = {round(v, 9): i for i, v in enumerate(pv)}
     assert all(pg[index[round(v, 9)]] == pytest.approx(g) for v, g in zip(volume, growth, strict=True))
+    # and so do the twelve seasonal factors: each draw forecasts with its sample's seasonality
+    february = post["seasonality"].sel(month_of_year="Feb").values.ravel()
+    drawn = ds["param_channels_inbound_seasonality_1"].values
+    assert all(february[index[round(v, 9)]] == pytest.approx(f) for v, f in zip(volume, drawn, strict=True))
+    assert np.std(drawn) == pytest.approx(np.std(february), rel=0.15)  # 400 draws: about 4 standard errors
 
 
 def test_revsim_run_accepts_the_calibrated_scenario(calibrated: Path, tmp_path: Path) -> None:

@@ -58,6 +58,23 @@ def test_predictive_checks_cover_the_history(result: dict[str, Any]) -> None:
         assert 0.75 <= coverage <= 1.0, (block, coverage)
 
 
+def test_seasonality_is_recovered_and_carried_as_posterior_draws(result: dict[str, Any]) -> None:
+    """The twelve monthly factors: each 90% interval holds the truth (12 intervals of one history, tied by the
+    factors' geometric mean of 1: more than 3 misses would be unlikely, under 3% if they were independent); the
+    calibrated inputs draw every factor, and the contract values' spread, from the posterior."""
+    season, truth = result["season"], result["season_truth"]
+    low, high = np.quantile(season, [0.05, 0.95], axis=0)
+    misses = int(np.sum((truth < low) | (truth > high)))
+    assert misses <= 3, (low, truth, high)
+    assert np.allclose(np.exp(np.log(season).mean(axis=1)), 1.0)  # zero-sum log effects
+    inputs = result["inputs"]
+    months = inputs["channels.all.seasonality"]
+    assert [m["coords"]["month_of_year"] for m in months] == ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+                                                              "Sep", "Oct", "Nov", "Dec"]
+    assert all(m["dist"] == "posterior" and m["var"] == "seasonality" for m in months)
+    assert inputs["pricing.acv_cv"] == {"dist": "posterior", "file": "posterior.nc", "var": "acv_cv"}
+
+
 def test_funnel_intervals_hold_the_truth_at_the_expected_rate_across_histories(fits: dict[str, Any]) -> None:
     """Over 12 synthetic funnels: 36 conversion intervals and 24 delay intervals of the faster stages (0.5 and 1
     month), each a 90% interval. Honest intervals miss about 10%; the bounds below fail with probability under

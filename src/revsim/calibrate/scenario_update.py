@@ -263,11 +263,10 @@ def assignments(result: Fit, loaded: LoadedScenario | None, posterior_file: str 
                 if var in post:
                     out.append(Assignment("channel", target, None, field, ref(var, posterior_file, **extra)))
             if d.seasonal and "seasonality" in post:
-                season = post["seasonality"]
-                if d.channels is not None:
-                    season = season.sel(channel=channel)
-                values = [round(float(x), 4) for x in season.mean(("chain", "draw")).values]
-                out.append(Assignment("channel", target, None, "seasonality", values))
+                # twelve inputs, each month's multiplier drawn with the rest of the posterior sample
+                months = [str(m) for m in post["seasonality"].month_of_year.values]
+                out.append(Assignment("channel", target, None, "seasonality",
+                                      [ref("seasonality", posterior_file, **extra, month_of_year=m) for m in months]))
 
     retention = result.block("retention")
     if retention is not None:
@@ -311,8 +310,7 @@ def assignments(result: Fit, loaded: LoadedScenario | None, posterior_file: str 
         for seg in targets:
             coords = coords_for(segmented, seg)
             out.append(Assignment("pricing", None, seg, "acv", ref("acv", posterior_file, **coords)))
-            cv = post["acv_cv"].sel(**coords) if coords else post["acv_cv"]
-            out.append(Assignment("pricing", None, seg, "acv_cv", round(float(cv.mean()), 4)))
+            out.append(Assignment("pricing", None, seg, "acv_cv", ref("acv_cv", posterior_file, **coords)))
     loops = result.block("loops")
     if loops is not None and "loop_coefficient" in post:
         name = loops.data.loop or "referrals"
@@ -413,7 +411,7 @@ def calibrated_scenario(loaded: LoadedScenario, result: Fit, *, source_dir: Path
     items, notes = assignments(result, loaded, posterior_file)
     relocated = _relocate_files(loaded.data, source_dir.resolve(), out_dir.resolve(), posterior_file)
     data = apply_assignments(relocated, items, loaded.model.segment_names)
-    paths = [i.path() for i in items if isinstance(i.value, dict) or i.field == "seasonality"]
+    paths = [i.path() for i in items if isinstance(i.value, dict | list)]
     if data.get("correlations"):
         kept = []
         for corr in data["correlations"]:
@@ -434,6 +432,10 @@ def calibrated_scenario(loaded: LoadedScenario, result: Fit, *, source_dir: Path
 
 def _is_calibrated(path: str, items: list[Assignment]) -> bool:
     for item in items:
+        if isinstance(item.value, list):  # seasonality: one input per month, channels.<c>.seasonality.<month>
+            if path.startswith(item.path() + "."):
+                return True
+            continue
         if not isinstance(item.value, dict):
             continue
         if item.field == "__model__":

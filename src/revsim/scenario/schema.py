@@ -58,6 +58,8 @@ _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_HORIZON_MONTHS = 600
 #: Largest MRR of an initial book cohort: money is counted in int64 cents, with room for years of growth.
 MAX_BOOK_MRR = 1e12
+#: Largest coefficient of variation of a deal's contract value.
+MAX_ACV_CV = 10.0
 
 
 def _uncertain(domain: str) -> Any:
@@ -194,13 +196,15 @@ class Channel(Strict):
 
     The expected number of entries in month ``t`` (0 = the first simulated month) is
     ``volume * (1 + growth)**t * seasonality[calendar month]``, drawn as Poisson, or as negative binomial
-    with variance ``mu + dispersion * mu**2`` when ``dispersion`` > 0.
+    with variance ``mu + dispersion * mu**2`` when ``dispersion`` > 0. Each of the twelve seasonal
+    multipliers is an input of its own (``channels.<name>.seasonality.0`` is January's), which may be
+    uncertain like any other (a calibration draws them from the posterior).
     """
 
     name: Name
     volume: NonNegative
     growth: Real = Field(default_factory=lambda: parse_uncertain(0, "real"))
-    seasonality: list[Annotated[float, Field(ge=0)]] | None = None
+    seasonality: list[NonNegative] | None = None
     dispersion: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
     stage: str | None = None
     segment_mix: dict[str, Annotated[float, Field(ge=0)]] | None = None
@@ -281,10 +285,19 @@ class Funnel(Strict):
 
 
 class Pricing(Strict):
-    """Annual contract value of a new customer: ``acv`` is its mean, ``acv_cv`` its spread across deals."""
+    """Annual contract value of a new customer: ``acv`` is its mean, ``acv_cv`` its spread across deals (the
+    coefficient of variation of one deal's value, at most :data:`MAX_ACV_CV`)."""
 
     acv: Positive
-    acv_cv: float = Field(default=0.0, ge=0, le=10)
+    acv_cv: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
+
+    @field_validator("acv_cv")
+    @classmethod
+    def _acv_cv_at_most(cls, value: Distribution) -> Distribution:
+        if value.is_constant and value.mean() > MAX_ACV_CV:
+            raise PydanticCustomError("revsim", "expected a value <= {cap}, got {v}",
+                                      {"cap": f"{MAX_ACV_CV:g}", "v": f"{value.mean():g}"})
+        return value
 
 
 class Onboarding(Strict):
