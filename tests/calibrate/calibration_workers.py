@@ -179,3 +179,39 @@ def company_fit(folder: str) -> dict[str, Any]:
                                   "realised_upgrade": company.realised_upgrade(s, rates), "upgrade": seg.upgrade,
                                   "price_uplift": seg.price_uplift, "size": seg.size}
     return out
+
+
+#: The five-stage funnel of ``funnel_stages_fit``: a 0.8-month stage followed by a 1-month stage, two segments.
+STAGES_TRUTH = {"stages": ["lead", "mql", "sql", "opportunity", "won"], "conversion": [0.2, 0.4, 0.4, 0.2],
+                "months_in_stage": [0.8, 1.0, 1.5, 3.0], "segments": ["mid_market", "enterprise"]}
+
+
+def funnel_stages_fit() -> dict[str, Any]:
+    """The funnel model on 48 months of a five-stage, two-segment synthetic history (``funnel_counts``), and its
+    likelihood on a stage that holds nobody in the first months."""
+    import pytensor.tensor as pt
+
+    from revsim.calibrate.context import context_without_scenario
+    from revsim.calibrate.fit import FitOptions, fit
+    from revsim.calibrate.funnel import conversion_logp, lag_matrix
+    from revsim.calibrate.history import History
+    from revsim.calibrate.synthetic import funnel_counts
+
+    truth = STAGES_TRUTH
+    season = [1.05, 1.0, 1.1, 1.05, 1.0, 0.95, 0.8, 0.85, 1.05, 1.1, 1.05, 1.0]
+    funnel = funnel_counts(volume=3500, growth=0.008, dispersion=0.03, conversion=truth["conversion"],
+                           months_in_stage=truth["months_in_stage"], months=48, rng=np.random.default_rng(48),
+                           seasonality=season, stages=truth["stages"], segments=truth["segments"],
+                           shares=[0.75, 0.25])
+    history = History(funnel=funnel)
+    result = fit(history, context_without_scenario(history), FitOptions(draws=500, tune=500, chains=2, seed=7))
+    months = np.asarray(result.posterior["months_in_stage"].values, dtype=float)
+    months = months.reshape(-1, *months.shape[2:])  # [sample, stage, segment]
+
+    # a small channel's stage: nobody in the first two months, then a few
+    trials = np.array([[0.0, 0.0, 3.0, 1.0, 0.0, 2.0, 0.0, 0.0]])
+    conversions = np.array([[0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0]])
+    logp = conversion_logp(pt.as_tensor([0.5]), pt.as_tensor([0.4]), pt.as_tensor([100.0]),
+                           pt.as_tensor(lag_matrix(trials)), pt.as_tensor(trials[:, 0]),
+                           pt.as_tensor(conversions)).eval()
+    return {"months": months, "divergences": result.divergences, "empty_stage_logp": np.asarray(logp)}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
-from calibration_workers import company_fit, funnel_coverage, joint_fit, retention_fits
+from calibration_workers import company_fit, funnel_coverage, funnel_stages_fit, joint_fit, retention_fits
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
               "--seed", str(QUICK["seed"])]
@@ -69,6 +69,7 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "sales_led": ("test_calibrated_levers.py", _sales_led),
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
     "company": ("test_company_history.py", lambda work: in_fresh_process(company_fit, str(work))),
+    "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
 }
 
 
