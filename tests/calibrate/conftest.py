@@ -59,6 +59,32 @@ def _sales_led(work: Path) -> subprocess.CompletedProcess:
                   "--seed", "1")
 
 
+def _twice_in_fresh_processes(work: Path) -> tuple[list[subprocess.CompletedProcess], list[Path]]:
+    """The synthetic company calibrated twice, each time in a new process: first with empty PyTensor and numba
+    caches, then with the caches the first run left, another hash seed (dict and set order) and another number
+    of cores."""
+    import os
+
+    import numpy as np
+    from calibration_workers import COMPANY_MONTHS, COMPANY_MRR_MONTHS, company_segments
+    from company_history import simulate, write_history, write_scenario
+
+    company = simulate(company_segments(), COMPANY_MONTHS, np.random.default_rng(11))
+    history = write_history(company, work / "history", mrr_months=COMPANY_MRR_MONTHS)
+    scenario = write_scenario(company, work / "company.yaml")
+    caches = work / "pytensor"  # empty: the first run compiles everything
+    runs, outs = [], []
+    for run, (hash_seed, cores) in enumerate((("1", "1"), ("2", "2"))):
+        out = work / f"run{run}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTENSOR_FLAGS": f"base_compiledir={caches}"}
+        runs.append(subprocess.run(
+            [sys.executable, "-m", "revsim.cli.main", "calibrate", str(scenario), "--history", str(history), "--out",
+             str(out), "--retention", "both", "--draws", "200", "--tune", "200", "--chains", "2", "--seed", "4",
+             "--cores", cores, "--no-charts"], capture_output=True, text=True, timeout=1800, check=False, env=env))
+        outs.append(out)
+    return runs, outs
+
+
 #: fit -> (the test module that needs it, the job)
 JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "calibrate": ("test_commands.py", _calibrate),
@@ -70,6 +96,7 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
     "company": ("test_company_history.py", lambda work: in_fresh_process(company_fit, str(work))),
     "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
+    "twice": ("test_reproducible.py", _twice_in_fresh_processes),
 }
 
 
