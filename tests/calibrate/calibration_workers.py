@@ -140,7 +140,7 @@ def funnel_coverage() -> dict[str, Any]:
     return measure(COVERAGE_SEEDS, COVERAGE_MONTHS)
 
 
-#: The company of ``company_fit``: monthly plans with heterogeneous customers (sBG), and quarterly contracts with
+#: The company of ``test_company_history.py`` and ``test_reproducible.py``: monthly plans with heterogeneous customers (sBG), and quarterly contracts with
 #: a constant churn per renewal and a 5% price uplift at each renewal.
 COMPANY_MONTHS, COMPANY_MRR_MONTHS = 60, 36
 
@@ -154,31 +154,6 @@ def company_segments() -> list[Any]:
         SegmentTruth("mid", contract_months=3, new_per_month=25, growth=0.02, mrr_per_customer=2500,
                      price_uplift=0.05, upgrade=0.012, size=0.3, downgrade=0.006, contraction_size=0.25, churn=0.06),
     ]
-
-
-def company_fit(folder: str) -> dict[str, Any]:
-    """Calibrate the synthetic company's cohorts.csv and mrr.csv (both retention models, chosen by LOO)."""
-    from pathlib import Path
-
-    from company_history import simulate, write_history, write_scenario
-
-    from revsim.calibrate import calibrate
-
-    company = simulate(company_segments(), COMPANY_MONTHS, np.random.default_rng(11))
-    history = write_history(company, Path(folder) / "history", mrr_months=COMPANY_MRR_MONTHS)
-    scenario = write_scenario(company, Path(folder) / "company.yaml")
-    result = calibrate(history, scenario, draws=500, tune=500, chains=2, seed=5, retention="both", checks=False)
-    post = result.posterior
-    rates = slice(COMPANY_MONTHS - COMPANY_MRR_MONTHS, None)  # the months whose rates are fitted
-    out: dict[str, Any] = {"choice": dict(result.fit.retention_choice), "notes": list(result.notes), "truth": {}}
-    for s, seg in enumerate(company.segments):
-        out[seg.name] = {name: post[name].sel(segment=seg.name).values.ravel()
-                         for name in ("upgrade_probability", "downgrade_probability", "renewal_share",
-                                      "expansion_rate", "mrr_churn_rate")}
-        out["truth"][seg.name] = {"renewal_share": company.renewing_share(s, rates),
-                                  "realised_upgrade": company.realised_upgrade(s, rates), "upgrade": seg.upgrade,
-                                  "price_uplift": seg.price_uplift, "size": seg.size}
-    return out
 
 
 #: The five-stage funnel of ``funnel_stages_fit``: a 0.8-month stage followed by a 1-month stage, two segments.

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
-from calibration_workers import company_fit, funnel_coverage, funnel_stages_fit, joint_fit, retention_fits
+from calibration_workers import funnel_coverage, funnel_stages_fit, joint_fit, retention_fits
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
               "--seed", str(QUICK["seed"])]
@@ -60,9 +60,10 @@ def _sales_led(work: Path) -> subprocess.CompletedProcess:
 
 
 def _twice_in_fresh_processes(work: Path) -> tuple[list[subprocess.CompletedProcess], list[Path]]:
-    """The synthetic company calibrated twice, each time in a new process: first with empty PyTensor and numba
-    caches, then with the caches the first run left, another hash seed (dict and set order) and another number
-    of cores."""
+    """The synthetic company of ``test_company_history.py`` calibrated twice with ``--retention both``, each time
+    in a new process: first with empty PyTensor and numba caches, then with the caches the first run left,
+    another hash seed (dict and set order) and another number of cores. ``test_company_history.py`` checks the
+    first run's estimates, ``test_reproducible.py`` that the second gave the same bits."""
     import os
 
     import numpy as np
@@ -85,8 +86,8 @@ def _twice_in_fresh_processes(work: Path) -> tuple[list[subprocess.CompletedProc
     return runs, outs
 
 
-#: fit -> (the test module that needs it, the job)
-JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
+#: fit -> (the test module, or modules, that need it, the job)
+JOBS: dict[str, tuple[str | tuple[str, ...], Callable[[Path], Any]]] = {
     "calibrate": ("test_commands.py", _calibrate),
     "backtest": ("test_commands.py", _backtest),
     "without_scenario": ("test_commands.py", _without_scenario),
@@ -94,9 +95,8 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "retention": ("test_retention.py", lambda work: in_fresh_process(retention_fits)),
     "sales_led": ("test_calibrated_levers.py", _sales_led),
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
-    "company": ("test_company_history.py", lambda work: in_fresh_process(company_fit, str(work))),
     "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
-    "twice": ("test_reproducible.py", _twice_in_fresh_processes),
+    "twice": (("test_reproducible.py", "test_company_history.py"), _twice_in_fresh_processes),
 }
 
 
@@ -108,7 +108,8 @@ def fits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     work = tmp_path_factory.mktemp("fits")
     modules = {Path(str(item.fspath)).name for item in request.session.items}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(job, work) for name, (module, job) in JOBS.items() if module in modules}
+        futures = {name: pool.submit(job, work) for name, (needed_by, job) in JOBS.items()
+                   if modules.intersection([needed_by] if isinstance(needed_by, str) else needed_by)}
         yield futures
         for future in futures.values():
             future.cancel()

@@ -2,7 +2,9 @@
 the engine): the share of the book renewing each month, the upgrades once the price uplift is taken out of
 expansion MRR, and LOO choosing each segment's retention model.
 
-The fit runs in a fresh process (``calibration_workers.company_fit``, started by the ``fits`` fixture).
+The fit is ``revsim calibrate --retention both`` in a fresh process, the first of the two runs of
+``conftest._twice_in_fresh_processes`` (started by the ``fits`` fixture; ``test_reproducible.py`` compares it
+with the second).
 """
 
 from __future__ import annotations
@@ -65,10 +67,29 @@ def test_renewal_share_from_an_initial_book_counts_its_ages_back() -> None:
 
 
 @pytest.fixture(scope="module")
-def fitted(fits: dict[str, Any]) -> dict[str, Any]:
-    return fits["company"].result()
+def fitted(fits: dict[str, Any], company: tuple[Any, Any]) -> dict[str, Any]:
+    """The first calibration's posterior by segment, its notes and retention models, and the company's truth."""
+    import xarray as xr
+    import yaml
+
+    runs, outs = fits["twice"].result()
+    assert runs[0].returncode == 0, runs[0].stdout + runs[0].stderr
+    truth, _ = company
+    post = xr.open_dataset(outs[0] / "posterior.nc", group="posterior", engine="h5netcdf").load()
+    scenario = yaml.safe_load((outs[0] / "calibrated.yaml").read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"notes": [line.removeprefix("note: ") for line in runs[0].stderr.splitlines()
+                                     if line.startswith("note: ")],
+                           "choice": {name: block["model"] for name, block in scenario["retention"].items()},
+                           "truth": {}}
+    for s, seg in enumerate(truth.segments):
+        out[seg.name] = {name: post[name].sel(segment=seg.name).values.ravel()
+                         for name in ("upgrade_probability", "renewal_share")}
+        out["truth"][seg.name] = {"renewal_share": truth.renewing_share(s, RATE_MONTHS),
+                                  "realised_upgrade": truth.realised_upgrade(s, RATE_MONTHS), "upgrade": seg.upgrade}
+    return out
 
 
+@pytest.mark.slow
 def test_upgrades_are_recovered_once_the_renewing_customers_uplift_is_taken_out(fitted: dict[str, Any]) -> None:
     """With quarterly contracts and a 5% uplift, the uplift left in expansion MRR by a renewal share a few points
     too low was counted as upgrades (about 0.0142 for a truth of 0.012). The posterior now holds the truth and
@@ -84,6 +105,7 @@ def test_upgrades_are_recovered_once_the_renewing_customers_uplift_is_taken_out(
     assert "expansion, mid: the price uplift of 5.0% applies to 30.2% of the MRR a month" in notes
 
 
+@pytest.mark.slow
 def test_loo_chooses_each_segments_retention_model(fitted: dict[str, Any]) -> None:
     # monthly plans with heterogeneous customers: the sBG; quarterly contracts with a constant churn: constant
     assert fitted["choice"] == {"smb": "sbg", "mid": "constant"}

@@ -58,6 +58,7 @@ def test_predictive_checks_cover_the_history(result: dict[str, Any]) -> None:
         assert 0.75 <= coverage <= 1.0, (block, coverage)
 
 
+@pytest.mark.slow
 def test_seasonality_is_recovered_and_carried_as_posterior_draws(result: dict[str, Any]) -> None:
     """The twelve monthly factors: each 90% interval holds the truth (12 intervals of one history, tied by the
     factors' geometric mean of 1: more than 3 misses would be unlikely, under 3% if they were independent); the
@@ -88,6 +89,7 @@ def test_funnel_intervals_hold_the_truth_at_the_expected_rate_across_histories(f
     assert result["coverage_months"][2] >= 5 / 12, result  # P(at most 4 of 12 | 80%) = 0.06%
 
 
+@pytest.mark.slow
 def test_adjacent_fast_stages_keep_their_own_delays(fits: dict[str, Any]) -> None:
     """A 0.8-month stage followed by a 1-month stage, on 48 months of two segments: each delay is recovered within
     three posterior standard deviations (log scale), and no delay is traded against the next stage's (their

@@ -1,9 +1,9 @@
 """A calibration is bit-identical for the same data, seed and versions, whatever the process: a cold or warm
 compile cache, another hash seed (dict and set order), another number of cores.
 
-The two runs are ``revsim calibrate`` in new processes, one after the other (``conftest._twice_in_fresh_processes``,
-started by the ``fits`` fixture): the first compiles with empty PyTensor and numba caches, the second finds
-everything the first compiled.
+The two runs are ``revsim calibrate`` of the synthetic company of ``test_company_history.py`` in new processes,
+one after the other (``conftest._twice_in_fresh_processes``, started by the ``fits`` fixture): the first compiles
+with empty PyTensor and numba caches, the second finds everything the first compiled.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def twice(fits: dict[str, Any]) -> list[Path]:
     return outs
 
 
+@pytest.mark.slow
 def test_the_posterior_is_bit_identical_across_processes_and_cache_states(twice: list[Path]) -> None:
     import xarray as xr
 
@@ -35,6 +36,7 @@ def test_the_posterior_is_bit_identical_across_processes_and_cache_states(twice:
     np.testing.assert_array_equal(stats[0]["step_size"].values, stats[1]["step_size"].values)
 
 
+@pytest.mark.slow
 def test_the_calibrated_scenario_and_diagnostics_are_identical(twice: list[Path]) -> None:
     for name in ("calibrated.yaml", "diagnostics.csv"):
         texts = [(out / name).read_text(encoding="utf-8") for out in twice]
