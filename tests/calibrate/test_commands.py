@@ -90,11 +90,13 @@ def test_calibrated_scenario_validates_and_refers_to_the_posterior(calibrated: P
     assert "file: posterior.nc," in text  # relative to the yaml
     inputs = dict(iter_inputs(loaded.model))
     posterior = {path for path, dist in inputs.items() if isinstance(dist, Posterior)}
-    assert {"retention.smb.alpha", "retention.smb.beta", "retention.mid_market.alpha", "channels.inbound.volume",
+    assert {"retention.smb.alpha", "retention.smb.beta", "retention.mid_market.churn", "channels.inbound.volume",
             "channels.inbound.growth", "funnel.stages.mql.conversion", "pricing.smb.acv",
             "expansion.mid_market.rate", "onboarding.smb.success", "loops.referrals.coefficient",
             "channels.inbound.seasonality.0", "channels.inbound.seasonality.11", "pricing.smb.acv_cv"} <= posterior
     assert loaded.model.settings("retention", "smb").model == "sbg"  # LOO replaced the plan's constant churn
+    # ... for the monthly plans only: the annual contracts' few renewals do not tell the sBG from constant churn
+    assert loaded.model.settings("retention", "mid_market").model == "constant"
     assert not loaded.model.correlations  # the plan's correlation involved calibrated inputs
     assert len({dist.group for dist in inputs.values() if isinstance(dist, Posterior)}) == 1
 
