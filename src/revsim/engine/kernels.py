@@ -259,8 +259,10 @@ def simulate_draw(
     ----------
     start_calendar_month
         Calendar month of the first simulated month, 0 = January (indexes ``ch_season``).
-    seg_int, ch_stage, ch_mix, ch_season, loop_int, capacity_stage
+    seg_int, ch_stage, ch_mix, loop_int, capacity_stage
         Structure of the scenario, the same in every draw (see :mod:`revsim.engine.layout`).
+    ch_season
+        ``[channel, calendar month]``: this draw's seasonal multipliers.
     initial_stock
         ``[segment, stage]``: members already in each stage at the start.
     book_segment, book_customers, book_mrr, book_age

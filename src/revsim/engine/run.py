@@ -197,7 +197,7 @@ def run_draws(
             if not generators:  # a few draws' generators at a time: seeding them together is cheaper
                 generators = block_generators(seed, start + i, start + min(i + _GENERATOR_BLOCK, last))[::-1]
             simulate_draw(
-                c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
+                c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, params.ch_season[i], c.loop_int,
                 c.capacity_stage, params.initial_stock[i], c.book_segment, c.book_customers, c.book_mrr, c.book_age,
                 params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
                 params.loop_coef[i], params.capacity[i],
