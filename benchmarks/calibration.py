@@ -124,7 +124,7 @@ def funnel_coverage(seeds: int, months: list[float], prior_median: float | None 
     import nutpie
     import pymc as pm
 
-    from revsim.calibrate.funnel import FunnelBlock, funnel_data, lag_matrix
+    from revsim.calibrate.funnel import FunnelBlock, empty_stage, funnel_data, lag_matrix
     from revsim.calibrate.priors import parse_prior_override
     from revsim.calibrate.synthetic import funnel_counts
 
@@ -149,7 +149,7 @@ def funnel_coverage(seeds: int, months: list[float], prior_median: float | None 
     for seed in range(1, seeds + 1):
         d = funnel_data(history(seed))
         values = {"funnel_lagged_trials": lag_matrix(d.trials), "funnel_first_trials": d.trials[:, 0],
-                  "funnel_conversions": d.conversions}
+                  "funnel_conversions": d.conversions, "funnel_empty_stage": empty_stage(d.trials).astype(float)}
         fitted = compiled.with_data(**{k: v for k, v in values.items() if k in compiled.shared_data})
         idata = nutpie.sample(fitted, draws=300, tune=300, chains=2, cores=1, seed=seed, progress_bar=False)
         for name, variable, truth in (("months_in_stage", "months_typical", months),

@@ -137,6 +137,11 @@ def lag_matrix(counts: np.ndarray) -> np.ndarray:
     return np.where(j <= t, counts[..., index], 0.0)
 
 
+def empty_stage(trials: np.ndarray) -> np.ndarray:
+    """``[..., t]``: True where a stage has had no member yet (no entry up to month ``t``, none before the history)."""
+    return np.cumsum(trials, axis=-1) <= 0
+
+
 def expected_leavers(trials: np.ndarray, hazard: np.ndarray) -> np.ndarray:
     """:math:`N_t` of the module docstring, in numpy: ``trials[..., t]`` with ``hazard[...]`` broadcast."""
     stock, _ = stage_stock(trials, hazard)
@@ -249,7 +254,13 @@ class FunnelBlock:
         stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * first / h[:, None]  # A_t
         squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
                    + tail ** 2 * first / (1 - pt.exp(2 * log1mh)))  # B_t
-        n = pt.maximum(stock ** 2 / squared, y)
+        # before a pair's first entry the stage is empty (A_t = B_t = 0, as in a small channel's first months):
+        # its trials are then its conversions (0), so the month adds exactly 0 to the log-likelihood and to its
+        # gradient, where 0/0 would stop the sampler
+        empty = pm.Data("funnel_empty_stage", empty_stage(d.trials).astype(np.float64)) > 0
+        stock = pt.switch(empty, 1.0, stock)
+        squared = pt.switch(empty, 1.0, squared)
+        n = pt.switch(empty, y, pt.maximum(stock ** 2 / squared, y))
         p_ = p[:, None]
         r = pt.clip(h[:, None] * p_ * squared / stock, 1e-12, 1 - 1e-12)
         kappa = concentration[ps][:, None]
