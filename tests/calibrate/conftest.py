@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
+from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process, unidentified_retention
 from calibration_workers import funnel_coverage, joint_fit, retention_fits
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
@@ -59,6 +59,13 @@ def _sales_led(work: Path) -> subprocess.CompletedProcess:
                   "--seed", "1")
 
 
+def _gated(work: Path, *extra: str) -> subprocess.CompletedProcess:
+    """The unidentifiable retention history calibrated with the quick settings (the gate fails)."""
+    name = "accepted" if extra else "gated"
+    plan, history = unidentified_retention(work / f"{name}_input")
+    return revsim("calibrate", str(plan), "--history", str(history), "--out", str(work / name), *QUICK_ARGS, *extra)
+
+
 #: fit -> (the test module that needs it, the job)
 JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "calibrate": ("test_commands.py", _calibrate),
@@ -68,6 +75,8 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "retention": ("test_retention.py", lambda work: in_fresh_process(retention_fits)),
     "sales_led": ("test_calibrated_levers.py", _sales_led),
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
+    "gated": ("test_gate.py", _gated),
+    "accepted": ("test_gate.py", lambda work: _gated(work, "--accept-diagnostics")),
 }
 
 

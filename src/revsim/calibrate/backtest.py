@@ -58,12 +58,23 @@ class Backtest:
     holdout: int
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def gates(self) -> dict[str, Any]:
+        """The diagnostics gate's decision for each origin (month of the cut -> :class:`Gate`)."""
+        return {self.cut: self.calibration.gate} if self.calibration.gate is not None else {}
+
+    @property
+    def failed_origins(self) -> list[str]:
+        """Origins whose calibration failed the gate and was not accepted."""
+        return [cut for cut, gate in self.gates.items() if not (gate.passed or gate.accepted)]
+
     def write(self, out_dir: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
         """Write backtest.csv, backtest_summary.csv, backtest.png, and the scenario and posterior it ran."""
-        from revsim.calibrate.calibration import POSTERIOR_FILE, dump_yaml
+        from revsim.calibrate.calibration import DIAGNOSTICS_FILE, POSTERIOR_FILE, dump_yaml
         from revsim.results.output_dir import check_output_dir, write_files
 
         out = Path(out_dir)
+        diagnostics = self.calibration.diagnostics.assign(origin=self.cut)
         writers = {
             BACKTEST_FILE: lambda p: self.table.to_csv(p, index=False, float_format="%.6g"),
             SUMMARY_FILE: lambda p: self.summary.to_csv(p, index=False, float_format="%.6g"),
@@ -72,12 +83,15 @@ class Backtest:
                 f"# The forecast scored by revsim backtest: calibrated on history up to {self.cut}.\n"
                 + dump_yaml(self.scenario_data), encoding="utf-8"),
             POSTERIOR_FILE: lambda p: self.calibration.written_idata().to_netcdf(str(p), engine="h5netcdf"),
+            DIAGNOSTICS_FILE: lambda p: diagnostics.to_csv(p, index=False, float_format="%.6g"),
         }
         check_output_dir(out, list(writers), force=force)
         return write_files(out, writers)
 
     def summary_text(self) -> str:
-        lines = [f"backtest: calibrated on history up to {self.cut}, forecast {self.holdout} month(s)",
+        lines = [f"backtest: calibrated on history up to {self.cut}, forecast {self.holdout} month(s)"]
+        lines += [f"diagnostics gate, origin {cut}: {gate.summary()}" for cut, gate in self.gates.items()]
+        lines += [
                  f"{'metric':<15}{'method':<16}{'cover 50%':>10}{'80%':>7}{'90%':>7}{'CRPS':>14}{'MAPE':>8}"]
         for row in self.summary.itertuples():
             lines.append(f"{row.metric:<15}{row.method:<16}{row.coverage_50:>10.0%}{row.coverage_80:>7.0%}"
@@ -237,8 +251,13 @@ def backtest(
     period_months: int = 1,
     simulation_draws: int = 1000,
     announce: Callable[[str], None] | None = None,
+    accept_diagnostics: bool = False,
 ) -> Backtest:
     """Calibrate on the history up to ``holdout`` months before its end, forecast those months, and score.
+
+    The calibration goes through the diagnostics gate; the forecast is scored either way, and the gate's
+    decision is in :attr:`Backtest.gates` and in the ``diagnostics`` column of the tables (the command exits
+    with code 3 when an origin failed and ``accept_diagnostics`` is false).
 
     Returns
     -------
@@ -287,7 +306,7 @@ def backtest(
         announce(f"calibrating on the history up to {month_label(cut)}, then forecasting {holdout} month(s)")
     calibration = calibrate(cut_history, base, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
                             cores=cores, retention=retention, period_months=period_months, checks=False,
-                            announce=announce)
+                            announce=announce, accept_diagnostics=accept_diagnostics)
     assert calibration.scenario_data is not None
     scenario_data = calibration.scenario_data
     pipeline = open_pipeline(calibration, cut_history, cut)
@@ -299,6 +318,9 @@ def backtest(
         forecast = revsim.simulate(run_loaded, draws=simulation_draws, seed=seed)
         forecast = forecast[["arr", "new_customers", "churned_arr"]].load()
     table, summary = score(series, forecast, cut, holdout)
+    if calibration.gate is not None:
+        for frame in (table, summary):
+            frame["diagnostics"] = np.where(frame.method == MODEL, calibration.gate.status, "")
     return Backtest(table=table, summary=summary, calibration=calibration, scenario_data=scenario_data,
                     forecast=forecast, series=series, cut=month_label(cut), holdout=holdout,
                     notes=[*notes, *calibration.notes])

@@ -79,6 +79,7 @@ class Fit:
     loo: Any = None
     timings: dict[str, float] = field(default_factory=dict)
     derived: dict[str, str] = field(default_factory=dict)  # variables computed after sampling -> their block
+    model: Any = None  # the PyMC model sampled (its priors give the identification measure)
 
     def block(self, name: str) -> Any:
         return next((b for b in self.blocks if b.name == name), None)
@@ -439,7 +440,7 @@ def fit(history: History, context: ScenarioContext, options: FitOptions,
     timings["build"] = time.perf_counter() - start
     idata = sample_model(model, options, timings)
     result = Fit(blocks=blocks, idata=idata, history=history, context=context, options=options, notes=notes,
-                 timings=timings)
+                 timings=timings, model=model)
     _rename(result)
     _choose_retention(result)
     return result

@@ -35,12 +35,15 @@ __all__ = ["backtest"]
               show_default=True, help="Retention model (see revsim calibrate --help).")
 @click.option("--period-months", type=click.IntRange(min=1, max=120), default=1, show_default=True,
               help="Months per period of cohorts.csv.")
+@click.option("--accept-diagnostics", is_flag=True,
+              help="Exit with code 0 even when an origin's calibration fails the diagnostics gate (see revsim "
+                   "calibrate --help); otherwise the scores are written and the command exits with code 3.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
 @reports_errors
 def backtest(scenario: str, history: tuple[str, ...], holdout: int, out_dir: Path | None, sampler: str, draws: int,
              tune: int, chains: int, simulation_draws: int, seed: int, cores: int | None, retention: str,
-             period_months: int, force: bool, quiet: bool) -> None:
+             period_months: int, accept_diagnostics: bool, force: bool, quiet: bool) -> None:
     """Calibrate SCENARIO on the history without its last HOLDOUT months, forecast them from the company as it
     was at the cut, and score ARR, new customers and churned ARR against naive baselines (last value, linear
     trend, seasonal naive): coverage of the 50/80/90% intervals, CRPS, MAPE of the median. Writes
@@ -51,20 +54,32 @@ def backtest(scenario: str, history: tuple[str, ...], holdout: int, out_dir: Pat
       revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6
     """
     from revsim.calibrate.backtest import BACKTEST_FILE, CHART_FILE, SUMMARY_FILE, backtest as run_backtest
+    from revsim.calibrate.calibration import DIAGNOSTICS_FILE
+    from revsim.errors import DiagnosticsError
     from revsim.results.output_dir import check_output_dir
 
     out = out_dir or Path("out") / f"{Path(scenario).stem}_backtest"
     check_output_dir(out, [BACKTEST_FILE, SUMMARY_FILE, CHART_FILE], force=force)
     result = run_backtest(scenario, list(history), holdout, sampler=sampler, draws=draws, tune=tune, chains=chains,
                           seed=seed, cores=cores, retention=retention, period_months=period_months,
-                          simulation_draws=simulation_draws,
+                          simulation_draws=simulation_draws, accept_diagnostics=accept_diagnostics,
                           announce=None if quiet else (lambda text: click.echo(text, err=True)))
     written = result.write(out, force=force)
     for message in result.calibration.warnings:
         click.echo(f"warning: {message}", err=True)
-    if quiet:
-        return
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(result.summary_text())
-    click.echo("wrote " + ", ".join(str(p) for p in written))
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(result.summary_text())
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+    failed = result.failed_origins
+    if failed:
+        problems = "".join(f"\n  - origin {cut}: {problem}" for cut in failed
+                           for problem in result.gates[cut].problems())
+        tips = "".join(f"\n  - {tip}" for tip in dict.fromkeys(tip for cut in failed
+                                                               for tip in result.gates[cut].advice()))
+        raise DiagnosticsError(
+            f"the calibration of {len(failed)} of {len(result.gates)} origin(s) failed its sampler diagnostics: "
+            f"their scores measure chains that disagree (column diagnostics of {out / SUMMARY_FILE}; "
+            f"{out / DIAGNOSTICS_FILE}):{problems}\nwhat to try:{tips}\n  - or pass --accept-diagnostics to "
+            "accept these scores")
