@@ -168,6 +168,9 @@ def test_backtest_scores_the_forecast_against_baselines(backtested: tuple[Path, 
     summary = pd.read_csv(out / "backtest_summary.csv")
     assert len(summary) == 12 and summary.coverage_90.between(0, 1).all() and (summary.crps > 0).all()
     assert "backtest: calibrated on history up to 2026-06, forecast 6 month(s)" in result.stdout
+    assert "diagnostics gate, origin 2026-06: passed" in result.stdout
+    assert set(summary[summary.method == "revsim"].diagnostics) == {"passed"}
+    assert set(pd.read_csv(out / "diagnostics.csv").origin) == {"2026-06"}
     revsim_arr = summary[(summary.metric == "arr") & (summary.method == "revsim")].iloc[0]
     assert revsim_arr.mape < 0.1  # within 10% of the ARR actually reached
     actual = table[(table.metric == "arr") & (table.method == "revsim")]

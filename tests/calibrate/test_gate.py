@@ -233,3 +233,24 @@ def test_revsim_run_reads_the_verdict_of_the_posterior_file(tmp_path: Path, attr
                                         "whose calibration failed its sampler diagnostics (failed: max r_hat 1.41")
         assert "  - r_hat above 1.05 for churn (1.41): the chains disagree" in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_a_backtest_reports_the_gate_of_each_origin() -> None:
+    from types import SimpleNamespace
+
+    from revsim.calibrate.backtest import Backtest
+    from revsim.calibrate.diagnostics import Gate
+
+    summary = pd.DataFrame({"metric": ["arr"], "method": ["revsim"], "coverage_50": [0.5], "coverage_80": [0.8],
+                            "coverage_90": [0.9], "crps": [1.0], "mape": [0.01]})
+
+    def backtest(gate: Gate) -> Backtest:
+        return Backtest(table=pd.DataFrame(), summary=summary, calibration=SimpleNamespace(gate=gate),
+                        scenario_data={}, forecast=None, series={}, cut="2026-06", holdout=6)
+
+    passed = backtest(Gate(divergences=0))
+    assert passed.failed_origins == [] and "diagnostics gate, origin 2026-06: passed" in passed.summary_text()
+    failed = backtest(Gate(divergences=0, high_rhat=(("growth", 1.2),)))
+    assert failed.failed_origins == ["2026-06"]
+    assert "diagnostics gate, origin 2026-06: failed: max r_hat 1.20" in failed.summary_text()
+    assert backtest(Gate(divergences=3, accepted=True)).failed_origins == []

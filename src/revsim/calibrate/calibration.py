@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +296,9 @@ def calibrate(
         notes += more
     table = diagnostics_table(result)
     table["forecast_input"] = used_by_forecast(table, forecast_inputs(items))
+    started = time.perf_counter()
     table = add_identification(table, result, prior_draws(result, loaded, seed=seed))
+    result.timings["prior_draws"] = time.perf_counter() - started
     warnings = diagnostic_warnings(table, result.divergences)
     gate = diagnostics_gate(table, result.divergences, accepted=accept_diagnostics)
     calibration = Calibration(fit=result, diagnostics=table, warnings=warnings, notes=notes, loaded=loaded,

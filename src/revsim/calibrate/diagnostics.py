@@ -178,9 +178,13 @@ class Gate:
             tips.append("a channel with few entries cannot pin its own conversions: pool the channels more "
                         "(calibration: priors: channel_sd: 0.3 in the scenario), or merge the small channel into "
                         "another in funnel.csv")
-        if any(label.startswith("months_in_stage") for label in labels):
-            tips.append("the counts say little about a stage's months: give them a prior "
-                        "(calibration: priors: months_in_stage.<stage>: [low, high])")
+        stages = list(dict.fromkeys(label.split("stage=")[1].split(",")[0].rstrip("]") for label in labels
+                                    if label.startswith("months_in_stage") and "stage=" in label))
+        if stages or any(label.startswith("months_in_stage") for label in labels):
+            first = stages[0] if stages else "<stage>"
+            more = f", and likewise for {', '.join(stages[1:])}" if len(stages) > 1 else ""
+            tips.append(f"the counts say little about a slow stage's months: give them a prior in the scenario "
+                        f"(calibration: priors: months_in_stage.{first}: [low, high]{more})")
         if any(label.startswith("sbg_") for label in labels):
             tips.append("few renewals cannot tell how customers' churn differs: give sbg_concentration a narrower "
                         "prior, or use --retention constant")

@@ -98,7 +98,8 @@ def summary_text(result: object, seconds: float) -> str:
     lines = [
         f"calibrated {blocks} from {len(fit.history.files)} file(s): {fit.options.chains} chains x "
         f"{fit.options.draws} draws with {fit.options.sampler} in {seconds:.0f} s (compile "
-        f"{timing.get('compile', 0):.0f} s, sampling {timing.get('sample', 0):.0f} s); {fit.divergences} divergences, "
+        f"{timing.get('compile', 0):.0f} s, sampling {timing.get('sample', 0):.0f} s, prior draws "
+        f"{timing.get('prior_draws', 0):.0f} s); {fit.divergences} divergences, "
         f"max r_hat {table.r_hat.max():.3f}, min ESS {table.ess_bulk.min():.0f}",
     ]
     gate = getattr(result, "gate", None)
@@ -120,6 +121,8 @@ def summary_text(result: object, seconds: float) -> str:
 
 
 def _fmt(x: float) -> str:
+    if abs(x) >= 1e7:
+        return f"{x:.3g}"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if abs(x) >= 10:
