@@ -19,6 +19,10 @@ printed and written to ``benchmarks/calibration_results.json``.
 ``--funnel-coverage N`` instead measures how often the funnel model's 90% intervals hold the true conversions
 and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
 ``--months`` sets the true months in stage and ``--months-prior MEDIAN`` a lognormal prior (sigma 1) for them.
+
+``--convergence N`` measures the convergence of the default calibration on ``N`` companies of the
+two-channel, two-segment shape drawn by the independent simulator (:mod:`benchmarks.convergence`, which
+takes ``--variant`` to compare parametrisations).
 """
 
 from __future__ import annotations
@@ -175,7 +179,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--funnel-coverage", type=int, metavar="N", help="coverage over N synthetic histories")
     parser.add_argument("--months", default="0.5,1,2", help="true months in stage of the three stages")
     parser.add_argument("--months-prior", type=float, metavar="MEDIAN", help="lognormal prior of months in stage")
+    parser.add_argument("--convergence", type=int, metavar="N",
+                        help="convergence of the default calibration over N synthetic companies (benchmarks/convergence.py)")
+    parser.add_argument("--variant", default="default", help="with --convergence: the parametrisation to measure")
     args = parser.parse_args(argv)
+    if args.convergence:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.convergence import main as convergence
+
+        convergence([str(args.convergence), "--variant", args.variant])
+        return
     if args.funnel_coverage:
         months = [float(x) for x in args.months.split(",")]
         print(json.dumps(funnel_coverage(args.funnel_coverage, months, args.months_prior)))
