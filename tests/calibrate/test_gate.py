@@ -238,19 +238,36 @@ def test_revsim_run_reads_the_verdict_of_the_posterior_file(tmp_path: Path, attr
 def test_a_backtest_reports_the_gate_of_each_origin() -> None:
     from types import SimpleNamespace
 
-    from revsim.calibrate.backtest import Backtest
+    from revsim.calibrate.backtest import Backtest, Origin, gates_status
     from revsim.calibrate.diagnostics import Gate
 
-    summary = pd.DataFrame({"metric": ["arr"], "method": ["revsim"], "coverage_50": [0.5], "coverage_80": [0.8],
-                            "coverage_90": [0.9], "crps": [1.0], "mape": [0.01]})
+    summary = pd.DataFrame({"metric": ["arr"], "method": ["revsim"], "horizon": ["all"], "coverage_50": [0.5],
+                            "coverage_80": [0.8], "coverage_90": [0.9], "crps": [1.0], "mape": [0.01]})
 
-    def backtest(gate: Gate) -> Backtest:
-        return Backtest(table=pd.DataFrame(), summary=summary, calibration=SimpleNamespace(gate=gate),
-                        scenario_data={}, forecast=None, series={}, cut="2026-06", holdout=6)
+    def origin(cut: str, gate: Gate) -> Origin:
+        calibration = SimpleNamespace(gate=gate, diagnostics=pd.DataFrame({"variable": ["churn"], "r_hat": [1.0]}))
+        return Origin(cut=cut, calibration=calibration, scenario_data={}, posterior=None, forecast=None)
 
-    passed = backtest(Gate(divergences=0))
-    assert passed.failed_origins == [] and "diagnostics gate, origin 2026-06: passed" in passed.summary_text()
-    failed = backtest(Gate(divergences=0, high_rhat=(("growth", 1.2),)))
-    assert failed.failed_origins == ["2026-06"]
-    assert "diagnostics gate, origin 2026-06: failed: max r_hat 1.20" in failed.summary_text()
+    def backtest(*gates: Gate) -> Backtest:
+        origins = [origin(f"2026-0{3 * (i + 1)}", gate) for i, gate in enumerate(gates)]
+        return Backtest(table=pd.DataFrame(), summary=summary, pit=pd.DataFrame(), origins=origins, series={},
+                        holdout=1, spacing=3)
+
+    passed = Gate(divergences=0)
+    failed = Gate(divergences=0, high_rhat=(("growth", 1.2),))
+    one = backtest(passed)
+    assert one.failed_origins == [] and "diagnostics gate, origin 2026-03: passed" in one.summary_text()
+    two = backtest(failed, passed)
+    assert two.failed_origins == ["2026-03"]
+    text = two.summary_text()
+    assert "diagnostics gate, origin 2026-03: failed: max r_hat 1.20" in text
+    assert "diagnostics gate, origin 2026-06: passed" in text
+    assert two.diagnostics_table().gate.tolist() == ["failed", "passed"]
+    assert two.diagnostics_table().origin.tolist() == ["2026-03", "2026-06"]
     assert backtest(Gate(divergences=3, accepted=True)).failed_origins == []
+    # the summary's column over several origins
+    assert gates_status([passed, passed]) == "passed"
+    assert gates_status([failed]) == "failed"
+    assert gates_status([failed, passed, None]) == "failed at 1 of 2 origin(s)"
+    accepted = Gate(divergences=1, accepted=True)
+    assert gates_status([accepted, passed]) == "failed at 1 of 2 origin(s), accepted"

@@ -1,8 +1,10 @@
-"""``revsim backtest``: calibrate on all but the last N months of history, forecast them, score the forecast."""
+"""``revsim backtest``: calibrate on the history before one or several cuts, forecast the months after each, and
+score the forecasts."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +20,11 @@ __all__ = ["backtest"]
                    "the files themselves.")
 @click.option("--holdout", type=click.IntRange(min=1, max=120), required=True,
               help="Months at the end of the history held out: calibrated without them, then forecast.")
+@click.option("--origins", type=click.IntRange(min=1, max=120), default=1, show_default=True,
+              help="Cuts of the history (rolling origins): each is calibrated on what precedes it and forecast "
+                   "HOLDOUT months; the scores are averaged over them.")
+@click.option("--spacing", type=click.IntRange(min=1, max=120), default=None,
+              help="Months between consecutive cuts [default: half the holdout, closer when the history is short].")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Output directory [default: out/<scenario>_backtest].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
@@ -41,45 +48,61 @@ __all__ = ["backtest"]
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
 @reports_errors
-def backtest(scenario: str, history: tuple[str, ...], holdout: int, out_dir: Path | None, sampler: str, draws: int,
-             tune: int, chains: int, simulation_draws: int, seed: int, cores: int | None, retention: str,
-             period_months: int, accept_diagnostics: bool, force: bool, quiet: bool) -> None:
+def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int, spacing: int | None,
+             out_dir: Path | None, sampler: str, draws: int, tune: int, chains: int, simulation_draws: int, seed: int,
+             cores: int | None, retention: str, period_months: int, accept_diagnostics: bool, force: bool,
+             quiet: bool) -> None:
     """Calibrate SCENARIO on the history without its last HOLDOUT months, forecast them from the company as it
     was at the cut, and score ARR, new customers and churned ARR against naive baselines (last value, linear
-    trend, seasonal naive): coverage of the 50/80/90% intervals, CRPS, MAPE of the median. Writes
-    DIR/backtest.csv, DIR/backtest_summary.csv and DIR/backtest.png.
+    trend, seasonal naive): coverage of the 50/80/90% intervals, CRPS, MAPE of the median and the PIT. With
+    --origins K, K cuts SPACING months apart are each calibrated and forecast, and the scores are averaged
+    over them, per month ahead. Each origin's calibration goes through the diagnostics gate of revsim
+    calibrate: the summary prints its decision per origin, and when one fails (and --accept-diagnostics is not
+    given) the scores are written and the command exits with code 3. Writes DIR/backtest.csv, DIR/backtest_summary.csv (per month ahead),
+    DIR/backtest_pit.csv, DIR/backtest_diagnostics.csv, DIR/backtest.png and DIR/backtest_scores.png.
 
     \b
-    Example:
+    Examples:
       revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6
+      revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6 --origins 6
     """
-    from revsim.calibrate.backtest import BACKTEST_FILE, CHART_FILE, SUMMARY_FILE, backtest as run_backtest
-    from revsim.calibrate.calibration import DIAGNOSTICS_FILE
-    from revsim.errors import DiagnosticsError
+    from revsim.calibrate.backtest import DIAGNOSTICS_FILE, OUTPUT_FILES, SUMMARY_FILE, backtest as run_backtest
+    from revsim.cli.progress import ProgressBar
     from revsim.results.output_dir import check_output_dir
 
     out = out_dir or Path("out") / f"{Path(scenario).stem}_backtest"
-    check_output_dir(out, [BACKTEST_FILE, SUMMARY_FILE, CHART_FILE], force=force)
-    result = run_backtest(scenario, list(history), holdout, sampler=sampler, draws=draws, tune=tune, chains=chains,
-                          seed=seed, cores=cores, retention=retention, period_months=period_months,
-                          simulation_draws=simulation_draws, accept_diagnostics=accept_diagnostics,
-                          announce=None if quiet else (lambda text: click.echo(text, err=True)))
+    check_output_dir(out, OUTPUT_FILES, force=force)
+    result = run_backtest(scenario, list(history), holdout, origins=origins, spacing=spacing, sampler=sampler,
+                          draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, retention=retention,
+                          period_months=period_months, simulation_draws=simulation_draws,
+                          announce=None if quiet else (lambda text: click.echo(text, err=True)),
+                          progress=None if quiet else (lambda label, total: ProgressBar(total, label=label)),
+                          accept_diagnostics=accept_diagnostics)
     written = result.write(out, force=force)
-    for message in result.calibration.warnings:
-        click.echo(f"warning: {message}", err=True)
+    for origin in result.origins:
+        prefix = f"origin {origin.cut}: " if result.origin_count > 1 else ""
+        for message in origin.warnings:
+            click.echo(f"warning: {prefix}{message}", err=True)
     if not quiet:
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(result.summary_text())
         click.echo("wrote " + ", ".join(str(p) for p in written))
+    refuse_failed_origins(result, out / SUMMARY_FILE, out / DIAGNOSTICS_FILE)
+
+
+def refuse_failed_origins(result: Any, summary_file: Path, diagnostics_file: Path) -> None:
+    """Exit with code 3 (:class:`revsim.errors.DiagnosticsError`) when an origin's calibration failed the
+    diagnostics gate and was not accepted: its reasons per origin, and what to try."""
+    from revsim.errors import DiagnosticsError
+
     failed = result.failed_origins
-    if failed:
-        problems = "".join(f"\n  - origin {cut}: {problem}" for cut in failed
-                           for problem in result.gates[cut].problems())
-        tips = "".join(f"\n  - {tip}" for tip in dict.fromkeys(tip for cut in failed
-                                                               for tip in result.gates[cut].advice()))
-        raise DiagnosticsError(
-            f"the calibration of {len(failed)} of {len(result.gates)} origin(s) failed its sampler diagnostics: "
-            f"their scores measure chains that disagree (column diagnostics of {out / SUMMARY_FILE}; "
-            f"{out / DIAGNOSTICS_FILE}):{problems}\nwhat to try:{tips}\n  - or pass --accept-diagnostics to "
-            "accept these scores")
+    if not failed:
+        return
+    gates = result.gates
+    problems = "".join(f"\n  - origin {cut}: {problem}" for cut in failed for problem in gates[cut].problems())
+    tips = "".join(f"\n  - {tip}" for tip in dict.fromkeys(tip for cut in failed for tip in gates[cut].advice()))
+    raise DiagnosticsError(
+        f"the calibration of {len(failed)} of {len(gates)} origin(s) failed its sampler diagnostics: their scores "
+        f"measure chains that disagree (column diagnostics of {summary_file}; {diagnostics_file}):{problems}\n"
+        f"what to try:{tips}\n  - or pass --accept-diagnostics to accept these scores")

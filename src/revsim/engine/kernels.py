@@ -58,6 +58,7 @@ from revsim.engine.layout import (
     ONB_MONTHS,
     ONB_SUCCESS,
     ONBOARDING_CHURNED,
+    RENEWED,
     RET_MODEL,
     RET_SBG,
     SBG_ALPHA,
@@ -460,6 +461,8 @@ def simulate_draw(
                 churned_mrr = _share(mrr, churned, n)
                 n -= churned
                 mrr -= churned_mrr
+                if renewal:
+                    out_counts[t, s, RENEWED] += n
                 expansion = np.int64(0)
                 contraction = np.int64(0)
                 if n > 0:

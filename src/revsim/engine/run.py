@@ -198,7 +198,7 @@ def run_draws(
                 generators = block_generators(seed, start + i, start + min(i + _GENERATOR_BLOCK, last))[::-1]
             simulate_draw(
                 c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
-                c.capacity_stage, c.initial_stock, c.book_segment, c.book_customers, c.book_mrr, c.book_age,
+                c.capacity_stage, params.initial_stock[i], c.book_segment, c.book_customers, c.book_mrr, c.book_age,
                 params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
                 params.loop_coef[i], params.capacity[i],
                 *generators.pop(),
