@@ -271,3 +271,23 @@ def test_a_backtest_reports_the_gate_of_each_origin() -> None:
     assert gates_status([failed, passed, None]) == "failed at 1 of 2 origin(s)"
     accepted = Gate(divergences=1, accepted=True)
     assert gates_status([accepted, passed]) == "failed at 1 of 2 origin(s), accepted"
+
+
+def test_a_backtest_with_a_failed_origin_exits_with_the_gates_code(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from revsim.calibrate.diagnostics import Gate
+    from revsim.cli.backtest_command import refuse_failed_origins
+    from revsim.errors import DiagnosticsError
+
+    failed = Gate(divergences=0, high_rhat=(("conversion_by_channel[stage=lead,channel=partner]", 1.3),))
+    result = SimpleNamespace(gates={"2026-03": failed, "2026-06": Gate(divergences=0)}, failed_origins=["2026-03"])
+    with pytest.raises(DiagnosticsError) as caught:
+        refuse_failed_origins(result, tmp_path / "backtest_summary.csv", tmp_path / "backtest_diagnostics.csv")
+    message = str(caught.value)
+    assert message.startswith("the calibration of 1 of 2 origin(s) failed its sampler diagnostics")
+    assert "  - origin 2026-03: r_hat above 1.05 for conversion_by_channel[stage=lead,channel=partner] (1.30)" \
+        in message
+    assert "pool the channels more" in message and "--accept-diagnostics" in message
+    accepted = SimpleNamespace(gates={"2026-03": failed}, failed_origins=[])
+    refuse_failed_origins(accepted, tmp_path / "s.csv", tmp_path / "d.csv")  # nothing failed unaccepted
