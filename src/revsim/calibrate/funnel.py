@@ -255,12 +255,13 @@ class FunnelBlock:
         squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
                    + tail ** 2 * first / (1 - pt.exp(2 * log1mh)))  # B_t
         # before a pair's first entry the stage is empty (A_t = B_t = 0, as in a small channel's first months):
-        # its trials are then its conversions (0), so the month adds exactly 0 to the log-likelihood and to its
-        # gradient, where 0/0 would stop the sampler
+        # the model cannot say anything about that month's conversions (one counted there entered before the
+        # history), so the month is left out of the likelihood; its terms are computed on stand-in values, so
+        # that no 0/0 reaches the gradient. A pm.Data, so that a model compiled once can take another history.
         empty = pm.Data("funnel_empty_stage", empty_stage(d.trials).astype(np.float64)) > 0
         stock = pt.switch(empty, 1.0, stock)
         squared = pt.switch(empty, 1.0, squared)
-        n = pt.switch(empty, y, pt.maximum(stock ** 2 / squared, y))
+        n = pt.maximum(stock ** 2 / squared, y)
         p_ = p[:, None]
         r = pt.clip(h[:, None] * p_ * squared / stock, 1e-12, 1 - 1e-12)
         kappa = concentration[ps][:, None]
@@ -268,6 +269,7 @@ class FunnelBlock:
         a, b = r * kappa_r, (1 - r) * kappa_r
         logp = (pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1)
                 + _betaln(y + a, n - y + b) - _betaln(a, b))
+        logp = pt.switch(empty, 0.0, logp)
         pm.Potential("funnel_loglik", pt.sum(logp))
 
     def variables(self) -> list[str]:
