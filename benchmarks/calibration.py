@@ -32,6 +32,10 @@ time and in CPU time (of every thread of the process; less sensitive to other jo
 ``--funnel-coverage N`` instead measures how often the funnel model's 90% intervals hold the true conversions
 and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
 ``--months`` sets the true months in stage and ``--months-prior MEDIAN`` a lognormal prior (sigma 1) for them.
+
+``--convergence N`` measures the convergence of the default calibration on ``N`` companies of the
+two-channel, two-segment shape drawn by the independent simulator (:mod:`benchmarks.convergence`, which
+takes ``--variant`` to compare parametrisations).
 """
 
 from __future__ import annotations
@@ -274,11 +278,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["example", "retention"], action="append",
                         help="--targets: only the worked example, or only retention against PyMC-Marketing "
                              "(repeatable; default both)")
+    parser.add_argument("--convergence", type=int, metavar="N",
+                        help="convergence of the default calibration over N synthetic companies (benchmarks/convergence.py)")
+    parser.add_argument("--variant", default="default", help="with --convergence: the parametrisation to measure")
     args = parser.parse_args(argv)
     if args.targets:
         from benchmarks.calibration_targets import run
 
         run(runs=args.runs, cold=not args.no_cold, parts=tuple(args.part or ("example", "retention")))
+        return
+    if args.convergence:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.convergence import main as convergence
+
+        convergence([str(args.convergence), "--variant", args.variant])
         return
     if args.funnel_coverage:
         months = [float(x) for x in args.months.split(",")]

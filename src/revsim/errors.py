@@ -16,6 +16,7 @@ __all__ = [
     "RevsimError",
     "InputError",
     "SimulationError",
+    "DiagnosticsError",
     "format_path",
     "did_you_mean",
 ]
@@ -108,3 +109,13 @@ class SimulationError(RevsimError):
     """A run that cannot produce trustworthy numbers (NaN, overflow, a broken invariant). Exit code 1."""
 
     exit_code = 1
+
+
+class DiagnosticsError(RevsimError):
+    """A calibration whose sampler diagnostics failed, where a forecast would rest on it. Exit code 3.
+
+    Raised by ``revsim calibrate`` and ``revsim backtest`` after writing what there is to inspect, and by
+    ``revsim run`` for a scenario that reads such a posterior without the user's acceptance.
+    """
+
+    exit_code = 3

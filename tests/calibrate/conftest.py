@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
+from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process, unidentified_retention
 from calibration_workers import arr_coverage, funnel_coverage, funnel_stages_fit, joint_fit, retention_fits
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
@@ -50,14 +50,39 @@ def _without_scenario(work: Path) -> subprocess.CompletedProcess:
 
 
 def _sales_led(work: Path) -> subprocess.CompletedProcess:
-    """The sales-led example, whose levers name inputs the calibration replaces, on part of the history."""
+    """The sales-led example, whose levers name inputs the calibration replaces, on part of the history.
+
+    Its 2 x 100 draws after 200 tuning steps are too few to pass the diagnostics gate (R-hat about 1.07 on
+    the slow stages, before and after the funnel's parametrisation changed): the tests are about levers, so
+    the failure is accepted."""
     history = work / "funnel_and_cohorts"
     history.mkdir()
     for name in ("funnel.csv", "cohorts.csv"):
         shutil.copy(EXAMPLE_HISTORY / name, history / name)
     return revsim("calibrate", str(EXAMPLE_HISTORY.parent / "saas_sales_led.yaml"), "--history", str(history),
                   "--out", str(work / "sales_led"), "--no-charts", "--draws", "100", "--tune", "200", "--chains", "2",
-                  "--seed", "1")
+                  "--seed", "1", "--accept-diagnostics")
+
+
+def _gated(work: Path, *extra: str) -> subprocess.CompletedProcess:
+    """The unidentifiable retention history calibrated with the quick settings (the gate fails)."""
+    name = "accepted" if extra else "gated"
+    plan, history = unidentified_retention(work / f"{name}_input")
+    return revsim("calibrate", str(plan), "--history", str(history), "--out", str(work / name), *QUICK_ARGS, *extra)
+
+
+def _shape(work: Path) -> subprocess.CompletedProcess:
+    """A company of the two-channel, two-segment shape (the independent simulator), calibrated with the defaults."""
+    import yaml
+    from test_convergence import SEED
+
+    from benchmarks.convergence import company_history
+
+    folder = work / "shape"
+    history, plan = company_history("two_channel_two_segment", SEED, folder)
+    (folder / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    return revsim("calibrate", str(folder / "plan.yaml"), "--history", str(history), "--out", str(folder / "out"),
+                  "--no-charts", "--seed", str(SEED))
 
 
 def _twice_in_fresh_processes(work: Path) -> tuple[list[subprocess.CompletedProcess], list[Path]]:
@@ -99,6 +124,9 @@ JOBS: dict[str, tuple[str | tuple[str, ...], Callable[[Path], Any]]] = {
     "arr_coverage": ("test_forecast_coverage.py", lambda work: in_fresh_process(arr_coverage)),
     "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
     "twice": (("test_reproducible.py", "test_company_history.py"), _twice_in_fresh_processes),
+    "gated": ("test_gate.py", _gated),
+    "accepted": ("test_gate.py", lambda work: _gated(work, "--accept-diagnostics")),
+    "shape": ("test_convergence.py", _shape),
 }
 
 

@@ -192,6 +192,13 @@ def test_backtest_scores_the_forecast_against_baselines(backtested: tuple[Path, 
     diagnostics = pd.read_csv(out / "backtest_diagnostics.csv")
     assert set(diagnostics.origin) == {"2026-03", "2026-06"} and {"r_hat", "ess_bulk"} <= set(diagnostics.columns)
     assert "backtest: 2 origins from 2026-03 to 2026-06 (3 month(s) apart), each forecast 6 month(s)" in result.stdout
+    # the diagnostics gate, applied to each origin's calibration
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "diagnostics gate, origin 2026-03: passed" in result.stdout
+    assert "diagnostics gate, origin 2026-06: passed" in result.stdout
+    assert set(summary[summary.method == "revsim"].diagnostics) == {"passed"}
+    assert set(table[table.method == "revsim"].diagnostics) == {"passed"}
+    assert set(diagnostics.gate) == {"passed"}
     assert "origin 2/2: calibrating on the history up to 2026-06" in result.stderr
     assert "origin 1/2: simulating 300 draws of the 6 month(s) after 2026-03" in result.stderr
     revsim_arr = summary[(summary.metric == "arr") & (summary.method == "revsim") & (summary.horizon == "all")]

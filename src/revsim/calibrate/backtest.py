@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from revsim.calibrate.calibration import Calibration
     from revsim.calibrate.fit import FitDisplay
+    from revsim.calibrate.diagnostics import Gate
     from revsim.scenario.load import LoadedScenario
 
 __all__ = ["Backtest", "Origin", "backtest", "plan_cuts", "METRICS", "OUTPUT_FILES", "MIN_TRAIN_MONTHS"]
@@ -91,6 +92,11 @@ class Origin:
         """Where the calibration's compiled model came from: ``compiled`` (a new structure), ``memory`` (compiled
         by an earlier origin), ``disk`` (the cache of compiled models), ``uncached``; empty with PyMC's sampler."""
         return self.calibration.fit.compiled_from
+
+    @property
+    def gate(self) -> Gate | None:
+        """The diagnostics gate's decision on the calibration."""
+        return self.calibration.gate
 
 
 class _OriginDisplay:
@@ -149,12 +155,26 @@ class Backtest:
     def forecast(self) -> xr.Dataset:
         return self.latest.forecast
 
+    @property
+    def gates(self) -> dict[str, Gate]:
+        """The diagnostics gate's decision for each origin (month of the cut -> :class:`Gate`)."""
+        return {o.cut: o.gate for o in self.origins if o.gate is not None}
+
+    @property
+    def failed_origins(self) -> list[str]:
+        """Origins whose calibration failed the gate and was not accepted."""
+        return [cut for cut, gate in self.gates.items() if not (gate.passed or gate.accepted)]
+
     def diagnostics_table(self) -> pd.DataFrame:
-        """Every origin's calibration diagnostics, one block per origin (column ``origin``)."""
+        """Every origin's calibration diagnostics, one block per origin (column ``origin``), with the gate's
+        decision on that origin (column ``gate``)."""
         import pandas as pd
 
-        return pd.concat([o.diagnostics.assign(origin=o.cut, compiled_model=o.compiled_model) for o in self.origins],
-                         ignore_index=True)[["origin", *self.origins[0].diagnostics.columns, "compiled_model"]]
+        gates = self.gates
+        blocks = [o.diagnostics.assign(origin=o.cut, gate=gates[o.cut].status if o.cut in gates else "",
+                                       compiled_model=o.compiled_model) for o in self.origins]
+        return pd.concat(blocks, ignore_index=True)[["origin", "gate", *self.origins[0].diagnostics.columns,
+                                                     "compiled_model"]]
 
     def compile_text(self) -> str:
         """How many calibrations compiled their model and how long calibrating and forecasting took."""
@@ -205,6 +225,7 @@ class Backtest:
             lines = [f"backtest: {self.origin_count} origins from {first} to {self.cut} ({self.spacing} month(s) "
                      f"apart), each forecast {self.holdout} month(s); scores averaged over origins and months ahead"]
         lines.append(self.compile_text())
+        lines += [f"diagnostics gate, origin {cut}: {gate.summary()}" for cut, gate in self.gates.items()]
         lines.append(f"{'metric':<15}{'method':<16}{'cover 50%':>10}{'80%':>7}{'90%':>7}{'CRPS':>14}{'MAPE':>8}")
         overall = self.summary[self.summary.horizon == "all"]
         for row in overall.itertuples():
@@ -414,6 +435,7 @@ def backtest(
     announce: Announce | None = None,
     progress: ProgressFactory | None = None,
     display: FitDisplay | None = None,
+    accept_diagnostics: bool = False,
 ) -> Backtest:
     """Calibrate on the history before each cut, forecast the ``holdout`` months after it, and score.
 
@@ -437,6 +459,11 @@ def backtest(
         Told each origin's calibration phases (``origin 2/6: compiling the model``, ``... sampling``) and the
         sampling progress. The origins share one compiled model while their model's structure is the same
         (:mod:`revsim.calibrate.compile_cache`): only the first origin of a structure compiles.
+    accept_diagnostics
+        Accept calibrations that fail the diagnostics gate. Each origin's calibration goes through the gate
+        either way and every forecast is scored; the decisions are in :attr:`Backtest.gates`, in the
+        ``diagnostics`` column of the tables and the ``gate`` column of the diagnostics table (``revsim
+        backtest`` exits with code 3 when an origin failed and this is false).
 
     Returns
     -------
@@ -467,7 +494,7 @@ def backtest(
         if month_index(months[-1]) != last:
             notes.append(f"{METRICS[name][0]}: the history of this series ends in {months[-1]}, before {month_label(last)}")
     options = dict(sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores, retention=retention,
-                   period_months=period_months)
+                   period_months=period_months, accept_diagnostics=accept_diagnostics)
     done: list[Origin] = []
     rows: list[dict] = []
     for i, cut in enumerate(cuts):
@@ -477,12 +504,32 @@ def backtest(
                             display=display)
         done.append(origin)
         forecasts = {metric: forecast_samples(origin.forecast, metric) for metric in FORECAST_VARIABLES}
-        rows += score_origin(series, forecasts, cut, holdout)
+        scored = score_origin(series, forecasts, cut, holdout)
+        if origin.gate is not None:
+            for row in scored:
+                row["diagnostics"] = origin.gate.status if row["method"] == MODEL else ""
+        rows += scored
         for note in origin.calibration.notes:
             if note not in notes:
                 notes.append(note)
     table = pd.DataFrame(rows)
     if table.empty:
         raise InputError.single("no scored series covers the holdout months", path=("--holdout",))
-    return Backtest(table=table, summary=summarise(table), pit=pit_histogram(table), origins=done, series=series,
+    summary = summarise(table)
+    if "diagnostics" in table:
+        summary["diagnostics"] = np.where(summary.method == MODEL, gates_status([o.gate for o in done]), "")
+    return Backtest(table=table, summary=summary, pit=pit_histogram(table), origins=done, series=series,
                     holdout=holdout, spacing=spacing, notes=notes)
+
+
+def gates_status(gates: Sequence[Gate | None]) -> str:
+    """The gate's decision over several origins: ``passed`` when every one passed, else how many failed
+    (``failed at 1 of 3 origin(s)``, with ``, accepted`` when every failure was accepted)."""
+    decided = [g for g in gates if g is not None]
+    failed = [g for g in decided if not g.passed]
+    if not failed:
+        return "passed"
+    if len(decided) == 1:
+        return failed[0].status
+    accepted = ", accepted" if all(g.accepted for g in failed) else ""
+    return f"failed at {len(failed)} of {len(decided)} origin(s){accepted}"

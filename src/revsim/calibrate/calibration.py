@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from revsim.calibrate.history import History, read_history
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from revsim.calibrate.diagnostics import Gate
     from revsim.scenario.load import LoadedScenario
 
 __all__ = ["Calibration", "calibrate", "OUTPUT_FILES", "POSTERIOR_FILE", "SCENARIO_FILE", "INPUTS_FILE",
@@ -45,6 +47,19 @@ class Calibration:
     inputs: dict[str, Any]
     calibrated_paths: list[str] = field(default_factory=list)
     checks: list[Any] = field(default_factory=list)
+    gate: Gate | None = None
+    weak: list[str] = field(default_factory=list)  # weakly identified forecast inputs, one sentence per group
+    command: str | None = None
+
+    @property
+    def forecast_ready(self) -> bool:
+        """Whether calibrated.yaml (or calibrated_inputs.yaml) is written: the gate passed, or its failure was
+        accepted."""
+        return self.gate is None or self.gate.passed or self.gate.accepted
+
+    @property
+    def scenario_file(self) -> str:
+        return SCENARIO_FILE if self.scenario_data is not None else INPUTS_FILE
 
     @property
     def idata(self) -> Any:
@@ -55,12 +70,17 @@ class Calibration:
         return self.fit.idata.posterior
 
     def write(self, out_dir: str | os.PathLike[str], *, force: bool = False, charts: bool = True) -> list[Path]:
-        """Write posterior.nc, calibrated.yaml (or calibrated_inputs.yaml), diagnostics.csv and the charts."""
+        """Write posterior.nc, calibrated.yaml (or calibrated_inputs.yaml), diagnostics.csv and the charts.
+
+        When the diagnostics gate failed (and the failure was not accepted), calibrated.yaml is not written,
+        and one left there by an earlier calibration is removed (it would read the new posterior.nc): the
+        posterior, the diagnostics and the charts are written for inspection.
+        """
         from revsim.calibrate.checks import chart_writers
         from revsim.results.output_dir import check_output_dir, write_files
 
         out = Path(out_dir)
-        names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, SCENARIO_FILE if self.scenario_data is not None else INPUTS_FILE]
+        names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, self.scenario_file]
         charts_writers = chart_writers(self.checks) if charts else {}
         check_output_dir(out, [*names, *charts_writers], force=force)
         idata = self.written_idata()
@@ -68,12 +88,15 @@ class Calibration:
             POSTERIOR_FILE: lambda path: idata.to_netcdf(str(path), engine="h5netcdf"),
             DIAGNOSTICS_FILE: lambda path: self.diagnostics.to_csv(path, index=False, float_format="%.6g"),
         }
-        if self.scenario_data is not None:
+        if self.forecast_ready and self.scenario_data is not None:
             writers[SCENARIO_FILE] = lambda path: Path(path).write_text(self.scenario_text(), encoding="utf-8")
-        else:
+        elif self.forecast_ready:
             writers[INPUTS_FILE] = lambda path: Path(path).write_text(self.inputs_text(), encoding="utf-8")
         writers.update(charts_writers)
-        return write_files(out, writers)
+        written = write_files(out, writers)
+        if not self.forecast_ready:
+            (out / self.scenario_file).unlink(missing_ok=True)
+        return written
 
     def written_idata(self) -> Any:
         """The InferenceData written to posterior.nc: the named variables only (not the models' internal
@@ -85,7 +108,33 @@ class Calibration:
         keep += [name for name in ("conversion_typical", "months_typical") if name in idata.posterior]
         slim = idata.copy()
         slim.posterior = idata.posterior[keep]
+        slim.posterior.attrs.update(self.record())
         return slim
+
+    def record(self) -> dict[str, Any]:
+        """The calibration's provenance, kept as attributes of posterior.nc's posterior group: how it was
+        made and what the diagnostics gate decided (``revsim run`` reads ``revsim_diagnostics``)."""
+        import datetime as _dt
+
+        from revsim import __version__
+        from revsim.calibrate.fit import describe_months
+
+        fit = self.fit
+        attrs: dict[str, Any] = {
+            "revsim_calibration": f"revsim calibrate from {', '.join(Path(f).name for f in fit.history.files)} "
+                                  f"({describe_months(fit.history)})",
+            "revsim_version": __version__,
+            "revsim_created_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "revsim_sampler": f"{fit.options.sampler}: {fit.options.chains} chains x {fit.options.draws} draws after "
+                              f"{fit.options.tune} tuning steps, seed {fit.options.seed}",
+        }
+        if self.command:
+            attrs["revsim_command"] = self.command
+        if self.gate is not None:
+            attrs.update(self.gate.attrs())
+        if self.weak:
+            attrs["revsim_weakly_identified"] = "\n".join(self.weak)
+        return attrs
 
     def header(self) -> str:
         from revsim.calibrate.fit import describe_months
@@ -97,6 +146,17 @@ class Calibration:
             f"# {fit.options.chains} chains x {fit.options.draws} draws ({fit.options.sampler}, seed "
             f"{fit.options.seed}); the inputs marked 'dist: posterior' are drawn jointly from {POSTERIOR_FILE}.",
         ]
+        gate = self.gate
+        if gate is not None and gate.passed:
+            lines.append(f"# Sampler diagnostics passed the gate ({gate.attrs()['revsim_diagnostics_gate']}).")
+        elif gate is not None:
+            lines.append("# WARNING: this calibration FAILED its sampler diagnostics and was written anyway "
+                         "(--accept-diagnostics):")
+            lines += [f"#   {problem}" for problem in gate.problems()]
+            lines.append(f"#   Forecasts from it rest on chains that disagree; see {DIAGNOSTICS_FILE}.")
+        if self.weak:
+            lines.append("# Weakly identified (the forecast's spread for them is mostly the prior's):")
+            lines += [f"#   {text}" for text in self.weak]
         return "\n".join(lines) + "\n"
 
     def scenario_text(self) -> str:
@@ -156,6 +216,8 @@ def calibrate(
     announce: Callable[[str], None] | None = None,
     display: FitDisplay | None = None,
     cache: bool = True,
+    accept_diagnostics: bool = False,
+    command: str | None = None,
 ) -> Calibration:
     """Learn a scenario's parameters from history with PyMC.
 
@@ -187,13 +249,25 @@ def calibrate(
     cache
         Reuse compiled models of the same structure, from this process or the disk cache
         (:mod:`revsim.calibrate.compile_cache`); ``False`` compiles without any cache.
+    accept_diagnostics
+        Write the calibrated scenario even when the diagnostics gate fails (recorded in its header and in
+        posterior.nc).
+    command
+        The command line, recorded in posterior.nc.
 
     Returns
     -------
     Calibration
     """
-    from revsim.calibrate.diagnostics import diagnostic_warnings, diagnostics_table
+    from revsim.calibrate.diagnostics import (
+        diagnostic_warnings,
+        diagnostics_gate,
+        diagnostics_table,
+        forecast_inputs,
+        used_by_forecast,
+    )
     from revsim.calibrate.fit import fit
+    from revsim.calibrate.identification import add_identification, prior_draws, weak_descriptions
     from revsim.calibrate.scenario_update import add_derived, assignments, calibrated_scenario, inputs_fragment
 
     options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
@@ -231,9 +305,15 @@ def calibrate(
         scenario_data, more, paths = calibrated_scenario(loaded, result, source_dir=source_dir, out_dir=target)
         notes += more
     table = diagnostics_table(result)
+    table["forecast_input"] = used_by_forecast(table, forecast_inputs(items))
+    started = time.perf_counter()
+    table = add_identification(table, result, prior_draws(result, loaded, seed=seed))
+    result.timings["prior_draws"] = time.perf_counter() - started
     warnings = diagnostic_warnings(table, result.divergences)
+    gate = diagnostics_gate(table, result.divergences, accepted=accept_diagnostics)
     calibration = Calibration(fit=result, diagnostics=table, warnings=warnings, notes=notes, loaded=loaded,
-                              scenario_data=scenario_data, inputs=inputs_fragment(items), calibrated_paths=paths)
+                              scenario_data=scenario_data, inputs=inputs_fragment(items), calibrated_paths=paths,
+                              gate=gate, weak=weak_descriptions(table, result), command=command)
     if checks:
         from revsim.calibrate.checks import predictive_checks
 

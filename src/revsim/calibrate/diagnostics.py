@@ -1,7 +1,17 @@
-"""Sampler diagnostics per variable: R-hat, effective sample sizes, divergences, and the warnings they call for."""
+"""Sampler diagnostics per variable: R-hat, effective sample sizes, divergences, the warnings they call for, and
+the gate that keeps a calibration whose chains disagree from becoming a forecast.
+
+**The gate** (:func:`diagnostics_gate`, called by ``revsim calibrate`` and by ``revsim backtest`` for each
+origin) fails a calibration when any reported variable has an R-hat above :data:`GATE_RHAT`, when a variable
+the forecast uses (a ``dist: posterior`` input of the calibrated scenario) has a bulk or tail effective sample
+size below :data:`GATE_ESS`, or when the sampler diverged. The warnings (:func:`diagnostic_warnings`) use the
+stricter thresholds of a publishable fit (R-hat 1.01, ESS 400) and never stop anything.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from revsim.calibrate.fit import Fit
 
-__all__ = ["diagnostics_table", "diagnostic_warnings", "reported_variables"]
+__all__ = ["diagnostics_table", "diagnostic_warnings", "reported_variables", "scalar_columns", "Gate", "diagnostics_gate",
+           "GATE_RHAT", "GATE_ESS", "forecast_inputs", "used_by_forecast", "gate_message"]
+
+#: The gate: an R-hat above this for any variable fails the calibration.
+GATE_RHAT = 1.05
+#: The gate: a bulk or tail ESS below this for a variable the forecast uses fails the calibration.
+GATE_ESS = 100
 
 
 def reported_variables(result: Fit) -> list[tuple[str, str]]:
@@ -56,11 +72,7 @@ def diagnostics_table(result: Fit) -> pd.DataFrame:
             rhat = az.rhat(array.to_dataset(name=name))[name]
             ess_bulk = az.ess(array.to_dataset(name=name), method="bulk")[name]
             ess_tail = az.ess(array.to_dataset(name=name), method="tail")[name]
-        values = array.values.reshape(chains * draws, -1)
-        others = [d for d in array.dims if d not in ("chain", "draw")]
-        labels = _labels(array, others)
-        for i, label in enumerate(labels):
-            column = values[:, i]
+        for i, (label, column) in enumerate(scalar_columns(array).items()):
             rows.append({
                 "block": block, "variable": name, "coords": label,
                 "mean": float(np.mean(column)), "sd": float(np.std(column, ddof=1)),
@@ -72,6 +84,15 @@ def diagnostics_table(result: Fit) -> pd.DataFrame:
                 "divergences": divergences, "chains": chains, "draws": draws,
             })
     return pd.DataFrame(rows)
+
+
+def scalar_columns(array: Any) -> dict[str, np.ndarray]:
+    """Every scalar of a (chain, draw, ...) variable: its coords label (``stage=mql,segment=smb``, or ``""``)
+    -> its draws, chains one after the other."""
+    others = [d for d in array.dims if d not in ("chain", "draw")]
+    array = array.transpose("chain", "draw", *others)
+    values = np.asarray(array.values).reshape(array.sizes["chain"] * array.sizes["draw"], -1)
+    return {label: values[:, i] for i, label in enumerate(_labels(array, others))}
 
 
 def _labels(array: Any, dims: list[str]) -> list[str]:
@@ -106,3 +127,164 @@ def _names(rows: pd.DataFrame, limit: int = 6) -> str:
     labels = [f"{v}[{c}]" if c else v for v, c in zip(rows.variable, rows.coords, strict=True)]
     shown = ", ".join(labels[:limit])
     return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+
+
+# --------------------------------------------------------------------------------------------------------
+# The gate
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The diagnostics gate's decision on one calibration.
+
+    ``high_rhat`` and ``low_ess`` hold ``(label, value)`` pairs (``conversion[stage=mql,segment=smb]``, its
+    R-hat or its lower of bulk and tail ESS), worst first. ``accepted`` is set when the user chose to use a
+    failed calibration anyway (``--accept-diagnostics``).
+    """
+
+    divergences: int
+    high_rhat: tuple[tuple[str, float], ...] = ()
+    low_ess: tuple[tuple[str, float], ...] = ()
+    accepted: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not (self.divergences or self.high_rhat or self.low_ess)
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``failed`` or ``failed, accepted``."""
+        return "passed" if self.passed else "failed, accepted" if self.accepted else "failed"
+
+    def problems(self) -> list[str]:
+        """One sentence per reason the gate failed (empty when it passed)."""
+        out = []
+        if self.high_rhat:
+            out.append(f"r_hat above {GATE_RHAT} for {_listed(self.high_rhat, '{:.2f}')}: the chains disagree")
+        if self.low_ess:
+            out.append(f"effective sample size below {GATE_ESS} for {_listed(self.low_ess, '{:.0f}')}, which the "
+                       "forecast uses: too few independent draws to give its intervals")
+        if self.divergences:
+            out.append(f"{self.divergences} divergent transition(s): the sampler could not follow the posterior "
+                       "everywhere, so it may be biased")
+        return out
+
+    def advice(self) -> list[str]:
+        """What to try, from the variables that failed."""
+        labels = [label for label, _ in (*self.high_rhat, *self.low_ess)]
+        tips = []
+        if any(label.startswith("conversion_by_channel") for label in labels):
+            tips.append("a channel with few entries cannot pin its own conversions: pool the channels more "
+                        "(calibration: priors: channel_sd: 0.3 in the scenario), or merge the small channel into "
+                        "another in funnel.csv")
+        stages = list(dict.fromkeys(label.split("stage=")[1].split(",")[0].rstrip("]") for label in labels
+                                    if label.startswith("months_in_stage") and "stage=" in label))
+        if stages or any(label.startswith("months_in_stage") for label in labels):
+            first = stages[0] if stages else "<stage>"
+            more = f", and likewise for {', '.join(stages[1:])}" if len(stages) > 1 else ""
+            tips.append(f"the counts say little about a slow stage's months: give them a prior in the scenario "
+                        f"(calibration: priors: months_in_stage.{first}: [low, high]{more})")
+        if any(label.startswith("sbg_") for label in labels):
+            tips.append("few renewals cannot tell how customers' churn differs: give sbg_concentration a narrower "
+                        "prior, or use --retention constant")
+        if any(label.startswith("conversion") and "segment=" in label for label in labels):
+            tips.append("a small segment leans on the others: pool the segments more "
+                        "(calibration: priors: segment_sd: 0.5)")
+        if self.high_rhat or self.low_ess:
+            tips.append("more tuning and draws (--tune 2000 --draws 2000) let the chains reach the same region")
+        if self.divergences:
+            tips.append("divergences call for stronger priors on the variables above (the calibration block), or "
+                        "more tuning")
+        return tips
+
+    def summary(self) -> str:
+        """One line: ``passed``, or what failed."""
+        if self.passed:
+            return "passed"
+        parts = []
+        if self.high_rhat:
+            parts.append(f"max r_hat {self.high_rhat[0][1]:.2f} ({len(self.high_rhat)} value(s) above {GATE_RHAT})")
+        if self.low_ess:
+            parts.append(f"min ESS {self.low_ess[0][1]:.0f} of a forecast input ({len(self.low_ess)} below "
+                         f"{GATE_ESS})")
+        if self.divergences:
+            parts.append(f"{self.divergences} divergence(s)")
+        return f"{self.status}: {', '.join(parts)}"
+
+    def attrs(self) -> dict[str, Any]:
+        """The decision as netCDF attributes of ``posterior.nc`` (read back by ``revsim run``)."""
+        return {
+            "revsim_diagnostics": "passed" if self.passed else "failed",
+            "revsim_diagnostics_accepted": int(self.accepted),
+            "revsim_diagnostics_summary": self.summary(),
+            "revsim_diagnostics_problems": "\n".join(self.problems()),
+            "revsim_diagnostics_gate": (f"r_hat <= {GATE_RHAT} for every variable, bulk and tail ESS >= {GATE_ESS} "
+                                        "for every forecast input, no divergence"),
+        }
+
+
+def _listed(pairs: tuple[tuple[str, float], ...], fmt: str, limit: int = 5) -> str:
+    shown = ", ".join(f"{label} ({fmt.format(value)})" for label, value in pairs[:limit])
+    return shown + (f" and {len(pairs) - limit} more" if len(pairs) > limit else "")
+
+
+def forecast_inputs(items: Iterable[Any]) -> list[tuple[str, dict[str, str]]]:
+    """``(variable, coords)`` of every ``dist: posterior`` reference among calibration assignments."""
+    out: list[tuple[str, dict[str, str]]] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("dist") == "posterior" and "var" in value:
+                out.append((str(value["var"]), {str(k): str(v) for k, v in (value.get("coords") or {}).items()}))
+            else:
+                for inner in value.values():
+                    visit(inner)
+
+    for item in items:
+        visit(item.value)
+    return out
+
+
+def used_by_forecast(table: pd.DataFrame, inputs: list[tuple[str, dict[str, str]]]) -> np.ndarray:
+    """Which rows of the diagnostics table are forecast inputs (a boolean per row)."""
+    wanted: dict[str, list[set[str]]] = {}
+    for var, coords in inputs:
+        wanted.setdefault(var, []).append({f"{k}={v}" for k, v in coords.items()})
+    used = np.zeros(len(table), bool)
+    for i, (var, coords) in enumerate(zip(table.variable, table.coords, strict=True)):
+        have = set(str(coords).split(",")) if isinstance(coords, str) and coords else set()
+        used[i] = any(need <= have for need in wanted.get(var, []))
+    return used
+
+
+def diagnostics_gate(table: pd.DataFrame, divergences: int, *, accepted: bool = False) -> Gate:
+    """The gate's decision from a diagnostics table (with its ``forecast_input`` column) and the divergences.
+
+    Fails on an R-hat above :data:`GATE_RHAT` for any row, a bulk or tail ESS below :data:`GATE_ESS` for a
+    row the forecast uses, or any divergence. A row whose values do not vary (a constant) is ignored.
+    """
+    varies = table["sd"].to_numpy() > 0
+    rhat = table.r_hat.to_numpy()
+    ess = np.minimum(table.ess_bulk.to_numpy(), table.ess_tail.to_numpy())
+    used = table["forecast_input"].to_numpy(bool) if "forecast_input" in table else np.ones(len(table), bool)
+    labels = [f"{v}[{c}]" if isinstance(c, str) and c else v for v, c in zip(table.variable, table.coords,
+                                                                               strict=True)]
+    bad_rhat = np.flatnonzero(varies & ~(rhat <= GATE_RHAT))  # NaN fails too
+    bad_ess = np.flatnonzero(varies & used & ~(ess >= GATE_ESS))
+    high = tuple(sorted(((labels[i], float(rhat[i])) for i in bad_rhat), key=lambda x: -np.nan_to_num(x[1], nan=9)))
+    low = tuple(sorted(((labels[i], float(ess[i])) for i in bad_ess), key=lambda x: np.nan_to_num(x[1])))
+    gate = Gate(divergences=int(divergences), high_rhat=high, low_ess=low)
+    return replace(gate, accepted=accepted and not gate.passed)
+
+
+def gate_message(gate: Gate, *, withheld: str, inspect: list[str]) -> str:
+    """The error of a failed gate: why, what to try, and what was written for inspection."""
+    lines = [f"the calibration failed its sampler diagnostics, so {withheld} was not written:"]
+    lines += [f"  - {problem}" for problem in gate.problems()]
+    lines.append("what to try:")
+    lines += [f"  - {tip}" for tip in gate.advice()]
+    lines.append("  - or accept it with --accept-diagnostics (recorded in the file's header and in posterior.nc)")
+    if inspect:
+        lines.append(f"written for inspection: {', '.join(inspect)}")
+    return "\n".join(lines)

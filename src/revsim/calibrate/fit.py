@@ -95,6 +95,7 @@ class Fit:
     timings: dict[str, float] = field(default_factory=dict)
     derived: dict[str, str] = field(default_factory=dict)  # variables computed after sampling -> their block
     compiled_from: str = ""  # memory, disk, compiled or uncached: see revsim.calibrate.compile_cache
+    model: Any = None  # the PyMC model sampled (its priors give the identification measure)
 
     def block(self, name: str) -> Any:
         return next((b for b in self.blocks if b.name == name), None)
@@ -504,7 +505,7 @@ def fit(history: History, context: ScenarioContext, options: FitOptions,
     compiled_from: list[str] = []
     idata = sample_model(model, options, timings, display=display, notes=notes, compiled_from=compiled_from)
     result = Fit(blocks=blocks, idata=idata, history=history, context=context, options=options, notes=notes,
-                 timings=timings, compiled_from=compiled_from[0] if compiled_from else "")
+                 timings=timings, compiled_from=compiled_from[0] if compiled_from else "", model=model)
     _rename(result)
     _choose_retention(result)
     return result

@@ -4,6 +4,7 @@ score the forecasts."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,17 +42,23 @@ __all__ = ["backtest"]
               show_default=True, help="Retention model (see revsim calibrate --help).")
 @click.option("--period-months", type=click.IntRange(min=1, max=120), default=1, show_default=True,
               help="Months per period of cohorts.csv.")
+@click.option("--accept-diagnostics", is_flag=True,
+              help="Exit with code 0 even when an origin's calibration fails the diagnostics gate (see revsim "
+                   "calibrate --help); otherwise the scores are written and the command exits with code 3.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
 @reports_errors
 def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int, spacing: int | None,
              out_dir: Path | None, sampler: str, draws: int, tune: int, chains: int, simulation_draws: int, seed: int,
-             cores: int | None, retention: str, period_months: int, force: bool, quiet: bool) -> None:
+             cores: int | None, retention: str, period_months: int, accept_diagnostics: bool, force: bool,
+             quiet: bool) -> None:
     """Calibrate SCENARIO on the history without its last HOLDOUT months, forecast them from the company as it
     was at the cut, and score ARR, new customers and churned ARR against naive baselines (last value, linear
     trend, seasonal naive): coverage of the 50/80/90% intervals, CRPS, MAPE of the median and the PIT. With
     --origins K, K cuts SPACING months apart are each calibrated and forecast, and the scores are averaged
-    over them, per month ahead. Writes DIR/backtest.csv, DIR/backtest_summary.csv (per month ahead),
+    over them, per month ahead. Each origin's calibration goes through the diagnostics gate of revsim
+    calibrate: the summary prints its decision per origin, and when one fails (and --accept-diagnostics is not
+    given) the scores are written and the command exits with code 3. Writes DIR/backtest.csv, DIR/backtest_summary.csv (per month ahead),
     DIR/backtest_pit.csv, DIR/backtest_diagnostics.csv, DIR/backtest.png and DIR/backtest_scores.png.
 
     \b
@@ -59,7 +66,7 @@ def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int
       revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6
       revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6 --origins 6
     """
-    from revsim.calibrate.backtest import OUTPUT_FILES, backtest as run_backtest
+    from revsim.calibrate.backtest import DIAGNOSTICS_FILE, OUTPUT_FILES, SUMMARY_FILE, backtest as run_backtest
     from revsim.cli.progress import PhaseDisplay
     from revsim.results.output_dir import check_output_dir
 
@@ -71,7 +78,7 @@ def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int
                               period_months=period_months, simulation_draws=simulation_draws,
                               announce=None if quiet else display.message,
                               progress=None if quiet else display.counter,
-                              display=None if quiet else display)
+                              display=None if quiet else display, accept_diagnostics=accept_diagnostics)
         if not quiet:
             display.phase("writing the results")
         written = result.write(out, force=force)
@@ -79,9 +86,26 @@ def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int
         prefix = f"origin {origin.cut}: " if result.origin_count > 1 else ""
         for message in origin.warnings:
             click.echo(f"warning: {prefix}{message}", err=True)
-    if quiet:
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(result.summary_text())
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+    refuse_failed_origins(result, out / SUMMARY_FILE, out / DIAGNOSTICS_FILE)
+
+
+def refuse_failed_origins(result: Any, summary_file: Path, diagnostics_file: Path) -> None:
+    """Exit with code 3 (:class:`revsim.errors.DiagnosticsError`) when an origin's calibration failed the
+    diagnostics gate and was not accepted: its reasons per origin, and what to try."""
+    from revsim.errors import DiagnosticsError
+
+    failed = result.failed_origins
+    if not failed:
         return
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(result.summary_text())
-    click.echo("wrote " + ", ".join(str(p) for p in written))
+    gates = result.gates
+    problems = "".join(f"\n  - origin {cut}: {problem}" for cut in failed for problem in gates[cut].problems())
+    tips = "".join(f"\n  - {tip}" for tip in dict.fromkeys(tip for cut in failed for tip in gates[cut].advice()))
+    raise DiagnosticsError(
+        f"the calibration of {len(failed)} of {len(gates)} origin(s) failed its sampler diagnostics: their scores "
+        f"measure chains that disagree (column diagnostics of {summary_file}; {diagnostics_file}):{problems}\n"
+        f"what to try:{tips}\n  - or pass --accept-diagnostics to accept these scores")

@@ -34,13 +34,17 @@ __all__ = ["calibrate"]
                    "better one by LOO).")
 @click.option("--period-months", type=click.IntRange(min=1, max=120), default=1, show_default=True,
               help="Months per period of cohorts.csv (12 for a table of annual periods).")
+@click.option("--accept-diagnostics", is_flag=True,
+              help="Write calibrated.yaml even when the sampler's diagnostics fail the gate (R-hat above 1.05, ESS "
+                   "of a forecast input below 100, divergences); recorded in its header and in posterior.nc. "
+                   "Without it such a calibration exits with code 3 and writes only what is needed to inspect it.")
 @click.option("--no-charts", is_flag=True, help="Skip the posterior-predictive charts.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
 @reports_errors
 def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | None, sampler: str, draws: int,
               tune: int, chains: int, seed: int, cores: int | None, retention: str, period_months: int,
-              no_charts: bool, force: bool, quiet: bool) -> None:
+              accept_diagnostics: bool, no_charts: bool, force: bool, quiet: bool) -> None:
     """Learn SCENARIO's inputs from history and write DIR/posterior.nc, DIR/calibrated.yaml, DIR/diagnostics.csv
     and posterior-predictive charts. Without SCENARIO, fit what the history supports and list the calibrated
     inputs in DIR/calibrated_inputs.yaml.
@@ -54,6 +58,9 @@ def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | No
 
     from revsim.calibrate.calibration import DIAGNOSTICS_FILE, INPUTS_FILE, POSTERIOR_FILE, SCENARIO_FILE, calibrate
     from revsim.cli.progress import PhaseDisplay
+    from revsim.calibrate.diagnostics import gate_message
+    from revsim.cli.options import command_line
+    from revsim.errors import DiagnosticsError
     from revsim.results.output_dir import check_output_dir
 
     started = time.perf_counter()
@@ -65,19 +72,25 @@ def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | No
                            seed=seed, cores=cores, retention=retention, period_months=period_months, out_dir=out,
                            progress=False, checks=not no_charts,
                            announce=None if quiet else display.message,
-                           display=None if quiet else display)
+                           display=None if quiet else display,
+                           accept_diagnostics=accept_diagnostics, command=command_line())
         if not quiet:
             display.phase("writing the results")
         written = result.write(out, force=force, charts=not no_charts)
     for message in result.warnings:
         click.echo(f"warning: {message}", err=True)
-    if quiet:
-        return
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(summary_text(result, time.perf_counter() - started))
-    click.echo("wrote " + ", ".join(str(p) for p in written))
-    if scenario:
+    if result.gate is not None and result.gate.accepted:
+        click.echo(f"warning: the diagnostics gate failed ({result.gate.summary()}); {result.scenario_file} was "
+                   "written anyway (--accept-diagnostics), and says so in its header", err=True)
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(summary_text(result, time.perf_counter() - started))
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+    if not result.forecast_ready:
+        raise DiagnosticsError(gate_message(result.gate, withheld=str(out / result.scenario_file),
+                                            inspect=[str(out / POSTERIOR_FILE), str(out / DIAGNOSTICS_FILE)]))
+    if scenario and not quiet:
         click.echo(f"next: revsim run {out / SCENARIO_FILE}")
 
 
@@ -90,9 +103,15 @@ def summary_text(result: object, seconds: float) -> str:
     lines = [
         f"calibrated {blocks} from {len(fit.history.files)} file(s): {fit.options.chains} chains x "
         f"{fit.options.draws} draws with {fit.options.sampler} in {seconds:.0f} s ({_compiled(fit)} "
-        f"{timing.get('compile', 0):.0f} s, sampling {timing.get('sample', 0):.0f} s); {fit.divergences} divergences, "
+        f"{timing.get('compile', 0):.0f} s, sampling {timing.get('sample', 0):.0f} s, prior draws "
+        f"{timing.get('prior_draws', 0):.0f} s); {fit.divergences} divergences, "
         f"max r_hat {table.r_hat.max():.3f}, min ESS {table.ess_bulk.min():.0f}",
     ]
+    gate = getattr(result, "gate", None)
+    if gate is not None:
+        lines.append(f"diagnostics gate: {gate.summary()}")
+    for text in getattr(result, "weak", []):
+        lines.append(f"weakly identified: {text}")
     if fit.retention_choice:
         choice = ", ".join(f"{seg} {model}" for seg, model in fit.retention_choice.items())
         lines.append(f"retention: {choice}")
@@ -113,6 +132,8 @@ def _compiled(fit: object) -> str:
 
 
 def _fmt(x: float) -> str:
+    if abs(x) >= 1e7:
+        return f"{x:.3g}"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if abs(x) >= 10:

@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["reports_errors", "EXIT_INPUT", "EXIT_FAILURE", "EXIT_INTERRUPTED"]
+__all__ = ["reports_errors", "EXIT_INPUT", "EXIT_FAILURE", "EXIT_DIAGNOSTICS", "EXIT_INTERRUPTED"]
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
+#: A calibration failed its sampler diagnostics (see revsim.errors.DiagnosticsError).
+EXIT_DIAGNOSTICS = 3
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -59,12 +59,15 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
               help="With --backend dask: a running scheduler (tcp://HOST:8786) instead of a local cluster.")
 @click.option("--chunk-size", type=click.IntRange(min=1, max=10_000_000), default=None,
               help="With --backend dask: draws per task [default: 256]. Results do not depend on it.")
+@click.option("--accept-diagnostics", is_flag=True,
+              help="Forecast even from a posterior.nc whose calibration failed its sampler diagnostics (otherwise "
+                   "refused with exit code 3); recorded in results.nc.")
 @set_option
 @reports_errors
 def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int | None, force: bool,
         quiet: bool, with_report: bool = False, keep: str = "auto", backend: str = "local",
         workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
-        overrides: tuple[str, ...] = (), cohorts: bool | None = None) -> None:
+        overrides: tuple[str, ...] = (), cohorts: bool | None = None, accept_diagnostics: bool = False) -> None:
     """Simulate SCENARIO and write DIR/results.nc (every draw, or per-month quantiles of big runs: --keep) and
     DIR/summary.csv (per-month quantiles).
 
@@ -92,6 +95,10 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     if not quiet:
         for note in loaded.notes:  # what was accepted in the files it reads (decimal commas, encodings...)
             click.echo(f"note: {note}", err=True)
+    from revsim.scenario.posterior_diagnostics import check_posterior_diagnostics, diagnostics_attribute
+
+    for message in check_posterior_diagnostics(loaded, accept=accept_diagnostics):  # refuses failed calibrations
+        click.echo(f"warning: {message}", err=True)
     out_dir = out_dir or default_run_dir(scenario, overrides)
     check_output_dir(out_dir, OUTPUT_FILES, force=force)
     if with_report:  # refuse an earlier report before the wait, as for the results
@@ -116,6 +123,9 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     messages = check_flags(compiled, raw)
     command = "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     ds = build_dataset(compiled, raw, seed=seed, warnings=messages, command=command)
+    verdicts = diagnostics_attribute(loaded)
+    if verdicts is not None:
+        ds.attrs["calibration_diagnostics"] = verdicts
     from revsim.results.invariants import check_invariants
 
     check_invariants(ds)

@@ -39,13 +39,15 @@ def file_identity(path: Path) -> tuple[int, int, int, int]:
 class PosteriorFile:
     """One posterior file's variables: ``group`` is ``"posterior"`` when the file has that group, else None.
 
-    :meth:`array` returns a variable as an in-memory :class:`xarray.DataArray`.
+    :meth:`array` returns a variable as an in-memory :class:`xarray.DataArray`; ``attrs`` are the group's
+    (or the file's) attributes, where ``revsim calibrate`` records its diagnostics.
     """
 
     path: Path
     identity: tuple[int, int, int, int]
     group: str | None
     variables: tuple[str, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
     _arrays: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def array(self, var: str) -> Any:
@@ -73,11 +75,13 @@ def _read(path: Path, identity: tuple[int, int, int, int]) -> PosteriorFile:
         group = "posterior" if "posterior" in handle.groups else None
     with xr.open_dataset(path, group=group, engine="h5netcdf") as dataset:
         variables = tuple(str(v) for v in dataset.data_vars)
+        attrs = dict(dataset.attrs)
         arrays = {}
         if dataset.nbytes <= LOAD_ALL_BYTES:
             dataset.load()
             arrays = {name: dataset[name] for name in variables}
-    return PosteriorFile(path=path, identity=identity, group=group, variables=variables, _arrays=arrays)
+    return PosteriorFile(path=path, identity=identity, group=group, variables=variables, attrs=attrs,
+                         _arrays=arrays)
 
 
 def posterior_file(path: str | os.PathLike[str]) -> PosteriorFile:
