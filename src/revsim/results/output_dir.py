@@ -22,12 +22,18 @@ Writer = Callable[[Path], None]
 
 
 def check_output_dir(out_dir: Path, names: list[str], *, force: bool) -> None:
-    """Refuse to overwrite earlier results without ``force``; refuse a path that is a file.
+    """Claim ``out_dir`` for the command, then refuse to overwrite earlier results without ``force``; refuse a
+    path that is a file.
 
-    Called before the run starts, so a user learns about it before waiting for the simulation.
+    Called before the run starts, so a user learns about it before waiting for the simulation. Inside a
+    command (:func:`revsim.results.output_claim.command_scope`) the directory is created and claimed
+    exclusively until the command ends: a second command given the same ``--out`` meanwhile is refused.
     """
+    from revsim.results.output_claim import claim_output_dir
+
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError.single(f"{out_dir} exists and is not a directory", path=("--out",))
+    claim_output_dir(out_dir)  # before looking for earlier results: a run finishing meanwhile is seen
     existing = [n for n in names if (out_dir / n).exists()]
     if existing and not force:
         raise InputError.single(
@@ -45,6 +51,7 @@ def write_files(out_dir: Path, writers: Mapping[str, Writer]) -> list[Path]:
     they are all done, so the directory never holds a mix of old and new files.
     """
     from revsim.interruption import deferred_interruption
+    from revsim.results.output_claim import partial_prefix
 
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +60,7 @@ def write_files(out_dir: Path, writers: Mapping[str, Writer]) -> list[Path]:
     try:
         for name in writers:
             with deferred_interruption("nothing was written"):  # every temporary file is known, to be removed
-                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=out_dir)
+                fd, tmp = tempfile.mkstemp(prefix=partial_prefix(name), suffix=".partial", dir=out_dir)
                 temporary.append(Path(tmp))
                 os.close(fd)
             writers[name](Path(tmp))
