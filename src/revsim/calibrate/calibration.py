@@ -58,6 +58,7 @@ class Calibration:
         """Write posterior.nc, calibrated.yaml (or calibrated_inputs.yaml), diagnostics.csv and the charts."""
         from revsim.calibrate.checks import chart_writers
         from revsim.results.output_dir import check_output_dir, write_files
+        from revsim.results.write_errors import write_inference_data
 
         out = Path(out_dir)
         names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, SCENARIO_FILE if self.scenario_data is not None else INPUTS_FILE]
@@ -65,7 +66,7 @@ class Calibration:
         check_output_dir(out, [*names, *charts_writers], force=force)
         idata = self.written_idata()
         writers = {
-            POSTERIOR_FILE: lambda path: idata.to_netcdf(str(path), engine="h5netcdf"),
+            POSTERIOR_FILE: lambda path: write_inference_data(idata, path),
             DIAGNOSTICS_FILE: lambda path: self.diagnostics.to_csv(path, index=False, float_format="%.6g"),
         }
         if self.scenario_data is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR
 
 __all__ = ["backtest"]
 
@@ -24,7 +25,7 @@ __all__ = ["backtest"]
                    "HOLDOUT months; the scores are averaged over them.")
 @click.option("--spacing", type=click.IntRange(min=1, max=120), default=None,
               help="Months between consecutive cuts [default: half the holdout, closer when the history is short].")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: out/<scenario>_backtest].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
 @click.option("--draws", type=click.IntRange(min=10, max=1_000_000), default=500, show_default=True,

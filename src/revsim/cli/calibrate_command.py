@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR
 
 __all__ = ["calibrate"]
 
@@ -16,7 +17,7 @@ __all__ = ["calibrate"]
 @click.option("--history", "-H", "history", multiple=True, required=True, type=click.Path(path_type=str),
               help="A directory holding funnel.csv, cohorts.csv, mrr.csv, referrals.csv (any of them), or the "
                    "files themselves; repeat for several.")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: out/<scenario>_calibrated, or out/calibration].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
               help="nutpie (compiled, fast) or PyMC's own NUTS.")

@@ -48,13 +48,29 @@ def run_options(default_draws: int = 1000) -> Callable[[F], F]:
     return decorate
 
 
+class OutputDirectory(click.Path):
+    """A ``--out`` directory: a path, never the empty string (which would name the current directory)."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no directory; give a directory (. for the current one)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: The type of every ``--out`` option.
+OUTPUT_DIR = OutputDirectory()
+
+
 def out_options(what: str) -> Callable[[F], F]:
     """``--out DIR`` and ``--force``."""
 
     def decorate(function: F) -> F:
         function = click.option("--force", is_flag=True,
                                 help="Replace results already in the output directory.")(function)
-        return click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+        return click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None, metavar="DIR",
                             help=f"Output directory [default: out/<scenario name>-{what}].")(function)
 
     return decorate

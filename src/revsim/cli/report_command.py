@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR
 
 __all__ = ["report"]
 
 
 @click.command()
 @click.argument("results", type=click.Path(path_type=Path))
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: a 'report' directory next to RESULTS].")
 @click.option("--format", "formats", default="png", show_default=True, metavar="FORMATS",
               help="Chart file formats, comma-separated: png, svg, pdf.")
