@@ -78,6 +78,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     from revsim.cli.progress import ProgressBar
     from revsim.engine.compile import compile_scenario
     from revsim.engine.distributed import check_backend_options
+    from revsim.engine.memory import check_run_memory
     from revsim.engine.run import check_flags, keeps_cohorts, run_draws
     from revsim.results.dataset import build_dataset
     from revsim.results.output_dir import check_output_dir, write_files
@@ -102,6 +103,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
         check_report_dir(out_dir / REPORT_FOLDER, force=force)
     compiled = compile_scenario(loaded)
     keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
+    check_run_memory(compiled, draws, cohorts=keep_cohorts)  # before a dask cluster is started, too
 
     bar = ProgressBar(draws)
     try:

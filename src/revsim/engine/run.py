@@ -179,7 +179,9 @@ def run_draws(
     stop)``, e.g. by the machine that sends the draws to a cluster); by default they are drawn here.
     """
     from revsim.engine.kernels import simulate_draw
+    from revsim.engine.memory import check_run_memory
 
+    check_run_memory(compiled, stop - start, cohorts=cohorts)  # before anything is allocated
     if params is None:
         params = compiled.draw_parameters(seed, start, stop)
     elif (params.start, params.stop) != (start, stop):

@@ -92,6 +92,12 @@ def read_recorded_run(path: str | os.PathLike[str]) -> RecordedRun:
     except (TypeError, ValueError):
         raise InputError.single(f"the provenance attributes seed and draws must be whole numbers, got "
                                 f"'{attrs['seed']}' and '{attrs['draws']}'", file=file) from None
+    from revsim.engine.run import MAX_DRAWS
+
+    if not 1 <= draws <= MAX_DRAWS or not 0 <= seed < 2**63:
+        raise InputError.single(
+            f"the provenance attributes seed and draws are {seed:,} and {draws:,}: revsim run writes a seed from 0 "
+            f"to 2^63 - 1 and 1 to {MAX_DRAWS:,} draws; the file was edited or damaged", file=file)
     input_files: dict[str, str] = {}
     if attrs.get("input_files"):
         try:

@@ -1097,7 +1097,7 @@ def _build_empirical(params: dict[str, Any], domain: str, base_dir: Path | None,
 
 
 def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
-    from revsim.scenario.posterior_file import posterior_file
+    from revsim.scenario.posterior_file import PosteriorTooLarge, posterior_file
 
     written, file = _file_param(params["file"], base_dir, (*path, "file"), kind="a posterior distribution",
                                 limit=POSTERIOR_MAX_BYTES)
@@ -1120,7 +1120,10 @@ def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None,
     if var not in variables:
         message = f"'{written}' has no variable '{var}' in its {where} (variables: {', '.join(variables)})"
         _fail(_with_hint(message, var, variables), (*path, "var"))
-    array = source.array(var)
+    try:
+        array = source.array(var)
+    except PosteriorTooLarge as exc:
+        _fail(f"'{written}': {exc}", (*path, "file"))
     selected: list[tuple[str, Any]] = []
     for dim, label in coords.items():
         dim = str(dim)
