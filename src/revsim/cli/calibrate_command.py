@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR
+from revsim.cli.options import OUTPUT_DIR, SEED
 
 __all__ = ["calibrate"]
 
@@ -26,7 +26,7 @@ __all__ = ["calibrate"]
 @click.option("--tune", type=click.IntRange(min=10, max=1_000_000), default=1000, show_default=True,
               help="Tuning steps per chain (discarded).")
 @click.option("--chains", type=click.IntRange(min=1, max=64), default=4, show_default=True, help="Chains.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampler.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampler.")
 @click.option("--cores", type=click.IntRange(min=1, max=1024), default=None,
               help="Chains sampled at once [default: one per chain, up to the cores available].")
 @click.option("--retention", type=click.Choice(["auto", "sbg", "constant", "both"]), default="auto",

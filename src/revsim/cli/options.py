@@ -36,7 +36,7 @@ def run_options(default_draws: int = 1000) -> Callable[[F], F]:
         for option in reversed([
             click.option("--draws", "-n", type=click.IntRange(min=1, max=10_000_000), default=default_draws,
                          show_default=True, help="Monte Carlo draws of every run (the same draws in each)."),
-            click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+            click.option("--seed", type=SEED, default=0, show_default=True,
                          help="Seed of every run: the same seed gives every run the same random numbers."),
             click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
                          help="Worker threads [default: all cores]. Results do not depend on it."),
@@ -46,6 +46,12 @@ def run_options(default_draws: int = 1000) -> Callable[[F], F]:
         return function
 
     return decorate
+
+
+#: Seeds are stored in results files as 64-bit integers.
+MAX_SEED = 2**63 - 1
+#: The type of every ``--seed`` option.
+SEED = click.IntRange(min=0, max=MAX_SEED)
 
 
 class OutputDirectory(click.Path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR, set_option
+from revsim.cli.options import OUTPUT_DIR, SEED, set_option
 
 __all__ = ["run", "default_run_dir"]
 
@@ -34,7 +34,7 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
 @click.argument("scenario", type=click.Path(path_type=str))
 @click.option("--draws", "-n", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
               help="Monte Carlo draws (each samples every uncertain input once).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the run: the same scenario and seed give identical results.")
 @click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: out/<scenario file name>; with --set, "

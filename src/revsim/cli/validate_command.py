@@ -16,6 +16,7 @@ def validate(scenario: str) -> None:
     """Check SCENARIO: its syntax, every field, the references between stages, segments and loops, the
     distributions and the correlations. Exits with 0 when the file is valid, 2 otherwise."""
     from revsim.engine.compile import compile_scenario
+    from revsim.printable import printable
     from revsim.scenario.load import load_scenario
 
     loaded = load_scenario(scenario)
@@ -24,7 +25,8 @@ def validate(scenario: str) -> None:
         click.echo(f"note: {note}", err=True)
     model = loaded.model
     click.echo(
-        f"{scenario}: valid. '{model.name}': {len(compiled.segments)} segment(s), "
+        f"{printable(scenario, lines=False)}: valid. '{printable(model.name, lines=False)}': "
+        f"{len(compiled.segments)} segment(s), "
         f"{len(compiled.stages)} stages ({' > '.join(compiled.stages)}), {len(compiled.channels)} channel(s), "
         f"{len(compiled.loops)} loop(s), {len(compiled.uncertain_inputs)} uncertain input(s), "
         f"{model.horizon_months} months from {model.start}."

@@ -67,11 +67,17 @@ def read_recorded_run(path: str | os.PathLike[str]) -> RecordedRun:
     """
     import xarray as xr
 
+    from revsim.special_files import special_kind
+
     file = os.fspath(path)
     if os.path.isdir(file):
         raise InputError.single("is a directory, expected a results.nc file written by revsim run", file=file)
     if not os.path.exists(file):
         raise InputError.single("file not found (expected a results.nc file written by revsim run)", file=file)
+    kind = special_kind(file)
+    if kind is not None:
+        raise InputError.single(f"is {kind}, not a regular file; expected a results.nc file written by revsim run",
+                                file=file)
     try:
         with xr.open_dataset(file, engine="h5netcdf") as handle:
             dataset = handle.load()
