@@ -8,10 +8,12 @@ that the device has room for them.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -120,10 +122,21 @@ def write_bytes(path: Path, data: bytes | memoryview) -> None:
         os.fsync(file.fileno())  # a full device shows now, not after the rename
 
 
+def _local_scheduler() -> Any:
+    """xarray takes a dask.distributed lock named after the target when a dask client is running (the dask
+    backend), which a memory buffer cannot name: the results are in memory, so write them without dask."""
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
 def write_netcdf(ds: Any, path: Path, **kwargs: Any) -> None:
     """``ds.to_netcdf(path, engine="h5netcdf", **kwargs)``, built in memory first."""
     buffer = io.BytesIO()
-    ds.to_netcdf(buffer, engine="h5netcdf", **kwargs)
+    with _local_scheduler():
+        ds.to_netcdf(buffer, engine="h5netcdf", **kwargs)
     write_bytes(path, buffer.getbuffer())
 
 
@@ -134,14 +147,15 @@ def write_inference_data(idata: Any, path: Path) -> None:
 
     buffer = io.BytesIO()
     mode = "w"
-    attrs = getattr(idata, "_attrs", None)
-    if attrs:
-        xr.Dataset(attrs=attrs).to_netcdf(buffer, mode=mode, engine="h5netcdf", group="/")
-        mode = "a"
-    for group in idata.groups():
-        data = getattr(idata, group)
-        encoding = {name: {"zlib": True} for name, values in data.variables.items()
-                    if np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_}
-        data.to_netcdf(buffer, mode=mode, engine="h5netcdf", group=group, encoding=encoding)
-        mode = "a"
+    with _local_scheduler():
+        attrs = getattr(idata, "_attrs", None)
+        if attrs:
+            xr.Dataset(attrs=attrs).to_netcdf(buffer, mode=mode, engine="h5netcdf", group="/")
+            mode = "a"
+        for group in idata.groups():
+            data = getattr(idata, group)
+            encoding = {name: {"zlib": True} for name, values in data.variables.items()
+                        if np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_}
+            data.to_netcdf(buffer, mode=mode, engine="h5netcdf", group=group, encoding=encoding)
+            mode = "a"
     write_bytes(path, buffer.getbuffer())
