@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR, SEED
+from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option
 
 __all__ = ["backtest"]
 
@@ -44,6 +44,7 @@ __all__ = ["backtest"]
               help="Months per period of cohorts.csv.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
+@allow_files_option
 @reports_errors
 def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int, spacing: int | None,
              out_dir: Path | None, sampler: str, draws: int, tune: int, chains: int, simulation_draws: int, seed: int,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR, SEED
+from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option
 
 __all__ = ["calibrate"]
 
@@ -38,6 +38,7 @@ __all__ = ["calibrate"]
 @click.option("--no-charts", is_flag=True, help="Skip the posterior-predictive charts.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
+@allow_files_option
 @reports_errors
 def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | None, sampler: str, draws: int,
               tune: int, chains: int, seed: int, cores: int | None, retention: str, period_months: int,

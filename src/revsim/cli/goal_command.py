@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import EXIT_FAILURE, reports_errors
-from revsim.cli.options import OUTPUT_DIR, echo_notes, load_with_overrides, run_options, set_option
+from revsim.cli.options import OUTPUT_DIR, allow_files_option, echo_notes, load_with_overrides, run_options, set_option
 
 __all__ = ["goal", "GOAL_CSV", "EXIT_UNREACHABLE"]
 
@@ -38,6 +38,7 @@ EXIT_UNREACHABLE = EXIT_FAILURE
 @click.option("--force", is_flag=True, help="Replace a goal.csv already in the output directory.")
 @set_option
 @run_options()
+@allow_files_option
 @reports_errors
 def goal(scenario: str, lever: str, target_arr: str | None, target_customers: float | None, at: str | None,
          confidence: float, search_range: tuple[str, str] | None, tolerance: str | None, out_dir: Path | None,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR
+from revsim.cli.options import OUTPUT_DIR, allow_files_option
 
 __all__ = ["kpis"]
 
@@ -38,6 +38,7 @@ DRIVERS_CHART = "north_star_drivers.png"
               help="The run's scenario file, if it is no longer where the run found it (it must be unchanged).")
 @click.option("--force", is_flag=True, help="Replace earlier KPI files in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def kpis(results: Path, teams: tuple[str, ...], period: str, fiscal_year_start: str | None, out_dir: Path | None,
          drivers: bool, scenario: Path | None, force: bool, quiet: bool) -> None:

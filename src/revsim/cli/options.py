@@ -48,6 +48,25 @@ def run_options(default_draws: int = 1000) -> Callable[[F], F]:
     return decorate
 
 
+def _allow_files(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> None:
+    """Allow the directories for the rest of the command (undone when its context closes)."""
+    if not value:
+        return
+    from revsim.scenario.file_access import allow_files
+
+    manager = allow_files(value)
+    manager.__enter__()
+    ctx.call_on_close(lambda: manager.__exit__(None, None, None))
+
+
+def allow_files_option(function: F) -> F:
+    """``--allow-files DIR`` (repeatable): files a scenario may read besides those in its own folder."""
+    return click.option("--allow-files", "allow_files", multiple=True, metavar="DIR", expose_value=False,
+                        type=click.Path(file_okay=False, path_type=Path), callback=_allow_files,
+                        help="A directory whose files the scenario may read (empirical samples, posteriors) "
+                             "besides its own folder; repeatable. Also REVSIM_ALLOW_FILES.")(function)
+
+
 #: Seeds are stored in results files as 64-bit integers.
 MAX_SEED = 2**63 - 1
 #: The type of every ``--seed`` option.

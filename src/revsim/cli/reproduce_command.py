@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR
+from revsim.cli.options import OUTPUT_DIR, allow_files_option
 
 __all__ = ["reproduce"]
 
@@ -27,6 +27,7 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 @click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
               help="Worker threads [default: all cores]. Results do not depend on it.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, threads: int | None,
               quiet: bool) -> None:

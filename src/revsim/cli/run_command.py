@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR, SEED, set_option
+from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option, set_option
 
 __all__ = ["run", "default_run_dir"]
 
@@ -62,6 +62,7 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
 @click.option("--chunk-size", type=click.IntRange(min=1, max=10_000_000), default=None,
               help="With --backend dask: draws per task [default: 256]. Results do not depend on it.")
 @set_option
+@allow_files_option
 @reports_errors
 def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int | None, force: bool,
         quiet: bool, with_report: bool = False, keep: str = "auto", backend: str = "local",

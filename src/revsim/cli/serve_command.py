@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import SEED
+from revsim.cli.options import SEED, allow_files_option
 
 __all__ = ["serve"]
 
@@ -29,6 +29,7 @@ INSTALL = 'pip install "revsim[serve]"'
               help="Worker threads [default: all cores]. Results do not depend on it.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def serve(scenario: str, port: int, host: str, draws: int, preview_draws: int, seed: int, threads: int | None,
           open_browser: bool, quiet: bool) -> None:

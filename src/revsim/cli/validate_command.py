@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import allow_files_option
 
 __all__ = ["validate"]
 
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@allow_files_option
 @reports_errors
 def validate(scenario: str) -> None:
     """Check SCENARIO: its syntax, every field, the references between stages, segments and loops, the

@@ -1031,6 +1031,12 @@ def _file_param(value: Any, base_dir: Path | None, path: tuple, *, kind: str, li
     file = Path(written)
     if not file.is_absolute() and base_dir is not None:
         file = Path(base_dir) / file
+    if base_dir is not None:  # before anything is said about the file: not even whether it exists
+        from revsim.scenario.file_access import outside_message
+
+        outside = outside_message(written, file, Path(base_dir))
+        if outside is not None:
+            _fail(outside, path)
     where = "" if str(file) == written else f" (looked for {file})"
     if file.is_dir():
         _fail(f"'{written}' is a directory, expected a file{where}", path)
