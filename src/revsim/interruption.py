@@ -1,11 +1,13 @@
-"""Stopping cleanly on Ctrl-C (SIGINT) or SIGTERM: no partial output, previous outputs untouched.
+"""Stopping cleanly on Ctrl-C (SIGINT), SIGTERM or SIGHUP: no partial output, previous outputs untouched.
 
-The command line wraps every command in :func:`stop_on_signals`. On SIGINT or SIGTERM it sets :data:`STOP`
+The command line wraps every command in :func:`stop_on_signals`. On SIGINT, SIGTERM or SIGHUP (the terminal
+closed) it sets :data:`STOP`
 (worker threads check it between draws and give up at once) and raises :class:`Interrupted` in the main
 thread, which unwinds through the writers: temporary files are removed and nothing is renamed into place.
 Long loops of a command that run in the main thread call :func:`check_stop` too, and code that catches
-KeyboardInterrupt itself (a sampler that stops early and returns what it has) must call it afterwards, so
-that partial work is not written as if complete.
+KeyboardInterrupt itself (a sampler that stops early and returns what it has) runs inside
+:func:`stop_checkpoint`, which raises :class:`Interrupted` when the block ends (or fails) after a signal, so
+that partial work is never taken for complete work.
 The few renames that publish a complete set of outputs run inside :func:`deferred_interruption`, so a signal
 that arrives then takes effect only once the set is complete.
 
@@ -20,19 +22,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["STOP", "Interrupted", "check_stop", "stop_on_signals", "deferred_interruption"]
+__all__ = ["STOP", "Interrupted", "check_stop", "stop_checkpoint", "stop_on_signals", "deferred_interruption",
+           "HANDLED_SIGNALS"]
 
 #: Set when the process was asked to stop; long loops (the engine's draws) check it between steps.
 STOP = threading.Event()
 
-_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
+#: The signals that stop a command cleanly: Ctrl-C, ``kill``, and the terminal that started it closing.
+HANDLED_SIGNALS = tuple(s for s in (getattr(signal, name, None) for name in ("SIGINT", "SIGTERM", "SIGHUP"))
+                        if s is not None)
 _state = threading.local()
 _received: list[int] = []  # the signal that set STOP, for workers that notice it
 _deferred = {"depth": 0, "pending": None}
 
 
 class Interrupted(KeyboardInterrupt):
-    """The process received SIGINT or SIGTERM; the command line exits with 128 + the signal's number.
+    """The process received SIGINT, SIGTERM or SIGHUP; the command line exits with 128 + the signal's number.
 
     Parameters
     ----------
@@ -51,7 +56,7 @@ class Interrupted(KeyboardInterrupt):
     def signal_name(self) -> str:
         try:
             return signal.Signals(self.signum).name
-        except ValueError:  # pragma: no cover - only SIGINT and SIGTERM are handled
+        except ValueError:  # pragma: no cover - only the HANDLED_SIGNALS are raised
             return f"signal {self.signum}"
 
     @property
@@ -66,8 +71,27 @@ def check_stop() -> None:
 
 
 @contextmanager
+def stop_checkpoint() -> Iterator[None]:
+    """Run a phase of work that may swallow an interruption; raise :class:`Interrupted` after it if one came.
+
+    Samplers (nutpie, PyMC) catch KeyboardInterrupt themselves and return the draws made so far, or fail on
+    the half-made trace with an error of their own. Inside this block, either outcome becomes
+    :class:`Interrupted` once a signal was received, so a stopped phase is never taken for a complete one
+    and never ends in a traceback.
+    """
+    try:
+        yield
+    except Interrupted:
+        raise
+    except BaseException:
+        check_stop()  # a failure that follows a signal is the signal's doing
+        raise
+    check_stop()
+
+
+@contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into :class:`Interrupted` (and set :data:`STOP`) while the block runs.
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` (and set :data:`STOP`) while the block runs.
 
     Only the main thread can install signal handlers; elsewhere the block runs unchanged. The first signal
     raises :class:`Interrupted`; a second one is absorbed, so that it cannot cut short the clean-up (worker
@@ -79,7 +103,7 @@ def stop_on_signals() -> Iterator[None]:
         return
     STOP.clear()
     _received.clear()
-    previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    previous = {signum: signal.getsignal(signum) for signum in HANDLED_SIGNALS}
 
     def handler(signum: int, frame: object) -> None:
         _received.append(signum)
@@ -91,7 +115,9 @@ def stop_on_signals() -> Iterator[None]:
             return
         raise Interrupted(signum)
 
-    for signum in _SIGNALS:
+    for signum in HANDLED_SIGNALS:
+        if signum == getattr(signal, "SIGHUP", None) and previous[signum] == signal.SIG_IGN:
+            continue  # started with nohup: the terminal closing must not stop it
         signal.signal(signum, handler)
     _state.active = True
     try:

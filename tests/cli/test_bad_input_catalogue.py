@@ -30,6 +30,8 @@ HISTORY = CATALOGUE / "history"
 HISTORY_MANIFEST = yaml.safe_load((HISTORY / "expected.yaml").read_text(encoding="utf-8"))
 FORMATS: dict[str, dict[str, Any]] = HISTORY_MANIFEST["formats"]
 BASE_SCENARIO = Path(__file__).resolve().parent / "data" / "base_scenario.yaml"
+#: The scenarios of the catalogue read the bad files of data/, beside their folder: allowed explicitly.
+ALLOW_DATA = ["--allow-files", str(CATALOGUE / "data")]
 
 
 def _case_id(case: dict[str, Any]) -> str:
@@ -50,9 +52,9 @@ def _invoke(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     target = CATALOGUE / case["file"]
     out = tmp_path / "out"
     args = {
-        "run": ["run", str(target), "--out", str(out), "--draws", "5", "--quiet"],
-        "validate": ["validate", str(target)],
-        "reproduce": ["reproduce", str(target), "--out", str(out)],
+        "run": ["run", str(target), "--out", str(out), "--draws", "5", "--quiet", *ALLOW_DATA],
+        "validate": ["validate", str(target), *ALLOW_DATA],
+        "reproduce": ["reproduce", str(target), "--out", str(out), *ALLOW_DATA],
     }[command]
     work = tmp_path / "work"
     work.mkdir()
@@ -134,7 +136,7 @@ def test_every_command_reading_a_scenario_refuses_it_the_same_way(
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     where = [] if name == "serve" else ["--out", str(out)]  # serve writes nothing but what the page saves
-    result = CliRunner().invoke(cli, [name, str(CATALOGUE / case["file"]), *extra, *where])
+    result = CliRunner().invoke(cli, [name, str(CATALOGUE / case["file"]), *extra, *where, *ALLOW_DATA])
     assert isinstance(result.exception, SystemExit), f"crashed: {result.exception!r}\n{result.output}"
     assert result.exit_code == 2, result.output
     _check_message(result.stderr, case)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from revsim.interruption import STOP, Interrupted, check_stop, deferred_interruption, stop_on_signals
+from revsim.interruption import (STOP, Interrupted, check_stop, deferred_interruption, stop_checkpoint,
+                                 stop_on_signals)
 from revsim.results import output_dir
 from revsim.results.output_dir import write_files
 
@@ -71,6 +72,7 @@ def long_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("signum", "code", "name"), [
     pytest.param(signal.SIGINT, 130, "SIGINT", id="sigint"),
     pytest.param(signal.SIGTERM, 143, "SIGTERM", id="sigterm"),
+    pytest.param(signal.SIGHUP, 129, "SIGHUP", id="sighup"),
 ])
 def test_a_signal_during_a_run_leaves_the_previous_results_untouched(
         long_scenario: Path, base_scenario: Path, tmp_path: Path, signum: int, code: int, name: str) -> None:
@@ -230,3 +232,60 @@ def test_an_interrupted_command_exits_with_130_and_says_so(base_scenario: Path, 
     assert result.exit_code == 130, result.output
     assert "interrupted by SIGINT: nothing was written" in result.stderr
     assert not out.exists()
+
+
+def test_sighup_stops_like_sigterm_unless_the_command_was_started_with_nohup() -> None:
+    with pytest.raises(Interrupted) as caught, stop_on_signals():
+        signal.raise_signal(signal.SIGHUP)
+        time.sleep(1)  # pragma: no cover - the handler raises before
+    assert caught.value.exit_code == 129 and caught.value.signal_name == "SIGHUP"
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
+    try:
+        with stop_on_signals():
+            signal.raise_signal(signal.SIGHUP)  # ignored: the terminal closing does not stop it
+            assert not STOP.is_set()
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_phase_that_swallows_an_interruption_raises_it_when_it_ends() -> None:
+    """What a sampler does: it catches KeyboardInterrupt and returns what it has, or fails on it."""
+    def returns_early() -> str:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+            time.sleep(1)  # pragma: no cover
+        except KeyboardInterrupt:
+            return "a third of the draws"
+        return "every draw"  # pragma: no cover
+
+    kept = []
+    with pytest.raises(Interrupted) as caught, stop_on_signals(), stop_checkpoint():
+        kept.append(returns_early())
+    assert kept == ["a third of the draws"] and caught.value.exit_code == 143
+
+    def fails_on_the_half_made_trace() -> None:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+            time.sleep(1)  # pragma: no cover
+        except KeyboardInterrupt:
+            raise ValueError("cannot stack chains of different lengths") from None
+
+    with pytest.raises(Interrupted), stop_on_signals(), stop_checkpoint():
+        fails_on_the_half_made_trace()
+    with pytest.raises(ValueError), stop_on_signals(), stop_checkpoint():  # no signal: the error is the error
+        raise ValueError("a real failure")
+    with stop_on_signals(), stop_checkpoint():
+        pass
+
+
+def test_a_trace_shorter_than_asked_is_never_taken_for_a_posterior() -> None:
+    from types import SimpleNamespace
+
+    from revsim.calibrate.fit import FitOptions, check_complete
+    from revsim.errors import SimulationError
+
+    options = FitOptions(draws=100, chains=2, sampler="pymc")
+    check_complete(SimpleNamespace(posterior=SimpleNamespace(sizes={"chain": 2, "draw": 100})), options)
+    with pytest.raises(SimulationError, match=r"returned 2 chain\(s\) x 37 draws instead of 2 x 100"):
+        check_complete(SimpleNamespace(posterior=SimpleNamespace(sizes={"chain": 2, "draw": 37})), options)

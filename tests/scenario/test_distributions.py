@@ -498,7 +498,12 @@ def test_empirical_named_column_skips_blank_cells(deals_csv: Path):
 def test_empirical_absolute_path_and_headerless(tmp_path: Path):
     path = tmp_path / "values.csv"
     path.write_text("3\n1\n2\n")
-    dist = parse_uncertain({"dist": "empirical", "file": str(path)}, "positive", base_dir=Path("/elsewhere"))
+    from revsim.scenario.file_access import allow_files
+
+    assert "is outside the scenario's folder" in refused({"dist": "empirical", "file": str(path)},
+                                                         base_dir=Path("/elsewhere"))
+    with allow_files([tmp_path]):  # a file outside the scenario's folder is read once its directory is allowed
+        dist = parse_uncertain({"dist": "empirical", "file": str(path)}, "positive", base_dir=Path("/elsewhere"))
     np.testing.assert_array_equal(np.sort(dist.samples), [1, 2, 3])
 
 

@@ -199,6 +199,7 @@ class Backtest:
         from revsim.calibrate.calibration import dump_yaml
         from revsim.plot.backtest import draw_backtest, draw_backtest_scores
         from revsim.results.output_dir import check_output_dir, write_files
+        from revsim.results.write_errors import write_inference_data
 
         out = Path(out_dir)
         latest = self.latest
@@ -212,7 +213,7 @@ class Backtest:
             SCENARIO_FILE: lambda p: Path(p).write_text(
                 f"# The forecast scored by revsim backtest: calibrated on history up to {latest.cut}.\n"
                 + dump_yaml(latest.scenario_data), encoding="utf-8"),
-            POSTERIOR_FILE: lambda p: latest.posterior.to_netcdf(str(p), engine="h5netcdf"),
+            POSTERIOR_FILE: lambda p: write_inference_data(latest.posterior, p),
         }
         check_output_dir(out, list(writers), force=force)
         return write_files(out, writers)

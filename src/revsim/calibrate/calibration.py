@@ -78,6 +78,7 @@ class Calibration:
         """
         from revsim.calibrate.checks import chart_writers
         from revsim.results.output_dir import check_output_dir, write_files
+        from revsim.results.write_errors import write_inference_data
 
         out = Path(out_dir)
         names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, self.scenario_file]
@@ -85,7 +86,7 @@ class Calibration:
         check_output_dir(out, [*names, *charts_writers], force=force)
         idata = self.written_idata()
         writers = {
-            POSTERIOR_FILE: lambda path: idata.to_netcdf(str(path), engine="h5netcdf"),
+            POSTERIOR_FILE: lambda path: write_inference_data(idata, path),
             DIAGNOSTICS_FILE: lambda path: self.diagnostics.to_csv(path, index=False, float_format="%.6g"),
         }
         if self.forecast_ready and self.scenario_data is not None:

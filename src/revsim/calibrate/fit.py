@@ -28,8 +28,10 @@ from revsim.calibrate.movements import (
 )
 from revsim.calibrate.retention import RetentionBlock, retention_data
 from revsim.errors import InputError
+from revsim.interruption import stop_checkpoint
 
-__all__ = ["FitOptions", "Fit", "FitDisplay", "plan_blocks", "fit", "RHAT_LIMIT", "ESS_LIMIT", "SAMPLERS", "RETENTION_CHOICES"]
+__all__ = ["FitOptions", "Fit", "FitDisplay", "plan_blocks", "fit", "check_complete", "RHAT_LIMIT", "ESS_LIMIT", "SAMPLERS",
+           "RETENTION_CHOICES"]
 
 #: Diagnostics thresholds: a warning is printed beyond them.
 RHAT_LIMIT = 1.01
@@ -437,7 +439,7 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
         if display is not None:
             total = options.chains * (options.draws + options.tune)
             progress = lambda done, _total: display.draws(done, total)  # noqa: E731
-        with warnings.catch_warnings(), strict_floating_point():
+        with stop_checkpoint(), warnings.catch_warnings(), strict_floating_point():
             warnings.simplefilter("ignore")
             compiled, report = compile_model(
                 model, use_cache=options.cache, progress=progress,
@@ -454,9 +456,10 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
         # a low-rank mass matrix follows the strong correlations of small models (the sBG's mean churn and
         # concentration: six times the effective sample size); on large joint models it adapts too slowly
         low_rank = compiled.n_dim <= LOW_RANK_MAX_DIM
-        idata = nutpie.sample(compiled, draws=options.draws, tune=options.tune, chains=options.chains, cores=cores,
-                              seed=options.seed, progress_bar=options.progress and progress is None,
-                              save_warmup=False, low_rank_modified_mass_matrix=low_rank)
+        with stop_checkpoint():  # nutpie returns the draws made so far on an interruption: never keep them
+            idata = nutpie.sample(compiled, draws=options.draws, tune=options.tune, chains=options.chains,
+                                  cores=cores, seed=options.seed, progress_bar=options.progress and progress is None,
+                                  save_warmup=False, low_rank_modified_mass_matrix=low_rank)
         timings["sample"] = time.perf_counter() - start
     else:
         import logging
@@ -468,8 +471,8 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
         level = logger.level
         if not options.progress:
             logger.setLevel(logging.ERROR)
-        try:
-            with model, warnings.catch_warnings():
+        try:  # PyMC keeps the draws made so far on an interruption, or fails on them while tuning
+            with stop_checkpoint(), model, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 idata = pm.sample(draws=options.draws, tune=options.tune, chains=options.chains, cores=cores,
                                   random_seed=options.seed, progressbar=options.progress,
@@ -478,10 +481,29 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
             logger.setLevel(level)
         timings["compile"] = 0.0
         timings["sample"] = time.perf_counter() - start
+    check_complete(idata, options)
     for group in ("constant_data", "observed_data", "warmup_posterior", "warmup_sample_stats"):
         if group in idata.groups():
             del idata[group]
     return idata
+
+
+def check_complete(idata: Any, options: FitOptions) -> None:
+    """Refuse a trace with fewer chains or draws than asked for: a posterior is only ever written whole.
+
+    Raises
+    ------
+    SimulationError
+        When a sampler returned a partial trace without being interrupted.
+    """
+    from revsim.errors import SimulationError
+
+    posterior = getattr(idata, "posterior", None)
+    sizes = dict(posterior.sizes) if posterior is not None else {}
+    chains, draws = sizes.get("chain", 0), sizes.get("draw", 0)
+    if (chains, draws) != (options.chains, options.draws):
+        raise SimulationError(f"the {options.sampler} sampler returned {chains} chain(s) x {draws} draws instead of "
+                              f"{options.chains} x {options.draws}: the posterior is incomplete and was not written")
 
 
 def fit(history: History, context: ScenarioContext, options: FitOptions,

@@ -274,7 +274,9 @@ def find_history_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, str
     for raw in paths:
         text = os.fspath(raw)
         if os.path.isdir(text):
-            present = [kind for kind, name in HISTORY_FILES.items() if os.path.isfile(os.path.join(text, name))]
+            # a pipe or a device of that name is taken, and refused by the CSV reader before it is opened
+            present = [kind for kind, name in HISTORY_FILES.items()
+                       if os.path.exists(os.path.join(text, name)) and not os.path.isdir(os.path.join(text, name))]
             if not present:
                 listing = sorted(n for n in os.listdir(text) if n.lower().endswith(".csv"))
                 extra = f" (it holds {', '.join(listing)})" if listing else ""
@@ -283,7 +285,7 @@ def find_history_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, str
                     path=("--history",))
             for kind in present:
                 add(kind, os.path.join(text, HISTORY_FILES[kind]))
-        elif os.path.isfile(text):
+        elif os.path.exists(text):  # a file (a pipe or a device is refused by the CSV reader)
             add(_kind_of(text), text)
         else:
             raise InputError.single(f"'{text}' does not exist (expected a directory or a CSV file of history)",

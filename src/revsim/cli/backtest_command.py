@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option
 
 __all__ = ["backtest"]
 
@@ -25,7 +26,7 @@ __all__ = ["backtest"]
                    "HOLDOUT months; the scores are averaged over them.")
 @click.option("--spacing", type=click.IntRange(min=1, max=120), default=None,
               help="Months between consecutive cuts [default: half the holdout, closer when the history is short].")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: out/<scenario>_backtest].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
 @click.option("--draws", type=click.IntRange(min=10, max=1_000_000), default=500, show_default=True,
@@ -35,7 +36,7 @@ __all__ = ["backtest"]
 @click.option("--chains", type=click.IntRange(min=1, max=64), default=4, show_default=True)
 @click.option("--simulation-draws", type=click.IntRange(min=10, max=1_000_000), default=1000, show_default=True,
               help="Monte Carlo draws of the forecast.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--cores", type=click.IntRange(min=1, max=1024), default=None,
               help="Chains sampled at once [default: one per chain, up to the cores available].")
 @click.option("--retention", type=click.Choice(["auto", "sbg", "constant", "both"]), default="auto",
@@ -47,6 +48,7 @@ __all__ = ["backtest"]
                    "calibrate --help); otherwise the scores are written and the command exits with code 3.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
+@allow_files_option
 @reports_errors
 def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int, spacing: int | None,
              out_dir: Path | None, sampler: str, draws: int, tune: int, chains: int, simulation_draws: int, seed: int,

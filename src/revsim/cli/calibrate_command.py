@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option
 
 __all__ = ["calibrate"]
 
@@ -16,7 +17,7 @@ __all__ = ["calibrate"]
 @click.option("--history", "-H", "history", multiple=True, required=True, type=click.Path(path_type=str),
               help="A directory holding funnel.csv, cohorts.csv, mrr.csv, referrals.csv (any of them), or the "
                    "files themselves; repeat for several.")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: out/<scenario>_calibrated, or out/calibration].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
               help="nutpie (compiled, fast) or PyMC's own NUTS.")
@@ -25,7 +26,7 @@ __all__ = ["calibrate"]
 @click.option("--tune", type=click.IntRange(min=10, max=1_000_000), default=1000, show_default=True,
               help="Tuning steps per chain (discarded).")
 @click.option("--chains", type=click.IntRange(min=1, max=64), default=4, show_default=True, help="Chains.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampler.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampler.")
 @click.option("--cores", type=click.IntRange(min=1, max=1024), default=None,
               help="Chains sampled at once [default: one per chain, up to the cores available].")
 @click.option("--retention", type=click.Choice(["auto", "sbg", "constant", "both"]), default="auto",
@@ -41,6 +42,7 @@ __all__ = ["calibrate"]
 @click.option("--no-charts", is_flag=True, help="Skip the posterior-predictive charts.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
+@allow_files_option
 @reports_errors
 def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | None, sampler: str, draws: int,
               tune: int, chains: int, seed: int, cores: int | None, retention: str, period_months: int,

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import command_line, default_out_dir, echo_notes, out_options, run_options, set_option
+from revsim.cli.options import (allow_files_option, command_line, default_out_dir, echo_notes, out_options, run_options,
+                               set_option)
 
 __all__ = ["compare"]
 
@@ -21,6 +22,7 @@ __all__ = ["compare"]
 @set_option
 @run_options()
 @out_options("compare")
+@allow_files_option
 @reports_errors
 def compare(base: str, variants: tuple[str, ...], levers: tuple[str, ...], overrides: tuple[str, ...], draws: int,
             seed: int, threads: int | None, quiet: bool, out_dir: Path | None, force: bool) -> None:

@@ -30,12 +30,14 @@ def reports_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from revsim.errors import RevsimError
         from revsim.interruption import Interrupted, stop_on_signals
+        from revsim.printable import printable
+        from revsim.results.output_claim import command_scope
 
         try:
-            with stop_on_signals():  # SIGINT and SIGTERM stop the command cleanly
+            with stop_on_signals(), command_scope():  # signals stop it cleanly; its --out is its own
                 return command(*args, **kwargs)
         except RevsimError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {printable(str(exc))}", err=True)  # file names and values may hold escapes
             sys.exit(exc.exit_code)
         except Interrupted as exc:
             click.echo(f"interrupted by {exc.signal_name}: {exc.detail}", err=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import EXIT_FAILURE, reports_errors
-from revsim.cli.options import echo_notes, load_with_overrides, run_options, set_option
+from revsim.cli.options import OUTPUT_DIR, allow_files_option, echo_notes, load_with_overrides, run_options, set_option
 
 __all__ = ["goal", "GOAL_CSV", "EXIT_UNREACHABLE"]
 
@@ -33,11 +33,12 @@ EXIT_UNREACHABLE = EXIT_FAILURE
                    "range, else no change to three times its change].")
 @click.option("--tolerance", type=str, default=None, metavar="STEP",
               help="Stop when the bracket is narrower than this, in the lever's unit [default: the range / 200].")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None, metavar="DIR",
               help="Also write DIR/goal.csv: every setting evaluated, with its probability.")
 @click.option("--force", is_flag=True, help="Replace a goal.csv already in the output directory.")
 @set_option
 @run_options()
+@allow_files_option
 @reports_errors
 def goal(scenario: str, lever: str, target_arr: str | None, target_customers: float | None, at: str | None,
          confidence: float, search_range: tuple[str, str] | None, tolerance: str | None, out_dir: Path | None,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR
 
 __all__ = ["import_exports_command"]
 
@@ -29,7 +30,7 @@ def _month(value: str | None, option: str) -> int | None:
 @click.argument("source", type=click.Choice(["hubspot", "salesforce", "stripe", "chargebee", "chartmogul"],
                                             case_sensitive=False))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "-o", "out_dir", required=True, type=click.Path(path_type=Path),
+@click.option("--out", "-o", "out_dir", required=True, type=OUTPUT_DIR,
               help="Directory to write funnel.csv, cohorts.csv and mrr.csv into.")
 @click.option("--mapping", "-m", type=click.Path(path_type=str), default=None,
               help="A YAML file renaming columns, stages, segments and channels, with exchange rates.")

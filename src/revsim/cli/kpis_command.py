@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR, allow_files_option
 
 __all__ = ["kpis"]
 
@@ -28,7 +29,7 @@ DRIVERS_CHART = "north_star_drivers.png"
 @click.option("--fiscal-year-start", default=None, metavar="MONTH",
               help="The month fiscal years start in (1-12 or a name: April) [default: the scenario's "
                    "kpis.fiscal_year_start, else January].")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: a 'kpis' directory next to RESULTS].")
 @click.option("--drivers", is_flag=True,
               help="Also measure each North Star input's contribution with paired runs of the run's scenario "
@@ -37,6 +38,7 @@ DRIVERS_CHART = "north_star_drivers.png"
               help="The run's scenario file, if it is no longer where the run found it (it must be unchanged).")
 @click.option("--force", is_flag=True, help="Replace earlier KPI files in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def kpis(results: Path, teams: tuple[str, ...], period: str, fiscal_year_start: str | None, out_dir: Path | None,
          drivers: bool, scenario: Path | None, force: bool, quiet: bool) -> None:

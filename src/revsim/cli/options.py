@@ -36,7 +36,7 @@ def run_options(default_draws: int = 1000) -> Callable[[F], F]:
         for option in reversed([
             click.option("--draws", "-n", type=click.IntRange(min=1, max=10_000_000), default=default_draws,
                          show_default=True, help="Monte Carlo draws of every run (the same draws in each)."),
-            click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+            click.option("--seed", type=SEED, default=0, show_default=True,
                          help="Seed of every run: the same seed gives every run the same random numbers."),
             click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
                          help="Worker threads [default: all cores]. Results do not depend on it."),
@@ -48,13 +48,54 @@ def run_options(default_draws: int = 1000) -> Callable[[F], F]:
     return decorate
 
 
+def _allow_files(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> None:
+    """Allow the directories for the rest of the command (undone when its context closes)."""
+    if not value:
+        return
+    from revsim.scenario.file_access import allow_files
+
+    manager = allow_files(value)
+    manager.__enter__()
+    ctx.call_on_close(lambda: manager.__exit__(None, None, None))
+
+
+def allow_files_option(function: F) -> F:
+    """``--allow-files DIR`` (repeatable): files a scenario may read besides those in its own folder."""
+    return click.option("--allow-files", "allow_files", multiple=True, metavar="DIR", expose_value=False,
+                        type=click.Path(file_okay=False, path_type=Path), callback=_allow_files,
+                        help="A directory whose files the scenario may read (empirical samples, posteriors) "
+                             "besides its own folder; repeatable. Also REVSIM_ALLOW_FILES.")(function)
+
+
+#: Seeds are stored in results files as 64-bit integers.
+MAX_SEED = 2**63 - 1
+#: The type of every ``--seed`` option.
+SEED = click.IntRange(min=0, max=MAX_SEED)
+
+
+class OutputDirectory(click.Path):
+    """A ``--out`` directory: a path, never the empty string (which would name the current directory)."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no directory; give a directory (. for the current one)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: The type of every ``--out`` option.
+OUTPUT_DIR = OutputDirectory()
+
+
 def out_options(what: str) -> Callable[[F], F]:
     """``--out DIR`` and ``--force``."""
 
     def decorate(function: F) -> F:
         function = click.option("--force", is_flag=True,
                                 help="Replace results already in the output directory.")(function)
-        return click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+        return click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None, metavar="DIR",
                             help=f"Output directory [default: out/<scenario name>-{what}].")(function)
 
     return decorate

@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR, allow_files_option
 
 __all__ = ["report"]
 
 
 @click.command()
 @click.argument("results", type=click.Path(path_type=Path))
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: a 'report' directory next to RESULTS].")
 @click.option("--format", "formats", default="png", show_default=True, metavar="FORMATS",
               help="Chart file formats, comma-separated: png, svg, pdf.")
@@ -27,6 +28,7 @@ __all__ = ["report"]
               help="The run's scenario file, if it is no longer where the run found it (it must be unchanged).")
 @click.option("--force", is_flag=True, help="Replace an earlier report in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str, ...], periods: tuple[str, ...],
            scenario: Path | None, force: bool, quiet: bool) -> None:

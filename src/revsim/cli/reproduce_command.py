@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import OUTPUT_DIR, allow_files_option
 
 __all__ = ["reproduce"]
 
@@ -17,7 +18,7 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 
 @click.command()
 @click.argument("results", type=click.Path(path_type=str))
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Also write the new results.nc and summary.csv to this directory.")
 @click.option("--force", is_flag=True, help="Replace results already in the --out directory.")
 @click.option("--from-file", is_flag=True,
@@ -26,6 +27,7 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 @click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
               help="Worker threads [default: all cores]. Results do not depend on it.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, threads: int | None,
               quiet: bool) -> None:

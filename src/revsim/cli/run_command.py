@@ -9,11 +9,13 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import set_option
+from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option, set_option
 
 __all__ = ["run", "default_run_dir"]
 
 OUTPUT_FILES = ["results.nc", "summary.csv"]
+#: The folder of ``--report``, inside the output directory; replaced with the results it describes.
+REPORT_FOLDER = "report"
 
 
 def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
@@ -32,9 +34,9 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
 @click.argument("scenario", type=click.Path(path_type=str))
 @click.option("--draws", "-n", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
               help="Monte Carlo draws (each samples every uncertain input once).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the run: the same scenario and seed give identical results.")
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
               help="Output directory [default: out/<scenario file name>; with --set, "
                    "out/<scenario file name>-set-<hash of the changes>].")
 @click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
@@ -63,6 +65,7 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
               help="Forecast even from a posterior.nc whose calibration failed its sampler diagnostics (otherwise "
                    "refused with exit code 3); recorded in results.nc.")
 @set_option
+@allow_files_option
 @reports_errors
 def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int | None, force: bool,
         quiet: bool, with_report: bool = False, keep: str = "auto", backend: str = "local",
@@ -79,6 +82,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     from revsim.cli.progress import ProgressBar
     from revsim.engine.compile import compile_scenario
     from revsim.engine.distributed import check_backend_options
+    from revsim.engine.memory import check_run_memory
     from revsim.engine.run import check_flags, keeps_cohorts, run_draws
     from revsim.results.dataset import build_dataset
     from revsim.results.output_dir import check_output_dir, write_files
@@ -100,13 +104,14 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     for message in check_posterior_diagnostics(loaded, accept=accept_diagnostics):  # refuses failed calibrations
         click.echo(f"warning: {message}", err=True)
     out_dir = out_dir or default_run_dir(scenario, overrides)
-    check_output_dir(out_dir, OUTPUT_FILES, force=force)
+    check_output_dir(out_dir, [*OUTPUT_FILES, REPORT_FOLDER], force=force)
     if with_report:  # refuse an earlier report before the wait, as for the results
         from revsim.report.build import check_report_dir
 
-        check_report_dir(out_dir / "report", force=force)
+        check_report_dir(out_dir / REPORT_FOLDER, force=force)
     compiled = compile_scenario(loaded)
     keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
+    check_run_memory(compiled, draws, cohorts=keep_cohorts)  # before a dask cluster is started, too
 
     bar = ProgressBar(draws)
     try:
@@ -134,7 +139,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     written = write_files(out_dir, {
         "results.nc": lambda path: write_results(ds, path, kept),
         "summary.csv": lambda path: table.to_csv(path, index=False, float_format="%.10g"),
-    })
+    }, replaces=[REPORT_FOLDER])  # an earlier run's report describes other results: removed with them
     for message in messages:
         click.echo(f"warning: {message}", err=True)
     if not quiet:
@@ -145,8 +150,8 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     if with_report:
         from revsim.report.build import write_report
 
-        report = write_report(ds, out_dir / "report", scenario=loaded, force=force)
+        report = write_report(ds, out_dir / REPORT_FOLDER, scenario=loaded, force=force)
         if not quiet:
             for note in report.notes:
                 click.echo(f"note: {note}")
-            click.echo(f"wrote {len(report.written)} report files to {out_dir / 'report'}")
+            click.echo(f"wrote {len(report.written)} report files to {out_dir / REPORT_FOLDER}")

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import default_out_dir, echo_notes, load_with_overrides, out_options, run_options, set_option
+from revsim.cli.options import (allow_files_option, default_out_dir, echo_notes, load_with_overrides, out_options,
+                               run_options, set_option)
 
 __all__ = ["sensitivity"]
 
@@ -22,6 +23,7 @@ __all__ = ["sensitivity"]
 @set_option
 @run_options()
 @out_options("sensitivity")
+@allow_files_option
 @reports_errors
 def sensitivity(scenario: str, top: int | None, at: str | None, no_tornado: bool, overrides: tuple[str, ...],
                 draws: int, seed: int, threads: int | None, quiet: bool, out_dir: Path | None, force: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from revsim.cli.errors import reports_errors
+from revsim.cli.options import SEED, allow_files_option
 
 __all__ = ["serve"]
 
@@ -22,12 +23,13 @@ INSTALL = 'pip install "revsim[serve]"'
               help="Draws of the full run of every change (revsim compare's --draws).")
 @click.option("--preview-draws", type=click.IntRange(min=1, max=10_000_000), default=250, show_default=True,
               help="Draws of the preview that answers first, before the full run refines it.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of every run (revsim compare's --seed): the page's numbers are compare's.")
 @click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
               help="Worker threads [default: all cores]. Results do not depend on it.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@allow_files_option
 @reports_errors
 def serve(scenario: str, port: int, host: str, draws: int, preview_draws: int, seed: int, threads: int | None,
           open_browser: bool, quiet: bool) -> None:

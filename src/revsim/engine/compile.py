@@ -23,7 +23,7 @@ from revsim.scenario.correlation import (
 )
 from revsim.scenario.distributions import Distribution
 from revsim.scenario.load import LoadedScenario
-from revsim.scenario.schema import ALL_SEGMENTS, MAX_ACV_CV, Scenario, iter_inputs
+from revsim.scenario.schema import ALL_SEGMENTS, MAX_ACV_CV, Scenario, iter_inputs, positive_input_names
 
 #: The largest relative MRR change of an upgrade or a renewal uplift (+1000%).
 MAX_RELATIVE_CHANGE = 10.0
@@ -137,6 +137,11 @@ class CompiledScenario:
 
         for path, value in values.items():
             refuse(~np.isfinite(value), tuple(path.split(".")), f"input '{path}' drew a value that is not finite")
+        positive = positive_input_names()
+        for path, value in values.items():
+            if path.rsplit(".", 1)[-1] in positive:  # as the constant 0 is refused, so is a distribution at 0
+                refuse(value <= 0, tuple(path.split(".")), f"input '{path}' must be positive but drew 0: its "
+                       "distribution is so close to 0 that its draws are 0 (the constant 0 is refused too)")
         for path, value in values.items():
             if path.startswith(OPEN_PREFIX):
                 refuse(value > 1e9, tuple(path.split(".")), "more than 1e9 members open in a stage")

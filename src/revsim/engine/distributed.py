@@ -157,8 +157,10 @@ def run_draws_distributed(
     """
     from distributed import as_completed
 
+    from revsim.engine.memory import check_run_memory
     from revsim.interruption import check_stop
 
+    check_run_memory(compiled, stop - start, cohorts=cohorts)  # every draw's outputs come back here
     size = chunk_size or DEFAULT_CHUNK_SIZE
     # drawn once, here: an input the model cannot use is reported before any task starts
     params = compiled.draw_parameters(seed, start, stop)

@@ -153,8 +153,8 @@ def check_run_options(*, draws: int, seed: int, threads: int | None) -> None:
     """Refuse impossible run options with an :class:`InputError`."""
     if not isinstance(draws, int | np.integer) or not 1 <= draws <= MAX_DRAWS:
         raise InputError.single(f"draws must be a whole number from 1 to {MAX_DRAWS:,}, got {draws!r}")
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError.single(f"seed must be a whole number >= 0, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise InputError.single(f"seed must be a whole number from 0 to 2^63 - 1, got {seed!r}")
     if threads is not None and (not isinstance(threads, int | np.integer) or threads < 1):
         raise InputError.single(f"threads must be a whole number >= 1, got {threads!r}")
 
@@ -179,7 +179,9 @@ def run_draws(
     stop)``, e.g. by the machine that sends the draws to a cluster); by default they are drawn here.
     """
     from revsim.engine.kernels import simulate_draw
+    from revsim.engine.memory import check_run_memory
 
+    check_run_memory(compiled, stop - start, cohorts=cohorts)  # before anything is allocated
     if params is None:
         params = compiled.draw_parameters(seed, start, stop)
     elif (params.start, params.stop) != (start, stop):

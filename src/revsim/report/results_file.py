@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from revsim.errors import InputError
 
@@ -16,6 +16,8 @@ __all__ = ["open_results", "REQUIRED_VARIABLES"]
 REQUIRED_VARIABLES = ("arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "initial_arr",
                       "new_customers", "active_customers", "advocates", "stage_entries", "loop_entries")
 REQUIRED_DIMS = ("draw", "month", "segment", "stage", "loop")
+#: Money a report draws: never NaN or infinite in results revsim wrote.
+MONEY_VARIABLES = ("arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "initial_arr")
 
 
 def open_results(path: str | Path) -> xr.Dataset:
@@ -28,12 +30,17 @@ def open_results(path: str | Path) -> xr.Dataset:
     """
     import xarray as xr
 
+    from revsim.special_files import special_kind
+
     path = Path(path)
     if not path.exists():
         raise InputError.single("no such file (give the results.nc written by revsim run)", file=str(path))
     if path.is_dir():
         hint = " (did you mean its results.nc?)" if (path / "results.nc").is_file() else ""
         raise InputError.single(f"is a directory, not a results file{hint}", file=str(path))
+    kind = special_kind(path)
+    if kind is not None:
+        raise InputError.single(f"is {kind}, not a regular file; expected a results.nc file", file=str(path))
     try:
         with xr.open_dataset(path, engine="h5netcdf") as opened:
             ds = opened.load()
@@ -49,4 +56,25 @@ def open_results(path: str | Path) -> xr.Dataset:
     if ds.attrs.get("revsim_keep") == "quantiles" or "draw" not in ds.dims:
         raise InputError.single("holds per-month quantiles, not draws (it was written with --keep quantiles); "
                                 "run again with --keep draws to draw the report", file=str(path))
+    _check_finite_money(ds, str(path))
     return ds
+
+
+def _check_finite_money(ds: Any, file: str) -> None:
+    """Refuse money that is not finite: revsim run never writes it (its invariants refuse it), and charts
+    would draw NaN as 0."""
+    import numpy as np
+
+    for name in MONEY_VARIABLES:
+        values = np.asarray(ds[name].values, dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            parts = []
+            for dim, i in zip(ds[name].dims, np.argwhere(bad)[0], strict=True):
+                label = ds[dim].values[i] if dim in ds.coords and dim != "draw" else i
+                parts.append(f"{dim} {str(label)[:7] if dim == 'month' else label}")
+            where = ", ".join(parts)
+            raise InputError.single(
+                f"{name} holds {int(bad.sum()):,} value(s) that are not numbers or not finite (the first at {where}): "
+                "revsim run never writes them, so the file was edited or damaged; run the scenario again",
+                file=file)

@@ -67,11 +67,17 @@ def read_recorded_run(path: str | os.PathLike[str]) -> RecordedRun:
     """
     import xarray as xr
 
+    from revsim.special_files import special_kind
+
     file = os.fspath(path)
     if os.path.isdir(file):
         raise InputError.single("is a directory, expected a results.nc file written by revsim run", file=file)
     if not os.path.exists(file):
         raise InputError.single("file not found (expected a results.nc file written by revsim run)", file=file)
+    kind = special_kind(file)
+    if kind is not None:
+        raise InputError.single(f"is {kind}, not a regular file; expected a results.nc file written by revsim run",
+                                file=file)
     try:
         with xr.open_dataset(file, engine="h5netcdf") as handle:
             dataset = handle.load()
@@ -92,6 +98,12 @@ def read_recorded_run(path: str | os.PathLike[str]) -> RecordedRun:
     except (TypeError, ValueError):
         raise InputError.single(f"the provenance attributes seed and draws must be whole numbers, got "
                                 f"'{attrs['seed']}' and '{attrs['draws']}'", file=file) from None
+    from revsim.engine.run import MAX_DRAWS
+
+    if not 1 <= draws <= MAX_DRAWS or not 0 <= seed < 2**63:
+        raise InputError.single(
+            f"the provenance attributes seed and draws are {seed:,} and {draws:,}: revsim run writes a seed from 0 "
+            f"to 2^63 - 1 and 1 to {MAX_DRAWS:,} draws; the file was edited or damaged", file=file)
     input_files: dict[str, str] = {}
     if attrs.get("input_files"):
         try:

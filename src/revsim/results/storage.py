@@ -169,11 +169,13 @@ def stored_form(ds: xr.Dataset, keep: str) -> xr.Dataset:
 
 def write_results(ds: xr.Dataset, path: str | Path, keep: str) -> None:
     """Write ``results.nc`` in the form ``keep`` (``"draws"`` or ``"quantiles"``, see :func:`resolve_keep`)."""
+    from revsim.results.write_errors import write_netcdf
+
     if keep == "quantiles":
-        quantile_dataset(ds).to_netcdf(path, engine="h5netcdf")
+        write_netcdf(quantile_dataset(ds), Path(path))
     elif keep == "draws":
         out = ds.copy()
         out.attrs = {**ds.attrs, "revsim_keep": "draws"}
-        out.to_netcdf(path, engine="h5netcdf", encoding=draws_encoding(ds))
+        write_netcdf(out, Path(path), encoding=draws_encoding(ds))
     else:
         raise ValueError(f"keep must be 'draws' or 'quantiles', got {keep!r}")

@@ -100,6 +100,8 @@ def _pct(value: float) -> str:
 def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
     """Three to six lines a finance lead can read: ARR now and at horizon, NRR, customers, and each target's
     probability with the joint one and conflicts (``scenario``: the run's, when at hand)."""
+    from revsim.printable import printable
+
     currency = ds.attrs.get("currency", "USD")
     arr = _total(ds, "arr")
     months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
@@ -107,7 +109,8 @@ def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
     end = arr.isel(month=-1)
     p10, p50, p90 = (float(end.quantile(q)) for q in (0.1, 0.5, 0.9))
     lines = [
-        f"{ds.attrs.get('scenario_name', 'scenario')}: {ds.sizes['draw']:,} draws, seed {ds.attrs.get('seed')}, "
+        f"{printable(ds.attrs.get('scenario_name', 'scenario'), lines=False)}: {ds.sizes['draw']:,} draws, seed "
+        f"{ds.attrs.get('seed')}, "
         f"{ds.sizes['month']} months from {months[0]} to {months[-1]}",
         f"ARR   {format_money(start_arr, currency)} at start -> {format_money(p50, currency)} in {months[-1]} "
         f"(P10 {format_money(p10, currency)}, P90 {format_money(p90, currency)})",

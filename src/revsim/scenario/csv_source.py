@@ -368,11 +368,14 @@ def _name(path: str | os.PathLike[str]) -> str:
 
 
 def _read_bytes(file: str, max_bytes: int, what: str) -> bytes:
+    from revsim.special_files import special_kind
+
     try:
         if os.path.isdir(file):
             raise InputError.single(f"is a directory, expected a CSV file of {what}", file=file)
-        if os.path.exists(file) and not os.path.isfile(file):
-            raise InputError.single(f"is not a regular file, expected a CSV file of {what}", file=file)
+        kind = special_kind(file)
+        if kind is not None:  # opening a FIFO would wait for a writer forever
+            raise InputError.single(f"is {kind}, not a regular file; expected a CSV file of {what}", file=file)
         with open(file, "rb") as handle:
             raw = handle.read(max_bytes + 1)
     except InputError:

@@ -218,6 +218,31 @@ class Beta(_ScipyDistribution):
         return 0.0, 1.0
 
 
+def _lower_tail_ppf(a: float, b: float, u: np.ndarray) -> np.ndarray:
+    """Quantiles ``u`` of the standard normal truncated to [a, b] with b <= 0, from the logarithm of its CDF."""
+    from scipy import special
+
+    log_a, log_b = special.log_ndtr(a), special.log_ndtr(b)
+    with np.errstate(divide="ignore"):  # u = 0 or 1: the bounds themselves
+        log_p = np.logaddexp(log_a + np.log1p(-u), log_b + np.log(u))
+    return special.ndtri_exp(log_p)
+
+
+def _upper_tail_mean(a: float, b: float) -> float:
+    """Mean of the standard normal truncated to [a, b] with b > 0 and a < b: (phi(a) - phi(b)) / mass, with
+    the mass and densities taken relative to the tail beyond ``a`` when a > 0 (both underflow far out)."""
+    from scipy import special
+
+    if a <= 0:
+        density = (math.exp(-a * a / 2) if math.isfinite(a) else 0.0) - (math.exp(-b * b / 2) if math.isfinite(b) else 0.0)
+        return density / math.sqrt(2 * math.pi) / float(special.ndtr(b) - special.ndtr(a))
+    # phi(a) / Q(a) in logarithms, then both terms relative to the tail beyond a
+    ratio = math.exp(-a * a / 2 - 0.5 * math.log(2 * math.pi) - float(special.log_ndtr(-a)))
+    kept = -math.expm1(float(special.log_ndtr(-b)) - float(special.log_ndtr(-a))) if math.isfinite(b) else 1.0
+    density_left = -math.expm1(-(b * b - a * a) / 2) if math.isfinite(b) else 1.0
+    return ratio * density_left / kept
+
+
 @dataclass(frozen=True)
 class Normal(_ScipyDistribution):
     """Normal distribution with mean ``mu`` and standard deviation ``sigma``, truncated to [low, high]."""
@@ -249,24 +274,27 @@ class Normal(_ScipyDistribution):
             return self.mu + self.sigma * special.ndtri(u)
         a = (self.low - self.mu) / self.sigma
         b = (self.high - self.mu) / self.sigma
-        mass = special.ndtr(-a) - special.ndtr(-b) if a > 0 else special.ndtr(b) - special.ndtr(a)
-        # below the normal's median from its lower tail, above it from its upper tail, where ndtr is exact
-        with np.errstate(invalid="ignore", divide="ignore"):
-            below = special.ndtr(a) + u * mass
-            lower = special.ndtri(below)
-            upper = -special.ndtri(special.ndtr(-b) + (1.0 - u) * mass)
-        return np.clip(self.mu + self.sigma * np.where(below <= 0.5, lower, upper), self.low, self.high)
+        if b <= 0:  # wholly in the lower tail: in logarithms, exact however far out (40 sd: 1e-350)
+            z = _lower_tail_ppf(a, b, u)
+        elif a >= 0:  # wholly in the upper tail: the mirror image
+            z = -_lower_tail_ppf(-b, -a, 1.0 - u)
+        else:  # around the median: at least half of the mass is between the bounds' tails, ndtr is exact
+            mass = special.ndtr(b) - special.ndtr(a)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                below = special.ndtr(a) + u * mass
+                lower = special.ndtri(below)
+                upper = -special.ndtri(special.ndtr(-b) + (1.0 - u) * mass)
+            z = np.where(below <= 0.5, lower, upper)
+        return np.clip(self.mu + self.sigma * z, self.low, self.high)
 
     def mean(self) -> float:
         if not self.truncated:
             return self.mu
-        from scipy import special
-
         a = (self.low - self.mu) / self.sigma
         b = (self.high - self.mu) / self.sigma
-        density = (math.exp(-a * a / 2) if math.isfinite(a) else 0.0) - (math.exp(-b * b / 2) if math.isfinite(b) else 0.0)
-        mass = float(special.ndtr(-a) - special.ndtr(-b)) if a > 0 else float(special.ndtr(b) - special.ndtr(a))
-        return self.mu + self.sigma * density / math.sqrt(2 * math.pi) / mass
+        if b <= 0:
+            return self.mu - self.sigma * _upper_tail_mean(-b, -a)
+        return self.mu + self.sigma * _upper_tail_mean(a, b)
 
     def describe(self) -> str:
         text = f"normal(mean={_fmt(self.mu)}, sd={_fmt(self.sigma)}"
@@ -573,7 +601,10 @@ def parse_amount(text: str) -> float | None:
         number = Decimal(match["number"].replace("_", ""))
     except InvalidOperation:  # pragma: no cover - the pattern only admits valid decimals
         return None
-    value = float(number * _MULTIPLIERS[(match["suffix"] or "").lower()])
+    try:
+        value = float(number * _MULTIPLIERS[(match["suffix"] or "").lower()])
+    except ArithmeticError:  # an exponent beyond what decimals hold (1e9999999): not finite, refused as such
+        value = math.inf
     return -value if match["sign"] == "-" else value
 
 
@@ -1000,6 +1031,12 @@ def _file_param(value: Any, base_dir: Path | None, path: tuple, *, kind: str, li
     file = Path(written)
     if not file.is_absolute() and base_dir is not None:
         file = Path(base_dir) / file
+    if base_dir is not None:  # before anything is said about the file: not even whether it exists
+        from revsim.scenario.file_access import outside_message
+
+        outside = outside_message(written, file, Path(base_dir))
+        if outside is not None:
+            _fail(outside, path)
     where = "" if str(file) == written else f" (looked for {file})"
     if file.is_dir():
         _fail(f"'{written}' is a directory, expected a file{where}", path)
@@ -1097,7 +1134,7 @@ def _build_empirical(params: dict[str, Any], domain: str, base_dir: Path | None,
 
 
 def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None, path: tuple) -> Distribution:
-    from revsim.scenario.posterior_file import posterior_file
+    from revsim.scenario.posterior_file import PosteriorTooLarge, posterior_file
 
     written, file = _file_param(params["file"], base_dir, (*path, "file"), kind="a posterior distribution",
                                 limit=POSTERIOR_MAX_BYTES)
@@ -1120,7 +1157,10 @@ def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None,
     if var not in variables:
         message = f"'{written}' has no variable '{var}' in its {where} (variables: {', '.join(variables)})"
         _fail(_with_hint(message, var, variables), (*path, "var"))
-    array = source.array(var)
+    try:
+        array = source.array(var)
+    except PosteriorTooLarge as exc:
+        _fail(f"'{written}': {exc}", (*path, "file"))
     selected: list[tuple[str, Any]] = []
     for dim, label in coords.items():
         dim = str(dim)

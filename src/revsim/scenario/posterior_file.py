@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PosteriorFile", "posterior_file", "clear_cache", "file_identity", "CACHE_FILES", "LOAD_ALL_BYTES"]
+__all__ = ["PosteriorFile", "PosteriorTooLarge", "posterior_file", "clear_cache", "file_identity", "check_declared_size",
+           "CACHE_FILES", "LOAD_ALL_BYTES", "MAX_SAMPLES"]
 
 #: Posterior files kept in memory (the least recently used is dropped first).
 CACHE_FILES = 4
@@ -25,7 +26,32 @@ CACHE_FILES = 4
 #: one is read a variable at a time, as inputs ask for them.
 LOAD_ALL_BYTES = 64 * 1024 * 1024
 
+#: More samples (chains x draws) than a calibration writes (at most 64 chains x 1,000,000 draws).
+MAX_SAMPLES = 64_000_000
+
 _LOCK = threading.Lock()
+
+
+class PosteriorTooLarge(ValueError):
+    """A variable declares more samples than a posterior holds, or more bytes than the machine has free."""
+
+
+def check_declared_size(var: str, array: Any) -> None:
+    """Refuse, before reading it, a variable whose declared size is absurd (a small file can declare 10^9
+    draws that HDF5 would fill in)."""
+    from revsim.engine.memory import available_bytes, format_bytes
+
+    sizes = dict(array.sizes)
+    samples = int(sizes.get("chain", 1)) * int(sizes.get("draw", 1))
+    shape = ", ".join(f"{dim}: {int(n):,}" for dim, n in sizes.items())
+    available = available_bytes()
+    if samples > MAX_SAMPLES:
+        raise PosteriorTooLarge(f"variable '{var}' declares {samples:,} samples ({shape}), more than a posterior "
+                                f"holds (at most {MAX_SAMPLES:,}): the file was not written by a calibration, or "
+                                "was damaged")
+    if available is not None and array.nbytes > available:
+        raise PosteriorTooLarge(f"variable '{var}' ({shape}) takes {format_bytes(array.nbytes)} in memory, more than "
+                                f"the {format_bytes(available)} available")
 _CACHE: OrderedDict[str, PosteriorFile] = OrderedDict()
 
 
@@ -56,6 +82,7 @@ class PosteriorFile:
             import xarray as xr
 
             with xr.open_dataset(self.path, group=self.group, engine="h5netcdf") as dataset:
+                check_declared_size(var, dataset[var])
                 self._arrays[var] = dataset[var].load()
         return self._arrays[var]
 

@@ -197,10 +197,40 @@ def described(description: str, unit: str | None = None, *, shown_default: Any =
     return Field(description=description, json_schema_extra=extra or None, **kwargs)
 
 
+def _numeric_kinds(annotation: Any) -> set[type]:
+    """The number types (int, float) a field's annotation admits, looking through Optional and Annotated."""
+    if annotation in (int, float):
+        return {annotation}
+    kinds: set[type] = set()
+    for arg in get_args(annotation):
+        if arg is bool:
+            return set()
+        kinds |= _numeric_kinds(arg)
+    return kinds
+
+
+def refuse_boolean_number(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """A YAML boolean (``yes``, ``on``, ``true``...) where a number belongs is an error, not 1 or 0."""
+    if isinstance(value, bool) and info.field_name is not None:
+        field = model.model_fields.get(info.field_name)
+        kinds = _numeric_kinds(field.annotation) if field is not None else set()
+        if kinds:
+            what = "a whole number" if kinds == {int} else "a number"
+            raise PydanticCustomError("revsim", "expected {what}, got {v} (yes, no, on, off, true and false are "
+                                      "booleans in YAML, not numbers)", {"what": what, "v": str(value).lower()})
+    return value
+
+
 class Strict(BaseModel):
-    """Base of every scenario block: unknown keys are errors (the loader suggests the closest known key)."""
+    """Base of every scenario block: unknown keys are errors (the loader suggests the closest known key), and a
+    boolean is not a number."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_boolean_number(cls, value, info)
 
 
 def allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
@@ -773,11 +803,18 @@ class Lever(Strict):
         return value
 
 
+#: The years revsim can date: months are stored as datetime64[ns], which spans 1677-09 to 2262-04.
+FIRST_YEAR, LAST_YEAR = 1678, 2261
+
+
 def _check_year_month(value: Any) -> str:
     text = str(value)
     match = _YEAR_MONTH.match(text)
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise PydanticCustomError("revsim", "expected a month as YYYY-MM (e.g. 2027-01), got '{v}'", {"v": text})
+    if not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise PydanticCustomError("revsim", "expected a month from {first}-01 to {last}-12 (the months revsim can "
+                                  "date), got '{v}'", {"v": text, "first": FIRST_YEAR, "last": LAST_YEAR})
     return text
 
 
@@ -908,6 +945,17 @@ class Scenario(Strict):
             if problems:
                 raise _cross_reference_error(problems)
         return model
+
+    @model_validator(mode="after")
+    def _horizon_within_dates(self) -> Scenario:
+        year, month = (int(part) for part in self.start.split("-"))
+        last = year * 12 + month - 1 + self.horizon_months - 1
+        if last // 12 > LAST_YEAR:
+            end = f"{last // 12}-{last % 12 + 1:02d}"
+            raise _cross_reference_error([(("horizon_months",), f"the simulated months end in {end}, after "
+                                           f"{LAST_YEAR}-12, the last month revsim can date; start earlier or "
+                                           "shorten the horizon")])
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -1064,6 +1112,39 @@ def _cross_reference_error(problems: list[tuple[tuple[str | int, ...], str]]) ->
         "{count} cross-reference problem(s)",
         {"count": len(problems), "problems": problems},
     )
+
+
+def _uncertain_domain(field: Any) -> str | None:
+    """The domain of an uncertain field (``Positive``, ``Probability``...), or None for other fields."""
+    found = list(field.metadata)
+    for arg in get_args(field.annotation):
+        found += list(getattr(arg, "__metadata__", ()))
+    for item in found:
+        schema = getattr(item, "json_schema", None)
+        if isinstance(schema, dict) and schema.get("x-form") == "uncertain":
+            return schema.get("x-domain")
+    return None
+
+
+def positive_input_names() -> frozenset[str]:
+    """Names of the uncertain inputs that must be > 0 (``acv``, ``reps``...): a draw of 0 is refused like the
+    constant 0 is."""
+    names = set()
+    pending: list[type[BaseModel]] = [Scenario]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if _uncertain_domain(field) == "positive":
+                names.add(name)
+            for arg in (field.annotation, *get_args(field.annotation),
+                        *(a for sub in get_args(field.annotation) for a in get_args(sub))):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    pending.append(arg)
+    return frozenset(names)
 
 
 def iter_inputs(scenario: Scenario) -> Iterator[tuple[str, Distribution]]:

@@ -193,9 +193,14 @@ def parse_yaml_text(text: str, *, file: str = "<string>") -> YamlDocument:
 
 def _read_bytes(name: str, max_bytes: int) -> bytes:
     """Read at most ``max_bytes`` of a file, turning every failure into an :class:`InputError`."""
+    from revsim.special_files import special_kind
+
     try:
         if os.path.isdir(name):
             raise InputError.single("is a directory, expected a YAML file", file=name)
+        kind = special_kind(name)
+        if kind is not None:  # opening a FIFO would wait for a writer forever
+            raise InputError.single(f"is {kind}, not a regular file; expected a YAML file", file=name)
         with open(name, "rb") as handle:
             raw = handle.read(max_bytes + 1)
     except InputError:

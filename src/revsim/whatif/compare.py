@@ -188,6 +188,7 @@ class Comparison:
             When ``out_dir`` already holds these files and ``force`` is not set.
         """
         from revsim.results.output_dir import check_output_dir, write_files
+        from revsim.results.write_errors import write_netcdf
 
         out = Path(out_dir)
         check_output_dir(out, self.plan.output_files, force=force)
@@ -198,7 +199,7 @@ class Comparison:
         }
         for variant in [self.plan.base, *self.plan.variants]:
             ds = self.datasets[variant.name]
-            writers[variant.file_name] = lambda path, ds=ds: ds.to_netcdf(path, engine="h5netcdf")
+            writers[variant.file_name] = lambda path, ds=ds: write_netcdf(ds, path)
         return write_files(out, writers)
 
 

@@ -1,0 +1,161 @@
+"""Operating-system errors on the write path, worded for the user: exit code 2 for a path the user can fix,
+1 for a machine that cannot take the files (a full disk, an input/output error).
+
+Also the netCDF writers: HDF5 fails badly on a full disk (dozens of tracebacks from its clean-up, then a
+segmentation fault), so netCDF files are built in memory and written with plain file writes, after checking
+that the device has room for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from revsim.errors import InputError, RevsimError
+
+__all__ = ["NoRoom", "WriteError", "output_error", "check_creatable", "write_bytes", "write_netcdf", "write_inference_data"]
+
+#: Errors of the user's path: another path fixes them (exit code 2).
+_PATH_ERRORS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG,
+                errno.ELOOP, errno.EISDIR}
+
+
+class NoRoom(OSError):
+    """The device has less room than the bytes to write (found before writing them)."""
+
+    def __init__(self, needed: int, free: int, path: Path) -> None:
+        super().__init__(errno.ENOSPC, f"{needed} bytes to write, {free} free", str(path))
+        self.needed = needed
+
+
+class WriteError(RevsimError):
+    """The machine could not take the outputs (a full disk, an input/output error). Exit code 1."""
+
+    exit_code = 1
+
+
+def check_creatable(out_dir: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output directory that cannot be created: a dangling symbolic link, a path
+    through a regular file, an empty name."""
+    if str(out_dir) == "":
+        raise InputError.single("an empty path names no directory; give a directory (. for the current one)",
+                                path=(option,))
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise InputError.single(f"{out_dir} is a symbolic link to {os.readlink(out_dir)}, which does not exist; "
+                                f"create it or choose another {option}", path=(option,))
+    blocker = _file_in_the_way(out_dir)
+    if blocker is not None:
+        raise InputError.single(f"cannot create {out_dir}: {blocker} is a file, not a directory; choose another "
+                                f"{option}", path=(option,))
+
+
+def _file_in_the_way(out_dir: Path) -> Path | None:
+    """The first component of ``out_dir`` (before its last) that exists and is not a directory."""
+    for parent in reversed(Path(os.path.abspath(out_dir)).parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+        if not parent.exists():
+            return None
+    return None
+
+
+def output_error(exc: OSError, out_dir: Path, *, name: str | None = None, option: str = "--out") -> RevsimError:
+    """The error to report for ``exc``, raised while writing ``name`` (or creating ``out_dir``)."""
+    what = f"cannot write {name} into {out_dir}" if name else f"cannot write to {out_dir}"
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        free = _free_bytes(out_dir)
+        room = f" ({_size(free)} free)" if free is not None else ""
+        if isinstance(exc, NoRoom):
+            room = f" ({_size(exc.needed)} to write, {_size(free or 0)} free)"
+        reason = "the device is full" if code == errno.ENOSPC else "the disk quota is exhausted"
+        return WriteError(f"{what}: {reason}{room}; nothing was written. Free some space or choose another "
+                          f"{option}")
+    if code in _PATH_ERRORS:
+        reason = {
+            errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "the operation is not permitted",
+            errno.ENOTDIR: "a part of the path is a file, not a directory",
+            errno.EEXIST: "a file of that name is in the way",
+            errno.ENAMETOOLONG: "a name in the path is longer than the file system allows",
+            errno.ELOOP: "the path loops through symbolic links",
+            errno.EISDIR: "a directory of that name is in the way",
+        }[code]
+        blocker = _file_in_the_way(out_dir) if code in (errno.ENOTDIR, errno.EEXIST) else None
+        if blocker is not None:
+            reason = f"{blocker} is a file, not a directory"
+        return InputError.single(f"{what}: {reason}; choose another {option}", path=(option,))
+    return WriteError(f"{what}: {exc.strerror or exc}; nothing was written")
+
+
+def _free_bytes(path: Path) -> int | None:
+    for candidate in (path, *path.parents):
+        try:
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return None
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def write_bytes(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` once the device is seen to have room for it (ENOSPC otherwise)."""
+    free = _free_bytes(Path(path).parent)
+    if free is not None and free < len(data):
+        raise NoRoom(len(data), free, path)
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())  # a full device shows now, not after the rename
+
+
+def _local_scheduler() -> Any:
+    """xarray takes a dask.distributed lock named after the target when a dask client is running (the dask
+    backend), which a memory buffer cannot name: the results are in memory, so write them without dask."""
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
+def write_netcdf(ds: Any, path: Path, **kwargs: Any) -> None:
+    """``ds.to_netcdf(path, engine="h5netcdf", **kwargs)``, built in memory first."""
+    buffer = io.BytesIO()
+    with _local_scheduler():
+        ds.to_netcdf(buffer, engine="h5netcdf", **kwargs)
+    write_bytes(path, buffer.getbuffer())
+
+
+def write_inference_data(idata: Any, path: Path) -> None:
+    """What ``InferenceData.to_netcdf`` writes (every group, numeric variables compressed), built in memory."""
+    import numpy as np
+    import xarray as xr
+
+    buffer = io.BytesIO()
+    mode = "w"
+    with _local_scheduler():
+        attrs = getattr(idata, "_attrs", None)
+        if attrs:
+            xr.Dataset(attrs=attrs).to_netcdf(buffer, mode=mode, engine="h5netcdf", group="/")
+            mode = "a"
+        for group in idata.groups():
+            data = getattr(idata, group)
+            encoding = {name: {"zlib": True} for name, values in data.variables.items()
+                        if np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_}
+            data.to_netcdf(buffer, mode=mode, engine="h5netcdf", group=group, encoding=encoding)
+            mode = "a"
+    write_bytes(path, buffer.getbuffer())
