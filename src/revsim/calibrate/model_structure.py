@@ -119,6 +119,7 @@ def model_structure(model: Any) -> ModelStructure:
     value_vars = [frozen.rvs_to_values[rv] for rv in frozen.free_RVs]
     value_names = [v.name for v in value_vars]
     expand = [v for v in frozen.unobserved_value_vars if v.name not in value_names]
+    expand_names = [v.name for v in expand]  # a rebuilt graph may lose an output's name
     logp = frozen.logp()
     outputs = [logp, *expand]
     # nutpie's start: the support point of every variable, jittered (U(-1, 1) on the unconstrained scale)
@@ -181,7 +182,7 @@ def model_structure(model: Any) -> ModelStructure:
         digest.update(b"\0")
     return ModelStructure(
         key=digest.hexdigest()[:32], model=frozen, value_vars=value_vars, value_names=value_names,
-        value_shapes=value_shapes, expand_names=[v.name for v in expand], expand_shapes=expand_shapes,
+        value_shapes=value_shapes, expand_names=expand_names, expand_shapes=expand_shapes,
         logp=logp, expand=expand, data_inputs=inputs, data_names=names, data=data, initial_point=initial_point)
 
 
