@@ -20,6 +20,7 @@ import numpy as np
 
 from revsim.engine import layout as L
 from revsim.engine.compile import CompiledScenario, DrawParameters, compile_scenario
+from revsim.engine.draw_data import DrawOutputs, Streams
 from revsim.engine.rng import block_generators
 from revsim.errors import InputError, SimulationError
 from revsim.scenario.load import LoadedScenario, load_scenario
@@ -74,6 +75,12 @@ class RawResults:
             cohort_customers=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
             cohort_mrr=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
         )
+
+    def draw(self, i: int) -> DrawOutputs:
+        """Where the ``i``-th draw of these results writes, as the kernel takes it."""
+        return DrawOutputs(self.stage_entries[i], self.stage_open[i], self.stage_converted[i], self.stage_lost[i],
+                           self.counts[i], self.money[i], self.loop_entries[i], self.flags[i],
+                           self.cohort_customers[i], self.cohort_mrr[i])
 
 
 #: Per-cohort detail is kept by default while draws x months^2 x segments stays below this (about 160 MB).
@@ -178,6 +185,8 @@ def run_draws(
     ``params`` are the draws' parameters when they were drawn already (``compiled.draw_parameters(seed, start,
     stop)``, e.g. by the machine that sends the draws to a cluster); by default they are drawn here.
     """
+    from numba import typeof
+
     from revsim.engine.kernels import simulate_draw
 
     if params is None:
@@ -186,26 +195,24 @@ def run_draws(
         raise ValueError(f"params are those of draws {params.start} to {params.stop - 1}, not {start} to {stop - 1}")
     n = stop - start
     raw = RawResults.zeros(compiled, params, cohorts=cohorts)
-    c = compiled
+    structure, book = compiled.structure, compiled.book
+    kernel = simulate_draw  # until the first draw has compiled it (or loaded it from the cache)
 
     def run_block(first: int, last: int) -> None:
         from revsim.interruption import check_stop
 
+        nonlocal kernel
         generators: list[tuple[np.random.Generator, ...]] = []
         for i in range(first, last):
             check_stop()  # SIGINT/SIGTERM: every worker gives up between draws
             if not generators:  # a few draws' generators at a time: seeding them together is cheaper
                 generators = block_generators(seed, start + i, start + min(i + _GENERATOR_BLOCK, last))[::-1]
-            simulate_draw(
-                c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, c.ch_season, c.loop_int,
-                c.capacity_stage, c.initial_stock, c.book_segment, c.book_customers, c.book_mrr, c.book_age,
-                params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
-                params.loop_coef[i], params.capacity[i],
-                *generators.pop(),
-                raw.stage_entries[i], raw.stage_open[i], raw.stage_converted[i], raw.stage_lost[i],
-                raw.counts[i], raw.money[i],
-                raw.loop_entries[i], raw.flags[i], raw.cohort_customers[i], raw.cohort_mrr[i],
-            )
+            arguments = (structure, book, params.draw(i), Streams(*generators.pop()), raw.draw(i))
+            kernel(*arguments)
+            if kernel is simulate_draw and hasattr(simulate_draw, "get_overload"):  # (not when run as Python)
+                # every draw has the same argument types: skip numba's dispatch on them (typing the named
+                # tuples again would cost about as much as a small scenario's draw)
+                kernel = simulate_draw.get_overload(tuple(typeof(argument) for argument in arguments))
             if progress is not None:
                 progress(1)
 

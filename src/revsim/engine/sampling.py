@@ -17,8 +17,8 @@ below the answer it is less than u, each computed to within about 1e-15.
   Cornish-Fisher expansion, within a count of the answer. The distribution function at the start is, for a
   binomial with a standard deviation below 60, the sum of the mass function over the tail beyond the start
   (a few hundred multiplications); otherwise scipy's regularized incomplete beta or gamma function
-  (:mod:`revsim.engine.special`). The mass at the start is Loader's saddle-point formula, exact for any
-  number of trials.
+  (:mod:`revsim.engine.special`). The mass at the start comes from a table of log factorials below 4,096
+  trials (to about 1e-12), and from Loader's saddle-point formula beyond, exact for any number of trials.
 * Gamma quantiles: safeguarded Halley steps on the regularized incomplete gamma function, summed here for
   shapes below 100 (faster there) and scipy's above.
 
