@@ -7,12 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DRAWS  ?= 2000
 
-.PHONY: install run test examples bench clean
+.PHONY: install run test docs examples bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,calibrate]"
+	$(BIN)/python -m pip install --quiet -e ".[test,calibrate,docs,serve]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,6 +26,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+## docs: build the documentation site into docs/_build/html (warnings are errors)
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 ## bench: the benchmark suite, quick (make bench FULL=1 for the full suite, which takes long); see docs/performance.md
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(if $(FULL),,--quick)
@@ -35,4 +40,4 @@ examples: $(STAMP)
 	for f in scenarios/*.yaml; do $(BIN)/revsim run $$f --draws $(DRAWS) --seed 42 --force || exit 1; done
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache docs/_build

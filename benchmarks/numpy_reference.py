@@ -264,6 +264,8 @@ def _simulate_batch(compiled: CompiledScenario, params: DrawParameters, rows: sl
         churned_mrr = _share(m, churned, n)
         n = n - churned
         m = m - churned_mrr
+        renewed = np.zeros_like(n)
+        renewed[:, renewing] = n[:, renewing]
         expansion = np.zeros_like(m)
         if renewing.size:
             uplift = par(L.UPLIFT, renewing)
@@ -284,6 +286,7 @@ def _simulate_batch(compiled: CompiledScenario, params: DrawParameters, rows: sl
         aged_columns = [np.flatnonzero(sa == s) for s in range(S)]
         counts[:, t, :, L.ONBOARDING_CHURNED] = _per_segment(failed, aged_columns)
         counts[:, t, :, L.CHURNED_CUSTOMERS] = _per_segment(churned, aged_columns)
+        counts[:, t, :, L.RENEWED] = _per_segment(renewed, aged_columns)
         money[:, t, :, L.CHURNED_MRR] = _per_segment(churned_mrr, aged_columns)
         money[:, t, :, L.EXPANSION_MRR] = _per_segment(expansion, aged_columns)
         money[:, t, :, L.CONTRACTION_MRR] = _per_segment(contraction, aged_columns)

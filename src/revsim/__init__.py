@@ -15,10 +15,11 @@ from revsim.lazy_exports import lazy_getattr
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_scenario", "simulate", "compare", "sensitivity", "goal_seek", "apply_overrides"]
+__all__ = ["__version__", "load_scenario", "simulate", "kpis", "compare", "sensitivity", "goal_seek", "apply_overrides"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from revsim.engine.run import simulate
+    from revsim.revops.compute import kpis
     from revsim.scenario.load import load_scenario
     from revsim.scenario.overrides import apply_overrides
     from revsim.whatif.compare import compare
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _LAZY = {
     "load_scenario": "revsim.scenario.load",
     "simulate": "revsim.engine.run",
+    "kpis": "revsim.revops.compute",
     "compare": "revsim.whatif.compare",
     "sensitivity": "revsim.whatif.sensitivity",
     "goal_seek": "revsim.whatif.goal",

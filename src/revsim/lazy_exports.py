@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +27,11 @@ def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], An
 
     def __getattr__(name: str) -> Any:
         if name in exports:
-            return getattr(importlib.import_module(exports[name]), name)
+            value = getattr(importlib.import_module(exports[name]), name)
+            # importing a submodule of the same name (revsim.calibrate.backtest) binds the module to the
+            # package's attribute; bind the export instead, or `from package import name` gets the module
+            setattr(sys.modules[package], name, value)
+            return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__

@@ -133,3 +133,67 @@ def funnel_coverage() -> dict[str, Any]:
     from benchmarks.calibration import funnel_coverage as measure
 
     return measure(COVERAGE_SEEDS, COVERAGE_MONTHS)
+
+
+#: Small synthetic companies whose one-month-ahead ARR intervals are checked, and the draws of each fit.
+ARR_COVERAGE_HISTORIES = 20
+ARR_COVERAGE_FIT = {"draws": 150, "tune": 200, "chains": 2, "simulation_draws": 400}
+
+
+def small_company(seed: int) -> dict[str, Any]:
+    """A small monthly-plan company for the independent simulator, its rates varied with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return {
+        "name": f"small company {seed}",
+        "start": "2023-01",
+        "currency": "USD",
+        "segments": [{"name": "smb", "share": 1.0}],
+        "channels": [{"name": "inbound", "volume": float(rng.uniform(600, 1200)),
+                      "growth": float(rng.uniform(0.0, 0.02)), "dispersion": 0.03}],
+        "funnel": {"stages": [
+            {"name": "lead", "conversion": float(rng.uniform(0.15, 0.3)), "months": 0.5},
+            {"name": "trial", "conversion": float(rng.uniform(0.3, 0.5)), "months": float(rng.uniform(0.5, 1.5))},
+            {"name": "paid"},
+        ]},
+        "pricing": {"smb": {"acv": float(rng.uniform(3000, 9000)), "acv_cv": 0.4}},
+        "onboarding": {"success": 0.95, "months": 1},
+        "retention": {"smb": {"model": "sbg", "alpha": 1.0, "beta": float(rng.uniform(10, 25)),
+                              "contract_months": 1}},
+        "expansion": {"smb": {"rate": 0.02, "size": 0.2, "contraction_rate": 0.01, "contraction_size": 0.25}},
+        "advocacy": {"rate": 0.1, "adoption_months": 3},
+    }
+
+
+def arr_coverage(histories: int = ARR_COVERAGE_HISTORIES, sampler: str = "nutpie") -> dict[str, Any]:
+    """Backtest one month ahead on ``histories`` small companies drawn by the independent simulator.
+
+    Each company is simulated from 2023-01 for 25 months; its history is 2023-01 to 2025-01, the backtest
+    calibrates on 2023-01 to 2024-12 (24 months) and forecasts 2025-01. Returns, per history, the actual ARR
+    and revsim's 90% interval, and the seconds each backtest took.
+    """
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from benchmarks.company import simulate_company
+    from revsim.calibrate.backtest import backtest
+
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for seed in range(histories):
+            folder = Path(work) / f"company_{seed}"
+            run = simulate_company(small_company(seed), months=25, seed=1000 + seed)
+            run.write_history(folder, first_month="2023-01", last_month="2025-01")
+            plan = folder / "plan.yaml"
+            plan.write_text(yaml.safe_dump(run.plan_scenario(cut="2025-01"), sort_keys=False), encoding="utf-8")
+            started = time.perf_counter()
+            result = backtest(plan, folder, 1, seed=seed, sampler=sampler, draws=ARR_COVERAGE_FIT["draws"],
+                              tune=ARR_COVERAGE_FIT["tune"], chains=ARR_COVERAGE_FIT["chains"],
+                              simulation_draws=ARR_COVERAGE_FIT["simulation_draws"])
+            row = result.table[(result.table.metric == "arr") & (result.table.method == "revsim")].iloc[0]
+            rows.append({"actual": float(row.actual), "low_90": float(row.low_90), "high_90": float(row.high_90),
+                         "pit": float(row.pit), "seconds": time.perf_counter() - started,
+                         "calibrate_seconds": result.latest.seconds["calibrate"]})
+    return {"rows": rows}

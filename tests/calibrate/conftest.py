@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
-from calibration_workers import funnel_coverage, joint_fit, retention_fits
+from calibration_workers import arr_coverage, funnel_coverage, joint_fit, retention_fits
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
               "--seed", str(QUICK["seed"])]
@@ -36,7 +36,8 @@ def _calibrate(work: Path) -> subprocess.CompletedProcess:
 
 def _backtest(work: Path) -> subprocess.CompletedProcess:
     return revsim("backtest", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--holdout", "6",
-                  "--out", str(work / "backtest"), "--simulation-draws", "300", *QUICK_ARGS)
+                  "--origins", "2", "--spacing", "3", "--out", str(work / "backtest"), "--simulation-draws", "300",
+                  *QUICK_ARGS)
 
 
 def _without_scenario(work: Path) -> subprocess.CompletedProcess:
@@ -68,6 +69,7 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "retention": ("test_retention.py", lambda work: in_fresh_process(retention_fits)),
     "sales_led": ("test_calibrated_levers.py", _sales_led),
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
+    "arr_coverage": ("test_forecast_coverage.py", lambda work: in_fresh_process(arr_coverage)),
 }
 
 

@@ -157,19 +157,36 @@ def backtested(fits: dict[str, Any]) -> tuple[Path, Any]:
 
 def test_backtest_scores_the_forecast_against_baselines(backtested: tuple[Path, Any]) -> None:
     out, result = backtested
-    assert {"backtest.csv", "backtest_summary.csv", "backtest.png", "backtest_scenario.yaml",
-            "posterior.nc"} <= {p.name for p in out.iterdir()}
+    assert {"backtest.csv", "backtest_summary.csv", "backtest_pit.csv", "backtest_diagnostics.csv", "backtest.png",
+            "backtest_scores.png", "backtest_scenario.yaml", "posterior.nc"} <= {p.name for p in out.iterdir()}
     table = pd.read_csv(out / "backtest.csv")
     assert set(table.metric) == {"arr", "new_customers", "churned_arr"}
     assert set(table.method) == {"revsim", "last_value", "linear_trend", "seasonal_naive"}
-    assert sorted(set(table.month)) == ["2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12"]
+    # two origins three months apart, each forecast six months
+    assert sorted(set(table.origin)) == ["2026-03", "2026-06"]
+    assert sorted(set(table[table.origin == "2026-06"].month)) == ["2026-07", "2026-08", "2026-09", "2026-10",
+                                                                   "2026-11", "2026-12"]
+    assert sorted(set(table[table.origin == "2026-03"].month))[0] == "2026-04"
     assert {"actual", "median", "low_90", "high_90", "covered_50", "covered_80", "covered_90", "crps",
-            "ape"} <= set(table.columns)
-    summary = pd.read_csv(out / "backtest_summary.csv")
-    assert len(summary) == 12 and summary.coverage_90.between(0, 1).all() and (summary.crps > 0).all()
-    assert "backtest: calibrated on history up to 2026-06, forecast 6 month(s)" in result.stdout
-    revsim_arr = summary[(summary.metric == "arr") & (summary.method == "revsim")].iloc[0]
-    assert revsim_arr.mape < 0.1  # within 10% of the ARR actually reached
+            "ape", "pit", "horizon"} <= set(table.columns)
+    assert table.pit.between(0, 1).all()
+    summary = pd.read_csv(out / "backtest_summary.csv", dtype={"horizon": str})
+    # metric x method, over all horizons and then per horizon (1 to 6), each averaged over the two origins
+    assert len(summary) == 12 * 7 and list(summary.horizon[:7]) == ["all", "1", "2", "3", "4", "5", "6"]
+    assert (summary[summary.horizon != "all"].scored == 2).all()
+    assert summary.coverage_90.between(0, 1).all() and (summary.crps > 0).all()
+    per_h = summary[(summary.metric == "arr") & (summary.method == "revsim") & (summary.horizon != "all")]
+    rows = table[(table.metric == "arr") & (table.method == "revsim")]
+    np.testing.assert_allclose(per_h.crps, rows.groupby("horizon").crps.mean(), rtol=1e-5)
+    pit = pd.read_csv(out / "backtest_pit.csv")
+    assert (pit.groupby(["metric", "method"])["count"].sum() == 12).all()
+    diagnostics = pd.read_csv(out / "backtest_diagnostics.csv")
+    assert set(diagnostics.origin) == {"2026-03", "2026-06"} and {"r_hat", "ess_bulk"} <= set(diagnostics.columns)
+    assert "backtest: 2 origins from 2026-03 to 2026-06 (3 month(s) apart), each forecast 6 month(s)" in result.stdout
+    assert "origin 2/2: calibrating on the history up to 2026-06" in result.stderr
+    assert "origin 1/2: simulating 300 draws of the 6 month(s) after 2026-03" in result.stderr
+    revsim_arr = summary[(summary.metric == "arr") & (summary.method == "revsim") & (summary.horizon == "all")]
+    assert revsim_arr.mape.iloc[0] < 0.1  # within 10% of the ARR actually reached
     actual = table[(table.metric == "arr") & (table.method == "revsim")]
     assert (actual.actual > 1.5e7).all()
 

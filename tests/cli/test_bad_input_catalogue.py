@@ -118,7 +118,7 @@ def test_validate_refuses_it_too(case: dict[str, Any], tmp_path: Path, monkeypat
 
 
 #: Other commands that read a scenario file as their first argument, with the options they need besides.
-SCENARIO_COMMANDS = [("sensitivity", []), ("compare", [str(BASE_SCENARIO)])]
+SCENARIO_COMMANDS = [("sensitivity", []), ("compare", [str(BASE_SCENARIO)]), ("serve", [])]
 
 
 @pytest.mark.parametrize("command", [pytest.param(c, id=c[0]) for c in SCENARIO_COMMANDS])
@@ -129,9 +129,12 @@ def test_every_command_reading_a_scenario_refuses_it_the_same_way(
     name, extra = command
     if name not in COMMANDS:
         pytest.skip(f"revsim {name} does not exist")
+    if name == "serve":
+        pytest.importorskip("uvicorn", reason="revsim serve needs the serve extra")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, [name, str(CATALOGUE / case["file"]), *extra, "--out", str(out)])
+    where = [] if name == "serve" else ["--out", str(out)]  # serve writes nothing but what the page saves
+    result = CliRunner().invoke(cli, [name, str(CATALOGUE / case["file"]), *extra, *where])
     assert isinstance(result.exception, SystemExit), f"crashed: {result.exception!r}\n{result.output}"
     assert result.exit_code == 2, result.output
     _check_message(result.stderr, case)

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 HEAVY = ["numba", "llvmlite", "xarray", "pandas", "scipy", "pydantic", "yaml", "matplotlib", "pymc", "numpy",
-         "h5netcdf", "h5py"]
+         "h5netcdf", "h5py", "fastapi", "uvicorn", "starlette"]
 
 SCRIPT = """
 import json
@@ -49,6 +49,8 @@ def imported_by(args: list[str]) -> dict:
         pytest.param(["--version"], id="version"),
         pytest.param(["run", "--help"], id="run-help"),
         pytest.param(["validate", "--help"], id="validate-help"),
+        pytest.param(["serve", "--help"], id="serve-help"),
+        pytest.param(["import", "--help"], id="import-help"),
     ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
@@ -66,6 +68,7 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
         pytest.param(["--help"], id="group-help"),
         pytest.param(["run", "--help"], id="run-help"),
         pytest.param(["validate", "--help"], id="validate-help"),
+        pytest.param(["serve", "--help"], id="serve-help"),
     ],
 )
 def test_help_imports_only_click_besides_the_standard_library(args: list[str]) -> None:

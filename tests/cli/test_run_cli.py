@@ -178,3 +178,23 @@ def test_validate_example_in_a_real_process(example_scenario: Path) -> None:
     proc = run_in_process("validate", str(example_scenario))
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
+
+
+def test_a_run_with_set_writes_to_its_own_directory_by_default(tmp_path: Path, monkeypatch) -> None:
+    """After `make run`, the README's what-if `revsim run ... --set ...` neither fails on the existing results
+    nor (with --force) replaces them: it writes out/<name>-set-<hash of the changes>."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    base = runner.invoke(cli, ["run", str(EXAMPLE), "--draws", "8", "-q"])
+    assert base.exit_code == 0, base.output
+    before = (tmp_path / "out" / "saas_sales_led" / "results.nc").read_bytes()
+    changes = ["--set", "funnel.stages.mql.conversion=0.38", "--set", "retention.smb.churn=[0.10, 0.18]"]
+    variant = runner.invoke(cli, ["run", str(EXAMPLE), "--draws", "8", *changes])
+    assert variant.exit_code == 0, variant.output
+    directories = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(directories) == 2 and directories[1].startswith("saas_sales_led-set-"), directories
+    assert f"out/{directories[1]}/results.nc" in variant.output
+    assert (tmp_path / "out" / "saas_sales_led" / "results.nc").read_bytes() == before
+    other = runner.invoke(cli, ["run", str(EXAMPLE), "--draws", "8", "-q", "--set", "funnel.stages.mql.conversion=0.4"])
+    assert other.exit_code == 0, other.output
+    assert len(list((tmp_path / "out").iterdir())) == 3  # other changes, another directory

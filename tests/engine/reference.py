@@ -153,6 +153,7 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
                     churned += (n - churned) - binomial(n - churned, stay, u_ren)
                 churned_mrr = share(m, churned, n) if churned else 0
                 n, m = n - churned, m - churned_mrr
+                counts[t, s, L.RENEWED] += n if renewal else 0
                 expansion = contraction = 0
                 if n > 0:
                     if renewal and p[L.UPLIFT] > 0:

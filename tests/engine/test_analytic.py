@@ -28,6 +28,7 @@ from scipy.special import betaln
 
 from revsim.engine.compile import compile_scenario
 from revsim.engine.run import simulate
+from revsim.errors import InputError
 from revsim.results.invariants import bridge_residual, check_invariants
 from revsim.scenario.load import LoadedScenario, scenario_from_dict
 
@@ -273,6 +274,27 @@ def test_pipeline_open_at_start_drains(make_scenario):
     assert_mean(still_open, start * q_open, np.sqrt(start * q_open * (1 - q_open)), what="open members")
     assert_mean(new, start * q_won, np.sqrt(start * q_won * (1 - q_won)), what="new customers")
     assert (total(ds, "leads") == 0).all() and (total(ds, "stage_entries")[..., 0] == 0).all()
+
+
+def test_an_uncertain_open_pipeline_is_drawn_per_draw_and_rounded(make_scenario):
+    # a pipeline known to within a range: each draw starts with its own whole number of open members
+    months = 3
+    loaded = make_scenario(
+        horizon_months=months,
+        funnel={"stages": [{"name": "lead", "conversion": 0.5, "months": 0}, {"name": "won"}],
+                "open_at_start": {"lead": {"dist": "uniform", "low": 100, "high": 300}}},
+        initial_book=book(10, age=12),
+    )
+    ds = run(loaded, draws=400)
+    # months: 0 empties the stage in month 0: every open member leaves then, half of them won
+    drawn = ds["param_funnel_open_at_start_lead"].values
+    assert (drawn >= 100).all() and (drawn <= 300).all() and np.unique(drawn).size > 300
+    left = total(ds, "stage_converted")[:, 0, 0] + total(ds, "stage_lost")[:, 0, 0]
+    np.testing.assert_array_equal(left, np.rint(drawn))
+    with pytest.raises(InputError, match="whole number of members"):
+        make_scenario(horizon_months=months, initial_book=book(10, age=12),
+                      funnel={"stages": [{"name": "lead", "conversion": 0.5}, {"name": "won"}],
+                              "open_at_start": {"lead": 12.5}})
 
 
 def test_channels_split_across_segments_with_growth_and_seasonality(make_scenario):

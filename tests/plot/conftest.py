@@ -10,7 +10,9 @@ import pytest
 matplotlib.use("Agg")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
+#: The example scenarios, and a company with long names everywhere, four customers and amounts in euros
+EXAMPLES = [*sorted((REPO_ROOT / "scenarios").glob("*.yaml")),
+            Path(__file__).resolve().parent / "data" / "long_names_small_book.yaml"]
 DRAWS = 200
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -70,4 +71,76 @@ def layout_problems(fig: Figure, tolerance: float = 1.0) -> list[str]:
         height = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
         if width > tolerance and height > tolerance:
             problems.append(f"overlap: {a.get_text()!r} and {b.get_text()!r}")
+    return problems
+
+
+# -- tick labels -------------------------------------------------------------------------------------------
+
+_SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "B": 1e9}
+_MONEY = re.compile(r"^(?P<sign>[+\u2212-])?(?P<prefix>[^\d\s+\u2212-]*)(?P<number>\d[\d,.]*)\s?(?P<scale>[kMB]?)"
+                    r"(?:\s?(?P<code>[A-Z]{3}))?$")
+
+
+def parse_tick_label(text: str) -> float | None:
+    """The number a tick label writes (``92%``, ``$1.25M``, ``1,2 M EUR``, ``−$850k``, ``1,200``), or None
+    for a label that is not a number (a name, a month)."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.endswith("%"):
+        body = text[:-1].replace("\u2212", "-")
+        try:
+            return float(body) / 100
+        except ValueError:
+            return None
+    match = _MONEY.match(text)
+    if not match:
+        return None
+    number = match["number"]
+    if match["code"] and "," in number and "." not in number and not re.fullmatch(r"\d{1,3}(,\d{3})+", number):
+        number = number.replace(",", ".")  # a decimal comma (1,2 M EUR)
+    elif match["code"] and "," in number and match["scale"]:
+        number = number.replace(",", ".")
+    else:
+        number = number.replace(",", "")
+    try:
+        value = float(number) * _SCALE[match["scale"]]
+    except ValueError:
+        return None
+    return -value if match["sign"] in ("-", "\u2212") else value
+
+
+def tick_label_problems(fig: Figure) -> list[str]:
+    """Tick labels that do not write their tick's value: a number label must equal its position (to 1e-9
+    relative), a month label must name the month of its position. Labels set by hand (names) are skipped."""
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    problems = []
+    for ax in fig.axes:
+        if not ax.axison:
+            continue
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, FixedFormatter | NullFormatter) or isinstance(axis.get_major_locator(),
+                                                                                    FixedLocator):
+                continue  # labels set by hand at fixed places (stage names, cohorts, ages): not values
+            low, high = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks():
+                position, text = tick.get_loc(), tick.label1.get_text()
+                if not tick.label1.get_visible() or not text or not low - 1e-9 * abs(high - low) <= position \
+                        <= high + 1e-9 * abs(high - low):
+                    continue
+                if isinstance(formatter, mdates.DateFormatter | mdates.AutoDateFormatter | mdates.ConciseDateFormatter):
+                    when = mdates.num2date(position)
+                    if str(when.year) not in text:
+                        problems.append(f"{name} tick at {when:%Y-%m-%d} labelled {text!r}")
+                    continue
+                value = parse_tick_label(text)
+                if value is None:
+                    problems.append(f"{name} tick at {position:g} has a label that is not a number: {text!r}")
+                elif abs(value - position) > 1e-9 * max(abs(position), abs(high - low)):
+                    problems.append(f"{name} tick at {position:.10g} labelled {text!r} ({value:.10g})")
     return problems

@@ -30,7 +30,14 @@ SALES_LED_PAGES = [
     "Net revenue retention",        # KPI panel
     "chance of reaching $30M",      # distribution at the horizon
     "chance of reaching $20M",      # distribution at the 2028-12 target
-    "moves ARR most",               # key assumptions
+    "most correlated with ARR",      # key assumptions
+    "MQL entries grows from",       # marketing (the appendix of team pages)
+    "New ARR grows from",           # sales
+    "Net revenue retention",        # customer success
+    "ARR grows from",               # finance
+    "targets are reached together", # targets
+    "customers activated from",     # AARRR
+    "North Star: Net new ARR",      # North Star
 ]
 
 
@@ -51,7 +58,9 @@ def test_report_writes_every_file(sales_led_report) -> None:
     names = sorted(p.name for p in out.iterdir())
     assert "report.pdf" in names and "forecast.xlsx" in names
     charts = [n for n in names if n.endswith(".png")]
-    assert len(charts) == 9 and len(names) == 11
+    assert len(charts) == 16 and len(names) == 18
+    assert {"team_marketing.png", "team_sales.png", "team_customer_success.png", "team_finance.png", "targets.png",
+            "aarrr.png", "north_star.png"} <= set(charts)
     assert not [n for n in names if n.endswith(".partial")]
     assert result.notes == []
     assert sorted(p.name for p in result.written) == names
@@ -74,8 +83,11 @@ def test_pdf_summary_prints_each_targets_probability(sales_led_report) -> None:
     end = ds["arr"].sum("segment").isel(month=-1).values
     december_2028 = ds["arr"].sum("segment").sel(month="2028-12").values.ravel()
     printed = [int(p) for p in re.findall(r"(\d+)% of draws reach it", summary)]
-    assert printed == [round(100 * np.mean(december_2028 >= 20e6)), round(100 * np.mean(end >= 30e6)),
-                       round(100 * np.mean(end >= 25e6))]
+    assert printed[:2] == [round(100 * np.mean(december_2028 >= 20e6)), round(100 * np.mean(end >= 30e6))]
+    from revsim.revops.targets import target_report
+
+    evaluated = [round(100 * t.probability) for t in target_report(ds).targets]
+    assert printed == [*evaluated, round(100 * np.mean(end >= 25e6))]  # the scenario's six, then --target 25M
 
 
 def test_workbook_sheets_and_numbers(sales_led_report) -> None:
@@ -110,8 +122,9 @@ def test_charts_without_their_data_become_notes(tiny_results: Path, tmp_path: Pa
     charts = plan_charts(ds, targets=report_targets(ds))
     drawn, notes = render_charts(charts)
     notes += missing_kpi_notes(ds)
-    assert [c.name for c, _ in drawn] == [c.name for c in charts if c.name != "retention"]
+    assert [c.name for c, _ in drawn] == [c.name for c in charts if c.name not in ("retention", "team_pages")]
     assert any(note.startswith("Retention by age skipped") and "not found" in note for note in notes)
+    assert any(note.startswith("Team KPIs and targets skipped: KPIs need the run's scenario") for note in notes)
     assert any("no costs block" in note and "CAC" in note for note in notes)
     assert any("sales quota" in note for note in notes)
     with style.offscreen():
@@ -127,3 +140,16 @@ def test_report_refuses_to_replace_without_force(sales_led_report, tmp_path: Pat
     with pytest.raises(InputError, match="--force"):
         write_report(ds, copy)
     assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
+
+
+def test_summary_lists_six_targets_and_counts_the_others(sales_led_report) -> None:
+    """More targets than the summary page holds: six, then how many more the targets page lists."""
+    from revsim.plot.targets import arr_target
+
+    ds, _, _ = sales_led_report
+    targets = [arr_target(ds, value) for value in (10e6, 12e6, 14e6, 16e6, 18e6, 20e6, 22e6, 24e6, 26e6)]
+    with style.offscreen():
+        page = summary_page(ds, targets, ["ARR forecast"], [])
+    texts = [t.get_text() for t in page.texts]
+    assert sum(t.endswith("of draws reach it") for t in texts) == 6
+    assert "and 3 more: every target is on the targets page" in texts

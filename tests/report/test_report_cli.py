@@ -39,8 +39,10 @@ def test_report_writes_charts_pdf_and_workbook(tiny_copy: Path) -> None:
     assert "note: KPI panel without CAC" in result.output
     assert "wrote" in result.output and "report.pdf" in result.output
     pages = [" ".join(page.extract_text().split()) for page in PdfReader(out / "report.pdf").pages]
-    # summary, fan, 1 bridge, bowtie, retention, NRR/GRR, KPIs, 1 distribution, assumptions
-    assert len(pages) == 9
+    # summary, fan, 1 bridge, bowtie, retention, NRR/GRR, KPIs, 1 distribution, assumptions, then the four team
+    # pages and AARRR (no targets, no North Star)
+    assert len(pages) == 14
+    assert "No target names marketing" in pages[9] and "Acquisition" in pages[13]
     assert "3 M EUR by Dec 2028" in pages[1] and "chance" in pages[1]  # the --target, in the run's currency
     assert "no costs block" in pages[0]
     again = invoke("report", str(tiny_copy))
@@ -111,3 +113,23 @@ def test_a_quantiles_results_file_is_refused_clearly(tmp_path) -> None:
     assert result.exit_code == 2, result.output
     assert "--keep quantiles" in result.output + (result.stderr or "")
     assert not (tmp_path / "rep").exists()
+
+
+def test_a_target_that_repeats_the_scenarios_is_shown_once(sales_led_results: Path, tmp_path: Path) -> None:
+    """--target 30M on a scenario whose own target is 30M at the horizon: one line, one label, one row."""
+    from openpyxl import load_workbook
+
+    results = tmp_path / "run" / "results.nc"
+    results.parent.mkdir()
+    shutil.copy(sales_led_results, results)
+    result = CliRunner().invoke(cli, ["report", str(results), "--target", "30M", "--target", "25M"])
+    assert result.exit_code == 0, result.output
+    assert "note: --target 30M is already a target of the scenario" in result.output
+    out = results.parent / "report"
+    summary = PdfReader(out / "report.pdf").pages[0].extract_text()
+    assert summary.count("ARR \u2265 $30M") == 1 and summary.count("ARR \u2265 $25M") == 1
+    fan = PdfReader(out / "report.pdf").pages[1].extract_text()
+    assert fan.count("$30M by Dec 2029") == 1
+    sheet = load_workbook(out / "forecast.xlsx")["Summary"]
+    names = [row[0].value for row in sheet.iter_rows() if row[0].value and str(row[0].value).startswith("ARR ")]
+    assert names.count("ARR \u2265 $30M") == 1

@@ -79,6 +79,12 @@ class FunnelData:
     segments_with_data: list[str] = field(default_factory=list)
 
     @property
+    def trials_before(self) -> np.ndarray:
+        """``[pair, month]``: the entries into the upstream stage up to and including each month (0: the stage has
+        no members yet, in the model)."""
+        return np.cumsum(self.trials, axis=1)
+
+    @property
     def segment_names(self) -> list[str]:
         return self.segments or ["all"]
 
@@ -249,14 +255,22 @@ class FunnelBlock:
         stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * first / h[:, None]  # A_t
         squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
                    + tail ** 2 * first / (1 - pt.exp(2 * log1mh)))  # B_t
-        n = pt.maximum(stock ** 2 / squared, y)
+        # A month whose stage has no members in the model (no entries so far, and none before the history since
+        # the first month had none) has A_t = B_t = 0: the model cannot say anything about its conversions, so
+        # the month is left out of the likelihood (a small company's channel that starts later). Its terms are
+        # computed on stand-in values, so that no NaN or infinity reaches the gradient.
+        members = pt.as_tensor(d.trials_before > 0)  # data only: the same in every draw
+        safe_stock = pt.switch(members, stock, 1.0)
+        safe_squared = pt.switch(members, squared, 1.0)
+        n = pt.maximum(safe_stock ** 2 / safe_squared, y)
         p_ = p[:, None]
-        r = pt.clip(h[:, None] * p_ * squared / stock, 1e-12, 1 - 1e-12)
+        r = pt.clip(h[:, None] * p_ * safe_squared / safe_stock, 1e-12, 1 - 1e-12)
         kappa = concentration[ps][:, None]
         kappa_r = (kappa + 1) * p_ * (1 - r) / (r * (1 - p_)) - 1
         a, b = r * kappa_r, (1 - r) * kappa_r
         logp = (pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1)
                 + _betaln(y + a, n - y + b) - _betaln(a, b))
+        logp = pt.switch(members, logp, 0.0)
         pm.Potential("funnel_loglik", pt.sum(logp))
 
     def variables(self) -> list[str]:

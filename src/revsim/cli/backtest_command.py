@@ -1,4 +1,5 @@
-"""``revsim backtest``: calibrate on all but the last N months of history, forecast them, score the forecast."""
+"""``revsim backtest``: calibrate on the history before one or several cuts, forecast the months after each, and
+score the forecasts."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ __all__ = ["backtest"]
                    "the files themselves.")
 @click.option("--holdout", type=click.IntRange(min=1, max=120), required=True,
               help="Months at the end of the history held out: calibrated without them, then forecast.")
+@click.option("--origins", type=click.IntRange(min=1, max=120), default=1, show_default=True,
+              help="Cuts of the history (rolling origins): each is calibrated on what precedes it and forecast "
+                   "HOLDOUT months; the scores are averaged over them.")
+@click.option("--spacing", type=click.IntRange(min=1, max=120), default=None,
+              help="Months between consecutive cuts [default: half the holdout, closer when the history is short].")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Output directory [default: out/<scenario>_backtest].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
@@ -38,30 +44,37 @@ __all__ = ["backtest"]
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
 @reports_errors
-def backtest(scenario: str, history: tuple[str, ...], holdout: int, out_dir: Path | None, sampler: str, draws: int,
-             tune: int, chains: int, simulation_draws: int, seed: int, cores: int | None, retention: str,
-             period_months: int, force: bool, quiet: bool) -> None:
+def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int, spacing: int | None,
+             out_dir: Path | None, sampler: str, draws: int, tune: int, chains: int, simulation_draws: int, seed: int,
+             cores: int | None, retention: str, period_months: int, force: bool, quiet: bool) -> None:
     """Calibrate SCENARIO on the history without its last HOLDOUT months, forecast them from the company as it
     was at the cut, and score ARR, new customers and churned ARR against naive baselines (last value, linear
-    trend, seasonal naive): coverage of the 50/80/90% intervals, CRPS, MAPE of the median. Writes
-    DIR/backtest.csv, DIR/backtest_summary.csv and DIR/backtest.png.
+    trend, seasonal naive): coverage of the 50/80/90% intervals, CRPS, MAPE of the median and the PIT. With
+    --origins K, K cuts SPACING months apart are each calibrated and forecast, and the scores are averaged
+    over them, per month ahead. Writes DIR/backtest.csv, DIR/backtest_summary.csv (per month ahead),
+    DIR/backtest_pit.csv, DIR/backtest_diagnostics.csv, DIR/backtest.png and DIR/backtest_scores.png.
 
     \b
-    Example:
+    Examples:
       revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6
+      revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6 --origins 6
     """
-    from revsim.calibrate.backtest import BACKTEST_FILE, CHART_FILE, SUMMARY_FILE, backtest as run_backtest
+    from revsim.calibrate.backtest import OUTPUT_FILES, backtest as run_backtest
+    from revsim.cli.progress import ProgressBar
     from revsim.results.output_dir import check_output_dir
 
     out = out_dir or Path("out") / f"{Path(scenario).stem}_backtest"
-    check_output_dir(out, [BACKTEST_FILE, SUMMARY_FILE, CHART_FILE], force=force)
-    result = run_backtest(scenario, list(history), holdout, sampler=sampler, draws=draws, tune=tune, chains=chains,
-                          seed=seed, cores=cores, retention=retention, period_months=period_months,
-                          simulation_draws=simulation_draws,
-                          announce=None if quiet else (lambda text: click.echo(text, err=True)))
+    check_output_dir(out, OUTPUT_FILES, force=force)
+    result = run_backtest(scenario, list(history), holdout, origins=origins, spacing=spacing, sampler=sampler,
+                          draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, retention=retention,
+                          period_months=period_months, simulation_draws=simulation_draws,
+                          announce=None if quiet else (lambda text: click.echo(text, err=True)),
+                          progress=None if quiet else (lambda label, total: ProgressBar(total, label=label)))
     written = result.write(out, force=force)
-    for message in result.calibration.warnings:
-        click.echo(f"warning: {message}", err=True)
+    for origin in result.origins:
+        prefix = f"origin {origin.cut}: " if result.origin_count > 1 else ""
+        for message in origin.warnings:
+            click.echo(f"warning: {prefix}{message}", err=True)
     if quiet:
         return
     for note in result.notes:

@@ -31,8 +31,14 @@ COMMANDS = {
                 "Compare scenario variants or levers draw by draw: paired differences of ARR and more."),
     "sensitivity": ("revsim.cli.sensitivity_command:sensitivity",
                     "Rank the uncertain inputs by their influence on ARR; tornado chart."),
+    "import": ("revsim.cli.import_command:import_exports_command", "Read CRM and billing exports (HubSpot, Salesforce, Stripe, Chargebee, ChartMogul) into history files."),
+    "kpis": ("revsim.cli.kpis_command:kpis",
+             "Team KPIs, targets, AARRR and the North Star of a run, per month, quarter or fiscal year; kpis.csv."),
     "goal": ("revsim.cli.goal_command:goal",
              "Find the smallest lever setting that reaches an ARR or customer target with a given confidence."),
+    "init": ("revsim.cli.init_command:init", "Write a commented starter scenario (a few questions in a terminal)."),
+    "schema": ("revsim.cli.schema_command:schema", "Print the JSON Schema of scenario files, for editors."),
+    "serve": ("revsim.cli.serve_command:serve", "A local what-if page: levers as sliders, paired with the base live."),
 }
 
 

@@ -62,6 +62,13 @@ def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str
             raise InputError.single("is not the scenario these results were made from (its content differs)",
                                     file=str(scenario), path=("--scenario",))
     out_dir = out_dir or results.parent / "report"
+    if not quiet:
+        from revsim.plot.targets import arr_target, scenario_targets
+        from revsim.report.build import same_goal
+
+        for text, value in zip(targets, values, strict=True):
+            if any(same_goal(arr_target(ds, value), known) for known in scenario_targets(ds)):
+                click.echo(f"note: --target {text} is already a target of the scenario; it is shown once", err=True)
     result = write_report(ds, out_dir, formats=chart_formats, targets=values, periods=chosen_periods,
                           scenario=linked, force=force)
     if not quiet:

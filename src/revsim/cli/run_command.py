@@ -11,9 +11,21 @@ import click
 from revsim.cli.errors import reports_errors
 from revsim.cli.options import set_option
 
-__all__ = ["run"]
+__all__ = ["run", "default_run_dir"]
 
 OUTPUT_FILES = ["results.nc", "summary.csv"]
+
+
+def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
+    """``out/<scenario file name>``; a run changed with ``--set`` goes to a directory of its own,
+    ``out/<name>-set-<8 hex digits of the changes>``, so that it never meets the unchanged run's results."""
+    stem = Path(scenario).stem
+    if not overrides:
+        return Path("out") / stem
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(overrides).encode("utf-8")).hexdigest()[:8]
+    return Path("out") / f"{stem}-set-{digest}"
 
 
 @click.command()
@@ -23,7 +35,8 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the run: the same scenario and seed give identical results.")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Output directory [default: out/<scenario file name>].")
+              help="Output directory [default: out/<scenario file name>; with --set, "
+                   "out/<scenario file name>-set-<hash of the changes>].")
 @click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
               help="Worker threads [default: all cores]. Results do not depend on it.")
 @click.option("--force", is_flag=True, help="Replace results already in the output directory.")
@@ -79,7 +92,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     if not quiet:
         for note in loaded.notes:  # what was accepted in the files it reads (decimal commas, encodings...)
             click.echo(f"note: {note}", err=True)
-    out_dir = out_dir or Path("out") / Path(scenario).stem
+    out_dir = out_dir or default_run_dir(scenario, overrides)
     check_output_dir(out_dir, OUTPUT_FILES, force=force)
     if with_report:  # refuse an earlier report before the wait, as for the results
         from revsim.report.build import check_report_dir
@@ -115,7 +128,7 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     for message in messages:
         click.echo(f"warning: {message}", err=True)
     if not quiet:
-        click.echo(summary_text(ds))
+        click.echo(summary_text(ds, scenario=loaded))
         click.echo("wrote " + ", ".join(str(p) for p in written))
         if kept == "quantiles":
             click.echo("results.nc keeps per-month quantiles and means, not every draw (--keep draws for all)")

@@ -47,6 +47,7 @@ class DrawParameters:
     ch_par: np.ndarray  # [draw, channel, N_CH_PAR]
     loop_coef: np.ndarray  # [draw, loop]
     capacity: np.ndarray  # [draw, month], int64
+    initial_stock: np.ndarray  # [draw, segment, stage], int64: members open at start
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -54,7 +55,7 @@ class DrawParameters:
     def draw(self, i: int) -> DrawInputs:
         """The parameters of the ``i``-th draw of this block (draw ``start + i``), as the kernel reads them."""
         return DrawInputs(self.seg_par[i], self.conversion[i], self.hazard[i], self.ch_par[i], self.loop_coef[i],
-                          self.capacity[i])
+                          self.capacity[i], self.initial_stock[i])
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class CompiledScenario:
     ch_season: np.ndarray
     loop_int: np.ndarray
     capacity_stage: int
-    initial_stock: np.ndarray  # [segment, stage]
+    initial_stock: np.ndarray  # [segment, stage]: members open at start (each count's mean when uncertain)
     book_segment: np.ndarray
     book_customers: np.ndarray
     book_mrr: np.ndarray  # cents
@@ -96,7 +97,7 @@ class CompiledScenario:
     def structure(self) -> Structure:
         """The structure as the kernel reads it."""
         return Structure(self.start_calendar_month, self.seg_int, self.ch_stage, self.ch_mix, self.ch_season,
-                         self.loop_int, self.capacity_stage, self.initial_stock)
+                         self.loop_int, self.capacity_stage)
 
     @property
     def book(self) -> Book:
@@ -153,6 +154,9 @@ class CompiledScenario:
 
         for path, value in values.items():
             refuse(~np.isfinite(value), tuple(path.split(".")), f"input '{path}' drew a value that is not finite")
+        for path, value in values.items():
+            if path.startswith(OPEN_PREFIX):
+                refuse(value > 1e9, tuple(path.split(".")), "more than 1e9 members open in a stage")
         for i, channel in enumerate(self.channels):
             refuse(values[f"channels.{channel}.growth"] <= -1, ("channels", i, "growth"),
                    "a monthly growth rate must be above -1 (-100%)")
@@ -219,7 +223,33 @@ class CompiledScenario:
             per_rep = values["funnel.sales_capacity.deals_per_rep_per_month"][:, None]
             months = np.arange(self.n_months)[None, :]
             capacity[:] = np.floor((reps + hires * months) * per_rep + 1e-9).astype(np.int64)
-        return DrawParameters(start, stop, values, seg_par, conversion, hazard, ch_par, loop_coef, capacity)
+        initial_stock = open_stock(model, values)
+        return DrawParameters(start, stop, values, seg_par, conversion, hazard, ch_par, loop_coef, capacity,
+                              initial_stock)
+
+
+#: Input paths of the members open at start.
+OPEN_PREFIX = "funnel.open_at_start."
+
+
+def open_stock(model: Scenario, values: dict[str, np.ndarray]) -> np.ndarray:
+    """Members open in each stage at start ``[draw, segment, stage]``: each count rounded to whole members;
+    a count given for the whole stage is split across segments by their shares (largest remainders)."""
+    segments, stages = model.segment_names, model.stage_names
+    n = len(next(iter(values.values()))) if values else 1
+    stock = np.zeros((n, len(segments), len(stages)), np.int64)
+    shares = np.array([seg.share for seg in model.segments], float)
+    mix = shares / shares.sum() if shares.sum() > 0 else np.full(len(segments), 1.0 / len(segments))
+    for stage, counts in model.funnel.open_at_start.items():
+        k = stages.index(stage)
+        if isinstance(counts, dict):
+            for seg in counts:
+                stock[:, segments.index(seg), k] = np.rint(values[f"{OPEN_PREFIX}{stage}.{seg}"])
+        else:
+            totals = np.rint(values[f"{OPEN_PREFIX}{stage}"]).astype(np.int64)
+            for i, total in enumerate(totals):
+                stock[i, :, k] = split_evenly(int(total), mix)
+    return stock
 
 
 def segment_input_path(model: Scenario, block: str, segment: str, name: str) -> str:
@@ -294,13 +324,8 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
         loop_int[j, L.TARGET_SEGMENT] = seg_index[loop.segment] if loop.segment else -1
         loop_int[j, L.SOURCE_SEGMENT] = seg_index[loop.source_segment] if loop.source_segment else -1
 
-    initial_stock = np.zeros((S, len(stages)), np.int64)
-    for stage, counts in model.funnel.open_at_start.items():
-        if isinstance(counts, dict):
-            for seg, n in counts.items():
-                initial_stock[seg_index[seg], stage_index[stage]] = n
-        else:
-            initial_stock[:, stage_index[stage]] = split_evenly(counts, default_mix)
+    initial_stock = open_stock(model, {path: np.array([dist.mean()]) for path, dist in iter_inputs(model)
+                                       if path.startswith(OPEN_PREFIX)})[0]
 
     capacity_stage = -1
     if model.funnel.sales_capacity is not None:

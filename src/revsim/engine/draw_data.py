@@ -34,7 +34,6 @@ class Structure(NamedTuple):
     ch_season: np.ndarray  # [channel, 12]: seasonal multipliers by calendar month
     loop_int: np.ndarray  # [loop, N_LOOP_INT]: source, target stage, lag, target and source segments
     capacity_stage: int  # the stage whose wins wait for sales capacity, -1 without a capacity
-    initial_stock: np.ndarray  # [segment, stage]: members already in each stage at the start
 
 
 class Book(NamedTuple):
@@ -55,6 +54,7 @@ class DrawInputs(NamedTuple):
     ch_par: np.ndarray  # [channel, N_CH_PAR]: volume, growth, dispersion
     loop_coef: np.ndarray  # [loop]
     capacity: np.ndarray  # [month]: deals that can close
+    initial_stock: np.ndarray  # [segment, stage]: members already open in each stage at the start
 
 
 class Streams(NamedTuple):

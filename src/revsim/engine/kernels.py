@@ -66,6 +66,7 @@ from revsim.engine.layout import (
     ONB_MONTHS,
     ONB_SUCCESS,
     ONBOARDING_CHURNED,
+    RENEWED,
     RET_MODEL,
     RET_SBG,
     SBG_ALPHA,
@@ -215,7 +216,7 @@ def simulate_draw(structure, book, inputs, streams, out):
     """
     n_months = out.counts.shape[0]
     n_segments, n_stages = inputs.conversion.shape
-    funnel = FunnelState(structure.initial_stock.copy(), np.zeros((n_segments, n_stages), np.int64),
+    funnel = FunnelState(inputs.initial_stock.copy(), np.zeros((n_segments, n_stages), np.int64),
                          np.zeros(n_segments, np.int64), np.zeros(n_segments, np.int64),
                          np.zeros(n_segments, np.int64), np.zeros(n_segments, np.int64))
     cohorts = initial_cohorts(book, n_months, n_segments)
@@ -467,6 +468,8 @@ def customer_month(t, structure, inputs, tables, rng_onboarding, rng_retention, 
             churned_mrr = _share(cohort_mrr[c], churned, n)
             n -= churned
             mrr = cohort_mrr[c] - churned_mrr
+            if renewal:
+                counts[t, s, RENEWED] += n
             # movements: the renewal's price uplift, upgrades, downgrades among those who did not upgrade
             expansion = np.int64(0)
             contraction = np.int64(0)

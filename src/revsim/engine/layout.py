@@ -69,7 +69,8 @@ ACTIVE_CUSTOMERS = 2
 ADVOCATES = 3
 ONBOARDING_CHURNED = 4
 NEW_ENTRIES = 5  # entries from channels and loops, at any stage (leads)
-N_COUNTS = 6
+RENEWED = 6  # customers who were due for a renewal and renewed
+N_COUNTS = 7
 
 # -- outputs: money[month, segment, column], in integer cents of MRR --------------------------------------------
 NEW_MRR = 0

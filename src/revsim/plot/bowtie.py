@@ -229,6 +229,9 @@ def bowtie_chart(ds: xr.Dataset, ax: Axes | None = None, *, window: tuple[int, i
     right_h = knot_h + (max_h * 0.85 - knot_h) * np.arange(1, len(data.right) + 1) / max(len(data.right), 1)
     heights = [*left_h[:-1], knot_h, *right_h]
     y_shape = 0.0
+    width_points = ax.get_position().width * ax.figure.get_figwidth() * 72
+    room = width_points / n - 8  # a column's width in points, less a gap between neighbours
+    name_lines = 1
     fills = ["#C9D9EF", "#A9C3E6", "#86AADB", "#648FCC", "#4575BA", "#2E5FA3", "#244E8A"]
     for i, column in enumerate(columns):
         h0 = heights[i]
@@ -244,11 +247,16 @@ def bowtie_chart(ds: xr.Dataset, ax: Axes | None = None, *, window: tuple[int, i
                               (i + 0.96, y_shape + h1 / 2), (i + 0.04, y_shape + h0 / 2)],
                              closed=True, facecolor=colour, edgecolor="none", zorder=2))
         cx = i + 0.5
-        ax.text(cx, 1.36, column.name, ha="center", va="center", fontsize=14.5, fontweight="bold",
-                color=PALETTE["ink"])
-        ax.text(cx, 1.12, column.value_text, ha="center", va="center", fontsize=17, fontweight="bold",
+        # every text fits its column: long names wrap onto two lines and shrink, long numbers shrink
+        name, size = style.fit_text(column.name, room, 14.5, 9, weight="bold")
+        ax.text(cx, 1.25, name, ha="center", va="bottom", fontsize=size, fontweight="bold",
+                color=PALETTE["ink"], linespacing=1.15)
+        name_lines = max(name_lines, name.count("\n") + 1)
+        ax.text(cx, 1.12, column.value_text, ha="center", va="center",
+                fontsize=style.fitting_size(column.value_text, room, 17, 10), fontweight="bold",
                 color=PALETTE["primary"] if i <= n_left else PALETTE["gain"], gid=f"bowtie-value-{column.key}")
-        ax.text(cx, 0.92, "\n".join(column.lines), ha="center", va="top", fontsize=11.5, color=PALETTE["muted"],
+        small = min(style.fitting_size(line, room, 11.5, 8) for line in column.lines) if column.lines else 11.5
+        ax.text(cx, 0.92, "\n".join(column.lines), ha="center", va="top", fontsize=small, color=PALETTE["muted"],
                 linespacing=1.3)
         if column.conversion is not None:  # conversion to the next stage, on the boundary, under the shape
             p10, p50, p90 = column.conversion
@@ -275,8 +283,12 @@ def bowtie_chart(ds: xr.Dataset, ax: Axes | None = None, *, window: tuple[int, i
             what += f", {format_percent(loop.share[1])} of {display_name(loop.target)} entries"
         elif loop.target is None:
             what += " (target stage not recorded)"
-        ax.text((x0 + x1) / 2, depth, f"Loop \u201c{loop.name.replace('_', ' ')}\u201d: {what}",
-                ha="center", va="center", fontsize=13, fontweight="bold", color=PALETTE["target"],
+        centre = (x0 + x1) / 2
+        span = 2 * min(centre, n - centre) / n * width_points - 16  # centred on the arrow, within the axes
+        label, size = style.fit_text(f"Loop \u201c{loop.name.replace('_', ' ')}\u201d: {what}", span, 13, 9,
+                                     weight="bold")
+        ax.text(centre, depth, label, ha="center", va="center", fontsize=size, fontweight="bold",
+                color=PALETTE["target"], linespacing=1.15,
                 bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"}, zorder=4,
                 gid=f"bowtie-loop-{loop.name}")
     bottom = -1.45 - 0.42 * max(len(data.loops), 1) - 0.1
@@ -284,7 +296,7 @@ def bowtie_chart(ds: xr.Dataset, ax: Axes | None = None, *, window: tuple[int, i
         ax.text(0.0, bottom - 0.05, data.note, ha="left", va="top", fontsize=11.5, color=PALETTE["muted"])
         bottom -= 0.25
     ax.set_xlim(0, n)
-    ax.set_ylim(bottom, 1.5)
+    ax.set_ylim(bottom, 1.5 + 0.16 * (name_lines - 1))
     ax.set_axis_off()
     return ax
 

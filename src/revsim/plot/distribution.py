@@ -13,7 +13,6 @@ from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import (
-    MONEY_METRICS,
     Target,
     format_probability,
     scenario_targets,
@@ -35,7 +34,7 @@ def arr_at(ds: xr.Dataset, month: Any = None) -> np.ndarray:
 
 def _targets_at(ds: xr.Dataset, index: int, targets: Sequence[Target] | None) -> list[Target]:
     chosen = scenario_targets(ds) if targets is None else list(targets)
-    return [t for t in chosen if t.metric in MONEY_METRICS and month_index(ds, t.at) == index]
+    return [t for t in chosen if t.on_arr_axis and month_index(ds, t.at) == index]
 
 
 def distribution_months(ds: xr.Dataset, targets: Sequence[Target] | None = None) -> list[int]:
@@ -44,7 +43,7 @@ def distribution_months(ds: xr.Dataset, targets: Sequence[Target] | None = None)
     months = [ds.sizes["month"] - 1]
     for target in chosen:
         index = month_index(ds, target.at)
-        if target.metric in MONEY_METRICS and index not in months:
+        if target.on_arr_axis and index not in months:
             months.append(index)
     return months
 
@@ -160,10 +159,7 @@ def arr_distribution(ds: xr.Dataset, month: Any = None, ax: Axes | None = None, 
                 zorder=5, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
     style.clean_axes(ax)
     style.money_axis(ax, currency, axis="x")
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%" if width else ""))
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    style.percent_axis(ax, nbins=5)
     ax.set_ylabel("share of draws", color=PALETTE["muted"])
     ax.set_xlabel(f"ARR in {style.month_label(ds['month'].values[index])}", color=PALETTE["muted"])
     return ax

@@ -13,7 +13,6 @@ from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import (
-    MONEY_METRICS,
     Target,
     format_probability,
     scenario_targets,
@@ -73,7 +72,7 @@ def history_of(ds: xr.Dataset, history: Any = None) -> pd.Series | None:
 
 def _money_targets(ds: xr.Dataset, targets: Sequence[Target] | None) -> list[Target]:
     chosen = scenario_targets(ds) if targets is None else list(targets)
-    return [t for t in chosen if t.metric in MONEY_METRICS]
+    return [t for t in chosen if t.on_arr_axis]
 
 
 def target_label(ds: xr.Dataset, target: Target) -> str:
@@ -139,6 +138,7 @@ def fan_chart(ds: xr.Dataset, ax: Axes | None = None, *, targets: Sequence[Targe
     """
     currency = currency_of(ds)
     fan = fan_quantiles(ds)
+    own_figure = ax is None
     if ax is None:
         # leave the right margin the end labels need ("Median $26.3M", "Median 3,92 M EUR")
         width = max(style.text_width(text, 14) for text in _end_texts(fan, currency))
@@ -167,16 +167,24 @@ def fan_chart(ds: xr.Dataset, ax: Axes | None = None, *, targets: Sequence[Targe
     ax.set_ylim(0, top * 1.1)
     ax.set_xlim(hist.index[0] if hist is not None and len(hist) else x[0], x[-1])
     start = fan["p50"].iloc[0]
-    # the start's label goes under the point, or over it when the book is too small to leave room below
-    below = start > 0.12 * top * 1.1
-    ax.annotate(f"{format_money(start, currency)} at start", (x[0], start), xytext=(8, -20 if below else 12),
+    taken = _draw_targets(ds, ax, chosen, x[0], x[-1], fan)
+    # the start's label goes under the point, or over it when the book is too small to leave room below or
+    # a target's label is there
+    points = _points_per_unit(ax)
+    places = {"below": ((-20, (start - 24 / points, start - 4 / points))),
+              "above": ((12, (start + 8 / points, start + 28 / points)))}
+    free = [name for name, (_, (low, high)) in places.items()
+            if low > 0 and not any(low < t_high and high > t_low for t_low, t_high in taken)]
+    offset = places[free[0] if free else "below" if start > 0.12 * top * 1.1 else "above"][0]
+    ax.annotate(f"{format_money(start, currency)} at start", (x[0], start), xytext=(8, offset),
                 textcoords="offset points", fontsize=13, color=PALETTE["total"], ha="left")
-    _draw_targets(ds, ax, chosen, x[0], x[-1], fan)
     _end_labels(ax, fan, currency)
 
     style.clean_axes(ax)
     style.money_axis(ax, currency)
     style.month_axis(ax, np.asarray(x))
+    if own_figure:
+        style.make_room_for_tick_labels(ax)
     handles, labels = ax.get_legend_handles_labels()
     order = [labels.index(name) for name in ("Median", "50% of draws", "80% of draws", "90% of draws", "Actual")
              if name in labels]
@@ -185,12 +193,21 @@ def fan_chart(ds: xr.Dataset, ax: Axes | None = None, *, targets: Sequence[Targe
     return ax
 
 
+def _points_per_unit(ax: Axes) -> float:
+    """Points per data unit along the y axis (the axes' height on the page over its data range)."""
+    bottom, top = ax.get_ylim()
+    height = ax.get_position().height * ax.figure.get_figheight() * 72
+    return height / (top - bottom)
+
+
 def _draw_targets(ds: xr.Dataset, ax: Axes, targets: list[Target], first: Any, last: Any,
-                  fan: pd.DataFrame) -> None:
+                  fan: pd.DataFrame) -> list[tuple[float, float]]:
+    """Each target as a dashed line to its month with its label; returns the (low, high) y span of each label."""
     import pandas as pd
 
     if not targets:
-        return
+        return []
+    spans = []
     bottom, top = ax.get_ylim()
     ys = [t.value * (12 if t.metric == "mrr" else 1) for t in targets]
     # the labels sit just above their line, moved apart when two targets are close
@@ -205,10 +222,13 @@ def _draw_targets(ds: xr.Dataset, ax: Axes, targets: list[Target], first: Any, l
         left_gap = _clearance(fan.loc[:first].iloc[-1], label_y, label_top)
         right_gap = _clearance(fan.loc[:when].iloc[-1], label_y, label_top)
         at_left = left_gap > right_gap
+        spans.append((label_y, label_top))
         ax.annotate(target_label(ds, target), (first if at_left else when, label_y),
                     xytext=(8 if at_left else -12, 2), textcoords="offset points",
                     ha="left" if at_left else "right", va="bottom", fontsize=13.5, fontweight="bold",
-                    color=PALETTE["target"], zorder=6)
+                    color=PALETTE["target"], zorder=6,
+                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+    return spans
 
 
 def _clearance(row: pd.Series, low: float, high: float) -> float:

@@ -6,6 +6,7 @@ pipeline coverage) are left out and named in a note under the panel.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,18 +24,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["kpi_panel", "kpi_table", "kpi_months", "missing_kpis", "KPIS"]
 
-#: (Dataset variable, name on the panel, kind of number, what it needs when missing)
+#: (Dataset variable, name on the panel, kind of number, what it needs when missing). Logo churn and the
+#: sales cycle are read over the 12 months to the month shown, from the team KPIs (:mod:`revsim.revops`).
 KPIS = (
     ("nrr_12m", "Net revenue retention (12 mo)", "percent", None),
     ("grr_12m", "Gross revenue retention (12 mo)", "percent", None),
-    ("logo_churn", "Logo churn (per month)", "percent1", None),
+    ("logo_churn", "Logo churn (12 mo)", "percent1", None),
     ("cac", "CAC (trailing 12 mo)", "money", "a costs block"),
     ("cac_payback_months", "CAC payback", "months", "a costs block"),
     ("ltv", "LTV (lifetime margin)", "money", "a costs block"),
     ("ltv_cac", "LTV : CAC", "ratio", "a costs block"),
     ("pipeline_coverage", "Pipeline coverage (quarter)", "ratio", "a sales quota (sales_capacity.quota_per_rep)"),
     ("win_rate", "Win rate", "percent", None),
-    ("sales_cycle_months", "Sales cycle", "months", None),
+    ("sales_cycle_months", "Sales cycle (12 mo)", "months", None),
     ("cost_per_lead", "Cost per lead", "money", "a costs block"),
     ("revenue_per_lead", "New ARR per lead", "money", None),
 )
@@ -81,19 +83,45 @@ def kpi_table(ds: xr.Dataset) -> pd.DataFrame:
     import pandas as pd
 
     currency = currency_of(ds)
+    windowed, first_stage = _windowed_kpis(ds)
     rows = []
     for variable, name, kind, _ in KPIS:
         if variable not in ds:
             continue
         fmt = _formatter(kind, currency)
+        if variable == "cost_per_lead" and first_stage:
+            name = textwrap.shorten(f"Cost per {first_stage}", 32, placeholder="\u2026")
         for index in kpi_months(ds):
-            p10, p50, p90 = interval(at_month(ds[variable], index))
+            values = windowed[variable](index) if variable in windowed else at_month(ds[variable], index)
+            p10, p50, p90 = interval(values)
             rows.append({
                 "variable": variable, "kpi": name, "month": str(ds["month"].values[index])[:7],
                 "p10": p10, "p50": p50, "p90": p90, "median_text": fmt(p50),
                 "range_text": "not defined yet" if not np.isfinite(p50) else _range(kind, currency, p10, p90),
             })
     return pd.DataFrame(rows)
+
+
+def _windowed_kpis(ds: xr.Dataset) -> tuple[dict[str, Callable[[int], np.ndarray]], str | None]:
+    """Logo churn and the sales cycle over the 12 months to a month (pooled: lost customers over customers at
+    the window's start; months in the closing stage by Little's law), and the first stage's name (cost per
+    lead is per entry into it); nothing when the run's scenario is not at hand."""
+    from revsim.errors import RevsimError
+
+    try:
+        from revsim.revops.catalogue import display_stage
+        from revsim.revops.compute import run_kpis
+
+        run = run_kpis(ds)
+    except RevsimError:
+        return {}, None
+
+    def window(name: str) -> Callable[[int], np.ndarray]:
+        return lambda index: run.values(name, [(max(0, index - 11), index)])[:, 0]
+
+    first = display_stage(run.structure.first)
+    return {"logo_churn": window("logo_churn"), "sales_cycle_months": window("sales_cycle_months")}, \
+        first if first.isupper() else first.lower()
 
 
 def kpi_title(ds: xr.Dataset) -> str:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = ["cohort_heatmap", "cohort_table", "history_cohort_table", "expected_retention", "expected_retention_draws",
-           "retention_curves", "retention_title", "heatmap_ages"]
+           "retention_curves", "retention_title", "heatmap_ages", "pooled_survival", "cohort_retention_title"]
 
 KINDS = ("logo", "revenue")
 
@@ -98,22 +98,6 @@ def history_cohort_table(cohorts: Any, kind: str = "logo") -> pd.DataFrame:
     return pd.DataFrame(ratio, index=labels, columns=ages)
 
 
-def _input_draws(ds: xr.Dataset, model: Any) -> dict[str, np.ndarray]:
-    """Every input of the scenario per draw: sampled values from ``param_*``, constants repeated."""
-    from revsim.scenario.schema import iter_inputs
-
-    sampled = {str(ds[v].attrs.get("path")): np.asarray(ds[v].values, dtype=float)
-               for v in ds.data_vars if str(v).startswith("param_") and "path" in ds[v].attrs}
-    draws = ds.sizes["draw"]
-    values = {}
-    for path, dist in iter_inputs(model):
-        if path in sampled:
-            values[path] = sampled[path]
-        elif dist.is_constant:
-            values[path] = np.full(draws, float(dist.mean()))
-    return values
-
-
 def expected_retention_draws(ds: xr.Dataset, scenario: Any = None,
                              max_age: int | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per segment: ``{"logo": [draw, age], "revenue": [draw, age]}`` expected retention of a new customer.
@@ -125,12 +109,13 @@ def expected_retention_draws(ds: xr.Dataset, scenario: Any = None,
     """
     from revsim.engine.compile import segment_input_path
     from revsim.results.metrics import expected_customer_curves
+    from revsim.revops.components import input_values
 
     loaded, why = linked_scenario(ds, scenario)
     if loaded is None:
         raise ChartUnavailable(f"expected retention needs the run's scenario: {why}")
     model = loaded.model
-    values = _input_draws(ds, model)
+    values = input_values(ds, model)
     ages = np.arange((max_age if max_age is not None else heatmap_ages(ds)[-1]) + 1)
     out: dict[str, dict[str, np.ndarray]] = {}
     for segment in [str(s) for s in ds["segment"].values]:
@@ -243,8 +228,12 @@ def cohort_heatmap(table: pd.DataFrame, ax: Axes | None = None, *, kind: str = "
         spine.set_visible(False)
     ax.set_title(f"{'Customers' if kind == 'logo' else 'Revenue (MRR)'} retained", fontsize=15, loc="left",
                  color=PALETTE["ink"])
-    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.015,
-                                  format=lambda v, _pos: format_percent(v))
+    from matplotlib.ticker import MaxNLocator
+
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.015)
+    colorbar.locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+    colorbar.formatter = style.ExactPercentFormatter()
+    colorbar.update_ticks()
     colorbar.outline.set_visible(False)
     colorbar.ax.tick_params(labelsize=11, length=0)
     return ax
@@ -280,16 +269,51 @@ def retention_title(ds: xr.Dataset, scenario: Any = None, logo: pd.DataFrame | N
     return f"{format_percent(share)} of {who} remain after 2 years"
 
 
-def cohort_retention_title(logo: pd.DataFrame) -> str:
-    """The finding of the realised-cohort heatmap: the average share of customers left at 24 months (or 12,
-    or the oldest age that at least three cohorts reach)."""
+def pooled_survival(ds: xr.Dataset, age: int) -> np.ndarray:
+    """Per draw, the share of customers still active ``age`` months after they were won, pooling every
+    realised cohort that has reached that age: the sum of their customers at ``age`` over the sum at age 0.
+
+    Each customer counts once, whatever the size of its cohort, so small cohorts that lose nobody in most
+    draws do not inflate it (as an average of per-cohort shares would).
+
+    Raises
+    ------
+    ChartUnavailable
+        When the Dataset has no per-cohort variables.
+    """
+    if "cohort_customers" not in ds:
+        raise ChartUnavailable("the results have no per-cohort variable 'cohort_customers'")
+    da = ds["cohort_customers"]
+    if "segment" in da.dims:
+        da = da.sum("segment", min_count=1)
+    values = np.asarray(da.transpose("draw", "cohort", "age").values, dtype=float)
+    won, left = values[:, :, 0], values[:, :, age]
+    reached = np.isfinite(left) & np.isfinite(won)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = np.where(reached, won, 0.0).sum(axis=1)
+        return np.where(total > 0, np.where(reached, left, 0.0).sum(axis=1) / np.where(total > 0, total, 1.0), np.nan)
+
+
+def cohort_retention_age(logo: pd.DataFrame) -> int | None:
+    """The age the retention headline speaks of: 24 months, else 12, else the oldest age that at least three
+    cohorts reach (None when no age is reached by three)."""
     counts = logo.notna().sum(axis=0)
     reached = [int(a) for a in logo.columns if counts[a] >= 3]
     if not reached:
+        return None
+    return 24 if 24 in reached else 12 if 12 in reached else max(reached)
+
+
+def cohort_retention_title(ds: xr.Dataset, logo: pd.DataFrame) -> str:
+    """The finding of the realised-cohort heatmap: the share of customers left at 24 months (or 12, or the
+    oldest age at least three cohorts reach), pooling customers over cohorts (:func:`pooled_survival`),
+    median across draws."""
+    age = cohort_retention_age(logo)
+    if age is None:
         return "Retention by cohort and age"
-    age = 24 if 24 in reached else 12 if 12 in reached else max(reached)
     span = "2 years" if age == 24 else f"{age} months"
-    return f"{format_percent(float(logo[age].mean()))} of customers remain after {span} (average cohort)"
+    share = quantiles(pooled_survival(ds, age), [0.5])[0]
+    return f"{format_percent(float(share))} of customers remain after {span} (all cohorts pooled)"
 
 
 def _main_segment(ds: xr.Dataset) -> str:
@@ -311,7 +335,7 @@ def retention_heatmaps(ds: xr.Dataset, *, scenario: Any = None, title: str | Non
         tables = [cohort_table(ds, kind) for kind in KINDS]
         subtitle = (f"Median over {ds.sizes['draw']:,} simulated draws of each cohort's customers and MRR, "
                     "relative to the month it was won.")
-        heading = title or cohort_retention_title(tables[0])
+        heading = title or cohort_retention_title(ds, tables[0])
     else:
         ages = heatmap_ages(ds)
         draws = expected_retention_draws(ds, scenario, max_age=max(ages))
@@ -379,9 +403,8 @@ def retention_curves(ds: xr.Dataset, ax: Axes | None = None, *, title: str | Non
     ax.set_xlim(x[first] - pd.DateOffset(months=1), x[-1])
     style.clean_axes(ax)
     style.month_axis(ax, months[first:])
-    from matplotlib.ticker import FuncFormatter
-
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_percent(v)))
+    style.percent_axis(ax)
+    ax.set_ylim(bottom, top)
     return ax
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from revsim.plot.money import format_money
+from revsim.plot.money import format_money, format_percent
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -28,8 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "PALETTE", "BANDS", "FIGSIZE", "DPI", "RC", "house_style", "house_figure", "offscreen", "source_line",
-    "clean_axes", "money_axis", "month_axis", "month_label", "display_name", "text_width",
-    "fitting_size", "wrap_to_width",
+    "clean_axes", "money_axis", "percent_axis", "month_axis", "month_label", "display_name", "text_width",
+    "fitting_size", "wrap_to_width", "fit_text", "make_room_for_tick_labels",
 ]
 
 #: The one palette: ink for text, a blue for the forecast, green for what adds ARR, red for what takes it
@@ -147,16 +147,21 @@ def house_figure(ds: xr.Dataset | None, title: str, subtitle: str | None = None,
 
         fig = plt.figure(figsize=figsize, dpi=100)
     left, bottom, right, top = content
+    page_width, page_height = figsize[0] * 72, figsize[1] * 72
+    heading, size = fit_text(title, 0.92 * page_width, 23, 16, lines=1, weight="bold")
+    title_drop = heading.count("\n") * size * 1.2 / page_height  # a long title takes more lines at 16 points
+    wrapped = wrap_to_width(subtitle, 0.92 * page_width, 14) if subtitle else ""
+    # each line beyond the first of the title and the subtitle pushes what is below it down
+    top -= title_drop + wrapped.count("\n") * 14 * 1.3 / page_height
     grid = fig.add_gridspec(nrows, ncols, left=left, bottom=bottom, right=right, top=top, **gridspec)
     axes = np.empty((nrows, ncols), dtype=object)
     for i in range(nrows):
         for j in range(ncols):
             axes[i, j] = fig.add_subplot(grid[i, j])
-    fig.text(0.04, 0.925, title, fontsize=fitting_size(title, 0.92 * figsize[0] * 72, 23, 16), fontweight="bold",
-             color=PALETTE["ink"], va="baseline")
+    fig.text(0.04, 0.925 + title_drop, heading, fontsize=size, fontweight="bold", color=PALETTE["ink"],
+             va="top" if title_drop else "baseline", linespacing=1.2)
     if subtitle:
-        fig.text(0.04, 0.87, wrap_to_width(subtitle, 0.92 * figsize[0] * 72, 14), fontsize=14, color=PALETTE["muted"],
-                 va="top", linespacing=1.3)
+        fig.text(0.04, 0.87 - title_drop, wrapped, fontsize=14, color=PALETTE["muted"], va="top", linespacing=1.3)
     if ds is not None:
         fig.text(0.04, 0.025, source_line(ds), fontsize=10.5, color=PALETTE["muted"], va="baseline")
     return fig, (axes[0, 0] if axes.size == 1 else axes.squeeze())
@@ -174,18 +179,52 @@ def text_width(text: str, size: float, weight: str = "bold") -> float:
 
 def wrap_to_width(text: str, width: float, size: float) -> str:
     """``text`` with line breaks so that no line is wider than ``width`` points at ``size`` (words kept whole)."""
+    return _wrap(text, width, size, "normal")
+
+
+def fit_text(text: str, width: float, size: float, smallest: float, *, lines: int = 2,
+             weight: str = "normal") -> tuple[str, float]:
+    """``text`` wrapped to at most ``lines`` lines of ``width`` points, at the largest size from ``size`` down to
+    ``smallest`` where it fits: (the wrapped text, its size). Nothing is cut: at ``smallest`` the text takes
+    the lines it needs."""
+    candidate = size
+    while True:
+        wrapped = _wrap(text, width, candidate, weight)
+        rows = wrapped.split("\n")
+        if (len(rows) <= lines and all(text_width(row, candidate, weight) <= width for row in rows)) \
+                or candidate <= smallest:
+            return wrapped, candidate
+        candidate = max(smallest, candidate - 0.5)
+
+
+def _wrap(text: str, width: float, size: float, weight: str) -> str:
     lines = []
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}" if line else word
-            if line and text_width(candidate, size, weight="normal") > width:
+            if line and text_width(candidate, size, weight=weight) > width:
                 lines.append(line)
                 line = word
             else:
                 line = candidate
         lines.append(line)
     return "\n".join(lines)
+
+
+def make_room_for_tick_labels(ax: Axes, *, size: float = 13, pad: float = 16) -> None:
+    """Move the axes' left edge so that the widest y tick label fits on the page (continental money labels
+    such as ``1,5 M EUR`` are wider than ``$1.5M``). Call once the limits, locator and formatter are set."""
+    low, high = ax.get_ylim()
+    locator, formatter = ax.yaxis.get_major_locator(), ax.yaxis.get_major_formatter()
+    ticks = [t for t in locator.tick_values(low, high) if min(low, high) <= t <= max(low, high)]
+    formatter.set_locs(ticks)
+    widest = max((text_width(formatter(t, i), size, weight="normal") for i, t in enumerate(ticks)), default=0)
+    figure_width = ax.figure.get_figwidth() * 72
+    box = ax.get_position()
+    needed = (widest + pad + 12) / figure_width  # the label, the gap to the axis, the page margin
+    if box.x0 < needed:
+        ax.set_position((needed, box.y0, box.x1 - needed, box.height))
 
 
 def fitting_size(text: str, width: float, size: float, smallest: float) -> float:
@@ -213,6 +252,49 @@ def money_axis(ax: Axes, currency: str, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(formatter)
     target.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+
+
+def percent_axis(ax: Axes, axis: str = "y", *, nbins: int = 6) -> None:
+    """Tick labels as percentages of ratio values (0.92 -> ``92%``), each label exactly its tick's value.
+
+    Ticks fall on round percentages (steps of 1, 2, 2.5 or 5 times a power of ten) and are written with as
+    many decimals as the step needs, so a gridline labelled 92% is at 92%, not at 92.5%.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+    target.set_major_formatter(ExactPercentFormatter())
+
+
+def _exact_percent_formatter_class() -> type:
+    from matplotlib.ticker import Formatter
+
+    class _ExactPercentFormatter(Formatter):
+        """Percent labels with the fewest decimals (at most 4) that write every tick exactly."""
+
+        decimals = 0
+
+        def set_locs(self, locs: Any) -> None:
+            super().set_locs(locs)
+            values = [100 * float(v) for v in locs]
+            self.decimals = next((d for d in range(5) if all(abs(round(v, d) - v) < 1e-7 for v in values)), 4)
+
+        def __call__(self, value: float, pos: Any = None) -> str:
+            return format_percent(value, decimals=self.decimals)
+
+    return _ExactPercentFormatter
+
+
+def ExactPercentFormatter() -> Any:  # noqa: N802  (a class made on first use: matplotlib loads lazily)
+    """A matplotlib Formatter writing ratios as exact percentages (see :func:`percent_axis`)."""
+    global _EXACT_PERCENT
+    if _EXACT_PERCENT is None:
+        _EXACT_PERCENT = _exact_percent_formatter_class()
+    return _EXACT_PERCENT()
+
+
+_EXACT_PERCENT: type | None = None
 
 
 def month_label(month: Any) -> str:

@@ -36,10 +36,16 @@ class Target:
     at: str
     direction: str = "above"
     name: str | None = None
+    probability: float | None = None  # when evaluated over a period (revsim.revops.targets)
 
     @property
     def below(self) -> bool:
         return self.direction == "below"
+
+    @property
+    def on_arr_axis(self) -> bool:
+        """Whether it is drawn on an ARR chart: an ARR or MRR goal that is the same in every draw."""
+        return self.metric in MONEY_METRICS and bool(np.isfinite(self.value))
 
 
 def _last_month(ds: xr.Dataset) -> str:
@@ -47,12 +53,32 @@ def _last_month(ds: xr.Dataset) -> str:
 
 
 def scenario_targets(ds: xr.Dataset) -> list[Target]:
-    """The targets the scenario declares (``targets`` attribute), each with its month filled in."""
+    """The targets the scenario declares, as :mod:`revsim.revops.targets` evaluates them: each read in the
+    month its period ends, with its goal (NaN when a relative goal differs between draws) and its probability.
+
+    Results whose scenario cannot be found give the targets written for one month, with their values.
+    """
+    from revsim.errors import RevsimError
+
+    specs = json.loads(ds.attrs.get("targets", "[]") or "[]")
+    if not specs:
+        return []
+    try:
+        from revsim.revops.targets import target_report
+
+        report = target_report(ds)
+    except RevsimError:
+        return [Target(metric=item.get("metric", "arr"), value=float(item["value"]),
+                       at=(item.get("at") or _last_month(ds))[:7], direction=item.get("direction") or "above",
+                       name=item.get("name")) for item in specs if isinstance(item.get("value"), int | float)]
+    months = ds["month"].values
     targets = []
-    for item in json.loads(ds.attrs.get("targets", "[]") or "[]"):
-        targets.append(Target(metric=item.get("metric", "arr"), value=float(item["value"]),
-                              at=(item.get("at") or _last_month(ds))[:7], direction=item.get("direction") or "above",
-                              name=item.get("name")))
+    for t in report.targets:
+        goal = t.fixed_goal
+        named = t.spec.get("name") or (None if goal is not None and t.spec.get("change") is None else t.label)
+        targets.append(Target(metric=t.metric, value=float("nan") if goal is None else goal,
+                              at=str(months[t.last])[:7], direction=t.direction, name=named,
+                              probability=t.probability))
     return targets
 
 
@@ -71,7 +97,9 @@ def target_draws(ds: xr.Dataset, target: Target) -> np.ndarray:
 
 
 def target_probability(ds: xr.Dataset, target: Target) -> float:
-    """Share of draws that reach ``target`` (NaN draws do not)."""
+    """Share of draws that reach ``target`` (NaN draws do not); as evaluated when it carries a probability."""
+    if target.probability is not None:
+        return target.probability
     values = target_draws(ds, target)
     with np.errstate(invalid="ignore"):
         reached = values <= target.value if target.below else values >= target.value

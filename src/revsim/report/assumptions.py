@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from revsim.plot.draws import currency_of, total
-from revsim.plot.money import format_count, format_money, format_percent
+from revsim.plot.input_labels import format_input
+from revsim.plot.money import format_count, format_money
 from revsim.plot.style import month_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,25 +38,6 @@ def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def format_input(value: float, units: str, currency: str, reference: float | None = None) -> str:
-    """An input's value in its unit: ``25%``, ``$10.8k``, ``1,082``, ``2.5``.
-
-    ``reference`` (the input's median) sets the decimals of percentages, so that a row reads alike.
-    """
-    if not np.isfinite(value):
-        return "n/a"
-    if units.startswith(currency) or units.split(" ")[0] == currency:
-        return format_money(value, currency)
-    if units == "ratio":
-        scale = abs(value if reference is None or not np.isfinite(reference) else reference)
-        return format_percent(value, decimals=1 if scale < 0.1 else 0)
-    if units.startswith("entries"):
-        return format_count(value)
-    if abs(value) >= 1000:
-        return format_count(value)
-    return f"{value:.3g}"
 
 
 def assumptions_table(ds: xr.Dataset) -> pd.DataFrame:

@@ -22,14 +22,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["CHART_FORMATS", "PDF_NAME", "WORKBOOK_NAME", "Chart", "ReportResult", "parse_formats", "parse_period",
-           "plan_charts", "render_charts", "write_report", "check_report_dir", "report_targets", "missing_kpi_notes"]
+           "plan_charts", "render_charts", "write_report", "check_report_dir", "report_targets", "same_goal",
+           "missing_kpi_notes"]
 
 CHART_FORMATS = ("png", "svg", "pdf")
 PDF_NAME = "report.pdf"
 WORKBOOK_NAME = "forecast.xlsx"
 #: Files a report may write besides the two above, to refuse overwriting them without ``force``.
 _CHART_PATTERNS = ("arr_fan.*", "arr_bridge_*.*", "bowtie.*", "retention.*", "nrr_grr.*", "kpis.*",
-                   "arr_distribution_*.*")
+                   "arr_distribution_*.*", "team_*.*", "targets.*", "aarrr.*", "north_star.*")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Chart:
     name: str
     title: str
     draw: Callable[[], Figure]
+    appendix: bool = False  # a RevOps page: after the key assumptions, one line in the contents
 
 
 @dataclass
@@ -75,11 +77,20 @@ def parse_period(ds: xr.Dataset, text: str) -> tuple[int, int]:
 
 
 def report_targets(ds: xr.Dataset, extra: Sequence[float | Target] = ()) -> list[Target]:
-    """The scenario's targets, then the extra ARR targets (values at the horizon, or targets)."""
+    """The scenario's targets, then the extra ARR targets (values at the horizon, or targets) that are not
+    already among them (``--target 30M`` on a scenario with a 30M target at the horizon adds nothing)."""
     targets = scenario_targets(ds)
     for item in extra:
-        targets.append(item if isinstance(item, Target) else arr_target(ds, float(item)))
+        target = item if isinstance(item, Target) else arr_target(ds, float(item))
+        if not any(same_goal(target, known) for known in targets):
+            targets.append(target)
     return targets
+
+
+def same_goal(a: Target, b: Target) -> bool:
+    """Whether two targets are the same goal: the same metric, value, month and direction (names aside)."""
+    return (a.metric, a.at, a.direction) == (b.metric, b.at, b.direction) and abs(a.value - b.value) <= \
+        1e-9 * max(abs(a.value), abs(b.value), 1.0)
 
 
 def plan_charts(ds: xr.Dataset, *, targets: Sequence[Target], periods: Sequence[tuple[int, int]] | None = None,
@@ -108,7 +119,27 @@ def plan_charts(ds: xr.Dataset, *, targets: Sequence[Target], periods: Sequence[
         month = str(months[index])[:7]
         charts.append(Chart(f"arr_distribution_{month}", f"ARR distribution, {style.month_label(month)}",
                             lambda i=index: arr_distribution(ds, i, targets=targets).figure))
-    return charts
+    return charts + revops_charts(ds, scenario)
+
+
+def revops_charts(ds: xr.Dataset, scenario: Any = None) -> list[Chart]:
+    """The team, targets, AARRR and North Star pages (:mod:`revsim.report.revops_pages`); none, with a note,
+    when the run's scenario is not available."""
+    from revsim.errors import RevsimError
+    from revsim.plot.unavailable import ChartUnavailable
+    from revsim.report.revops_pages import revops_sections
+    from revsim.revops.compute import run_kpis
+
+    try:
+        run = run_kpis(ds, scenario=scenario)
+    except RevsimError as exc:
+        reason = str(exc.problems[0].message if getattr(exc, "problems", None) else exc)
+
+        def unavailable() -> Figure:
+            raise ChartUnavailable(reason)
+
+        return [Chart("team_pages", "Team KPIs and targets", unavailable, appendix=True)]
+    return [Chart(name, title, draw, appendix=True) for name, title, draw in revops_sections(run)]
 
 
 def render_charts(charts: Sequence[Chart]) -> tuple[list[tuple[Chart, Figure]], list[str]]:
@@ -217,18 +248,21 @@ def write_report(ds: xr.Dataset, out_dir: str | Path, *, formats: Sequence[str] 
 
     drawn, notes = render_charts(charts)
     notes += missing_kpi_notes(ds)
+    main = [(chart, figure) for chart, figure in drawn if not chart.appendix]
+    appendix = [(chart, figure) for chart, figure in drawn if chart.appendix]
     with style.offscreen():
         assumptions = assumptions_page(ds)
-        contents = [chart.title for chart, _ in drawn] + ["Key assumptions"]
+        titles = [chart.title for chart, _ in main] + ["Key assumptions"]
+        contents = titles + ([f"Teams, targets, AARRR (to page {len(titles) + 1 + len(appendix)})"] if appendix else [])
         summary = summary_page(ds, chosen, contents, notes)
     writers: dict[str, Callable[[Path], None]] = {}
     for chart, figure in drawn:
         for fmt in formats:
             writers[f"{chart.name}.{fmt}"] = _save(figure, fmt)
-    writers[PDF_NAME] = _pdf_writer(ds, [summary, *(f for _, f in drawn), assumptions])
+    writers[PDF_NAME] = _pdf_writer(ds, [summary, *(f for _, f in main), assumptions, *(f for _, f in appendix)])
     writers[WORKBOOK_NAME] = lambda path: write_workbook(ds, path, chosen)
     stale = _report_files(out_dir) - set(writers)
     written = write_files(out_dir, writers)
     for name in sorted(stale):  # charts of the earlier report this one replaces (other formats or periods)
         (out_dir / name).unlink(missing_ok=True)
-    return ReportResult(written=written, notes=notes, pages=["Summary", *contents])
+    return ReportResult(written=written, notes=notes, pages=["Summary", *titles, *(c.title for c, _ in appendix)])

@@ -13,13 +13,14 @@ from revsim.plot.draws import currency_of, interval, start_arr, total
 from revsim.plot.money import format_count, format_money, format_money_range, format_percent
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import Target, format_probability, format_target_value, target_probability
+from revsim.plot.input_labels import input_label
 from revsim.report.assumptions import assumptions_table, run_facts
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
     from matplotlib.figure import Figure
 
-__all__ = ["summary_page", "assumptions_page", "input_label", "target_name", "ASSUMPTION_ROWS"]
+__all__ = ["summary_page", "assumptions_page", "input_label", "target_name", "ASSUMPTION_ROWS"]  # input_label: re-exported
 
 #: Inputs listed on the assumptions page (all of them are in the workbook).
 ASSUMPTION_ROWS = 14
@@ -78,10 +79,13 @@ def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[s
     if not targets:
         fig.text(0.04, y, "The scenario sets no targets (add them under targets:, or pass --target).",
                  fontsize=13, color=PALETTE["muted"], va="center")
-    for target in targets[:7]:
+    name_width = 0.27 * fig.get_figwidth() * 72  # the first column, in points
+    shown = targets if len(targets) <= 7 else targets[:6]
+    for target in shown:
         probability = target_probability(ds, target)
-        fig.text(0.04, y, textwrap.shorten(target_name(ds, target), 31, placeholder="\u2026"), fontsize=13.5,
-                 color=PALETTE["ink"], va="center")
+        name, size = style.fit_text(target_name(ds, target), name_width, 13.5, 10.5)
+        y -= 0.0125 * name.count("\n")  # a name on two lines takes the room of its second line
+        fig.text(0.04, y, name, fontsize=size, color=PALETTE["ink"], va="center", linespacing=1.1)
         fig.text(0.32, y, f"by {style.month_label(target.at)}", fontsize=13, color=PALETTE["muted"], va="center")
         bar = fig.add_axes((0.42, y - 0.014, 0.075, 0.028))
         bar.barh([0], [1], color="#E8ECF1", height=1)
@@ -90,16 +94,21 @@ def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[s
         bar.set_axis_off()
         fig.text(0.505, y, f"{format_probability(probability)} of draws reach it", fontsize=13.5, fontweight="bold",
                  color=PALETTE["target"], va="center", gid="summary-target")
+        y -= 0.052 + 0.0125 * name.count("\n")
+    if len(shown) < len(targets):
+        fig.text(0.04, y, f"and {len(targets) - len(shown)} more: every target is on the targets page", fontsize=12.5,
+                 color=PALETTE["muted"], va="center")
         y -= 0.052
 
     drivers = assumptions_table(ds).head(3)
     y = min(y, 0.38) - 0.035
     if len(drivers) and y - 0.052 * len(drivers) > 0.09:
-        fig.text(0.04, y, f"What moves ARR in {horizon} most", fontsize=16, fontweight="bold", color=PALETTE["ink"])
+        fig.text(0.04, y, f"Inputs most correlated with ARR in {horizon}", fontsize=16, fontweight="bold",
+                 color=PALETTE["ink"])
         for _, row in drivers.iterrows():
             y -= 0.052
-            fig.text(0.04, y, textwrap.shorten(input_label(row["input"]), 31, placeholder="\u2026"), fontsize=13.5,
-                     color=PALETTE["ink"], va="center")
+            label, size = style.fit_text(input_label(row["input"]), name_width, 13.5, 9.5, lines=1)
+            fig.text(0.04, y, label, fontsize=size, color=PALETTE["ink"], va="center")
             fig.text(0.32, y, f"{row['p10_text']} to {row['p90_text']} (P10\u2013P90)", fontsize=13,
                      color=PALETTE["muted"], va="center")
             fig.text(0.505, y, f"rank correlation {row['influence']:+.2f}".replace("-", "\u2212"), fontsize=13,
@@ -116,24 +125,6 @@ def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[s
 
 # -- assumptions --------------------------------------------------------------------------------------------
 
-_LEAVES = {
-    "conversion": "conversion", "months": "months in stage", "volume": "volume", "growth": "monthly growth",
-    "dispersion": "dispersion", "acv": "ACV", "acv_cv": "ACV spread", "success": "onboarding success",
-    "churn": "churn per renewal", "alpha": "sBG alpha", "beta": "sBG beta", "rate": "rate",
-    "size": "size", "contraction_rate": "contraction rate", "contraction_size": "contraction size",
-    "price_uplift": "price uplift", "coefficient": "coefficient", "reps": "sales reps",
-    "hires_per_month": "rep hires per month", "deals_per_rep_per_month": "deals per rep per month",
-    "cost_per_rep": "cost per rep", "other_spend": "other spend", "cs_cost_per_customer": "CS cost per customer",
-    "gross_margin": "gross margin",
-}
-
-
-def input_label(path: str) -> str:
-    """A short name for an input path: ``funnel.stages.sql.conversion`` -> ``SQL conversion``."""
-    label = _input_label(path)
-    return label if label.startswith("sBG") else label[:1].upper() + label[1:]
-
-
 def compact_distribution(text: str) -> str:
     """Numbers of a distribution's description to 3 significant digits: ``median=36740`` -> ``median=36.7k``."""
     import re
@@ -147,52 +138,28 @@ def compact_distribution(text: str) -> str:
     return re.sub(r"(?<![A-Za-z_])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", number, text)
 
 
-def _input_label(path: str) -> str:
-    parts = path.split(".")
-    leaf = _LEAVES.get(parts[-1], parts[-1].replace("_", " "))
-    block = parts[0]
-    if block == "funnel" and len(parts) >= 4 and parts[1] == "stages":
-        stage = style.display_name(parts[2])
-        segment = f" ({parts[4].replace('_', ' ')})" if len(parts) >= 6 and parts[3] == "by_segment" else ""
-        return f"{stage} {leaf}{segment}"
-    if block == "channels" and len(parts) == 3:
-        return f"{parts[1].replace('_', ' ')} channel {leaf}"
-    if block == "loops" and len(parts) == 3:
-        return f"{parts[1].replace('_', ' ')} loop {leaf}"
-    if block == "costs" and len(parts) == 3 and parts[1] == "channel_spend":
-        return f"{parts[2].replace('_', ' ')} spend"
-    if block in ("pricing", "onboarding", "retention", "expansion", "advocacy"):
-        prefix = {"expansion": "expansion ", "advocacy": "advocacy "}.get(block, "")
-        if leaf in ("contraction rate", "contraction size", "price uplift"):
-            prefix = ""
-        segment = f" ({parts[1].replace('_', ' ')})" if len(parts) == 3 else ""
-        return f"{prefix}{leaf}{segment}"
-    if block in ("costs", "funnel"):
-        return leaf
-    return path
-
-
 @house_style
 def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
     """The scenario's structure and its most influential uncertain inputs, on one page."""
     table = assumptions_table(ds)
     facts = dict(run_facts(ds))
     when = style.month_label(ds["month"].values[-1])
-    title = f"{input_label(table['input'].iloc[0])} moves ARR most" if len(table) else "Key assumptions"
+    title = (f"{input_label(table['input'].iloc[0])} is the input most correlated with ARR" if len(table)
+             else "Key assumptions")
     fig, ax = style.house_figure(ds, title,
                                  f"The scenario's structure, and its {len(table)} uncertain inputs ranked by their "
                                  f"influence on ARR in {when}.", content=(0.04, 0.135, 0.96, 0.62))
-    # structure facts above the table: (label, x, y, characters that fit)
-    shown = [("Horizon", 0.04, 0.79, 40), ("Segments", 0.35, 0.79, 40), ("Starting book", 0.66, 0.79, 40),
-             ("Funnel stages", 0.04, 0.725, 80), ("Growth loops", 0.66, 0.725, 40)]
-    for key, x, y, chars in shown:
+    # structure facts above the table: (label, x, y, share of the page's width, lines the value may take)
+    shown = [("Horizon", 0.04, 0.79, 0.29, 1), ("Segments", 0.35, 0.79, 0.29, 1), ("Starting book", 0.66, 0.79, 0.3, 1),
+             ("Funnel stages", 0.04, 0.725, 0.6, 2), ("Growth loops", 0.66, 0.725, 0.3, 2)]
+    for key, x, y, share, lines in shown:
         fig.text(x, y, key, fontsize=11.5, color=PALETTE["muted"], va="top")
         value = facts.get(key, "n/a")
         if key in ("Segments", "Funnel stages", "Growth loops") and value != "none":
             separator = " > " if key == "Funnel stages" else ", "
             value = separator.join(style.display_name(v) for v in value.split(separator))
-        fig.text(x, y - 0.027, textwrap.shorten(value, chars, placeholder="\u2026"), fontsize=13.5,
-                 color=PALETTE["ink"], va="top")
+        value, size = style.fit_text(value, share * fig.get_figwidth() * 72, 13.5, 8, lines=lines)
+        fig.text(x, y - 0.027, value, fontsize=size, color=PALETTE["ink"], va="top", linespacing=1.1)
     ax.set_axis_off()
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -201,6 +168,7 @@ def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
                 fontsize=14, color=PALETTE["muted"])
         return fig
     shown_rows = table.head(rows)
+    axes_width = ax.get_position().width * fig.get_figwidth() * 72  # points
     columns = [(0.0, "Input", "left"), (0.325, "Distribution", "left"), (0.665, "P10", "right"),
                (0.745, "Median", "right"), (0.825, "P90", "right"), (0.855, "Influence on ARR", "left")]
     header_y = 0.97
@@ -212,13 +180,15 @@ def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
         y = header_y - 0.035 - (i + 0.55) * step
         if i % 2 == 0:
             ax.axhspan(y - step / 2, y + step / 2, color="#F3F5F8", zorder=0, linewidth=0)
-        ax.text(0.005, y, textwrap.shorten(input_label(row["input"]), 38, placeholder="\u2026"), fontsize=12,
-                color=PALETTE["ink"], va="center")
-        distribution = textwrap.shorten(compact_distribution(row["distribution"]), 36, placeholder="\u2026")
-        ax.text(0.325, y, distribution, fontsize=11,
+        label = input_label(row["input"])
+        ax.text(0.005, y, label, fontsize=style.fitting_size(label, 0.31 * axes_width, 12, 7), color=PALETTE["ink"],
+                va="center")
+        distribution = compact_distribution(row["distribution"])
+        ax.text(0.325, y, distribution, fontsize=style.fitting_size(distribution, 0.33 * axes_width, 11, 7),
                 color=PALETTE["muted"], va="center")
         for x, key in ((0.665, "p10_text"), (0.745, "median_text"), (0.825, "p90_text")):
-            ax.text(x, y, row[key], fontsize=12.5, ha="right", va="center",
+            ax.text(x, y, row[key], fontsize=style.fitting_size(row[key], 0.072 * axes_width, 12.5, 8), ha="right",
+                    va="center",
                     color=PALETTE["ink"], fontweight="bold" if key == "median_text" else "normal")
         influence = row["influence"]
         centre, half = 0.905, 0.04
@@ -229,8 +199,9 @@ def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
             ax.text(0.998, y, f"{influence:+.2f}".replace("-", "\u2212"), fontsize=11.5, va="center", ha="right",
                     color=PALETTE["muted"])
     more = len(table) - len(shown_rows)
-    footer = (f"Influence: rank correlation of the input's draws with ARR in {when} (\u22121 to +1). "
-              "Inputs held constant are not stored in the results.")
+    footer = (f"Influence: rank correlation of the input's draws with ARR in {when} (\u22121 to +1); revsim "
+              "sensitivity measures how far ARR moves between each input's P10 and P90. Constant inputs are not "
+              "listed.")
     if more > 0:
         footer += f" {more} more in forecast.xlsx (sheet Assumptions)."
     fig.text(0.04, 0.112, textwrap.fill(footer, 150), fontsize=11, color=PALETTE["muted"], va="top",

@@ -162,8 +162,8 @@ def _summary_sheet(wb: Any, ds: xr.Dataset, targets: Sequence[Target]) -> None:
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for target in targets:
-        ws.append([target_name(ds, target), target.metric, target.value, target.at, target.direction,
-                   target_probability(ds, target)])
+        ws.append([target_name(ds, target), target.metric, target.value if np.isfinite(target.value) else None,
+                   target.at, target.direction, target_probability(ds, target)])
         ws.cell(row=ws.max_row, column=6).number_format = "0%"
         ws.cell(row=ws.max_row, column=3).number_format = money if target.metric in ("arr", "mrr") else (
             "0.0%" if target.metric in _PERCENT else "#,##0")

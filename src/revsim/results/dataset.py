@@ -123,6 +123,7 @@ def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, war
         "new_customers": count(L.NEW_CUSTOMERS, "customers won in the month"),
         "churned_customers": count(L.CHURNED_CUSTOMERS, "customers lost in the month (including onboarding failures)"),
         "onboarding_churned": count(L.ONBOARDING_CHURNED, "customers lost at the end of onboarding"),
+        "renewed_customers": count(L.RENEWED, "customers who were due for a renewal in the month and renewed"),
         "active_customers": count(L.ACTIVE_CUSTOMERS, "customers at month end"),
         "advocates": count(L.ADVOCATES, "advocates at month end"),
         "new_arr": arr(L.NEW_MRR, "ARR of customers won in the month"),

@@ -132,6 +132,8 @@ def add_metrics(ds: xr.Dataset, compiled: CompiledScenario, params: DrawParamete
     margin = params.inputs["costs.gross_margin"][:, None]
     ds["sales_marketing_spend"] = xr.Variable(dm, spend, {"units": f"{currency} per month",
                                                           "long_name": "sales and marketing spend"})
+    ds["channel_spend"] = xr.Variable(dm, channel_spend, {"units": f"{currency} per month",
+                                                          "long_name": "spend of the channels (costs.channel_spend)"})
     ds["cost_per_lead"] = xr.Variable(dm, _ratio(trailing_sum(channel_spend), trailing_sum(leads)), {
         "units": f"{currency} per lead", "long_name": "channel spend / leads, trailing 12 months"})
     cac = _ratio(trailing_sum(spend), trailing_sum(new))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import sys
 from importlib import metadata
@@ -14,6 +15,7 @@ __all__ = ["make_attrs", "DEPENDENCIES"]
 DEPENDENCIES = ("numpy", "numba", "scipy", "xarray", "pandas", "pydantic", "h5netcdf")
 
 
+@functools.cache  # asked for every results Dataset built; a lookup reads the installed packages' metadata
 def _version(package: str) -> str:
     try:
         return metadata.version(package)

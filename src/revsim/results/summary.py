@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["QUANTILES", "summary_table", "summary_text", "target_probabilities", "format_money"]
+__all__ = ["QUANTILES", "summary_table", "summary_text", "format_money"]
 
 #: The quantiles summary.csv reports, besides the mean.
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
@@ -79,21 +80,6 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def target_probabilities(ds: xr.Dataset) -> list[tuple[str, str, float]]:
-    """For each target of the scenario: its label, its month and the share of draws that reach it."""
-    targets = json.loads(ds.attrs.get("targets", "[]"))
-    results = []
-    for target in targets:
-        metric = target["metric"]
-        values = ds["new_customers"].sum("segment").cumsum("month") if metric == "new_customers_total" \
-            else _total(ds, metric)
-        month = target.get("at") or pd.Timestamp(ds["month"].values[-1]).strftime("%Y-%m")
-        at = values.sel(month=np.datetime64(f"{month}-01", "ns"))
-        reached = at <= target["value"] if target.get("direction") == "below" else at >= target["value"]
-        results.append((target["label"], month, float(reached.mean())))
-    return results
-
-
 def format_money(value: float, currency: str) -> str:
     """Compact money: ``$1.2M``, ``\u20ac850k``, ``850k CHF``."""
     symbol = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}.get(currency)
@@ -111,8 +97,9 @@ def _pct(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{100 * value:.0f}%"
 
 
-def summary_text(ds: xr.Dataset) -> str:
-    """Three to six lines a finance lead can read: ARR now and at horizon, NRR, targets."""
+def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
+    """Three to six lines a finance lead can read: ARR now and at horizon, NRR, customers, and each target's
+    probability with the joint one and conflicts (``scenario``: the run's, when at hand)."""
     currency = ds.attrs.get("currency", "USD")
     arr = _total(ds, "arr")
     months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
@@ -132,17 +119,10 @@ def summary_text(ds: xr.Dataset) -> str:
     customers = ds["active_customers"].sum("segment").isel(month=-1)
     lines.append(f"Customers {float(customers.median()):,.0f} at horizon (P10 {float(customers.quantile(0.1)):,.0f}, "
                  f"P90 {float(customers.quantile(0.9)):,.0f})")
-    for target, (label, month, probability) in zip(json.loads(ds.attrs.get("targets", "[]")),
-                                                    target_probabilities(ds), strict=True):
-        value = target["value"]
-        if target["metric"] in ("arr", "mrr"):
-            shown = format_money(value, currency)
-        elif target["metric"] in ("nrr_12m", "grr_12m", "logo_churn"):
-            shown = f"{100 * value:.3g}%"
-        else:
-            shown = f"{value:,.0f}"
-        sign = "<=" if target.get("direction") == "below" else ">="
-        condition = f"{target['metric']} {sign} {shown} in {month}"
-        name = f"'{target['name']}' ({condition})" if target.get("name") else condition
-        lines.append(f"Target {name}: {_pct(probability)} of draws reach it")
+    if json.loads(ds.attrs.get("targets", "[]") or "[]"):
+        from revsim.revops.compute import run_kpis
+        from revsim.revops.targets import evaluate_targets
+        from revsim.revops.text import target_lines
+
+        lines += target_lines(evaluate_targets(run_kpis(ds, scenario=scenario)), currency)
     return "\n".join(lines)

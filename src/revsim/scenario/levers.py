@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from revsim.errors import InputError, Problem, did_you_mean
 from revsim.scenario.distributions import parse_amount
+from revsim.scenario.percent import fractions_from_percentages
 from revsim.scenario.overrides import PathError, Target, constant_value, override_scenario, resolve
 from revsim.scenario.schema import Scenario, iter_inputs
 
@@ -314,6 +315,7 @@ def _changed(value: Any, change: Change, where: str) -> Any:
     """
     if change.kind == ABSOLUTE:
         return copy.deepcopy(change.value) if change.amount is None else _clean(change.amount)
+    value = fractions_from_percentages(value)  # "20%" is the fraction 0.2 wherever a lever reads a value
     number = constant_value(value)
     if number is not None:
         return _clean(_operate(change, number), value)

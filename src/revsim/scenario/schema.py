@@ -20,17 +20,24 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from revsim.errors import InputError, did_you_mean
+from revsim.revops.catalogue import STATIC_NAMES
 from revsim.scenario.distributions import Distribution, parse_uncertain
+from revsim.scenario.percent import fractions_from_percentages, holds_percentage
+from revsim.scenario.plausibility import plausibility_problems
+from revsim.scenario.value_schemas import number_schema, uncertain_schema
+from revsim.scenario.revops import KpiSettings, Target, revops_problems
 
 __all__ = [
     "ALL_SEGMENTS",
@@ -60,19 +67,26 @@ MAX_HORIZON_MONTHS = 600
 MAX_BOOK_MRR = 1e12
 
 
-def _uncertain(domain: str) -> Any:
-    """An annotated type: a number, ``[low, high]`` or a ``dist:`` mapping, parsed for ``domain``."""
+def _uncertain(domain: str, *, fraction: bool = False) -> Any:
+    """An annotated type: a number, ``[low, high]`` or a ``dist:`` mapping, parsed for ``domain``.
+
+    A ``fraction`` field (a rate, a share, a growth) also takes percentages (``1.5%``); a probability written
+    as a whole-number percentage (``churn: 15``) is refused with what was probably meant.
+    """
 
     def validate(value: Any, info: ValidationInfo) -> Distribution:
         if isinstance(value, Distribution):
             return value
+        value = _read_percentages(value, fraction)
+        if domain == "probability":
+            _refuse_whole_percentages(value)
         base_dir = (info.context or {}).get("base_dir")
         try:
             return parse_uncertain(value, domain, base_dir=base_dir)  # type: ignore[arg-type]
         except InputError as exc:
             raise PydanticCustomError("revsim", "{message}", {"message": exc.problems[0].message}) from None
 
-    return Annotated[Distribution, PlainValidator(validate)]
+    return Annotated[Distribution, PlainValidator(validate), WithJsonSchema(uncertain_schema(domain, fraction=fraction))]
 
 
 def _amount(domain: str) -> Any:
@@ -81,21 +95,104 @@ def _amount(domain: str) -> Any:
     def validate(value: Any, info: ValidationInfo) -> float:
         if isinstance(value, list | dict):
             raise PydanticCustomError("revsim", "expected a plain number here (this input cannot be uncertain)")
+        value = _read_percentages(value, fraction=False)
         try:
             dist = parse_uncertain(value, domain)  # type: ignore[arg-type]
         except InputError as exc:
             raise PydanticCustomError("revsim", "{message}", {"message": exc.problems[0].message}) from None
         return float(dist.mean())
 
-    return Annotated[float, PlainValidator(validate)]
+    return Annotated[float, PlainValidator(validate), WithJsonSchema(number_schema(domain))]
 
 
-Probability = _uncertain("probability")
+def _read_percentages(value: Any, fraction: bool) -> Any:
+    """Percentages as fractions in a fraction field; a clear refusal anywhere else."""
+    if fraction:
+        return fractions_from_percentages(value)
+    if holds_percentage(value):
+        raise PydanticCustomError(
+            "revsim", "a percentage is accepted only where a fraction is expected (a conversion, churn, growth, "
+            "uplift or share); this field is a number in its own unit: write it without '%'")
+    return value
+
+
+def _refuse_whole_percentages(value: Any) -> None:
+    """``churn: 15`` or ``[10, 20]`` for a probability: almost surely a percentage written as a whole number."""
+    numbers = value if isinstance(value, list | tuple) else [value]
+    if not numbers or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+        return
+    if all(1 < n <= 100 for n in numbers):
+        written = ", ".join(f"{n:g}" for n in numbers)
+        meant = ", ".join(f"{n / 100:g}" for n in numbers)
+        percent = ", ".join(f"{n:g}%" for n in numbers)
+        if isinstance(value, list | tuple):
+            written, meant, percent = f"[{written}]", f"[{meant}]", f"[{percent}]"
+        raise PydanticCustomError(
+            "revsim", "expected a probability between 0 and 1, got {written}: a percentage written as a number? "
+            "For {percent} write {meant} or {percent}",
+            {"written": written, "meant": meant, "percent": percent})
+
+
+#: Largest number of members open in a stage at start.
+MAX_OPEN_COUNT = 10**9
+
+
+def _open_count(value: Any, info: ValidationInfo) -> Distribution:
+    """Members open in a stage at start: a whole number, or an uncertain count (rounded in each draw)."""
+    if isinstance(value, Distribution):
+        return value
+    if isinstance(value, bool) or (isinstance(value, int | float) and (value != int(value) or not
+                                                                       0 <= value <= MAX_OPEN_COUNT)):
+        raise PydanticCustomError("revsim", "expected a whole number of members from 0 to {limit}, got {value}",
+                                  {"limit": f"{MAX_OPEN_COUNT:.0e}", "value": repr(value)})
+    base_dir = (info.context or {}).get("base_dir")
+    try:
+        return parse_uncertain(value, "nonnegative", base_dir=base_dir)  # type: ignore[arg-type]
+    except InputError as exc:
+        raise PydanticCustomError("revsim", "{message}", {"message": exc.problems[0].message}) from None
+
+
+def _open_counts(value: Any, info: ValidationInfo) -> Any:
+    """A stage's open members: one count (split across segments), or a mapping segment -> count."""
+    if isinstance(value, dict) and "dist" not in value:
+        counts = {}
+        for key, item in value.items():
+            try:
+                counts[key] = _open_count(item, info)
+            except PydanticCustomError as exc:
+                raise PydanticCustomError("revsim", "segment {segment}: {message}",
+                                          {"segment": key, "message": exc.message()}) from None
+        return counts
+    return _open_count(value, info)
+
+
+_OPEN_COUNT_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_OPEN_COUNT},
+                                 uncertain_schema("nonnegative")]}
+OpenCounts = Annotated[Any, PlainValidator(_open_counts), WithJsonSchema({"anyOf": [
+    *_OPEN_COUNT_SCHEMA["anyOf"], {"type": "object", "additionalProperties": _OPEN_COUNT_SCHEMA}]})]
+
+
+Probability = _uncertain("probability", fraction=True)
 Positive = _uncertain("positive")
 NonNegative = _uncertain("nonnegative")
 Real = _uncertain("real")
+#: A non-negative fraction: an upgrade's size, a price uplift (percentages accepted).
+Fraction = _uncertain("nonnegative", fraction=True)
+#: A monthly growth rate (percentages accepted; may be negative).
+Growth = _uncertain("real", fraction=True)
 Amount = _amount("nonnegative")
 Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def described(description: str, unit: str | None = None, *, shown_default: Any = None, **kwargs: Any) -> Any:
+    """``Field(description=...)`` with the field's unit, which the JSON Schema carries as ``x-unit``.
+
+    ``shown_default`` is the default the JSON Schema states for a field whose default is made by a factory.
+    """
+    extra: dict[str, Any] = {"x-unit": unit} if unit else {}
+    if shown_default is not None:
+        extra["default"] = shown_default
+    return Field(description=description, json_schema_extra=extra or None, **kwargs)
 
 
 class Strict(BaseModel):
@@ -150,7 +247,7 @@ RESERVED_STAGE_NAMES = frozenset({
     "new_customers", "churned_customers", "advocates", "leads", "nrr_12m", "grr_12m", "logo_churn", "win_rate",
     "open_pipeline_arr", "pipeline_coverage", "revenue_per_lead", "sales_marketing_spend", "cost_per_lead", "cac",
     "cac_payback_months", "ltv_cac",
-})
+}) | frozenset(STATIC_NAMES)  # and every team KPI (revsim kpis): a stage's entries are a KPI named after it
 
 
 def _check_name(value: str) -> str:
@@ -175,8 +272,12 @@ class Segment(Strict):
     ``segment_mix``; shares are normalised to sum to one.
     """
 
-    name: Name
-    share: float = Field(default=1.0, ge=0)
+    name: Name = described("The segment's name (smb, mid_market, enterprise...): letters, digits, '_' or '-'.")
+    share: float = described(
+        "The segment's default part of every channel's volume when the channel gives no segment_mix; shares "
+        "are normalised to sum to one.",
+        unit="weight",
+        default=1.0, ge=0)
 
     @field_validator("name")
     @classmethod
@@ -197,13 +298,26 @@ class Channel(Strict):
     with variance ``mu + dispersion * mu**2`` when ``dispersion`` > 0.
     """
 
-    name: Name
-    volume: NonNegative
-    growth: Real = Field(default_factory=lambda: parse_uncertain(0, "real"))
-    seasonality: list[Annotated[float, Field(ge=0)]] | None = None
-    dispersion: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
-    stage: str | None = None
-    segment_mix: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    name: Name = described("The channel's name (inbound, outbound, partners, paid...).")
+    volume: NonNegative = described(
+        "Expected entries per month in the first simulated month (uncertain).", unit="entries per month")
+    growth: Growth = described(
+        "Monthly growth of the channel's volume: volume x (1 + growth)^t in month t (uncertain; 0.015 or "
+        "1.5%).",
+        unit="fraction per month",
+        default_factory=lambda: parse_uncertain(0, "real"), shown_default=0)
+    seasonality: list[Annotated[float, Field(ge=0)]] | None = described(
+        "Twelve multipliers of the volume, January to December (1 = an average month).", unit="multiplier",
+        default=None)
+    dispersion: NonNegative = described(
+        "Noise beyond Poisson: entries are negative binomial with variance mu + dispersion x mu^2 (0 = "
+        "Poisson).",
+        unit="dimensionless",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+    stage: str | None = described("The stage the channel's entries enter (default: the first stage).", default=None)
+    segment_mix: dict[str, Annotated[float, Field(ge=0)]] | None = described(
+        "The channel's split across segments, segment -> weight (default: the segments' shares).", unit="weight",
+        default=None)
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -220,8 +334,12 @@ class Channel(Strict):
 class StageOverride(Strict):
     """A stage's conversion and time in stage for one segment, where it differs from the stage's own."""
 
-    conversion: Probability | None = None
-    months: NonNegative | None = None
+    conversion: Probability | None = described(
+        "The stage's conversion to the next stage for this segment (uncertain; 0.25 or 25%).", unit="probability",
+        default=None)
+    months: NonNegative | None = described(
+        "Mean months a member of this segment spends in the stage (uncertain).", unit="months",
+        default=None)
 
 
 class Stage(Strict):
@@ -237,10 +355,20 @@ class Stage(Strict):
         Overrides of ``conversion`` and ``months`` for some segments.
     """
 
-    name: Name
-    conversion: Probability | None = None
-    months: NonNegative | None = None
-    by_segment: dict[str, StageOverride] = Field(default_factory=dict)
+    name: Name = described("The stage's name (lead, mql, sql, opportunity, won...); the last stage is the customer.")
+    conversion: Probability | None = described(
+        "The share of the stage's members who eventually move on to the next stage (uncertain; 0.25 or 25%). "
+        "Not for the last stage.",
+        unit="probability",
+        default=None)
+    months: NonNegative | None = described(
+        "Mean months a member spends in the stage before it converts or is lost; 0 = the same month "
+        "(uncertain). Not for the last stage.",
+        unit="months",
+        default=None)
+    by_segment: dict[str, StageOverride] = described(
+        "Overrides of conversion and months for some segments: segment -> {conversion, months}.",
+        default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -255,24 +383,39 @@ class Stage(Strict):
 class SalesCapacity(Strict):
     """At most ``reps * deals_per_rep_per_month`` deals can close in a month; the rest wait in the stage."""
 
-    stage: str | None = None
-    reps: Positive
-    hires_per_month: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
-    deals_per_rep_per_month: Positive
-    quota_per_rep: Amount | None = None
+    stage: str | None = described(
+        "The stage whose conversions are capped (default: the stage before the last: the deals that close).",
+        default=None)
+    reps: Positive = described("Sales reps at the start (uncertain; need not be whole).", unit="reps")
+    hires_per_month: NonNegative = described(
+        "Reps added each month: reps + hires_per_month x t in month t (uncertain).", unit="reps per month",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+    deals_per_rep_per_month: Positive = described(
+        "Deals one rep can close in a month (uncertain).", unit="deals per rep per month")
+    quota_per_rep: Amount | None = described(
+        "New ARR quota of one rep per month, for pipeline coverage.", unit="currency per rep per month",
+        default=None)
 
 
 class Funnel(Strict):
     """The ordered acquisition stages, the optional sales capacity, and the pipeline open at ``start``.
 
     ``open_at_start`` maps a stage to the members already in it when the simulation starts (open leads,
-    trials, opportunities): a number, split across segments by their shares, or a number per segment.
+    trials, opportunities): a number, split across segments by their shares, or a number per segment. A
+    count may be uncertain (an estimate of the pipeline, such as a backtest's, drawn from a posterior): it is
+    drawn once per draw and rounded to whole members.
     """
 
-    stages: list[Stage] = Field(min_length=2)
-    sales_capacity: SalesCapacity | None = None
-    open_at_start: dict[str, Annotated[int, Field(ge=0, le=10**9)] | dict[str, Annotated[int, Field(ge=0, le=10**9)]]] = \
-        Field(default_factory=dict)
+    stages: list[Stage] = described(
+        "The acquisition stages in order (at least two); the last stage is the customer.",
+        min_length=2)
+    sales_capacity: SalesCapacity | None = described(
+        "Caps the deals that close each month at reps x deals per rep; the rest wait.",
+        default=None)
+    open_at_start: dict[str, OpenCounts] = described(
+        "Members already in a stage at start (open leads, trials, opportunities): stage -> a number, split across "
+        "segments by their shares, or stage -> {segment: number}; a number may be uncertain (drawn once per draw "
+        "and rounded).", unit="members", default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -283,15 +426,24 @@ class Funnel(Strict):
 class Pricing(Strict):
     """Annual contract value of a new customer: ``acv`` is its mean, ``acv_cv`` its spread across deals."""
 
-    acv: Positive
-    acv_cv: float = Field(default=0.0, ge=0, le=10)
+    acv: Positive = described(
+        "Mean annual contract value of a new customer (uncertain; 12k, 1.2M).", unit="currency per year")
+    acv_cv: Annotated[float, BeforeValidator(lambda v: _read_percentages(v, fraction=True))] = described(
+        "Coefficient of variation of contract values across deals (0 = every deal at the mean; 0.4 or 40%).",
+        unit="fraction",
+        default=0.0, ge=0, le=10)
 
 
 class Onboarding(Strict):
     """A share ``1 - success`` of a new cohort churns at the end of ``months`` of onboarding."""
 
-    success: Probability = Field(default_factory=lambda: parse_uncertain(1, "probability"))
-    months: int = Field(default=1, ge=0, le=36)
+    success: Probability = described(
+        "Share of a new cohort that is still a customer at the end of onboarding (uncertain; 0.95 or 95%).",
+        unit="probability",
+        default_factory=lambda: parse_uncertain(1, "probability"), shown_default=1)
+    months: int = described(
+        "Months of onboarding; the failures leave at its end.", unit="months",
+        default=1, ge=0, le=36)
 
 
 class Retention(Strict):
@@ -302,11 +454,29 @@ class Retention(Strict):
     falls with age. A renewal happens every ``contract_months``; churn only happens at renewals.
     """
 
-    model: Literal["constant", "sbg"] = "constant"
-    churn: Probability | None = None
-    alpha: Positive | None = None
-    beta: Positive | None = None
-    contract_months: int = Field(default=1, ge=1, le=120)
+    model: Literal["constant", "sbg"] = described(
+        "constant: every renewal is lost with probability churn; sbg: shifted beta-geometric, churn falls "
+        "with age (alpha, beta).",
+        default="constant")
+    churn: Probability | None = described(
+        "Probability that a customer leaves at a renewal, with model: constant (uncertain; 0.15 or 15%). Per "
+        "year with contract_months: 12, per month with 1.",
+        unit="probability per renewal",
+        default=None)
+    alpha: Positive | None = described(
+        "Alpha of the sBG's Beta(alpha, beta) distribution of churn probabilities; first-renewal churn is "
+        "alpha / (alpha + beta) (uncertain).",
+        unit="dimensionless",
+        default=None)
+    beta: Positive | None = described(
+        "Beta of the sBG's Beta(alpha, beta) distribution of churn probabilities (uncertain).",
+        unit="dimensionless",
+        default=None)
+    contract_months: int = described(
+        "Months between renewals; customers can churn only at a renewal (1 = monthly plans, 12 = annual "
+        "contracts).",
+        unit="months",
+        default=1, ge=1, le=120)
 
     @model_validator(mode="after")
     def _parameters_match_model(self) -> Retention:
@@ -335,18 +505,34 @@ class Expansion(Strict):
     renewal the survivors' MRR grows by ``price_uplift``.
     """
 
-    rate: Probability = Field(default_factory=lambda: parse_uncertain(0, "probability"))
-    size: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
-    contraction_rate: Probability = Field(default_factory=lambda: parse_uncertain(0, "probability"))
-    contraction_size: Probability = Field(default_factory=lambda: parse_uncertain(0, "probability"))
-    price_uplift: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
+    rate: Probability = described(
+        "Monthly probability that a customer upgrades (uncertain; 0.01 or 1%).", unit="probability per month",
+        default_factory=lambda: parse_uncertain(0, "probability"), shown_default=0)
+    size: Fraction = described(
+        "Relative MRR increase of an upgrade (0.25 or 25%: +25% of the customer's MRR) (uncertain).",
+        unit="fraction of MRR",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+    contraction_rate: Probability = described(
+        "Monthly probability that a customer downgrades (uncertain).", unit="probability per month",
+        default_factory=lambda: parse_uncertain(0, "probability"), shown_default=0)
+    contraction_size: Probability = described(
+        "Relative MRR decrease of a downgrade, at most 1 (uncertain).", unit="fraction of MRR",
+        default_factory=lambda: parse_uncertain(0, "probability"), shown_default=0)
+    price_uplift: Fraction = described(
+        "Relative price increase applied at each renewal to the customers who renew (0.03 or 3%) (uncertain).",
+        unit="fraction per renewal",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
 
 
 class Advocacy(Strict):
     """A share ``rate`` of customers older than ``adoption_months`` are advocates."""
 
-    rate: Probability = Field(default_factory=lambda: parse_uncertain(0, "probability"))
-    adoption_months: int = Field(default=3, ge=0, le=120)
+    rate: Probability = described(
+        "Share of adopted customers who are advocates each month (uncertain; 0.15 or 15%).", unit="probability",
+        default_factory=lambda: parse_uncertain(0, "probability"), shown_default=0)
+    adoption_months: int = described(
+        "Age from which a customer can be an advocate.", unit="months",
+        default=3, ge=0, le=120)
 
 
 SEGMENT_BLOCKS: dict[str, type[Strict]] = {
@@ -371,14 +557,26 @@ class Loop(Strict):
     or all to ``segment`` when it is given.
     """
 
-    name: Name
-    kind: str | None = None
-    source: Literal["advocates", "active_customers", "new_customers", "mrr"]
-    source_segment: str | None = None
-    target: str
-    coefficient: NonNegative
-    lag: int = Field(default=1, le=60)
-    segment: str | None = None
+    name: Name = described("The loop's name (referrals, invites...).")
+    kind: str | None = described(
+        "A label for reports (referral, viral, content...); it does not change the simulation.",
+        default=None)
+    source: Literal["advocates", "active_customers", "new_customers", "mrr"] = described(
+        "What produces the loop's entries: advocates, active_customers, new_customers or mrr.")
+    source_segment: str | None = described(
+        "Count the source in this segment only (default: every segment).",
+        default=None)
+    target: str = described("The stage the loop's entries enter.")
+    coefficient: NonNegative = described(
+        "Entries per unit of source per month: Poisson(coefficient x source[t - lag]) (uncertain). Per unit "
+        "of currency for source: mrr.",
+        unit="entries per source unit per month")
+    lag: int = described(
+        "Months between the source and the entries it brings (at least 1).", unit="months",
+        default=1, le=60)
+    segment: str | None = described(
+        "Send every entry to this segment (default: the source's own segment).",
+        default=None)
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -404,12 +602,24 @@ class BookCohort(Strict):
     ages from ``age_months`` up, so that their renewals fall in different months.
     """
 
-    segment: str | None = None
-    customers: int = Field(ge=0, le=10**9)
-    mrr: Amount | None = None
-    arr: Amount | None = None
-    age_months: int = Field(default=12, ge=1, le=600)
-    spread_months: int = Field(default=1, ge=1, le=120)
+    segment: str | None = described("The cohort's segment (required when the scenario has several).", default=None)
+    customers: int = described("Customers in the cohort at the start.", unit="customers", ge=0, le=10**9)
+    mrr: Amount | None = described(
+        "The cohort's total MRR at the start (or give arr).", unit="currency per month",
+        default=None)
+    arr: Amount | None = described(
+        "The cohort's total ARR at the start (or give mrr).", unit="currency per year",
+        default=None)
+    age_months: int = described(
+        "Months since the cohort's customers were won, at the start (customers won the month before are 1 "
+        "month old); they renew when their age is a multiple of the contract term.",
+        unit="months",
+        default=12, ge=1, le=600)
+    spread_months: int = described(
+        "Spread the customers and their revenue evenly over this many consecutive ages from age_months up, so"
+        " that their renewals fall in different months (12 for a book signed over a year).",
+        unit="months",
+        default=1, ge=1, le=120)
 
     @model_validator(mode="after")
     def _one_amount(self) -> BookCohort:
@@ -435,51 +645,40 @@ class Costs(Strict):
     ``channel_spend`` is each channel's spend in the first month; it grows with the channel's volume (a
     constant cost per lead). ``cost_per_rep`` is a sales rep's fully loaded monthly cost;
     ``cs_cost_per_customer`` the monthly cost of serving a customer; ``gross_margin`` the share of revenue
-    left after the cost of delivering the product.
+    left after the cost of delivering the product; ``other_opex`` every other operating cost (R&D, G&A), for
+    the burn multiple.
     """
 
-    channel_spend: dict[str, NonNegative] = Field(default_factory=dict)
-    other_spend: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
-    cost_per_rep: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
-    cs_cost_per_customer: NonNegative = Field(default_factory=lambda: parse_uncertain(0, "nonnegative"))
-    gross_margin: Probability = Field(default_factory=lambda: parse_uncertain(0.8, "probability"))
-    ltv_months: int = Field(default=60, ge=1, le=600)
+    channel_spend: dict[str, NonNegative] = described(
+        "Spend of each channel in the first month, channel -> amount; it follows the channel's expected "
+        "volume (uncertain).",
+        unit="currency per month",
+        default_factory=dict)
+    other_spend: NonNegative = described(
+        "Other sales and marketing spend per month (uncertain).", unit="currency per month",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+    cost_per_rep: NonNegative = described(
+        "A sales rep's fully loaded monthly cost (needs funnel.sales_capacity) (uncertain).",
+        unit="currency per rep per month",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+    cs_cost_per_customer: NonNegative = described(
+        "Monthly cost of serving one customer, for LTV (uncertain).", unit="currency per customer per month",
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+    gross_margin: Probability = described(
+        "Share of revenue left after the cost of delivering the product (uncertain; 0.78 or 78%).", unit="fraction",
+        default_factory=lambda: parse_uncertain(0.8, "probability"), shown_default=0.8)
+    ltv_months: int = described("Months of a customer's life that LTV counts.", unit="months", default=60, ge=1, le=600)
 
-
-TARGET_METRICS = ("arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m", "logo_churn")
-
-
-class Target(Strict):
-    """A dated goal; revsim reports the probability of reaching it.
-
-    ``metric`` is a total over segments (arr, mrr, active_customers, new_customers_total: customers won since
-    ``start``) or a ratio (nrr_12m, grr_12m, logo_churn). The goal is reached when the metric is at least
-    ``value`` in month ``at`` (default: the last month), or at most ``value`` with ``direction: below``.
-    """
-
-    name: str | None = None
-    metric: Literal["arr", "mrr", "active_customers", "new_customers_total", "nrr_12m", "grr_12m",
-                    "logo_churn"] = "arr"
-    value: Amount
-    at: str | None = None
-    direction: Literal["above", "below"] = "above"
-
-    @field_validator("at")
-    @classmethod
-    def _month(cls, value: str | None) -> str | None:
-        return None if value is None else _check_year_month(value)
-
-    @property
-    def label(self) -> str:
-        """A short name for reports."""
-        return self.name or f"{self.metric} {'>=' if self.direction == 'above' else '<='} {self.value:,.6g}"
+    other_opex: NonNegative | None = described(
+        "Every other operating cost per month (R&D, G&A...), for the burn multiple (uncertain).",
+        unit="currency per month", default=None)
 
 
 class Correlation(Strict):
     """A rank (Spearman) correlation between two uncertain inputs, named by their paths."""
 
-    between: tuple[str, str]
-    rank: float = Field(ge=-1, le=1)
+    between: tuple[str, str] = described("The two uncertain inputs, by their paths (funnel.stages.mql.conversion).")
+    rank: float = described("Their rank (Spearman) correlation, -1 to 1.", unit="correlation", ge=-1, le=1)
 
 
 class Calibration(Strict):
@@ -490,7 +689,10 @@ class Calibration(Strict):
     each at its own key; the scenario checks that a stage named in a key converts.
     """
 
-    priors: dict[str, Any] = Field(default_factory=dict)
+    priors: dict[str, Any] = described(
+        "Priors of revsim calibrate that replace its defaults: quantity -> distribution (see the calibration "
+        "guide).",
+        default_factory=dict)
 
     @field_validator("priors")
     @classmethod
@@ -516,11 +718,17 @@ class Lever(Strict):
     ``range`` gives the settings goal seeking searches (default: no change to three times the change).
     """
 
-    name: Name
-    path: str | list[str] = Field(min_length=1)
-    change: Any
-    range: tuple[Any, Any] | None = None
-    description: str = ""
+    name: Name = described("The lever's name, for revsim compare --lever and revsim goal --lever.")
+    path: str | list[str] = described(
+        "The input path(s) the lever changes (retention.smb.churn, retention.*.churn, a list of paths).",
+        min_length=1)
+    change: Any = described(
+        "The change: relative ('+10%'), additive ('+0.03') or a value (0.32, [0.3, 0.36]).", unit="the input's unit")
+    range: tuple[Any, Any] | None = described(
+        "The settings goal seeking searches, [from, to] (default: no change to three times the change).",
+        unit="the change's unit",
+        default=None)
+    description: str = described("What the lever means, for reports.", default="")
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -603,26 +811,52 @@ def _per_segment_block(name: str, settings: type[Strict]) -> Any:
 class Scenario(Strict):
     """A whole scenario file. See ``docs/scenario.md`` for every field with its unit."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    start: str
-    horizon_months: int = Field(ge=1, le=MAX_HORIZON_MONTHS)
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    segments: list[Segment] = Field(default_factory=lambda: [Segment(name="all")], min_length=1)
-    channels: list[Channel] = Field(default_factory=list)
-    funnel: Funnel
-    pricing: dict[str, Pricing]
-    onboarding: dict[str, Onboarding] = Field(default_factory=lambda: {ALL_SEGMENTS: Onboarding()})
-    retention: dict[str, Retention]
-    expansion: dict[str, Expansion] = Field(default_factory=lambda: {ALL_SEGMENTS: Expansion()})
-    advocacy: dict[str, Advocacy] = Field(default_factory=lambda: {ALL_SEGMENTS: Advocacy()})
-    loops: list[Loop] = Field(default_factory=list)
-    initial_book: list[BookCohort] = Field(default_factory=list)
-    costs: Costs | None = None
-    targets: list[Target] = Field(default_factory=list)
-    correlations: list[Correlation] = Field(default_factory=list)
-    calibration: Calibration | None = None
-    levers: list[Lever] = Field(default_factory=list)
+    name: str = described("The company or scenario name, printed on every chart.", min_length=1, max_length=200)
+    description: str = described("Free text about the scenario.", default="")
+    start: str = described("The first simulated month, YYYY-MM.")
+    horizon_months: int = described("Months simulated from start.", unit="months", ge=1, le=MAX_HORIZON_MONTHS)
+    currency: str = described(
+        "ISO code of the currency every amount is in (USD, EUR, GBP...).",
+        default="USD", pattern=r"^[A-Z]{3}$")
+    segments: list[Segment] = described(
+        "Customer segments (names, or {name, share}); default: one segment 'all'.",
+        default_factory=lambda: [Segment(name="all")], shown_default=["all"], min_length=1)
+    channels: list[Channel] = described("Sources of new entries into the funnel.", default_factory=list)
+    funnel: Funnel = described("The acquisition stages, the sales capacity and the pipeline open at start.")
+    pricing: dict[str, Pricing] = described(
+        "Contract values of new customers: the settings, or segment -> settings (with an optional default).")
+    onboarding: dict[str, Onboarding] = described(
+        "Onboarding success: the settings, or segment -> settings.",
+        default_factory=lambda: {ALL_SEGMENTS: Onboarding()})
+    retention: dict[str, Retention] = described("How customers renew or churn: the settings, or segment -> settings.")
+    expansion: dict[str, Expansion] = described(
+        "Upgrades, downgrades and price uplifts: the settings, or segment -> settings.",
+        default_factory=lambda: {ALL_SEGMENTS: Expansion()})
+    advocacy: dict[str, Advocacy] = described(
+        "Which customers become advocates: the settings, or segment -> settings.",
+        default_factory=lambda: {ALL_SEGMENTS: Advocacy()})
+    loops: list[Loop] = described(
+        "Growth loops that turn customers back into new entries (referral, viral, content).",
+        default_factory=list)
+    initial_book: list[BookCohort] = described(
+        "Customers already on the books at start, as cohorts.",
+        default_factory=list)
+    costs: Costs | None = described("Spend, for CAC, CAC payback and LTV.", default=None)
+    targets: list[Target] = described(
+        "Goals on any team KPI over a month, a fiscal quarter or a fiscal year; revsim reports the probability of "
+        "reaching each, all together, and which conflict.",
+        default_factory=list)
+    kpis: KpiSettings | None = described(
+        "How team KPIs are read: the fiscal year's first month, the hand-off stage, the North Star.", default=None)
+    correlations: list[Correlation] = described("Rank correlations between uncertain inputs.", default_factory=list)
+    calibration: Calibration | None = described("Settings of revsim calibrate; revsim run ignores them.", default=None)
+    levers: list[Lever] = described(
+        "Named what-ifs for revsim compare and revsim goal (a list, or name -> lever).",
+        default_factory=list)
+    confirmed: list[str] = described(
+        "Input paths whose unusual value is meant (a growth above 100% a month...): the plausibility checks "
+        "of validation accept them.",
+        default_factory=list)
 
     _start = field_validator("start", mode="before")(classmethod(lambda cls, v: _check_year_month(v)))
 
@@ -750,15 +984,14 @@ class Scenario(Strict):
                 problems.append((("correlations", i), f"this pair is already correlated in correlations[{seen_pairs[key]}]"))
             seen_pairs.setdefault(key, i)
 
-        for i, target in enumerate(self.targets):
-            if target.at is not None and not 0 <= self.month_index(target.at) < self.horizon_months:
-                problems.append((("targets", i, "at"), f"{target.at} is outside the simulated months "
-                                                       f"({self.start} to {self.month_label(self.horizon_months - 1)})"))
+        problems += revops_problems(self)  # targets and the kpis block
 
         if self.calibration is not None:
             for key, prior in self.calibration.priors.items():
                 if prior.stage is not None:
                     check_ref(("calibration", "priors", key), prior.stage, stages[:-1], "stage (not the last)")
+
+        problems += plausibility_problems(self, self.confirmed, all_segments=ALL_SEGMENTS)
 
         if not self.channels and not self.loops and not self.initial_book:
             problems.append(((), "the scenario has no channels, no loops and no initial book: nothing to simulate"))

@@ -72,7 +72,8 @@ def _month_text(label: str) -> str:
 
 
 def _label_room(labels: Sequence[str]) -> float:
-    return min(0.38, 0.05 + 0.0085 * max((len(str(x)) for x in labels), default=0))
+    """The share of the width kept for row labels: what the longest needs, at most 30% (longer ones wrap)."""
+    return min(0.30, 0.05 + 0.0085 * max((len(str(x)) for x in labels), default=0))
 
 
 def _tidy(ax: Axes, palette: dict[str, str]) -> None:
@@ -112,20 +113,24 @@ def paired_difference_chart(comparison: Comparison,
         panels.setdefault((metric.name.split("_at_")[0], metric.month), metric)
     chosen = list(panels.values())
     names = comparison.variants
+    labels = [comparison.label(v) for v in names]
     base_ds = comparison.datasets[comparison.base]
     headline = chosen[0]
     medians = {v: float(np.nanmedian(comparison.difference(v, headline.name))) for v in names}
     best = max(names, key=lambda v: medians[v] if headline.better == "higher" else -medians[v])
     verb = "adds" if medians[best] >= 0 else "takes"
-    title = (f"{best} {verb} {format_difference(abs(medians[best]), headline.kind, comparison.currency).lstrip('+')} "
-             f"{headline.label.replace(' at horizon', '')} by {_month_text(comparison.month_label(headline))} "
-             "(median)")
-    subtitle = (f"Difference from {comparison.base} in each of {comparison.draws:,} paired draws (the same seed and "
+    change = (f"{verb} {format_difference(abs(medians[best]), headline.kind, comparison.currency).lstrip('+')} "
+              f"{headline.label.replace(' at horizon', '')} by {_month_text(comparison.month_label(headline))} "
+              "(median)")
+    title = f"{comparison.label(best)} {change}"
+    base_name = "the base" if comparison.base == "base" else comparison.label(comparison.base)
+    subtitle = (f"Difference from {base_name} in each of {comparison.draws:,} paired draws (the same seed and "
                 "random numbers in every run): median (dot), P10-P90 (thick) and P5-P95 (thin), and the share of "
                 "draws in which the variant does better")
     with _style() as palette:
-        fig, axes = _figure(base_ds, title, subtitle, len(chosen), height=3.0 + 0.8 * len(names),
-                            left=_label_room(names))
+        room = _label_room(labels)
+        fig, axes = _figure(base_ds, title, subtitle, len(chosen), height=3.0 + 0.8 * len(names), left=room)
+        row_labels = _fitted_labels(labels, room * fig.get_figwidth() * 72 - 30)
         for j, (ax, metric) in enumerate(zip(axes, chosen, strict=True)):
             _tidy(ax, palette)
             lows, highs = [0.0], [0.0]
@@ -153,7 +158,10 @@ def paired_difference_chart(comparison: Comparison,
             ax.set_xlim(low - 0.05 * span, high + 0.35 * span)
             ax.axvline(0, color=palette["ink"], linewidth=1.2)
             ax.set_yticks(range(len(names)))
-            ax.set_yticklabels(list(reversed(names)) if j == 0 else [])
+            ax.set_yticklabels([text for text, _ in reversed(row_labels)] if j == 0 else [])
+            if j == 0:
+                for tick_label, (_, size) in zip(ax.get_yticklabels(), reversed(row_labels), strict=True):
+                    tick_label.set_fontsize(size)
             ax.set_ylim(-0.7, len(names) - 0.3)
             ax.set_title(f"{metric.label}, {_month_text(comparison.month_label(metric))}", loc="left")
             if metric.kind == "money":
@@ -165,6 +173,8 @@ def tornado_chart(result: Sensitivity, top: int | None = 15) -> Figure:
     """The tornado: median ARR with each input fixed at its P10 and at its P90, largest swing on top."""
     from revsim.whatif.compare import format_difference
 
+    from revsim.plot.input_labels import format_input, input_label
+
     table = result.table.dropna(subset=["swing"]).copy()
     table = table.reindex(table["swing"].abs().sort_values(ascending=False).index)
     if top:
@@ -172,17 +182,19 @@ def tornado_chart(result: Sensitivity, top: int | None = 15) -> Figure:
     base = result.base_median
     currency = result.currency
     money = lambda x: format_difference(x, "money", currency).lstrip("+")  # noqa: E731
+    labels = [input_label(path) for path in table["input"]]
     if table.empty:
         title, subtitle = "No input was varied", "The tornado needs uncertain inputs and tornado runs"
     else:
         first = table.iloc[0]
-        title = f"{first['input']} moves ARR the most: {money(abs(first['swing']))}"
+        title = f"{labels[0]} moves ARR the most: a {money(abs(first['swing']))} swing"
         subtitle = (f"Median ARR in {_month_text(result.month)} ({money(base)} in the base run) with each input fixed "
                     f"at its P10 and at its P90 (values at the right), every other input as drawn: the same "
                     f"{result.draws:,} draws and seed")
     with _style() as palette:
-        fig, axes = _figure(result.dataset, title, subtitle, 1, height=2.5 + 0.45 * len(table),
-                            left=_label_room(table["input"].tolist()))
+        room = _label_room(labels)
+        fig, axes = _figure(result.dataset, title, subtitle, 1, height=2.5 + 0.45 * len(table), left=room)
+        row_labels = _fitted_labels(labels, room * fig.get_figwidth() * 72 - 30, size=11)
         ax = axes[0]
         _tidy(ax, palette)
         n = len(table)
@@ -192,7 +204,9 @@ def tornado_chart(result: Sensitivity, top: int | None = 15) -> Figure:
                                          (item["arr_at_p90"], palette["primary"], "input at its P90")):
                 ax.barh(y, value - base, left=base, height=0.62, color=colour, label=label if row == 0 else None)
             lo, hi = sorted((item["arr_at_p10"], item["arr_at_p90"]))
-            ax.annotate(f"{_short(item['p10_value'])} / {_short(item['p90_value'])}", xy=(hi, y), xytext=(6, 0),
+            ends = [format_input(float(item[key]), str(item["units"]), currency, float(item["p10_value"]))
+                    for key in ("p10_value", "p90_value")]
+            ax.annotate(" / ".join(ends), xy=(hi, y), xytext=(6, 0),
                         textcoords="offset points", va="center", fontsize=10.5, color=palette["muted"])
         ax.axvline(base, color=palette["ink"], linewidth=1.2)
         if n:
@@ -201,7 +215,9 @@ def tornado_chart(result: Sensitivity, top: int | None = 15) -> Figure:
             span = (high - low) or max(abs(base), 1.0)
             ax.set_xlim(low - 0.05 * span, high + 0.25 * span)
         ax.set_yticks(range(n))
-        ax.set_yticklabels(list(reversed(table["input"].tolist())), fontsize=11)
+        ax.set_yticklabels([text for text, _ in reversed(row_labels)])
+        for tick_label, (_, size) in zip(ax.get_yticklabels(), reversed(row_labels), strict=True):
+            tick_label.set_fontsize(size)
         ax.set_ylim(-0.7, max(n, 1) - 0.3)
         _money_axis(ax, currency, signed=False)
         if n:
@@ -209,8 +225,8 @@ def tornado_chart(result: Sensitivity, top: int | None = 15) -> Figure:
     return fig
 
 
-def _short(value: float) -> str:
-    value = float(value)
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
+def _fitted_labels(labels: Sequence[str], width: float, size: float = 13) -> list[tuple[str, float]]:
+    """Row labels fitted to ``width`` points: wrapped onto two lines and shrunk as needed, never cut."""
+    from revsim.plot.style import fit_text
+
+    return [fit_text(label, width, size, 8.5) for label in labels]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,7 @@ class Variant:
     name: str
     scenario: LoadedScenario
     change: str = ""
+    label: str = ""  # what the variant is, for charts: the levers' descriptions, or the scenario's name
 
     @property
     def file_name(self) -> str:
@@ -150,6 +151,13 @@ class Comparison:
     @property
     def currency(self) -> str:
         return self.plan.base.scenario.model.currency
+
+    def label(self, name: str) -> str:
+        """What variant ``name`` is, for a reader (its levers' descriptions or its scenario's name)."""
+        for variant in (self.plan.base, *self.plan.variants):
+            if variant.name == name:
+                return variant.label or name
+        return name
 
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)
@@ -250,18 +258,29 @@ def plan_comparison(base: ScenarioLike, variants: Sequence[ScenarioLike] | Mappi
         notes += more
         _check_same_months(base_loaded, loaded)
         planned.append(Variant(_unique(name or _scenario_name(scenario, loaded), taken), loaded,
-                               f"scenario {loaded.file}"))
+                               f"scenario {loaded.file}", loaded.model.name))
     for entry in levers:
         items = [e.strip() for e in entry.split("+")] if isinstance(entry, str) and "=" not in entry else [entry]
-        loaded, described, names = base_loaded, [], []
+        loaded, described, names, labels = base_loaded, [], [], []
         for item in items:
             spec = get_lever(base_loaded, item)
             loaded, more = apply_lever(loaded, spec)
             notes += more
             described.append(spec.describe())
             names.append(spec.name)
-        planned.append(Variant(_unique("+".join(names), taken), loaded, "; ".join(described)))
+            labels.append(lever_label(spec))
+        planned.append(Variant(_unique("+".join(names), taken), loaded, "; ".join(described), " + ".join(labels)))
     return ComparisonPlan(base_variant, planned, list(dict.fromkeys(notes)))
+
+
+def lever_label(spec: Any) -> str:
+    """A lever as a reader says it: its description, else its inputs' names and change
+    (``Churn per renewal (every segment) -20%``)."""
+    if spec.description:
+        return spec.description[:1].upper() + spec.description[1:]
+    from revsim.plot.input_labels import input_label
+
+    return f"{', '.join(input_label(path) for path in spec.paths)} {spec.change.describe()}"
 
 
 def _check_same_months(base: LoadedScenario, other: LoadedScenario) -> None:
@@ -278,15 +297,28 @@ def _check_same_months(base: LoadedScenario, other: LoadedScenario) -> None:
 
 
 def run_comparison(plan: ComparisonPlan, *, draws: int = 1000, seed: int = 0, threads: int | None = None,
-                   progress: Callable[[int], None] | None = None, command: str | None = None) -> Comparison:
-    """Run the base and every variant on the same draws and seed; tabulate the paired differences."""
+                   progress: Callable[[int], None] | None = None, command: str | None = None,
+                   cache: MutableMapping[tuple[str, int, int], tuple[xr.Dataset, list[str]]] | None = None
+                   ) -> Comparison:
+    """Run the base and every variant on the same draws and seed; tabulate the paired differences.
+
+    ``cache`` holds runs already made, keyed by (scenario hash, draws, seed): a scenario found there is not
+    run again (the same scenario, draws and seed give identical results), and the new runs are added to it.
+    """
     metrics = comparison_metrics(plan.base.scenario)
     datasets: dict[str, xr.Dataset] = {}
     values: dict[str, dict[str, np.ndarray]] = {}
     messages: list[str] = []
     for variant in [plan.base, *plan.variants]:
-        ds, more = run_dataset(variant.scenario, draws=draws, seed=seed, threads=threads, progress=progress,
-                               command=command)
+        key = (variant.scenario.sha256, draws, seed)
+        if cache is not None and key in cache:
+            ds, more = cache[key]
+        else:
+            ds, more = run_dataset(variant.scenario, draws=draws, seed=seed, threads=threads, progress=progress,
+                                   command=command)
+            if cache is not None:
+                cache[key] = (ds, more)
+        ds = ds.copy()  # the same run may be the base here and a variant there: attributes of its own
         ds.attrs["variant"] = variant.name
         ds.attrs["variant_change"] = variant.change or "(the base)"
         ds.attrs["variant_base"] = plan.base.name

@@ -1,0 +1,1 @@
+"""Starter scenarios for ``revsim init``: commented templates (sales-led, product-led, enterprise)."""
