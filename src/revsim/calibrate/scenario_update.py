@@ -122,10 +122,12 @@ def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
 
             # upgrades and downgrades happen to the customers who did not churn that month
             survivors = 1 - posterior["mrr_churn_rate"]
-            posterior["upgrade_probability"] = (
-                (posterior["expansion_rate"] / survivors - per_segment(uplift)) / per_segment(size)).clip(0, 1)
-            posterior["downgrade_probability"] = (
-                posterior["contraction_rate"] / survivors / per_segment(csize)).clip(0, 1)
+            posterior["upgrade_probability"] = _probability(
+                result, "upgrade probability", "(expansion rate / survivors - price uplift) / upgrade size",
+                (posterior["expansion_rate"] / survivors - per_segment(uplift)) / per_segment(size))
+            posterior["downgrade_probability"] = _probability(
+                result, "downgrade probability", "contraction rate / survivors / downgrade size",
+                posterior["contraction_rate"] / survivors / per_segment(csize))
             derived["upgrade_probability"] = "movements"
             derived["downgrade_probability"] = "movements"
     if rates is not None and result.block("retention") is None:
@@ -135,9 +137,21 @@ def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
             [next(iter(context.contract_months.values()), 1)]
         term = xr.DataArray(terms, dims="segment", coords={"segment": names}) if rates.data.segments is not None \
             else terms[0]
-        posterior["renewal_churn"] = (posterior["mrr_churn_rate"] * term).clip(0, 1)
+        posterior["renewal_churn"] = _probability(result, "renewal churn", "monthly MRR churn rate x contract months",
+                                                  posterior["mrr_churn_rate"] * term)
         derived["renewal_churn"] = "movements"
     result.idata.posterior = posterior
+
+
+def _probability(result: Fit, name: str, formula: str, values: Any) -> Any:
+    """``values`` clipped to [0, 1]; a note on ``result`` says how many posterior samples the clip changed."""
+    clipped = values.clip(0, 1)
+    changed = int(((values < 0) | (values > 1)).sum())
+    if changed:
+        result.notes.append(f"{name} ({formula}) fell outside [0, 1] in {changed:,} of {values.size:,} posterior "
+                            "values, set to the nearest bound: the movements history and the scenario's sizes or "
+                            "price uplift disagree")
+    return clipped
 
 
 def renewal_share(result: Fit, segment: str | None, term: int) -> float:
