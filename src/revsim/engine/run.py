@@ -1,4 +1,4 @@
-"""Run the kernels over draws on a thread pool and gather one Dataset.
+"""Run the kernels over draws on a thread pool (the whole run, to a Dataset, is :mod:`revsim.pipeline`).
 
 Draws are split into contiguous blocks, each block runs on a worker thread (the kernel releases the GIL),
 and every draw writes into its own slice of the output arrays. Since each draw's random streams are keyed by
@@ -9,26 +9,20 @@ blocks.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from revsim.engine import layout as L
-from revsim.engine.compile import CompiledScenario, DrawParameters, compile_scenario
+from revsim.engine.compile import CompiledScenario, DrawParameters
 from revsim.engine.draw_data import DrawOutputs, Streams
 from revsim.engine.rng import block_generators
 from revsim.errors import InputError, SimulationError
-from revsim.scenario.load import LoadedScenario, load_scenario
 
-if TYPE_CHECKING:  # pragma: no cover
-    import xarray as xr
-
-__all__ = ["RawResults", "RunawayWarning", "simulate", "run_draws", "default_threads"]
+__all__ = ["RawResults", "RunawayWarning", "run_draws", "default_threads", "check_run_options", "check_flags",
+           "keeps_cohorts", "COHORT_DETAIL_LIMIT"]
 
 MAX_DRAWS = 10_000_000
 #: Draws whose generators are seeded together (:func:`~revsim.engine.rng.block_generators`).
@@ -100,60 +94,6 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def simulate(
-    scenario: LoadedScenario | str | os.PathLike[str],
-    *,
-    draws: int = 1000,
-    seed: int = 0,
-    threads: int | None = None,
-    progress: Callable[[int], None] | None = None,
-    cohorts: bool | None = None,
-) -> xr.Dataset:
-    """Simulate a scenario and return the distribution of every flow, stock and metric.
-
-    Parameters
-    ----------
-    scenario
-        A scenario from :func:`revsim.load_scenario`, or the path of a scenario file.
-    draws
-        Number of Monte Carlo draws (worlds); each samples every uncertain input once.
-    seed
-        The run's seed: the same scenario, seed and draws give identical results on any number of threads.
-    threads
-        Worker threads (default: all cores).
-    progress
-        Called with the number of draws just finished, from the worker threads.
-    cohorts
-        Keep each simulated cohort's customers and ARR at every age (``cohort_customers``, ``cohort_arr``).
-        Default: when draws x months^2 x segments is at most :data:`COHORT_DETAIL_LIMIT`.
-
-    Returns
-    -------
-    xarray.Dataset
-        Dimensions ``draw``, ``month``, ``segment``, ``stage``, ``loop``; see ``docs/outputs.md``.
-
-    Examples
-    --------
-    >>> import revsim
-    >>> ds = revsim.simulate("scenarios/saas_sales_led.yaml", draws=200, seed=1)   # doctest: +SKIP
-    >>> float(ds.arr.sum("segment").isel(month=-1).median())                      # doctest: +SKIP
-    """
-    from revsim.results.dataset import build_dataset
-    from revsim.results.invariants import check_invariants
-
-    source = scenario if isinstance(scenario, LoadedScenario) else load_scenario(Path(scenario))
-    check_run_options(draws=draws, seed=seed, threads=threads)
-    compiled = compile_scenario(source)
-    keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
-    raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=progress, cohorts=keep_cohorts)
-    messages = check_flags(compiled, raw)
-    for message in messages:
-        warnings.warn(message, RunawayWarning, stacklevel=2)
-    ds = build_dataset(compiled, raw, seed=seed, warnings=messages)
-    check_invariants(ds)
-    return ds
 
 
 def check_run_options(*, draws: int, seed: int, threads: int | None) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["format_money", "format_money_range", "format_count", "format_percent", "format_ratio", "format_months",
-           "MINUS"]
+__all__ = ["format_money", "format_money_range", "format_count", "format_percent", "format_probability", "format_ratio",
+           "format_months", "MINUS"]
 
 #: The typographic minus sign (a hyphen looks like a dash at slide size).
 MINUS = "\u2212"
@@ -120,3 +120,12 @@ def format_months(value: float) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     return f"{value:.1f} mo" if abs(value) < 10 else f"{value:,.0f} mo"
+
+
+def format_probability(probability: float) -> str:
+    """``30%``; ``<1%`` and ``>99%`` rather than a 0% or 100% that a finite sample cannot show."""
+    if 0 < probability < 0.005:
+        return "<1%"
+    if 0.995 < probability < 1:
+        return ">99%"
+    return format_percent(probability)

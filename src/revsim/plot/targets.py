@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from revsim.plot.draws import currency_of, month_index, total
-from revsim.plot.money import format_count, format_money, format_percent
+from revsim.plot.money import format_count, format_money, format_percent, format_probability
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -104,15 +104,6 @@ def target_probability(ds: xr.Dataset, target: Target) -> float:
     with np.errstate(invalid="ignore"):
         reached = values <= target.value if target.below else values >= target.value
     return float(np.mean(reached & np.isfinite(values)))
-
-
-def format_probability(probability: float) -> str:
-    """``30%``; ``<1%`` and ``>99%`` rather than a 0% or 100% that a finite sample cannot show."""
-    if 0 < probability < 0.005:
-        return "<1%"
-    if 0.995 < probability < 1:
-        return ">99%"
-    return format_percent(probability)
 
 
 def format_target_value(ds: xr.Dataset, target: Target) -> str:

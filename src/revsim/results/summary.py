@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["QUANTILES", "summary_table", "summary_text", "format_money"]
+__all__ = ["QUANTILES", "summary_table", "summary_text", "format_money", "format_difference"]
 
 #: The quantiles summary.csv reports, besides the mean.
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
@@ -91,6 +91,18 @@ def format_money(value: float, currency: str) -> str:
     else:
         text = f"{value:.0f}"
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def format_difference(value: float, kind: str, currency: str) -> str:
+    """A signed difference for a reader: ``+$1.2M``, ``-35``, ``+1.4 pts``."""
+    if not np.isfinite(value):
+        return "n/a"
+    sign = "+" if value > 0 else "-" if value < 0 else "\u00b1"
+    if kind == "money":
+        return sign + format_money(abs(value), currency)
+    if kind == "count":
+        return f"{sign}{abs(value):,.0f}"
+    return f"{sign}{abs(value) * 100:.2f} pts"
 
 
 def _pct(value: float) -> str:

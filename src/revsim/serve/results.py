@@ -153,7 +153,7 @@ def _difference_by_month(ds: xr.Dataset, base: RunSummary, variant: RunSummary) 
 
 def _metric_rows(comparison: Comparison, name: str) -> list[dict[str, Any]]:
     from revsim.plot.draws import quantiles
-    from revsim.whatif.compare import format_difference
+    from revsim.results.summary import format_difference
 
     rows = []
     table = comparison.table

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.errors import InputError
-from revsim.whatif.runs import Overrides, ScenarioLike, load, run_dataset
+from revsim.pipeline import run_dataset
+from revsim.whatif.runs import Overrides, ScenarioLike, load
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -405,21 +406,9 @@ def _units(metric: Metric, currency: str) -> str:
                                                                        else "ratio")
 
 
-def format_difference(value: float, kind: str, currency: str) -> str:
-    """A signed difference for a reader: ``+$1.2M``, ``-35``, ``+1.4 pts``."""
-    from revsim.results.summary import format_money
-
-    if not np.isfinite(value):
-        return "n/a"
-    sign = "+" if value > 0 else "-" if value < 0 else "\u00b1"
-    if kind == "money":
-        return sign + format_money(abs(value), currency)
-    if kind == "count":
-        return f"{sign}{abs(value):,.0f}"
-    return f"{sign}{abs(value) * 100:.2f} pts"
-
-
 def _summary_text(result: Comparison) -> str:
+    from revsim.results.summary import format_difference
+
     table = result.table
     lines = [f"Compared with {result.base} ({result.plan.base.scenario.name}): {result.draws:,} paired draws, seed "
              f"{result.seed}, the same random numbers in every run"]

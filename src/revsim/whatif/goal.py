@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.errors import InputError, Problem
-from revsim.whatif.runs import Overrides, ScenarioLike, load, month_position, run_raw, total_at
+from revsim.pipeline import run_raw
+from revsim.whatif.runs import Overrides, ScenarioLike, load, month_position, total_at
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
