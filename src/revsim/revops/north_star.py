@@ -217,7 +217,7 @@ def driver_tree(run: RunKpis, *, period: str | None = None, threads: int | None 
 
     from revsim.pipeline import run_dataset
     from revsim.revops.compute import run_kpis
-    from revsim.scenario.levers import apply_lever
+    from revsim.scenario.overrides import apply_lever
 
     view = north_star(run)
     if view is None:

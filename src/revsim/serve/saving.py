@@ -333,7 +333,7 @@ def _simulates_like(loaded: LoadedScenario, levers: list[str], variant: LoadedSc
     import numpy as np
 
     from revsim.pipeline import simulate
-    from revsim.scenario.levers import apply_lever
+    from revsim.scenario.overrides import apply_lever
 
     scenario = loaded
     try:

@@ -244,7 +244,8 @@ def plan_comparison(base: ScenarioLike, variants: Sequence[ScenarioLike] | Mappi
         For an unknown lever, a variant that does not load, no variant at all, or a variant that covers other
         months than the base (a paired comparison needs the same months).
     """
-    from revsim.scenario.levers import apply_lever, get_lever
+    from revsim.scenario.levers import get_lever
+    from revsim.scenario.overrides import apply_lever
 
     base_loaded, notes = load(base, overrides, source=source)
     if not variants and not levers:
