@@ -87,6 +87,7 @@ def _tidy(ax: Axes, palette: dict[str, str]) -> None:
 def _money_axis(ax: Axes, currency: str, *, signed: bool) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    from revsim.plot.money import currency_prefix
     from revsim.results.summary import format_difference
 
     def label(value: float, _pos: Any) -> str:
@@ -95,7 +96,8 @@ def _money_axis(ax: Axes, currency: str, *, signed: bool) -> None:
         return format_difference(value, "money", currency).lstrip("+")
 
     ax.xaxis.set_major_formatter(FuncFormatter(label))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    # a code written after the amount ("+10 k EUR") takes about twice the room of a symbol ("+$10k")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6 if currency_prefix(currency) else 4, steps=[1, 2, 2.5, 5, 10]))
 
 
 def paired_difference_chart(comparison: Comparison,
