@@ -6,7 +6,8 @@ Each model is fitted in a fresh process, as ``revsim calibrate`` would fit it, o
 from known parameters (:mod:`revsim.calibrate.synthetic`), then the joint model of the example history
 (``scenarios/history`` with ``northwind.yaml``). For each it reports:
 
-* ``compile_s``: building and compiling the model (nutpie compiles it with numba in every new process);
+* ``compile_s``: building and compiling the model (each case with an empty compiled-model cache, so the
+  figure is a compilation: PyTensor's own numba cache of its operations is kept);
 * ``sample_s``: sampling (all chains, tuning included);
 * ``min_ess``: the lowest bulk effective sample size over the model's named variables;
 * ``ess_per_s``: ``min_ess / sample_s`` (sampling efficiency) and ``ess_per_s_total``: ``min_ess`` over the
@@ -15,6 +16,10 @@ from known parameters (:mod:`revsim.calibrate.synthetic`), then the joint model 
 
 The load average before each fit is recorded: figures taken on a busy machine are slower. Results are
 printed and written to ``benchmarks/calibration_results.json``.
+
+``--targets`` measures the speed targets instead, each a whole ``revsim calibrate`` process: the worked
+example cold (nothing cached) and warm, and a retention-only calibration of Fader & Hardie's cohort tables
+against PyMC-Marketing's ShiftedBetaGeoModel (see :mod:`benchmarks.calibration_targets`).
 
 ``--funnel-coverage N`` instead measures how often the funnel model's 90% intervals hold the true conversions
 and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
@@ -36,7 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 CASES = ["retention_sbg", "retention_both", "funnel", "volume", "movements", "pricing", "loops", "example_joint"]
 RESULTS = ROOT / "benchmarks" / "calibration_results.json"
@@ -175,7 +180,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--funnel-coverage", type=int, metavar="N", help="coverage over N synthetic histories")
     parser.add_argument("--months", default="0.5,1,2", help="true months in stage of the three stages")
     parser.add_argument("--months-prior", type=float, metavar="MEDIAN", help="lognormal prior of months in stage")
+    parser.add_argument("--targets", action="store_true",
+                        help="the speed targets: the worked example cold and warm, retention only against "
+                             "PyMC-Marketing (see benchmarks/calibration_targets.py)")
+    parser.add_argument("--runs", type=int, default=3, help="--targets: runs of each warm measurement")
+    parser.add_argument("--no-cold", action="store_true", help="--targets: skip the cold worked example")
+    parser.add_argument("--part", choices=["example", "retention"], action="append",
+                        help="--targets: only the worked example, or only retention against PyMC-Marketing "
+                             "(repeatable; default both)")
     args = parser.parse_args(argv)
+    if args.targets:
+        from benchmarks.calibration_targets import run
+
+        run(runs=args.runs, cold=not args.no_cold, parts=tuple(args.part or ("example", "retention")))
+        return
     if args.funnel_coverage:
         months = [float(x) for x in args.months.split(",")]
         print(json.dumps(funnel_coverage(args.funnel_coverage, months, args.months_prior)))
@@ -185,7 +203,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_case(args.case, draws, tune, chains, args.sampler)))
         return
     rows = []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    import tempfile
+
+    cache = tempfile.mkdtemp(prefix="revsim-calibration-benchmark-")  # every case compiles (no earlier cache)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+           "REVSIM_CACHE_DIR": cache}
     for case in CASES:
         load = os.getloadavg()[0]
         command = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--sampler", args.sampler]
@@ -202,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
               f"min ESS {row['min_ess']:>7.0f}  ESS/s {row['ess_per_s']:>8.1f} (with compile "
               f"{row['ess_per_s_total']:>6.1f})  r_hat {row['max_r_hat']:.3f}  divergences {row['divergences']}  "
               f"(load {load:.1f})", flush=True)
+    import shutil
+
+    shutil.rmtree(cache, ignore_errors=True)
     report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
               "python": platform.python_version(), "cores": len(os.sched_getaffinity(0)), "quick": args.quick,
               "results": rows}

@@ -191,6 +191,19 @@ def test_backtest_scores_the_forecast_against_baselines(backtested: tuple[Path, 
     assert (actual.actual > 1.5e7).all()
 
 
+def test_backtest_origins_share_one_compiled_model(backtested: tuple[Path, Any]) -> None:
+    # both cuts have 24 months or more (seasonality estimated): one structure, compiled by the first origin
+    # (or loaded from the test run's cache, when another test compiled it first), reused by the second
+    out, result = backtested
+    diagnostics = pd.read_csv(out / "backtest_diagnostics.csv")
+    sources = diagnostics.groupby("origin", sort=True).compiled_model.agg(set)
+    assert list(sources.index) == ["2026-03", "2026-06"]
+    assert sources["2026-03"] <= {"compiled", "disk"} and sources["2026-06"] == {"memory"}
+    first = ("compiled 1 time(s), reused from an earlier origin 1 time(s)" if sources["2026-03"] == {"compiled"}
+             else "reused from an earlier origin 1 time(s), loaded from the cache 1 time(s)")
+    assert f"2 calibration(s): model {first}; calibrating " in result.stdout
+
+
 def test_backtest_starts_from_the_book_at_the_cut(backtested: tuple[Path, Any]) -> None:
     from revsim.scenario.load import load_scenario
 

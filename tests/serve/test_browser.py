@@ -145,7 +145,9 @@ def test_moving_a_slider_shows_the_chances_revsim_compare_gives(server, browser,
     _wait(driver, _settled)
     assert driver.find_element(By.ID, "scenario-name").text == "Northwind Analytics (sales-led B2B)"
     base_chances = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".target .now")]
-    assert len(base_chances) == 2
+    import yaml
+
+    assert len(base_chances) == len(yaml.safe_load(EXAMPLE.read_text())["targets"]) >= 2
 
     slider = driver.find_element(By.ID, "c-lever_mql_plus_3pts")
     for _ in range(30):  # 30 steps of 0.1 point: the lever's own +3 points

@@ -67,10 +67,10 @@ def test_a_lever_gives_the_difference_and_chances_of_revsim_compare(client, scen
 
     with xr.open_dataset(out / "base.nc", engine="h5netcdf") as base, \
             xr.open_dataset(out / "mql_plus_3pts.nc", engine="h5netcdf") as variant:
-        targets = scenario_targets(base)
-        assert len(page["targets"]) == len(targets) == 2
-        for shown, target in zip(page["targets"], targets, strict=True):
-            p_base, p_variant = target_probability(base, target), target_probability(variant, target)
+        targets = scenario_targets(base)  # each evaluated on its own run
+        assert len(page["targets"]) == len(targets) >= 2
+        for shown, target, in_variant in zip(page["targets"], targets, scenario_targets(variant), strict=True):
+            p_base, p_variant = target_probability(base, target), target_probability(variant, in_variant)
             assert (shown["p_base"], shown["p_variant"]) == (p_base, p_variant)
             assert shown["p_variant_text"] == format_probability(p_variant)
         assert any(t["p_variant"] > t["p_base"] for t in page["targets"])

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
     from revsim.calibrate.calibration import Calibration
+    from revsim.calibrate.fit import FitDisplay
     from revsim.scenario.load import LoadedScenario
 
 __all__ = ["Backtest", "Origin", "backtest", "plan_cuts", "METRICS", "OUTPUT_FILES", "MIN_TRAIN_MONTHS"]
@@ -81,6 +82,26 @@ class Origin:
     def warnings(self) -> list[str]:
         """The calibration's diagnostic warnings."""
         return self.calibration.warnings
+
+    @property
+    def compiled_model(self) -> str:
+        """Where the calibration's compiled model came from: ``compiled`` (a new structure), ``memory`` (compiled
+        by an earlier origin), ``disk`` (the cache of compiled models), ``uncached``; empty with PyMC's sampler."""
+        return self.calibration.fit.compiled_from
+
+
+class _OriginDisplay:
+    """A display that prefixes every phase with the origin's label (``origin 2/6: sampling``)."""
+
+    def __init__(self, display: FitDisplay, label: str) -> None:
+        self.display = display
+        self.label = label
+
+    def phase(self, text: str) -> None:
+        self.display.phase(f"{self.label}: {text}")
+
+    def draws(self, done: int, total: int) -> None:
+        self.display.draws(done, total)
 
 
 @dataclass
@@ -129,8 +150,26 @@ class Backtest:
         """Every origin's calibration diagnostics, one block per origin (column ``origin``)."""
         import pandas as pd
 
-        return pd.concat([o.diagnostics.assign(origin=o.cut) for o in self.origins], ignore_index=True)[
-            ["origin", *self.origins[0].diagnostics.columns]]
+        return pd.concat([o.diagnostics.assign(origin=o.cut, compiled_model=o.compiled_model) for o in self.origins],
+                         ignore_index=True)[["origin", *self.origins[0].diagnostics.columns, "compiled_model"]]
+
+    def compile_text(self) -> str:
+        """How many calibrations compiled their model and how long calibrating and forecasting took."""
+        sources = [o.compiled_model for o in self.origins]
+        compiled = sum(s in ("compiled", "uncached") for s in sources)
+        calibrating = sum(o.seconds.get("calibrate", 0.0) for o in self.origins)
+        simulating = sum(o.seconds.get("simulate", 0.0) for o in self.origins)
+        if not any(sources):
+            models = "sampled with PyMC"
+        else:
+            parts = [f"compiled {compiled} time(s)"] if compiled else []
+            for source, text in (("memory", "reused from an earlier origin"), ("disk", "loaded from the cache")):
+                n = sources.count(source)
+                if n:
+                    parts.append(f"{text} {n} time(s)")
+            models = "model " + ", ".join(parts)
+        return (f"{len(sources)} calibration(s): {models}; calibrating {calibrating:.0f} s, "
+                f"forecasting {simulating:.0f} s")
 
     def write(self, out_dir: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
         """Write the tables, the charts, and the latest origin's scenario and posterior."""
@@ -162,6 +201,7 @@ class Backtest:
         else:
             lines = [f"backtest: {self.origin_count} origins from {first} to {self.cut} ({self.spacing} month(s) "
                      f"apart), each forecast {self.holdout} month(s); scores averaged over origins and months ahead"]
+        lines.append(self.compile_text())
         lines.append(f"{'metric':<15}{'method':<16}{'cover 50%':>10}{'80%':>7}{'90%':>7}{'CRPS':>14}{'MAPE':>8}")
         overall = self.summary[self.summary.horizon == "all"]
         for row in overall.itertuples():
@@ -300,7 +340,8 @@ def forecast_scenario(loaded: LoadedScenario, cut_history: History, cut: int, ho
 
 def run_origin(loaded: LoadedScenario, full: History, cut: int, holdout: int, *, label: str,
                calibrate_options: dict[str, Any], simulation_draws: int, seed: int,
-               announce: Announce | None, progress: ProgressFactory | None) -> Origin:
+               announce: Announce | None, progress: ProgressFactory | None,
+               display: FitDisplay | None = None) -> Origin:
     """Calibrate on the history up to ``cut``, then simulate the ``holdout`` months after it."""
     import revsim
     from revsim.calibrate.calibration import calibrate
@@ -312,7 +353,8 @@ def run_origin(loaded: LoadedScenario, full: History, cut: int, holdout: int, *,
     base = forecast_scenario(loaded, cut_history, cut, holdout)
     started = time.perf_counter()
     say(f"{label}: calibrating on the history up to {month_label(cut)}")
-    calibration = calibrate(cut_history, base, seed=seed, checks=False, announce=announce, **calibrate_options)
+    calibration = calibrate(cut_history, base, seed=seed, checks=False, announce=announce,
+                            display=None if display is None else _OriginDisplay(display, label), **calibrate_options)
     seconds = {"calibrate": time.perf_counter() - started}
     assert calibration.scenario_data is not None
     scenario_data = calibration.scenario_data
@@ -325,7 +367,7 @@ def run_origin(loaded: LoadedScenario, full: History, cut: int, holdout: int, *,
                                                                                       POSTERIOR_FILE)
     started = time.perf_counter()
     say(f"{label}: simulating {simulation_draws:,} draws of the {holdout} month(s) after {month_label(cut)}")
-    bar = progress(f"{label} simulating", simulation_draws) if progress is not None else None
+    bar = progress(f"{label}: simulating", simulation_draws) if progress is not None else None
     try:
         with tempfile.TemporaryDirectory(prefix="revsim-backtest-") as folder:
             posterior.to_netcdf(str(Path(folder) / POSTERIOR_FILE), engine="h5netcdf")
@@ -368,6 +410,7 @@ def backtest(
     simulation_draws: int = 1000,
     announce: Announce | None = None,
     progress: ProgressFactory | None = None,
+    display: FitDisplay | None = None,
 ) -> Backtest:
     """Calibrate on the history before each cut, forecast the ``holdout`` months after it, and score.
 
@@ -387,6 +430,10 @@ def backtest(
     announce, progress
         Called with a line of text at every phase of every origin; and, for the simulation, ``progress(label,
         total)`` returns a callback counting finished draws (with ``close()``).
+    display
+        Told each origin's calibration phases (``origin 2/6: compiling the model``, ``... sampling``) and the
+        sampling progress. The origins share one compiled model while their model's structure is the same
+        (:mod:`revsim.calibrate.compile_cache`): only the first origin of a structure compiles.
 
     Returns
     -------
@@ -423,7 +470,8 @@ def backtest(
     for i, cut in enumerate(cuts):
         label = f"origin {i + 1}/{len(cuts)}" if len(cuts) > 1 else "backtest"
         origin = run_origin(loaded, full, cut, holdout, label=label, calibrate_options=options,
-                            simulation_draws=simulation_draws, seed=seed, announce=announce, progress=progress)
+                            simulation_draws=simulation_draws, seed=seed, announce=announce, progress=progress,
+                            display=display)
         done.append(origin)
         forecasts = {metric: forecast_samples(origin.forecast, metric) for metric in FORECAST_VARIABLES}
         rows += score_origin(series, forecasts, cut, holdout)

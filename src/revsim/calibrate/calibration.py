@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from revsim.calibrate.context import context_from_scenario, context_without_scenario
-from revsim.calibrate.fit import Fit, FitOptions
+from revsim.calibrate.fit import Fit, FitDisplay, FitOptions
 from revsim.calibrate.history import History, read_history
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -154,6 +154,8 @@ def calibrate(
     progress: bool = False,
     checks: bool = True,
     announce: Callable[[str], None] | None = None,
+    display: FitDisplay | None = None,
+    cache: bool = True,
 ) -> Calibration:
     """Learn a scenario's parameters from history with PyMC.
 
@@ -179,6 +181,12 @@ def calibrate(
         Where ``calibrated.yaml`` will be written, so that files the scenario names keep resolving.
     announce
         Called with one line of text once the history is read, before the models are compiled and sampled.
+    display
+        Told each phase (compiling, sampling, checking) and the sampling progress (the command line shows
+        them on a terminal).
+    cache
+        Reuse compiled models of the same structure, from this process or the disk cache
+        (:mod:`revsim.calibrate.compile_cache`); ``False`` compiles without any cache.
 
     Returns
     -------
@@ -189,7 +197,7 @@ def calibrate(
     from revsim.calibrate.scenario_update import add_derived, assignments, calibrated_scenario, inputs_fragment
 
     options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
-                         retention=retention, progress=progress)
+                         retention=retention, progress=progress, cache=cache)
     options.check()
     loaded = _load(scenario)
     context = context_from_scenario(loaded) if loaded is not None else None
@@ -202,7 +210,9 @@ def calibrate(
     if context is None:
         context = context_without_scenario(data)
     _check_priors(loaded, context)
-    result = fit(data, context, options, announce=announce)
+    result = fit(data, context, options, announce=announce, display=display)
+    if display is not None:
+        display.phase("checking the fit")
     add_derived(result, loaded)
     notes = list(data.notes) + result.notes
     last = data.last_month

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from revsim.calibrate.movements import (
 from revsim.calibrate.retention import RetentionBlock, retention_data
 from revsim.errors import InputError
 
-__all__ = ["FitOptions", "Fit", "plan_blocks", "fit", "RHAT_LIMIT", "ESS_LIMIT", "SAMPLERS", "RETENTION_CHOICES"]
+__all__ = ["FitOptions", "Fit", "FitDisplay", "plan_blocks", "fit", "RHAT_LIMIT", "ESS_LIMIT", "SAMPLERS", "RETENTION_CHOICES"]
 
 #: Diagnostics thresholds: a warning is printed beyond them.
 RHAT_LIMIT = 1.01
@@ -42,7 +42,11 @@ RETENTION_CHOICES = ("auto", "sbg", "constant", "both")
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How to sample: the sampler, draws and tuning steps per chain, chains, seed and cores."""
+    """How to sample: the sampler, draws and tuning steps per chain, chains, seed and cores.
+
+    ``cache`` keeps compiled models in memory and on disk by structure (see
+    :mod:`revsim.calibrate.compile_cache`); ``False`` compiles the same code without any cache.
+    """
 
     sampler: str = "nutpie"
     draws: int = 1000
@@ -52,6 +56,7 @@ class FitOptions:
     cores: int | None = None
     retention: str = "auto"
     progress: bool = False
+    cache: bool = True
 
     def check(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -63,6 +68,16 @@ class FitOptions:
         for name, value, low in (("draws", self.draws, 10), ("tune", self.tune, 10), ("chains", self.chains, 1)):
             if not isinstance(value, int) or value < low:
                 raise InputError.single(f"{name} must be a whole number >= {low}, got {value!r}", path=(f"--{name}",))
+
+
+class FitDisplay(Protocol):
+    """What a calibration reports while it runs (the command line shows it on one line of a terminal)."""
+
+    def phase(self, text: str) -> None:
+        """A new phase begins: ``text`` says what (``compiling the model``...)."""
+
+    def draws(self, done: int, total: int) -> None:
+        """Sampling progress: ``done`` draws of ``total`` (all chains, tuning included)."""
 
 
 @dataclass
@@ -79,6 +94,7 @@ class Fit:
     loo: Any = None
     timings: dict[str, float] = field(default_factory=dict)
     derived: dict[str, str] = field(default_factory=dict)  # variables computed after sampling -> their block
+    compiled_from: str = ""  # memory, disk, compiled or uncached: see revsim.calibrate.compile_cache
 
     def block(self, name: str) -> Any:
         return next((b for b in self.blocks if b.name == name), None)
@@ -378,26 +394,50 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def sample_model(model: Any, options: FitOptions, timings: dict[str, float]) -> Any:
-    """Sample ``model`` with nutpie (compiled with numba) or PyMC's NUTS; returns InferenceData."""
+def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
+                 display: FitDisplay | None = None, notes: list[str] | None = None,
+                 compiled_from: list[str] | None = None) -> Any:
+    """Sample ``model`` with nutpie (compiled with numba) or PyMC's NUTS; returns InferenceData.
+
+    nutpie's model comes from :func:`revsim.calibrate.compile_cache.compile_model`: compiled once per
+    structure, then reused in this process and later ones. Its notes are added to ``notes``, and where the
+    compiled model came from to ``compiled_from``.
+    """
     import warnings
 
     cores = options.cores or min(options.chains, available_cores())
     if options.sampler == "nutpie":
         import nutpie
 
+        from revsim.calibrate.compile_cache import compile_model
+
         start = time.perf_counter()
+        phases = {"compiling": "compiling the model (once per model structure; kept for next time)",
+                  "loading": "loading the compiled model"}
+        progress = None
+        if display is not None:
+            total = options.chains * (options.draws + options.tune)
+            progress = lambda done, _total: display.draws(done, total)  # noqa: E731
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compiled = nutpie.compile_pymc_model(model)
+            compiled, report = compile_model(
+                model, use_cache=options.cache, progress=progress,
+                phase=None if display is None else (lambda name: display.phase(phases.get(name, name))))
         timings["compile"] = time.perf_counter() - start
+        timings.update({f"compile_{k}": v for k, v in report.seconds.items()})
+        if notes is not None:
+            notes.extend(report.notes)
+        if compiled_from is not None:
+            compiled_from.append(report.source)
+        if display is not None:
+            display.phase("sampling")
         start = time.perf_counter()
         # a low-rank mass matrix follows the strong correlations of small models (the sBG's mean churn and
         # concentration: six times the effective sample size); on large joint models it adapts too slowly
         low_rank = compiled.n_dim <= LOW_RANK_MAX_DIM
         idata = nutpie.sample(compiled, draws=options.draws, tune=options.tune, chains=options.chains, cores=cores,
-                              seed=options.seed, progress_bar=options.progress, save_warmup=False,
-                              low_rank_modified_mass_matrix=low_rank)
+                              seed=options.seed, progress_bar=options.progress and progress is None,
+                              save_warmup=False, low_rank_modified_mass_matrix=low_rank)
         timings["sample"] = time.perf_counter() - start
     else:
         import logging
@@ -426,20 +466,27 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float]) -> 
 
 
 def fit(history: History, context: ScenarioContext, options: FitOptions,
-        announce: Callable[[str], None] | None = None) -> Fit:
-    """Plan, build, sample and post-process a calibration."""
+        announce: Callable[[str], None] | None = None, display: FitDisplay | None = None) -> Fit:
+    """Plan, build, sample and post-process a calibration.
+
+    A second fit of a model with the same structure (the same blocks, segments, stages and priors; other
+    data) reuses the model compiled by the first, in this process or, through the disk cache, an earlier one.
+    """
     options.check()
     timings: dict[str, float] = {}
     blocks, history, notes = plan_blocks(history, context, retention=options.retention)
     if announce is not None:
         announce(f"fitting {', '.join(b.name for b in blocks)} with {options.sampler}: {options.chains} chains x "
-                 f"{options.draws} draws (the model is compiled first, which takes a while)")
+                 f"{options.draws} draws")
+    if display is not None:
+        display.phase("building the model")
     start = time.perf_counter()
     model = build_model(blocks)
     timings["build"] = time.perf_counter() - start
-    idata = sample_model(model, options, timings)
+    compiled_from: list[str] = []
+    idata = sample_model(model, options, timings, display=display, notes=notes, compiled_from=compiled_from)
     result = Fit(blocks=blocks, idata=idata, history=history, context=context, options=options, notes=notes,
-                 timings=timings)
+                 timings=timings, compiled_from=compiled_from[0] if compiled_from else "")
     _rename(result)
     _choose_retention(result)
     return result

@@ -38,7 +38,7 @@ from revsim.scenario.distributions import (
 )
 
 __all__ = ["PriorSpec", "PRIORS", "STAGE_PRIORS", "PriorOverride", "parse_prior_override", "prior_for",
-           "data_centred"]
+           "data_centred", "DataCentred"]
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,19 @@ def parse_prior_override(key: Any, value: Any) -> PriorOverride:
     return PriorOverride(key=text, name=name, stage=stage or None, distribution=distribution)
 
 
+@dataclass(frozen=True)
+class DataCentred(LogNormal):
+    """A lognormal prior centred on a value read from the data.
+
+    Its location enters the PyMC model as data (``pm.Data``), not as a constant: a model compiled for one
+    history then serves another of the same structure (a backtest's origins), see
+    :mod:`revsim.calibrate.model_structure`.
+    """
+
+
 def data_centred(value: float, sigma: float = 2.0) -> LogNormal:
     """A lognormal prior centred on a value read from the data, wide enough to be weak (x / 7 to x * 7 at 1 sd)."""
-    return LogNormal(math.log(max(value, 1e-12)), sigma)
+    return DataCentred(math.log(max(value, 1e-12)), sigma)
 
 
 def prior_for(name: str, overrides: dict[str, PriorOverride] | None, *, stage: str | None = None,
@@ -164,6 +174,8 @@ def to_pymc(name: str, dist: Distribution, *, dims: Any = None, shape: Any = Non
             upper = None if math.isinf(dist.high) else dist.high
             return pm.TruncatedNormal(name, mu=dist.mu, sigma=dist.sigma, lower=lower, upper=upper, **kwargs)
         return pm.Normal(name, mu=dist.mu, sigma=dist.sigma, **kwargs)
+    if isinstance(dist, DataCentred):
+        return pm.LogNormal(name, mu=pm.Data(f"{name}_prior_location", dist.mu), sigma=dist.sigma, **kwargs)
     if isinstance(dist, LogNormal):
         return pm.LogNormal(name, mu=dist.mu, sigma=dist.sigma, **kwargs)
     if isinstance(dist, Gamma):

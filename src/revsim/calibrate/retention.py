@@ -203,8 +203,9 @@ def cohort_loglik(log_surv: np.ndarray, data: RetentionData) -> np.ndarray:
     """
     seg = data.cohort_segment
     ls = log_surv[..., seg, :]  # [..., C, E + 1]
-    step = ls[..., 1:] - ls[..., :-1]
-    log_p = ls[..., :-1] + _log1mexp(step)
+    # cohorts of a segment share their events: the log-probabilities are computed per segment, then
+    # spread to the cohorts (the same numbers, a fraction of the logarithms for LOO's draws x cohorts)
+    log_p = (log_surv[..., :-1] + _log1mexp(log_surv[..., 1:] - log_surv[..., :-1]))[..., seg, :]
     E = data.n_events
     mask = np.arange(E)[None, :] < data.last_event[:, None]
     terms = np.where(mask & (data.deaths > 0), data.deaths * log_p, 0.0).sum(axis=-1)

@@ -60,17 +60,21 @@ def backtest(scenario: str, history: tuple[str, ...], holdout: int, origins: int
       revsim backtest scenarios/history/northwind.yaml --history scenarios/history --holdout 6 --origins 6
     """
     from revsim.calibrate.backtest import OUTPUT_FILES, backtest as run_backtest
-    from revsim.cli.progress import ProgressBar
+    from revsim.cli.progress import PhaseDisplay
     from revsim.results.output_dir import check_output_dir
 
     out = out_dir or Path("out") / f"{Path(scenario).stem}_backtest"
     check_output_dir(out, OUTPUT_FILES, force=force)
-    result = run_backtest(scenario, list(history), holdout, origins=origins, spacing=spacing, sampler=sampler,
-                          draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, retention=retention,
-                          period_months=period_months, simulation_draws=simulation_draws,
-                          announce=None if quiet else (lambda text: click.echo(text, err=True)),
-                          progress=None if quiet else (lambda label, total: ProgressBar(total, label=label)))
-    written = result.write(out, force=force)
+    with PhaseDisplay() as display:  # one line on a terminal: the origin, its phase, and a bar of draws
+        result = run_backtest(scenario, list(history), holdout, origins=origins, spacing=spacing, sampler=sampler,
+                              draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, retention=retention,
+                              period_months=period_months, simulation_draws=simulation_draws,
+                              announce=None if quiet else display.message,
+                              progress=None if quiet else display.counter,
+                              display=None if quiet else display)
+        if not quiet:
+            display.phase("writing the results")
+        written = result.write(out, force=force)
     for origin in result.origins:
         prefix = f"origin {origin.cut}: " if result.origin_count > 1 else ""
         for message in origin.warnings:

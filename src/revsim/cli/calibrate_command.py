@@ -53,17 +53,22 @@ def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | No
     import time
 
     from revsim.calibrate.calibration import DIAGNOSTICS_FILE, INPUTS_FILE, POSTERIOR_FILE, SCENARIO_FILE, calibrate
+    from revsim.cli.progress import PhaseDisplay
     from revsim.results.output_dir import check_output_dir
 
     started = time.perf_counter()
     out = out_dir or Path("out") / (f"{Path(scenario).stem}_calibrated" if scenario else "calibration")
     names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, SCENARIO_FILE if scenario else INPUTS_FILE]
     check_output_dir(out, names, force=force)
-    result = calibrate(list(history), scenario, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
-                       cores=cores, retention=retention, period_months=period_months, out_dir=out,
-                       progress=False, checks=not no_charts,
-                       announce=None if quiet else (lambda text: click.echo(text, err=True)))
-    written = result.write(out, force=force, charts=not no_charts)
+    with PhaseDisplay() as display:
+        result = calibrate(list(history), scenario, sampler=sampler, draws=draws, tune=tune, chains=chains,
+                           seed=seed, cores=cores, retention=retention, period_months=period_months, out_dir=out,
+                           progress=False, checks=not no_charts,
+                           announce=None if quiet else display.message,
+                           display=None if quiet else display)
+        if not quiet:
+            display.phase("writing the results")
+        written = result.write(out, force=force, charts=not no_charts)
     for message in result.warnings:
         click.echo(f"warning: {message}", err=True)
     if quiet:
@@ -84,7 +89,7 @@ def summary_text(result: object, seconds: float) -> str:
     timing = fit.timings
     lines = [
         f"calibrated {blocks} from {len(fit.history.files)} file(s): {fit.options.chains} chains x "
-        f"{fit.options.draws} draws with {fit.options.sampler} in {seconds:.0f} s (compile "
+        f"{fit.options.draws} draws with {fit.options.sampler} in {seconds:.0f} s ({_compiled(fit)} "
         f"{timing.get('compile', 0):.0f} s, sampling {timing.get('sample', 0):.0f} s); {fit.divergences} divergences, "
         f"max r_hat {table.r_hat.max():.3f}, min ESS {table.ess_bulk.min():.0f}",
     ]
@@ -99,6 +104,12 @@ def summary_text(result: object, seconds: float) -> str:
             label = f"{row.variable}[{row.coords}]" if row.coords else row.variable
             lines.append(f"  {label:<52} {_fmt(row.q50):>10}  (90%: {_fmt(row.q05)} to {_fmt(row.q95)})")
     return "\n".join(lines)
+
+
+def _compiled(fit: object) -> str:
+    """How the model was compiled: ``compile`` (a new structure), ``cached model``..."""
+    source = getattr(fit, "compiled_from", "")
+    return {"memory": "compiled model reused", "disk": "compiled model from the cache"}.get(source, "compile")
 
 
 def _fmt(x: float) -> str:

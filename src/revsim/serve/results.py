@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from revsim.serve.controls import Control
     from revsim.serve.variant import Variant
+    from revsim.revops.targets import TargetResult
     from revsim.whatif.compare import Comparison
 
 __all__ = ["RunSummary", "summarize", "comparison_payload", "target_rows", "KPI_BETTER", "jsonable"]
@@ -78,15 +79,9 @@ def summarize(ds: xr.Dataset) -> RunSummary:
     from revsim.plot.draws import total
     from revsim.plot.fan import fan_quantiles
     from revsim.plot.kpis import kpi_table
-    from revsim.plot.targets import scenario_targets, target_draws
 
     table = fan_quantiles(ds)
-    reached = []
-    for target in scenario_targets(ds):
-        values = target_draws(ds, target)
-        with np.errstate(invalid="ignore"):
-            hit = (values <= target.value) if target.below else (values >= target.value)
-        reached.append((hit & np.isfinite(values)).astype(float))
+    reached = [result.reached.astype(float) for result in _evaluated_targets(ds)]
     return RunSummary(
         months=[f"{t.year:04d}-{t.month:02d}" for t in table.index],
         fan={column: table[column].to_numpy() for column in _FAN},
@@ -203,26 +198,35 @@ def target_rows(ds: xr.Dataset, base: RunSummary, variant: RunSummary) -> list[d
     per-draw differences of the two indicators, so its standard error is theirs: sd / sqrt(draws).
     """
     from revsim.plot import style
-    from revsim.plot.targets import format_probability, format_target_value, scenario_targets
+    from revsim.plot.targets import format_probability
 
     rows = []
-    for target, hit_base, hit_variant in zip(scenario_targets(ds), base.reached, variant.reached, strict=True):
+    for result, hit_base, hit_variant in zip(_evaluated_targets(ds), base.reached, variant.reached, strict=True):
         d = hit_variant - hit_base
         n = d.size
         se = float(np.std(d, ddof=1) / math.sqrt(n)) if n > 1 else 0.0
         p_base, p_variant = float(hit_base.mean()), float(hit_variant.mean())
-        value_text = format_target_value(ds, target)
-        metric = {"arr": "ARR", "mrr": "MRR", "active_customers": "customers",
-                  "new_customers_total": "new customers"}.get(target.metric, target.metric.replace("_", " "))
-        what = f"{'at most ' if target.below else ''}{value_text} {metric} by {style.month_label(target.at)}"
+        at = str(ds["month"].values[result.last])[:7]
+        when = f"by {style.month_label(at)}" if result.first == result.last else f"in {result.period}"
+        what = f"{'at most ' if result.below else ''}{result.goal_text} {result.kpi_label} {when}"
+        goal = result.fixed_goal
         rows.append({
-            "name": target.name or what, "what": what, "metric": target.metric, "value": target.value,
-            "value_text": value_text, "at": target.at, "at_text": style.month_label(target.at),
-            "direction": target.direction, "p_base": p_base, "p_variant": p_variant,
+            "name": result.spec.get("name") or what, "what": what, "metric": result.metric,
+            "value": float("nan") if goal is None else goal,
+            "value_text": result.goal_text, "at": at, "at_text": style.month_label(at),
+            "direction": result.direction, "p_base": p_base, "p_variant": p_variant,
             "p_base_text": format_probability(p_base), "p_variant_text": format_probability(p_variant),
             "diff": p_variant - p_base, "diff_se": se, "diff_text": _points(p_variant - p_base),
         })
     return rows
+
+
+def _evaluated_targets(ds: xr.Dataset) -> list[TargetResult]:
+    """Every target of the run's scenario evaluated on every draw, as ``revsim run`` and ``revsim kpis`` do
+    (any KPI, a month or a period, a value or a change against a base)."""
+    from revsim.revops.targets import target_report
+
+    return target_report(ds).targets
 
 
 def _points(value: float) -> str:

@@ -435,7 +435,7 @@ function drawFan(el, p, changed) {
     : [`P90 ${money(fan.variant.p90[n], cur)}`, `Median ${money(fan.variant.p50[n], cur)}`, `P10 ${money(fan.variant.p10[n], cur)}`];
   if (changed) endTexts.push(narrow ? money(fan.base.p50[n], cur) : `Base ${money(fan.base.p50[n], cur)}`);
   const right = Math.max(...endTexts.map((t) => t.length)) * fs * 0.6 + 18;
-  const moneyTargets = p.targets.filter((t) => t.metric === "arr" || t.metric === "mrr");
+  const moneyTargets = p.targets.filter((t) => (t.metric === "arr" || t.metric === "mrr") && t.value !== null);
   const targetValue = (t) => t.value * (t.metric === "mrr" ? 12 : 1);
   const top = Math.max(...fan.variant.p95, ...fan.base.p95, ...moneyTargets.map(targetValue)) * 1.04;
   const { max: ymax, step } = niceScale(top);

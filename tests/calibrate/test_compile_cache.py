@@ -1,0 +1,136 @@
+"""Compiled models are reused by structure: in the process, across processes through the disk cache, and
+never at the cost of a different result.
+
+The fits run in fresh processes (``calibration_helpers.in_fresh_process``) on a small model (an sBG cohort
+table and a referral loop: two compilations of about 15 s of CPU each, 40 s the first time PyTensor's
+numba cache is empty); the whole module takes about a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from cache_workers import fit_in_new_process, fit_in_one_process, structure_keys
+from calibration_helpers import in_fresh_process
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def same_draws(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("nutpie")
+    return tmp_path_factory.mktemp("compiled_models")
+
+
+@pytest.fixture(scope="module")
+def one_process(cache_dir: Path) -> dict[str, Any]:
+    return in_fresh_process(fit_in_one_process, str(cache_dir))
+
+
+def test_a_second_fit_of_the_same_structure_compiles_nothing(one_process: dict[str, Any]) -> None:
+    # history a compiles; history b (other cohorts, periods, months, counts and prior centre) reuses it;
+    # b without the cache compiles again
+    assert one_process["compilations"] == [1, 1, 2]
+    assert one_process["sources"] == ["compiled", "memory", "compiled"]
+
+
+def test_new_data_on_the_compiled_model_gives_the_posterior_of_a_cold_fit(one_process: dict[str, Any]) -> None:
+    assert same_draws(one_process["warm"], one_process["cold"])
+    assert one_process["warm"]["sbg_alpha"].shape == (2, 150)
+
+
+def test_a_new_process_loads_the_compiled_model_from_disk(cache_dir: Path, one_process: dict[str, Any]) -> None:
+    result = in_fresh_process(fit_in_new_process, str(cache_dir))
+    assert result["source"] == "disk"
+    assert result["compilations"] == 0
+    assert same_draws(result["draws"], one_process["cold"])
+
+
+def test_a_damaged_entry_is_compiled_again_with_a_note(tmp_path: Path, cache_dir: Path,
+                                                       one_process: dict[str, Any]) -> None:
+    import shutil
+
+    copy = tmp_path / "cache"
+    shutil.copytree(cache_dir, copy)
+    (entry,) = [p for p in (copy / "compiled").iterdir() if not p.name.startswith(".")]
+    pickled = entry / "graphs.pickle"
+    pickled.write_bytes(pickled.read_bytes()[: 1000])
+    result = in_fresh_process(fit_in_new_process, str(copy))
+    assert result["source"] == "compiled"
+    assert any("could not be used" in note and "compiled again" in note for note in result["notes"])
+    assert same_draws(result["draws"], one_process["cold"])
+    assert (entry / "meta.json").exists()  # rebuilt in place
+
+
+def test_two_processes_compiling_the_same_structure_at_once_both_succeed(tmp_path: Path,
+                                                                          one_process: dict[str, Any]) -> None:
+    results: list[Any] = [None, None]
+
+    def run(i: int) -> None:
+        results[i] = in_fresh_process(fit_in_new_process, str(tmp_path))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        assert result["source"] in ("compiled", "disk")
+        assert same_draws(result["draws"], one_process["cold"])
+    entries = [p for p in (tmp_path / "compiled").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1
+
+
+def test_the_key_changes_with_the_structure_and_not_with_the_data() -> None:
+    pytest.importorskip("pymc")
+    keys = in_fresh_process(structure_keys)
+    assert keys["a"] == keys["b"]  # other data, same structure
+    changed = [keys[k] for k in ("b_both", "b_prior", "b_cohorts_only", "segmented")]
+    assert len({keys["b"], *changed}) == 5
+
+
+def test_the_key_covers_the_versions() -> None:
+    pytest.importorskip("pymc")
+    from revsim.calibrate import model_structure
+
+    found = model_structure.environment()
+    assert {"revsim", "pymc", "pytensor", "nutpie", "numba", "python"} <= found.keys()
+    assert all(found[name] for name in ("pymc", "pytensor", "nutpie", "numba"))
+
+
+def test_the_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from revsim.calibrate.compile_cache import CACHE_ENV, cache_directory
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    assert cache_directory() == tmp_path / "compiled"
+    monkeypatch.setenv(CACHE_ENV, "off")
+    assert cache_directory() is None
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if os.name == "posix" and not os.uname().sysname == "Darwin":
+        assert cache_directory() == tmp_path / "xdg" / "revsim" / "compiled"
+
+
+def test_digamma_matches_scipy() -> None:
+    numba = pytest.importorskip("numba")
+    from scipy.special import psi
+
+    from revsim.calibrate.digamma import digamma
+
+    compiled = numba.njit(digamma)
+    x = np.concatenate([np.geomspace(1e-6, 1e6, 2001), np.linspace(0.05, 40.0, 2001),
+                        -(np.linspace(0.3, 9.7, 377) + 0.013)])
+    ours = np.array([compiled(v) for v in x])
+    reference = psi(x)
+    assert np.all(np.abs(ours - reference) <= 1e-12 * np.maximum(np.abs(reference), 1.0))
+    assert math.isnan(compiled(0.0)) and math.isnan(compiled(-3.0))
