@@ -10,9 +10,9 @@ import numpy as np
 
 from revsim.plot import style
 from revsim.plot.draws import currency_of, interval, start_arr, total
-from revsim.plot.money import format_count, format_money, format_money_range, format_percent
+from revsim.plot.money import format_count, format_money, format_money_range, format_percent, format_probability
 from revsim.plot.style import PALETTE, house_style
-from revsim.plot.targets import ChartTarget, format_probability, format_target_value, target_probability
+from revsim.plot.targets import ChartTarget, format_target_value, target_probability
 from revsim.plot.input_labels import input_label
 from revsim.report.assumptions import assumptions_table, run_facts
 
