@@ -8,6 +8,7 @@ inside a function (an import deferred into a function still closes a cycle, only
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
@@ -23,6 +24,7 @@ def module_files() -> dict[str, tuple[Path, bool]]:
     return modules
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     """module -> the revsim modules it imports (anywhere but under ``if TYPE_CHECKING:``)."""
     modules = module_files()
