@@ -21,6 +21,14 @@ printed and written to ``benchmarks/calibration_results.json``.
 example cold (nothing cached) and warm, and a retention-only calibration of Fader & Hardie's cohort tables
 against PyMC-Marketing's ShiftedBetaGeoModel (see :mod:`benchmarks.calibration_targets`).
 
+``--fastmath-ratio N`` measures what compiling the log-density without numba's fast-math costs (revsim compiles
+without it, so that a calibration is bit-identical in every process; see docs/calibration.md): ``N`` rounds of
+the example's joint model (``--fastmath-case`` for another case), each round one fit with fast-math and one
+without, each in a fresh process, in alternating order (A B, then B A: interleaved, so that the machine's load
+falls on both alike), after one unmeasured fit of each that fills the compile caches. It prints every fit and
+the median ratio (without / with fast-math) of the compilation, the sampling and the whole fit, in elapsed
+time and in CPU time (of every thread of the process; less sensitive to other jobs on a shared machine).
+
 ``--funnel-coverage N`` instead measures how often the funnel model's 90% intervals hold the true conversions
 and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
 ``--months`` sets the true months in stage and ``--months-prior MEDIAN`` a lognormal prior (sigma 1) for them.
@@ -82,8 +90,9 @@ def _history(case: str) -> tuple[Any, Any]:
     return read_history([ROOT / "scenarios" / "history"], stages=context.stages, segments=context.segments), loaded
 
 
-def run_case(case: str, draws: int, tune: int, chains: int, sampler: str) -> dict[str, Any]:
-    """Fit one case in this process and measure it."""
+def run_case(case: str, draws: int, tune: int, chains: int, sampler: str, fastmath: bool = False) -> dict[str, Any]:
+    """Fit one case in this process and measure it; ``fastmath``: compile as PyTensor's default does, with numba's
+    fast-math flags (revsim compiles without them)."""
     started = time.perf_counter()
     import pymc
 
@@ -92,8 +101,14 @@ def run_case(case: str, draws: int, tune: int, chains: int, sampler: str) -> dic
     import_s = time.perf_counter() - started
     from revsim.calibrate.context import context_from_scenario, context_without_scenario
     from revsim.calibrate.diagnostics import diagnostics_table
+    from revsim.calibrate import fit as fit_module
     from revsim.calibrate.fit import FitOptions, Fit, build_model, plan_blocks, sample_model
 
+    if fastmath:
+        import contextlib
+
+        fit_module.strict_floating_point = contextlib.nullcontext  # PyTensor's default flags
+    cpu = _count_nutpie_cpu_time() if sampler == "nutpie" else {}
     history, loaded = _history(case)
     context = context_from_scenario(loaded) if loaded is not None else context_without_scenario(history)
     retention = {"retention_sbg": "sbg", "retention_both": "both", "example_joint": "both"}.get(case, "auto")
@@ -114,13 +129,38 @@ def run_case(case: str, draws: int, tune: int, chains: int, sampler: str) -> dic
     compile_s = build_s + timings["compile"]
     min_ess = float(table.ess_bulk.min())
     return {
-        "case": case, "sampler": sampler, "blocks": [b.name for b in blocks], "draws": draws, "tune": tune,
+        "case": case, "sampler": sampler, "fastmath": fastmath, "blocks": [b.name for b in blocks], "draws": draws, "tune": tune,
         "chains": chains, "import_pymc_s": round(import_s, 2), "compile_s": round(compile_s, 2),
         "sample_s": round(timings["sample"], 2), "total_s": round(compile_s + timings["sample"], 2),
         "min_ess": round(min_ess, 1), "ess_per_s": round(min_ess / max(timings["sample"], 1e-9), 1),
         "ess_per_s_total": round(min_ess / (compile_s + timings["sample"]), 1),
         "max_r_hat": round(float(table.r_hat.max()), 4), "divergences": result.divergences,
+        **{f"{step}_cpu_s": round(seconds, 2) for step, seconds in cpu.items()},
     }
+
+
+def _count_nutpie_cpu_time() -> dict[str, float]:
+    """Wrap nutpie's compilation and sampling to record their CPU time (every thread of this process): less
+    sensitive than the elapsed time to other jobs on a shared machine. Returns the dict it fills."""
+    import functools
+
+    import nutpie
+
+    cpu: dict[str, float] = {}
+
+    def timed(step: str, function: Any) -> Any:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                cpu[step] = time.process_time() - start
+        return wrapper
+
+    nutpie.compile_pymc_model = timed("compile", nutpie.compile_pymc_model)
+    nutpie.sample = timed("sample", nutpie.sample)
+    return cpu
 
 
 def funnel_coverage(seeds: int, months: list[float], prior_median: float | None = None) -> dict[str, Any]:
@@ -172,11 +212,57 @@ def funnel_coverage(seeds: int, months: list[float], prior_median: float | None 
             "mean_width_months": np.mean(widths, axis=0).round(3).tolist()}
 
 
+def _fit_in_fresh_process(case: str, quick: bool, sampler: str, fastmath: bool = False) -> dict[str, Any] | None:
+    """``run_case`` in a new Python process; None (and the error printed) when it failed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    load = os.getloadavg()[0]
+    command = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--sampler", sampler]
+    command += ["--quick"] if quick else []
+    command += ["--fastmath"] if fastmath else []
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        print(f"{case}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["load_before"] = round(load, 2)
+    return row
+
+
+def fastmath_ratio(rounds: int, case: str, quick: bool) -> dict[str, Any]:
+    """Interleaved fits with and without fast-math (see the module doc); the median ratios, without / with."""
+    import statistics
+
+    for fastmath in (True, False):  # fill the compile caches of both
+        _fit_in_fresh_process(case, quick, "nutpie", fastmath)
+    rows: list[dict[str, Any]] = []
+    for r in range(rounds):
+        for fastmath in ((True, False) if r % 2 == 0 else (False, True)):
+            row = _fit_in_fresh_process(case, quick, "nutpie", fastmath)
+            if row is None:
+                raise SystemExit(1)
+            rows.append(row)
+            print(f"round {r + 1}  fast-math {'on ' if fastmath else 'off'}  elapsed: compile {row['compile_s']:>6.1f} s"
+                  f"  sample {row['sample_s']:>6.2f} s  total {row['total_s']:>6.1f} s;  CPU: compile "
+                  f"{row['compile_cpu_s']:>6.1f} s  sample {row['sample_cpu_s']:>6.2f} s  (load {row['load_before']:.1f})",
+                  flush=True)
+    pairs = [sorted(pair, key=lambda row: not row["fastmath"]) for pair in zip(rows[::2], rows[1::2], strict=True)]
+    keys = ("compile_s", "sample_s", "total_s", "compile_cpu_s", "sample_cpu_s")
+    ratios = {key: round(statistics.median(off[key] / on[key] for on, off in pairs), 3) for key in keys}
+    print(f"{case}: without / with fast-math, median over {rounds} interleaved pairs: elapsed: compile "
+          f"{ratios['compile_s']:.2f}  sampling {ratios['sample_s']:.2f}  whole fit {ratios['total_s']:.2f};  CPU: "
+          f"compile {ratios['compile_cpu_s']:.2f}  sampling {ratios['sample_cpu_s']:.2f}")
+    return {"case": case, "rounds": rounds, "ratios": ratios, "fits": rows}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer draws (500 per chain, 2 chains)")
     parser.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # one case, in this process
+    parser.add_argument("--fastmath", action="store_true", help=argparse.SUPPRESS)  # with --case: PyTensor's flags
+    parser.add_argument("--fastmath-ratio", type=int, metavar="N",
+                        help="N interleaved pairs of fits with and without numba fast-math")
+    parser.add_argument("--fastmath-case", choices=CASES, default="example_joint", help="the case --fastmath-ratio fits")
     parser.add_argument("--funnel-coverage", type=int, metavar="N", help="coverage over N synthetic histories")
     parser.add_argument("--months", default="0.5,1,2", help="true months in stage of the three stages")
     parser.add_argument("--months-prior", type=float, metavar="MEDIAN", help="lognormal prior of months in stage")
@@ -200,7 +286,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     draws, tune, chains = (500, 500, 2) if args.quick else (1000, 1000, 4)
     if args.case:
-        print(json.dumps(run_case(args.case, draws, tune, chains, args.sampler)))
+        print(json.dumps(run_case(args.case, draws, tune, chains, args.sampler, args.fastmath)))
+        return
+    if args.fastmath_ratio:
+        fastmath_ratio(args.fastmath_ratio, args.fastmath_case, args.quick)
         return
     rows = []
     import tempfile
@@ -209,16 +298,10 @@ def main(argv: list[str] | None = None) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
            "REVSIM_CACHE_DIR": cache}
     for case in CASES:
-        load = os.getloadavg()[0]
-        command = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--sampler", args.sampler]
-        if args.quick:
-            command.append("--quick")
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode != 0:
-            print(f"{case}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        row = _fit_in_fresh_process(case, args.quick, args.sampler)
+        if row is None:
             continue
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row["load_before"] = round(load, 2)
+        load = row["load_before"]
         rows.append(row)
         print(f"{case:<16} compile {row['compile_s']:>6.1f} s  sample {row['sample_s']:>6.1f} s  "
               f"min ESS {row['min_ess']:>7.0f}  ESS/s {row['ess_per_s']:>8.1f} (with compile "

@@ -168,7 +168,7 @@ def _simulate_batch(compiled: CompiledScenario, params: DrawParameters, rows: sl
         # 1. channels: Poisson or gamma-Poisson entries, split across segments by a chain of binomials
         for ch in range(n_channels):
             mu = ch_par[:, ch, L.VOLUME] * (1.0 + ch_par[:, ch, L.GROWTH]) ** t \
-                * compiled.ch_season[ch, (compiled.start_calendar_month + t) % 12]
+                * params.ch_season[rows, ch, (compiled.start_calendar_month + t) % 12]
             dispersion = ch_par[:, ch, L.DISPERSION]
             noisy = (dispersion > 0) & (mu > 0) & (mu < L.COUNT_CAP)
             if noisy.any():

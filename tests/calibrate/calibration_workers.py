@@ -82,7 +82,7 @@ def retention_fits() -> dict[str, Any]:
     for expected, (a, b) in {"sbg": (0.7, 5.0), "constant": (0.05 * 5000, 0.95 * 5000)}.items():
         data = retention_data(table(a, b, 300, 21))
         comparison = compare_retention(RetentionBlock(data, ("sbg", "constant")), sample(data, 2).posterior)
-        out["loo"][expected] = {"best": comparison.best, "describe": comparison.describe()}
+        out["loo"][expected] = {"best": comparison.choice[None], "describe": comparison.describe()}
     return out
 
 
@@ -93,6 +93,7 @@ def joint_fit() -> dict[str, Any]:
     from revsim.calibrate.diagnostics import diagnostic_warnings, diagnostics_table
     from revsim.calibrate.fit import FitOptions, fit
     from revsim.calibrate.history import History, MrrHistory
+    from revsim.calibrate.scenario_update import add_derived, assignments
     from revsim.calibrate.synthetic import funnel_counts, mrr_movements, referrals
 
     truth = FUNNEL_TRUTH
@@ -118,9 +119,13 @@ def joint_fit() -> dict[str, Any]:
     table = diagnostics_table(result)
     warnings = diagnostic_warnings(table.assign(r_hat=1.05), divergences=3)
     checks = {c.block: c.coverage(0.9) for c in predictive_checks(result, draws=200)}
+    add_derived(result, None)
+    items, _ = assignments(result, None)
+    inputs = {item.path(): item.value for item in items}
     return {"samples": samples, "divergences": result.divergences, "blocks": sorted(set(table.block)),
             "max_r_hat": float(table.r_hat.max()), "columns": list(table.columns), "warnings": warnings,
-            "checks": checks}
+            "checks": checks, "season": np.asarray(result.posterior["seasonality"].values).reshape(-1, 12),
+            "season_truth": season, "inputs": inputs}
 
 
 #: Synthetic funnel histories of the funnel coverage check, and the true months in stage of its three stages.
@@ -197,3 +202,55 @@ def arr_coverage(histories: int = ARR_COVERAGE_HISTORIES, sampler: str = "nutpie
                          "pit": float(row.pit), "seconds": time.perf_counter() - started,
                          "calibrate_seconds": result.latest.seconds["calibrate"]})
     return {"rows": rows}
+
+
+#: The company of ``test_company_history.py`` and ``test_reproducible.py``: monthly plans with heterogeneous customers (sBG), and quarterly contracts with
+#: a constant churn per renewal and a 5% price uplift at each renewal.
+COMPANY_MONTHS, COMPANY_MRR_MONTHS = 60, 36
+
+
+def company_segments() -> list[Any]:
+    from company_history import SegmentTruth
+
+    return [
+        SegmentTruth("smb", contract_months=1, new_per_month=60, growth=0.02, mrr_per_customer=400, price_uplift=0.0,
+                     upgrade=0.02, size=0.25, downgrade=0.008, contraction_size=0.25, alpha=0.8, beta=8.0),
+        SegmentTruth("mid", contract_months=3, new_per_month=25, growth=0.02, mrr_per_customer=2500,
+                     price_uplift=0.05, upgrade=0.012, size=0.3, downgrade=0.006, contraction_size=0.25, churn=0.06),
+    ]
+
+
+#: The five-stage funnel of ``funnel_stages_fit``: a 0.8-month stage followed by a 1-month stage, two segments.
+STAGES_TRUTH = {"stages": ["lead", "mql", "sql", "opportunity", "won"], "conversion": [0.2, 0.4, 0.4, 0.2],
+                "months_in_stage": [0.8, 1.0, 1.5, 3.0], "segments": ["mid_market", "enterprise"]}
+
+
+def funnel_stages_fit() -> dict[str, Any]:
+    """The funnel model on 48 months of a five-stage, two-segment synthetic history (``funnel_counts``), and its
+    likelihood on a stage that holds nobody in the first months."""
+    import pytensor.tensor as pt
+
+    from revsim.calibrate.context import context_without_scenario
+    from revsim.calibrate.fit import FitOptions, fit
+    from revsim.calibrate.funnel import conversion_logp, lag_matrix
+    from revsim.calibrate.history import History
+    from revsim.calibrate.synthetic import funnel_counts
+
+    truth = STAGES_TRUTH
+    season = [1.05, 1.0, 1.1, 1.05, 1.0, 0.95, 0.8, 0.85, 1.05, 1.1, 1.05, 1.0]
+    funnel = funnel_counts(volume=3500, growth=0.008, dispersion=0.03, conversion=truth["conversion"],
+                           months_in_stage=truth["months_in_stage"], months=48, rng=np.random.default_rng(48),
+                           seasonality=season, stages=truth["stages"], segments=truth["segments"],
+                           shares=[0.75, 0.25])
+    history = History(funnel=funnel)
+    result = fit(history, context_without_scenario(history), FitOptions(draws=500, tune=500, chains=2, seed=7))
+    months = np.asarray(result.posterior["months_in_stage"].values, dtype=float)
+    months = months.reshape(-1, *months.shape[2:])  # [sample, stage, segment]
+
+    # a small channel's stage: nobody in the first two months, then a few
+    trials = np.array([[0.0, 0.0, 3.0, 1.0, 0.0, 2.0, 0.0, 0.0]])
+    conversions = np.array([[0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0]])
+    logp = conversion_logp(pt.as_tensor([0.5]), pt.as_tensor([0.4]), pt.as_tensor([100.0]),
+                           pt.as_tensor(lag_matrix(trials)), pt.as_tensor(trials[:, 0]),
+                           pt.as_tensor(conversions)).eval()
+    return {"months": months, "divergences": result.divergences, "empty_stage_logp": np.asarray(logp)}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process
-from calibration_workers import arr_coverage, funnel_coverage, joint_fit, retention_fits
+from calibration_workers import arr_coverage, funnel_coverage, funnel_stages_fit, joint_fit, retention_fits
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
               "--seed", str(QUICK["seed"])]
@@ -60,8 +60,35 @@ def _sales_led(work: Path) -> subprocess.CompletedProcess:
                   "--seed", "1")
 
 
-#: fit -> (the test module that needs it, the job)
-JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
+def _twice_in_fresh_processes(work: Path) -> tuple[list[subprocess.CompletedProcess], list[Path]]:
+    """The synthetic company of ``test_company_history.py`` calibrated twice with ``--retention both``, each time
+    in a new process: first with empty PyTensor and numba caches, then with the caches the first run left,
+    another hash seed (dict and set order) and another number of cores. ``test_company_history.py`` checks the
+    first run's estimates, ``test_reproducible.py`` that the second gave the same bits."""
+    import os
+
+    import numpy as np
+    from calibration_workers import COMPANY_MONTHS, COMPANY_MRR_MONTHS, company_segments
+    from company_history import simulate, write_history, write_scenario
+
+    company = simulate(company_segments(), COMPANY_MONTHS, np.random.default_rng(11))
+    history = write_history(company, work / "history", mrr_months=COMPANY_MRR_MONTHS)
+    scenario = write_scenario(company, work / "company.yaml")
+    caches = work / "pytensor"  # empty: the first run compiles everything
+    runs, outs = [], []
+    for run, (hash_seed, cores) in enumerate((("1", "1"), ("2", "2"))):
+        out = work / f"run{run}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTENSOR_FLAGS": f"base_compiledir={caches}"}
+        runs.append(subprocess.run(
+            [sys.executable, "-m", "revsim.cli.main", "calibrate", str(scenario), "--history", str(history), "--out",
+             str(out), "--retention", "both", "--draws", "200", "--tune", "200", "--chains", "2", "--seed", "4",
+             "--cores", cores, "--no-charts"], capture_output=True, text=True, timeout=1800, check=False, env=env))
+        outs.append(out)
+    return runs, outs
+
+
+#: fit -> (the test module, or modules, that need it, the job)
+JOBS: dict[str, tuple[str | tuple[str, ...], Callable[[Path], Any]]] = {
     "calibrate": ("test_commands.py", _calibrate),
     "backtest": ("test_commands.py", _backtest),
     "without_scenario": ("test_commands.py", _without_scenario),
@@ -70,6 +97,8 @@ JOBS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "sales_led": ("test_calibrated_levers.py", _sales_led),
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
     "arr_coverage": ("test_forecast_coverage.py", lambda work: in_fresh_process(arr_coverage)),
+    "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
+    "twice": (("test_reproducible.py", "test_company_history.py"), _twice_in_fresh_processes),
 }
 
 
@@ -81,7 +110,8 @@ def fits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     work = tmp_path_factory.mktemp("fits")
     modules = {Path(str(item.fspath)).name for item in request.session.items}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(job, work) for name, (module, job) in JOBS.items() if module in modules}
+        futures = {name: pool.submit(job, work) for name, (needed_by, job) in JOBS.items()
+                   if modules.intersection([needed_by] if isinstance(needed_by, str) else needed_by)}
         yield futures
         for future in futures.values():
             future.cancel()

@@ -43,7 +43,8 @@ def test_calibrate_writes_its_outputs(calibrated: Path) -> None:
     assert "calibrated funnel, volume, retention, movements, pricing, loops" in stdout
     assert "next: revsim run" in stdout
     stderr = (calibrated.parent / "stderr.txt").read_text()
-    assert "retention: LOO over 120 cohorts" in stderr and "the sBG fits clearly better" in stderr
+    # LOO chooses each segment's retention model, and says so segment by segment
+    assert "retention, smb: LOO over 60 cohorts" in stderr and "retention, mid_market: LOO over 60 cohorts" in stderr
 
 
 def posterior(path: Path) -> Any:
@@ -89,10 +90,13 @@ def test_calibrated_scenario_validates_and_refers_to_the_posterior(calibrated: P
     assert "file: posterior.nc," in text  # relative to the yaml
     inputs = dict(iter_inputs(loaded.model))
     posterior = {path for path, dist in inputs.items() if isinstance(dist, Posterior)}
-    assert {"retention.smb.alpha", "retention.smb.beta", "retention.mid_market.alpha", "channels.inbound.volume",
+    assert {"retention.smb.alpha", "retention.smb.beta", "retention.mid_market.churn", "channels.inbound.volume",
             "channels.inbound.growth", "funnel.stages.mql.conversion", "pricing.smb.acv",
-            "expansion.mid_market.rate", "onboarding.smb.success", "loops.referrals.coefficient"} <= posterior
+            "expansion.mid_market.rate", "onboarding.smb.success", "loops.referrals.coefficient",
+            "channels.inbound.seasonality.0", "channels.inbound.seasonality.11", "pricing.smb.acv_cv"} <= posterior
     assert loaded.model.settings("retention", "smb").model == "sbg"  # LOO replaced the plan's constant churn
+    # ... for the monthly plans only: the annual contracts' few renewals do not tell the sBG from constant churn
+    assert loaded.model.settings("retention", "mid_market").model == "constant"
     assert not loaded.model.correlations  # the plan's correlation involved calibrated inputs
     assert len({dist.group for dist in inputs.values() if isinstance(dist, Posterior)}) == 1
 
@@ -119,6 +123,11 @@ def test_calibrated_scenario_runs_with_the_posteriors_joint_draws(calibrated: Pa
     pv, pg = post["volume"].values.ravel(), post["growth"].values.ravel()
     index = {round(v, 9): i for i, v in enumerate(pv)}
     assert all(pg[index[round(v, 9)]] == pytest.approx(g) for v, g in zip(volume, growth, strict=True))
+    # and so do the twelve seasonal factors: each draw forecasts with its sample's seasonality
+    february = post["seasonality"].sel(month_of_year="Feb").values.ravel()
+    drawn = ds["param_channels_inbound_seasonality_1"].values
+    assert all(february[index[round(v, 9)]] == pytest.approx(f) for v, f in zip(volume, drawn, strict=True))
+    assert np.std(drawn) == pytest.approx(np.std(february), rel=0.15)  # 400 draws: about 4 standard errors
 
 
 def test_revsim_run_accepts_the_calibrated_scenario(calibrated: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from calibration_workers import COVERAGE_SEEDS
+from calibration_workers import COVERAGE_SEEDS, STAGES_TRUTH
 from calibration_workers import FUNNEL_TRUTH as TRUTH
 
 
@@ -58,6 +58,24 @@ def test_predictive_checks_cover_the_history(result: dict[str, Any]) -> None:
         assert 0.75 <= coverage <= 1.0, (block, coverage)
 
 
+@pytest.mark.slow
+def test_seasonality_is_recovered_and_carried_as_posterior_draws(result: dict[str, Any]) -> None:
+    """The twelve monthly factors: each 90% interval holds the truth (12 intervals of one history, tied by the
+    factors' geometric mean of 1: more than 3 misses would be unlikely, under 3% if they were independent); the
+    calibrated inputs draw every factor, and the contract values' spread, from the posterior."""
+    season, truth = result["season"], result["season_truth"]
+    low, high = np.quantile(season, [0.05, 0.95], axis=0)
+    misses = int(np.sum((truth < low) | (truth > high)))
+    assert misses <= 3, (low, truth, high)
+    assert np.allclose(np.exp(np.log(season).mean(axis=1)), 1.0)  # zero-sum log effects
+    inputs = result["inputs"]
+    months = inputs["channels.all.seasonality"]
+    assert [m["coords"]["month_of_year"] for m in months] == ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+                                                              "Sep", "Oct", "Nov", "Dec"]
+    assert all(m["dist"] == "posterior" and m["var"] == "seasonality" for m in months)
+    assert inputs["pricing.acv_cv"] == {"dist": "posterior", "file": "posterior.nc", "var": "acv_cv"}
+
+
 def test_funnel_intervals_hold_the_truth_at_the_expected_rate_across_histories(fits: dict[str, Any]) -> None:
     """Over 12 synthetic funnels: 36 conversion intervals and 24 delay intervals of the faster stages (0.5 and 1
     month), each a 90% interval. Honest intervals miss about 10%; the bounds below fail with probability under
@@ -69,3 +87,25 @@ def test_funnel_intervals_hold_the_truth_at_the_expected_rate_across_histories(f
     assert conversion_misses <= 9, result  # P(more than 9 of 36 | 10%) = 0.2%
     assert fast_delay_misses <= 7, result  # P(more than 7 of 24 | 10%) = 0.2%
     assert result["coverage_months"][2] >= 5 / 12, result  # P(at most 4 of 12 | 80%) = 0.06%
+
+
+@pytest.mark.slow
+def test_adjacent_fast_stages_keep_their_own_delays(fits: dict[str, Any]) -> None:
+    """A 0.8-month stage followed by a 1-month stage, on 48 months of two segments: each delay is recovered within
+    three posterior standard deviations (log scale), and no delay is traded against the next stage's (their
+    posterior correlation is small: the pairs of stages share no parameter, and the entries between them are
+    observed)."""
+    result = fits["funnel_stages"].result()
+    log_months = np.log(result["months"])  # [sample, stage, segment]
+    truth = np.log(STAGES_TRUTH["months_in_stage"])[:, None]
+    error = (np.median(log_months, axis=0) - truth) / np.std(log_months, axis=0)
+    assert np.all(np.abs(error[:2]) < 3), error  # the fast stages, both segments
+    assert np.all(np.abs(error) < 4), error  # every stage
+    for k in range(3):
+        for s in range(2):
+            rho = np.corrcoef(log_months[:, k, s], log_months[:, k + 1, s])[0, 1]
+            assert abs(rho) < 0.3, (k, s, rho)
+    assert result["divergences"] == 0
+    # months when the stage holds nobody add nothing to the likelihood (they made it 0/0 before)
+    logp = result["empty_stage_logp"][0]
+    assert np.all(np.isfinite(logp)) and logp[0] == 0.0 and logp[1] == 0.0

@@ -80,7 +80,7 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
     for t in range(T):
         entries = [[0] * K for _ in range(S)]
         for c in range(C):  # channels
-            season = compiled.ch_season[c, (compiled.start_calendar_month + t) % 12]
+            season = params.ch_season[i, c, (compiled.start_calendar_month + t) % 12]
             mu = ch[c, L.VOLUME] * (1.0 + ch[c, L.GROWTH]) ** t * season
             d, u_noise = ch[c, L.DISPERSION], rng["arrivals"].random()
             if d > 0 and 0 < mu < L.COUNT_CAP:

@@ -297,6 +297,46 @@ def test_an_uncertain_open_pipeline_is_drawn_per_draw_and_rounded(make_scenario)
                               "open_at_start": {"lead": 12.5}})
 
 
+def test_seasonality_and_acv_cv_drawn_from_a_posterior_are_each_draws_own(make_scenario, tmp_path):
+    """A calibrated channel's twelve seasonal factors (and a segment's acv_cv) are inputs drawn from the posterior
+    with the rest of the sample: each draw simulates its entries with its own factors."""
+    xr = pytest.importorskip("xarray")
+    rng = np.random.default_rng(5)
+    chains, n = 2, 60
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    factors = np.exp(rng.normal(0, 0.3, (chains, n, 12)))
+    posterior = xr.Dataset({
+        "volume": (("chain", "draw"), rng.uniform(20, 60, (chains, n))),
+        "seasonality": (("chain", "draw", "month_of_year"), factors),
+        "acv_cv": (("chain", "draw"), rng.uniform(0.1, 0.9, (chains, n))),
+    }, coords={"month_of_year": months})
+    posterior.to_netcdf(tmp_path / "posterior.nc", group="posterior", engine="h5netcdf")
+
+    def ref(var: str, **coords: str) -> dict:
+        return {"dist": "posterior", "file": "posterior.nc", "var": var, **({"coords": coords} if coords else {})}
+
+    base = make_scenario(channels=[{"name": "inbound", "volume": 1}]).data
+    data = {**base, "horizon_months": 15, "pricing": {"acv": 1200, "acv_cv": ref("acv_cv")},
+            "channels": [{"name": "inbound", "volume": ref("volume"),
+                          "seasonality": [ref("seasonality", month_of_year=m) for m in months]}]}
+    loaded = scenario_from_dict(data, base_dir=tmp_path)
+    ds = run(loaded, draws=2000)
+    volume = ds["param_channels_inbound_volume"].values
+    season = np.stack([ds[f"param_channels_inbound_seasonality_{m}"].values for m in range(12)], axis=1)
+    sample = {round(v, 12): i for i, v in enumerate(posterior["volume"].values.ravel())}
+    index = np.array([sample[round(v, 12)] for v in volume])  # each draw's posterior sample
+    np.testing.assert_array_equal(season, factors.reshape(-1, 12)[index])
+    np.testing.assert_array_equal(ds["param_pricing_acv_cv"].values, posterior["acv_cv"].values.ravel()[index])
+    assert len(np.unique(index)) > 100  # the draws visit the posterior's samples
+    # entries are Poisson around the draw's own volume x its own factor of the calendar month (the run starts
+    # in January): standardised, their mean over draws is 0 and their variance 1
+    mu = volume[:, None] * season[:, np.arange(15) % 12]
+    leads = total(ds, "leads")
+    assert_mean((leads - mu) / np.sqrt(mu), np.zeros(15), np.ones(15), what="standardised entries")
+    params = compile_scenario(loaded).draw_parameters(SEED, 0, 5)
+    np.testing.assert_array_equal(params.seg_par[:, 0, 1], ds["param_pricing_acv_cv"].values[:5])  # ACV_CV column
+
+
 def test_channels_split_across_segments_with_growth_and_seasonality(make_scenario):
     months, start_month = 14, 3  # the simulation starts in March
     season = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]

@@ -52,6 +52,20 @@ def test_channel_entries_are_a_poisson_count_split_by_binomials(make_scenario):
     assert entries.tolist() == [[smb, 0], [arrivals - smb, 0]]
 
 
+def test_channel_entries_follow_the_draws_own_seasonal_factor(make_scenario):
+    """The seasonal factors are a draw's inputs (a calibrated scenario draws them from the posterior): the step
+    reads the factor of the month's calendar month from ``inputs.ch_season``."""
+    compiled, inputs, out = compiled_draw(make_scenario, channels=[{"name": "inbound", "volume": 250}])
+    season = np.ones_like(inputs.ch_season)
+    season[0, (compiled.start_calendar_month + 3) % 12] = 2.5
+    entries = np.zeros((1, 2), np.int64)
+    channel_entries(3, compiled.structure, inputs._replace(ch_season=season), np.random.default_rng(5), entries,
+                    out.flags)
+    twin = np.random.default_rng(5)
+    twin.random()  # the gamma multiplier's uniform
+    assert entries.tolist() == [[stats.poisson.ppf(twin.random(), 250 * 2.5), 0]]
+
+
 def test_stage_flows_move_everyone_through_in_a_month_and_the_capacity_queues_the_rest(make_scenario):
     compiled, inputs, out = compiled_draw(
         make_scenario,

@@ -394,6 +394,24 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def strict_floating_point() -> Any:
+    """A context in which PyTensor compiles for numba without fast-math: the same posterior in every process.
+
+    PyTensor's numba backend compiles with fast-math flags by default (reassociation, contraction into fused
+    multiply-adds, approximate functions). The machine code of a model's log-density then depends on which
+    of its functions came from numba's on-disk cache (linked as compiled objects) and which were compiled in
+    the process (inlined and optimised together across the calls): a calibration run with a cold cache and
+    the same run with a warm one computed the log-density differently in its last bits, and NUTS, whose
+    trajectories amplify any difference, sampled another posterior. Without fast-math, LLVM keeps the IEEE
+    results whatever it inlines. It costs no measurable computation (``benchmarks/calibration.py
+    --fastmath-ratio``: on the example's joint model, the sampling's CPU time was 1.01 times and the
+    compilation's 1.00 times that with fast-math).
+    """
+    import pytensor
+
+    return pytensor.config.change_flags(numba__fastmath=False)
+
+
 def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
                  display: FitDisplay | None = None, notes: list[str] | None = None,
                  compiled_from: list[str] | None = None) -> Any:
@@ -418,7 +436,7 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
         if display is not None:
             total = options.chains * (options.draws + options.tune)
             progress = lambda done, _total: display.draws(done, total)  # noqa: E731
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), strict_floating_point():
             warnings.simplefilter("ignore")
             compiled, report = compile_model(
                 model, use_cache=options.cache, progress=progress,
@@ -505,53 +523,85 @@ def _rename(result: Fit) -> None:
 
 
 @dataclass(frozen=True)
-class RetentionComparison:
-    """sBG against constant churn by LOO over cohorts (each cohort's log-likelihood is one observation)."""
+class SegmentComparison:
+    """sBG against constant churn by LOO over one segment's cohorts."""
 
-    best: str
+    segment: str | None  # None: a table without segments
+    cohorts: int
     elpd_sbg: float
     elpd_constant: float
     difference: float  # elpd sBG - elpd constant
     se: float  # standard error of the difference
-    pointwise: dict[str, np.ndarray]  # model -> [chain, draw, cohort] log-likelihood
+
+    @property
+    def best(self) -> str:
+        """The sBG when it is better by more than twice the standard error; otherwise the simpler constant churn."""
+        return "sbg" if self.difference > 0 and self.difference > 2 * self.se else "constant"
 
     def describe(self) -> str:
-        n = self.pointwise["sbg"].shape[-1]
         verdict = ("the sBG fits clearly better" if self.best == "sbg" else
                    "the simpler constant churn is kept (the sBG is not better by more than twice the standard error)")
-        return (f"retention: LOO over {n} cohorts, elpd sBG {self.elpd_sbg:.1f}, constant {self.elpd_constant:.1f} "
-                f"(difference {self.difference:.1f} +/- {self.se:.1f}): {verdict}")
+        where = f"retention, {self.segment}" if self.segment is not None else "retention"
+        return (f"{where}: LOO over {self.cohorts} cohorts, elpd sBG {self.elpd_sbg:.1f}, constant "
+                f"{self.elpd_constant:.1f} (difference {self.difference:.1f} +/- {self.se:.1f}): {verdict}")
+
+
+@dataclass(frozen=True)
+class RetentionComparison:
+    """sBG against constant churn by PSIS-LOO over cohorts (each cohort's log-likelihood is one observation),
+    segment by segment: each segment keeps the model its own cohorts prefer."""
+
+    segments: list[SegmentComparison]
+    pointwise: dict[str, np.ndarray]  # model -> [chain, draw, cohort] log-likelihood
+
+    @property
+    def choice(self) -> dict[str | None, str]:
+        """Segment -> the model LOO chooses for it."""
+        return {c.segment: c.best for c in self.segments}
+
+    def describe(self) -> list[str]:
+        """One line per segment."""
+        return [c.describe() for c in self.segments]
 
 
 def compare_retention(block: RetentionBlock, posterior: Any) -> RetentionComparison:
-    """Compare the two retention models of ``block`` (fitted together) by PSIS-LOO.
+    """Compare the two retention models of ``block`` (fitted together) by PSIS-LOO, per segment.
 
-    The sBG is chosen when its expected log predictive density is higher by more than twice the standard
-    error of the difference; otherwise the simpler constant churn.
+    The pointwise (per cohort) LOO values are computed once over every cohort; a segment's expected log
+    predictive density is the sum over its cohorts, and the standard error of the difference between the
+    two models is :math:`\\sqrt{n\\,\\mathrm{Var}(d_i)}` over its ``n`` cohorts (Vehtari, Gelman and Gabry,
+    2017). The sBG is chosen for a segment when its density is higher by more than twice that standard error;
+    otherwise the simpler constant churn.
     """
     import warnings
 
     import arviz as az
 
-    loo, pointwise = {}, {}
+    loo_i, pointwise = {}, {}
     for model in ("sbg", "constant"):
         ll = block.pointwise_loglik(posterior, model)
         pointwise[model] = ll
         data = az.from_dict(posterior={"draw_index": np.zeros(ll.shape[:2])}, log_likelihood={"cohorts": ll})
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo[model] = az.loo(data, pointwise=True)
-    diff = np.asarray(loo["sbg"].loo_i) - np.asarray(loo["constant"].loo_i)
-    difference = float(diff.sum())
-    se = float(np.sqrt(diff.size * np.var(diff)))
-    best = "sbg" if difference > 0 and difference > 2 * se else "constant"
-    return RetentionComparison(best=best, elpd_sbg=float(loo["sbg"].elpd_loo),
-                               elpd_constant=float(loo["constant"].elpd_loo), difference=difference, se=se,
-                               pointwise=pointwise)
+            loo_i[model] = np.asarray(az.loo(data, pointwise=True).loo_i, dtype=np.float64)
+    d = block.data
+    comparisons = []
+    for s, name in enumerate(d.segment_names):
+        rows = d.cohort_segment == s
+        if not rows.any():
+            continue
+        diff = loo_i["sbg"][rows] - loo_i["constant"][rows]
+        comparisons.append(SegmentComparison(
+            segment=name if d.segments is not None else None, cohorts=int(rows.sum()),
+            elpd_sbg=float(loo_i["sbg"][rows].sum()), elpd_constant=float(loo_i["constant"][rows].sum()),
+            difference=float(diff.sum()), se=float(np.sqrt(diff.size * np.var(diff)))))
+    return RetentionComparison(segments=comparisons, pointwise=pointwise)
 
 
 def _choose_retention(result: Fit) -> None:
-    """Per segment, the retention model to use; by LOO (over cohorts) when both were fitted on request."""
+    """Per segment, the retention model to use; by LOO (over the segment's cohorts) when both were fitted on
+    request."""
     block = result.block("retention")
     if block is None:
         return
@@ -564,8 +614,11 @@ def _choose_retention(result: Fit) -> None:
 
     comparison = compare_retention(block, result.idata.posterior)
     if result.options.retention == "both" or not context.has_scenario:
-        result.retention_choice = dict.fromkeys(names, comparison.best)
-        result.notes.append(comparison.describe())
+        chosen = comparison.choice
+        # a segment without cohorts keeps its scenario's model (sBG without a scenario)
+        result.retention_choice = {s: chosen.get(s if block.data.segments is not None else None,
+                                                 context.retention_models.get(s, "sbg")) for s in names}
+        result.notes.extend(comparison.describe())
     else:
         result.retention_choice = {s: context.retention_models.get(s, "sbg") for s in names}
     result.loo = comparison

@@ -49,7 +49,7 @@ from revsim.calibrate.history import FunnelHistory, month_index
 from revsim.calibrate.priors import PriorOverride, prior_for, to_pymc
 
 __all__ = ["FunnelData", "funnel_data", "FunnelBlock", "VolumeData", "volume_data", "VolumeBlock",
-           "expected_leavers", "stage_stock", "conversion_trials"]
+           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp"]
 
 #: Fewest months a channel needs before its seasonality is estimated (two full years).
 SEASONALITY_MIN_MONTHS = 24
@@ -77,12 +77,6 @@ class FunnelData:
     weight: np.ndarray
     months: list[str]
     segments_with_data: list[str] = field(default_factory=list)
-
-    @property
-    def trials_before(self) -> np.ndarray:
-        """``[pair, month]``: the entries into the upstream stage up to and including each month (0: the stage has
-        no members yet, in the model)."""
-        return np.cumsum(self.trials, axis=1)
 
     @property
     def segment_names(self) -> list[str]:
@@ -244,33 +238,10 @@ class FunnelBlock:
         p = cell[ps, pg if segmented else np.zeros_like(pg), pc if channelled else np.zeros_like(pc)]
         m = months[ps, pg if segmented else np.zeros_like(pg)]
         h = 1.0 / (1.0 + m)  # [pair]
-        T = d.trials.shape[1]
-        j = np.arange(T, dtype=np.float64)
-        log1mh = pt.log1p(-h)[:, None]
         lagged = pm.Data("funnel_lagged_trials", lag_matrix(d.trials))  # [pair, T, T]
-        first = pm.Data("funnel_first_trials", d.trials[:, 0])[:, None]
+        first = pm.Data("funnel_first_trials", d.trials[:, 0])
         y = pm.Data("funnel_conversions", d.conversions)
-        survive = pt.exp(log1mh * j[None, :])  # (1-h)^j  [pair, T]
-        tail = pt.exp(log1mh * (j[None, :] + 1))
-        stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * first / h[:, None]  # A_t
-        squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
-                   + tail ** 2 * first / (1 - pt.exp(2 * log1mh)))  # B_t
-        # A month whose stage has no members in the model (no entries so far, and none before the history since
-        # the first month had none) has A_t = B_t = 0: the model cannot say anything about its conversions, so
-        # the month is left out of the likelihood (a small company's channel that starts later). Its terms are
-        # computed on stand-in values, so that no NaN or infinity reaches the gradient.
-        members = pt.as_tensor(d.trials_before > 0)  # data only: the same in every draw
-        safe_stock = pt.switch(members, stock, 1.0)
-        safe_squared = pt.switch(members, squared, 1.0)
-        n = pt.maximum(safe_stock ** 2 / safe_squared, y)
-        p_ = p[:, None]
-        r = pt.clip(h[:, None] * p_ * safe_squared / safe_stock, 1e-12, 1 - 1e-12)
-        kappa = concentration[ps][:, None]
-        kappa_r = (kappa + 1) * p_ * (1 - r) / (r * (1 - p_)) - 1
-        a, b = r * kappa_r, (1 - r) * kappa_r
-        logp = (pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1)
-                + _betaln(y + a, n - y + b) - _betaln(a, b))
-        logp = pt.switch(members, logp, 0.0)
+        logp = conversion_logp(h, p, concentration[ps], lagged, first, y)
         pm.Potential("funnel_loglik", pt.sum(logp))
 
     def variables(self) -> list[str]:
@@ -287,6 +258,39 @@ class FunnelBlock:
         if self.data.segments is None:
             renames["months_typical"] = "months_in_stage"
         return renames
+
+
+def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any) -> Any:
+    """Log-likelihood ``[pair, month]`` of the entries into the next stage (the module docstring's
+    beta-binomial), in PyTensor.
+
+    ``h``, ``p`` and ``kappa`` are per pair (hazard, conversion, concentration); ``lagged[pair, t, j]`` the
+    stage's entries ``j`` months before ``t`` (:func:`lag_matrix`), ``first[pair]`` the level before the
+    history, ``y[pair, t]`` the entries into the next stage. A month whose stage holds nobody (no entries yet,
+    and none before the history) contributes nothing when nobody converts, instead of 0/0.
+    """
+    import pytensor.tensor as pt
+
+    T = lagged.shape[-1]
+    j = pt.arange(T, dtype="float64")
+    log1mh = pt.log1p(-h)[:, None]
+    survive = pt.exp(log1mh * j[None, :])  # (1-h)^j  [pair, T]
+    tail = pt.exp(log1mh * (j[None, :] + 1))
+    before = first[:, None]
+    stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * before / h[:, None]  # A_t
+    squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
+               + tail ** 2 * before / (1 - pt.exp(2 * log1mh)))  # B_t
+    occupied = pt.gt(squared, 0)
+    safe_stock = pt.switch(occupied, stock, 1.0)
+    safe_squared = pt.switch(occupied, squared, 1.0)
+    n = pt.maximum(pt.switch(occupied, safe_stock ** 2 / safe_squared, 0.0), y)
+    p_ = p[:, None]
+    r = pt.clip(pt.switch(occupied, h[:, None] * p_ * safe_squared / safe_stock, p_), 1e-12, 1 - 1e-12)
+    kappa_ = kappa[:, None]
+    kappa_r = (kappa_ + 1) * p_ * (1 - r) / (r * (1 - p_)) - 1
+    a, b = r * kappa_r, (1 - r) * kappa_r
+    return (pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1)
+            + _betaln(y + a, n - y + b) - _betaln(a, b))
 
 
 def _betaln(a: Any, b: Any) -> Any:

@@ -89,7 +89,7 @@ def environment() -> dict[str, str]:
         except PackageNotFoundError:  # pragma: no cover - an uninstalled checkout
             found[package] = "unknown"
     config = pytensor.config
-    found["pytensor_config"] = f"floatX={config.floatX}"
+    found["pytensor_config"] = f"floatX={config.floatX} numba__fastmath={config.numba__fastmath}"
     # the code that lifts, compiles and wraps the graphs: an edit of it misses the cache
     code = hashlib.sha256()
     for name in ("model_structure.py", "compile_cache.py", "nutpie_entry.py", "digamma.py"):

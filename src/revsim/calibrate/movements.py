@@ -40,6 +40,7 @@ class RateData:
     rates: np.ndarray
     scale: np.ndarray  # [month, segment]: sqrt(mean MRR / MRR of the month before)
     used: np.ndarray  # [month, segment]: months with a positive MRR before
+    level_before: np.ndarray  # [month, segment]: the MRR at the end of the month before
 
     @property
     def segment_names(self) -> list[str]:
@@ -55,7 +56,8 @@ def rate_data(level_before: np.ndarray, movements: dict[str, np.ndarray], *, seg
     mean_level = np.array([level_before[used[:, s], s].mean() if used[:, s].any() else 1.0
                            for s in range(level_before.shape[1])])
     scale = np.where(used, np.sqrt(mean_level[None, :] / safe), 1.0)
-    return RateData(segments=segments, months=months, rates=rates, scale=scale, used=used)
+    return RateData(segments=segments, months=months, rates=rates, scale=scale, used=used,
+                    level_before=np.where(used, level_before, 0.0))
 
 
 @dataclass

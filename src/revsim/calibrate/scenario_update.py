@@ -9,12 +9,14 @@ Some inputs are derived from the fitted quantities after sampling (and stored in
 
 * ``volume``: a channel's expected entries in the scenario's first month, from the level at the middle of
   the history and the growth;
-* ``upgrade_probability``: ``(expansion_rate / (1 - mrr_churn_rate) - price_uplift x renewal share) / size``.
-  MRR movements measure the expected expansion per month, not how many customers upgrade and by how much,
-  so the scenario's ``size`` is kept (0.25 when it has none); upgrades happen to the customers who did not
-  churn that month; the renewal share is the share of customers whose age is a multiple of the contract
-  term, from a dated monthly cohort table (else ``1 / contract_months``);
-* ``downgrade_probability``: ``contraction_rate / (1 - mrr_churn_rate) / contraction_size``, likewise;
+* ``renewal_share``: the share of a segment's book (MRR) that renews each month and stays, from the cohorts
+  actually renewing (:mod:`revsim.calibrate.renewals`);
+* ``upgrade_probability``: ``(expansion_rate - u r) / (size (1 - mrr_churn_rate + u r))``, with ``u`` the
+  scenario's price uplift and ``r`` the renewal share: expansion MRR holds the uplift of the renewing
+  customers, and upgrades happen to the month's survivors, on their MRR after the uplift. MRR movements
+  measure the expected expansion per month, not how many customers upgrade and by how much, so the
+  scenario's ``size`` is kept (0.25 when it has none);
+* ``downgrade_probability``: ``contraction_rate / (contraction_size (1 - mrr_churn_rate + u r))``, likewise;
 * ``renewal_churn``: ``contract_months x mrr_churn_rate``, the churn per renewal of a constant retention
   model, when there is no cohort table (renewals spread evenly over the months).
 """
@@ -31,6 +33,7 @@ import numpy as np
 
 from revsim.calibrate.carried_levers import carry_levers
 from revsim.calibrate.history import month_index
+from revsim.calibrate.renewals import RenewalShare, fallback_share, share_from_book, share_from_cohorts
 
 if TYPE_CHECKING:  # pragma: no cover
     from revsim.calibrate.fit import Fit
@@ -100,36 +103,7 @@ def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
         derived["volume"] = "volume"
     rates = result.block("movements")
     if rates is not None and loaded is not None:
-        model = loaded.model
-        names = rates.data.segment_names
-        segments = model.segment_names if rates.data.segments is None else names
-        uplift, size, csize = [], [], []
-        for seg in segments:
-            exp = model.settings("expansion", seg)
-            term = model.settings("retention", seg).contract_months
-            share = renewal_share(result, seg if rates.data.segments is not None else None, term)
-            uplift.append(_mean(exp.price_uplift) * share)
-            size.append(_mean(exp.size) or DEFAULT_SIZE)
-            csize.append(_mean(exp.contraction_size) or DEFAULT_SIZE)
-        if rates.data.segments is None and (len(set(uplift)) > 1 or len(set(size)) > 1 or len(set(csize)) > 1):
-            result.notes.append("mrr.csv has no segment column but the scenario's segments differ in expansion "
-                                "size, contraction size or price uplift: upgrade and downgrade rates were not derived")
-        else:
-            def per_segment(values: list[float]) -> Any:
-                if rates.data.segments is None:
-                    return values[0]
-                return xr.DataArray(values, dims="segment", coords={"segment": names})
-
-            # upgrades and downgrades happen to the customers who did not churn that month
-            survivors = 1 - posterior["mrr_churn_rate"]
-            posterior["upgrade_probability"] = _probability(
-                result, "upgrade probability", "(expansion rate / survivors - price uplift) / upgrade size",
-                (posterior["expansion_rate"] / survivors - per_segment(uplift)) / per_segment(size))
-            posterior["downgrade_probability"] = _probability(
-                result, "downgrade probability", "contraction rate / survivors / downgrade size",
-                posterior["contraction_rate"] / survivors / per_segment(csize))
-            derived["upgrade_probability"] = "movements"
-            derived["downgrade_probability"] = "movements"
+        _add_upgrades_and_downgrades(result, loaded, rates)
     if rates is not None and result.block("retention") is None:
         context = result.context
         names = rates.data.segment_names
@@ -154,35 +128,91 @@ def _probability(result: Fit, name: str, formula: str, values: Any) -> Any:
     return clipped
 
 
-def renewal_share(result: Fit, segment: str | None, term: int) -> float:
-    """Average share of a segment's customers that renew in a month (the ones a price uplift applies to).
+def _add_upgrades_and_downgrades(result: Fit, loaded: LoadedScenario, rates: Any) -> None:
+    """``upgrade_probability`` and ``downgrade_probability`` per segment, from the movement rates.
 
-    From the cohort table when its cohorts are dated by month and its periods are months (the customers
-    whose age is a multiple of the contract term, month by month over the history); else ``1 / term``.
+    With :math:`r` the share of the book renewing (:mod:`revsim.calibrate.renewals`), the expansion rate is
+    :math:`u r + p_e s_e (1 - \\rho_{churn} + u r)` and the contraction rate :math:`p_c s_c (1 - \\rho_{churn} +
+    u r)`: upgrades and downgrades happen to the month's survivors, on their MRR after the uplift.
     """
-    if term == 1:
-        return 1.0
-    cohorts = result.history.cohorts
-    if cohorts is None or not cohorts.dated or cohorts.period_months != 1:
-        return 1.0 / term
-    rows = np.ones(len(cohorts.labels), bool)
-    if segment is not None and cohorts.segments is not None:
-        rows = cohorts.segment == cohorts.segment_names.index(segment)
-    customers = cohorts.customers[rows]
-    start = cohorts.start[rows]
-    first = int(start.min())
-    last = int(np.max(start + np.sum(np.isfinite(customers), axis=1) - 1))
-    months = range(max(first + term, last - 35), last + 1)  # the last three years at most
+    import xarray as xr
+
+    posterior = result.idata.posterior
+    model = loaded.model
+    d = rates.data
+    names = d.segment_names
+    segments = model.segment_names if d.segments is None else names
+    uplift, size, csize, terms = [], [], [], []
+    for seg in segments:
+        exp = model.settings("expansion", seg)
+        uplift.append(_mean(exp.price_uplift))
+        size.append(_mean(exp.size) or DEFAULT_SIZE)
+        csize.append(_mean(exp.contraction_size) or DEFAULT_SIZE)
+        terms.append(model.settings("retention", seg).contract_months)
+    mixed = any(len(set(values)) > 1 for values in (uplift, size, csize)) or (any(uplift) and len(set(terms)) > 1)
+    if d.segments is None and mixed:
+        result.notes.append("mrr.csv has no segment column but the scenario's segments differ in expansion size, "
+                            "contraction size, price uplift or contract term: upgrade and downgrade rates were not "
+                            "derived")
+        return
     shares = []
-    for month in months:
-        age = month - start
-        inside = (age >= 0) & (age < customers.shape[1])
-        alive = np.where(inside, customers[np.arange(len(start)), np.clip(age, 0, customers.shape[1] - 1)], np.nan)
-        total = np.nansum(alive)
-        renewing = np.nansum(np.where(inside & (age > 0) & (age % term == 0), alive, 0.0))
-        if total > 0:
-            shares.append(renewing / total)
-    return float(np.mean(shares)) if shares else 1.0 / term
+    for i, name in enumerate(names):
+        churn = posterior["mrr_churn_rate"].sel(segment=name) if d.segments is not None else posterior["mrr_churn_rate"]
+        where = f"expansion, {name}" if d.segments is not None else "expansion"
+        found = _renewal_share(result, loaded, name if d.segments is not None else None, terms[i], d.months,
+                               d.level_before[:, i])
+        if found is None:
+            shares.append(fallback_share(terms[i], churn))
+            if uplift[i]:
+                result.notes.append(
+                    f"{where}: the share of the book renewing each month (which the price uplift of {uplift[i]:.1%} "
+                    "applies to) is not known from a cohort table dated by month or from an initial book that follows "
+                    f"the history; it was taken as 1/{terms[i]} less the churn rate")
+        else:
+            shares.append(xr.full_like(churn, found.value))
+            if uplift[i]:
+                result.notes.append(
+                    f"{where}: the price uplift of {uplift[i]:.1%} applies to {found.value:.1%} of the MRR a month (the "
+                    f"cohorts renewing, from {found.source}, over {found.months} months); the rest of the expansion MRR "
+                    "counts as upgrades")
+    if d.segments is not None:
+        share = xr.concat(shares, dim="segment").assign_coords(segment=names)
+    else:
+        share = shares[0]
+
+    def per_segment(values: list[float]) -> Any:
+        if d.segments is None:
+            return values[0]
+        return xr.DataArray(values, dims="segment", coords={"segment": names})
+
+    renewed_uplift = per_segment(uplift) * share
+    base = 1 - posterior["mrr_churn_rate"] + renewed_uplift  # the survivors' MRR after the uplift
+    posterior["renewal_share"] = share
+    posterior["upgrade_probability"] = _probability(
+        result, "upgrade probability", "(expansion rate - price uplift x renewal share) / (upgrade size x survivors)",
+        (posterior["expansion_rate"] - renewed_uplift) / (per_segment(size) * base))
+    posterior["downgrade_probability"] = _probability(
+        result, "downgrade probability", "contraction rate / (downgrade size x survivors)",
+        posterior["contraction_rate"] / (per_segment(csize) * base))
+    for name in ("renewal_share", "upgrade_probability", "downgrade_probability"):
+        result.derived[name] = "movements"
+    result.idata.posterior = posterior
+
+
+def _renewal_share(result: Fit, loaded: LoadedScenario, segment: str | None, term: int, months: list[str],
+                   weights: np.ndarray) -> RenewalShare | None:
+    """From the cohort table, else from the initial book when the scenario starts right after the history."""
+    cohorts = result.history.cohorts
+    if cohorts is not None:
+        found = share_from_cohorts(cohorts, segment=segment, term=term, months=months, weights=weights)
+        if found is not None:
+            return found
+    start = result.context.start
+    last = result.history.last_month
+    if loaded.model.initial_book and start is not None and last is not None and start == last + 1:
+        return share_from_book(loaded.model.initial_book, segment=segment, term=term, months=months,
+                               weights=weights, start=start)
+    return None
 
 
 def assignments(result: Fit, loaded: LoadedScenario | None, posterior_file: str = "posterior.nc"
@@ -248,11 +278,10 @@ def assignments(result: Fit, loaded: LoadedScenario | None, posterior_file: str 
                 if var in post:
                     out.append(Assignment("channel", target, None, field, ref(var, posterior_file, **extra)))
             if d.seasonal and "seasonality" in post:
-                season = post["seasonality"]
-                if d.channels is not None:
-                    season = season.sel(channel=channel)
-                values = [round(float(x), 4) for x in season.mean(("chain", "draw")).values]
-                out.append(Assignment("channel", target, None, "seasonality", values))
+                # twelve inputs, each month's multiplier drawn with the rest of the posterior sample
+                months = [str(m) for m in post["seasonality"].month_of_year.values]
+                out.append(Assignment("channel", target, None, "seasonality",
+                                      [ref("seasonality", posterior_file, **extra, month_of_year=m) for m in months]))
 
     retention = result.block("retention")
     if retention is not None:
@@ -296,8 +325,7 @@ def assignments(result: Fit, loaded: LoadedScenario | None, posterior_file: str 
         for seg in targets:
             coords = coords_for(segmented, seg)
             out.append(Assignment("pricing", None, seg, "acv", ref("acv", posterior_file, **coords)))
-            cv = post["acv_cv"].sel(**coords) if coords else post["acv_cv"]
-            out.append(Assignment("pricing", None, seg, "acv_cv", round(float(cv.mean()), 4)))
+            out.append(Assignment("pricing", None, seg, "acv_cv", ref("acv_cv", posterior_file, **coords)))
     loops = result.block("loops")
     if loops is not None and "loop_coefficient" in post:
         name = loops.data.loop or "referrals"
@@ -398,7 +426,7 @@ def calibrated_scenario(loaded: LoadedScenario, result: Fit, *, source_dir: Path
     items, notes = assignments(result, loaded, posterior_file)
     relocated = _relocate_files(loaded.data, source_dir.resolve(), out_dir.resolve(), posterior_file)
     data = apply_assignments(relocated, items, loaded.model.segment_names)
-    paths = [i.path() for i in items if isinstance(i.value, dict) or i.field == "seasonality"]
+    paths = [i.path() for i in items if isinstance(i.value, dict | list)]
     if data.get("correlations"):
         kept = []
         for corr in data["correlations"]:
@@ -419,6 +447,10 @@ def calibrated_scenario(loaded: LoadedScenario, result: Fit, *, source_dir: Path
 
 def _is_calibrated(path: str, items: list[Assignment]) -> bool:
     for item in items:
+        if isinstance(item.value, list):  # seasonality: one input per month, channels.<c>.seasonality.<month>
+            if path.startswith(item.path() + "."):
+                return True
+            continue
         if not isinstance(item.value, dict):
             continue
         if item.field == "__model__":

@@ -62,14 +62,16 @@ def funnel_counts(
     volume: float,
     growth: float,
     dispersion: float,
-    conversion: Sequence[float],
-    months_in_stage: Sequence[float],
+    conversion: Sequence[float] | Sequence[Sequence[float]],
+    months_in_stage: Sequence[float] | Sequence[Sequence[float]],
     months: int,
     rng: np.random.Generator,
     seasonality: Sequence[float] | None = None,
     burn_in: int = 24,
     stages: Sequence[str] | None = None,
     first_month: str = "2024-01",
+    segments: Sequence[str] | None = None,
+    shares: Sequence[float] | None = None,
 ) -> FunnelHistory:
     """Monthly entries into each stage of a funnel, simulated with revsim's stage equations.
 
@@ -77,31 +79,40 @@ def funnel_counts(
     each month every member of stage ``k`` leaves with probability ``1 / (1 + months_in_stage[k])`` and a
     leaver converts with probability ``conversion[k]``, arriving in stage ``k + 1`` the same month. The
     first ``burn_in`` months are simulated and dropped, so the history starts in a steady state.
+
+    With ``segments``, the entries are split across them by a multinomial of ``shares`` (equal by default)
+    and ``conversion`` and ``months_in_stage`` are given per segment (``conversion[segment][stage]``).
     """
-    K = len(conversion) + 1
+    names_s = list(segments) if segments else ["all"]
+    S = len(names_s)
+    conv = np.broadcast_to(np.asarray(conversion, dtype=np.float64), (S, np.shape(conversion)[-1]))
+    stay = np.broadcast_to(np.asarray(months_in_stage, dtype=np.float64), conv.shape)
+    weights = np.full(S, 1.0 / S) if shares is None else np.asarray(shares, dtype=np.float64) / np.sum(shares)
+    K = conv.shape[1] + 1
     names = list(stages) if stages else [f"stage{k}" for k in range(K)]
     season = np.ones(12) if seasonality is None else np.asarray(seasonality, dtype=np.float64)
     first = int(first_month[:4]) * 12 + int(first_month[5:7]) - 1
-    stock = np.zeros(K - 1, np.int64)
-    out = np.zeros((months, K))
+    stock = np.zeros((S, K - 1), np.int64)
+    out = np.zeros((months, K, S))
     for t in range(-burn_in, months):
         mu = volume * (1 + growth) ** t * season[(first + t) % 12]
         if dispersion > 0:
             mu = mu * rng.gamma(1 / dispersion, dispersion)
-        arrivals = rng.poisson(mu)
-        entries = np.zeros(K)
-        for k in range(K):
-            entries[k] = arrivals
-            if k == K - 1:
-                break
-            stock[k] += arrivals
-            leave = rng.binomial(stock[k], 1 / (1 + months_in_stage[k]))
-            stock[k] -= leave
-            arrivals = rng.binomial(leave, conversion[k])
-        if t >= 0:
-            out[t] = entries
+        split = rng.multinomial(rng.poisson(mu), weights) if S > 1 else [rng.poisson(mu)]
+        for s in range(S):
+            arrivals = split[s]
+            for k in range(K):
+                if t >= 0:
+                    out[t, k, s] = arrivals
+                if k == K - 1:
+                    break
+                stock[s, k] += arrivals
+                leave = rng.binomial(stock[s, k], 1 / (1 + stay[s, k]))
+                stock[s, k] -= leave
+                arrivals = rng.binomial(leave, conv[s, k])
     return FunnelHistory(file="<synthetic funnel>", months=[month_label(first + t) for t in range(months)],
-                         stages=names, segments=None, channels=None, counts=out[:, :, None, None])
+                         stages=names, segments=list(segments) if segments else None, channels=None,
+                         counts=out[:, :, :, None])
 
 
 def mrr_movements(

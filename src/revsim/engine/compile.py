@@ -24,7 +24,7 @@ from revsim.scenario.correlation import (
 )
 from revsim.scenario.distributions import Distribution
 from revsim.scenario.load import LoadedScenario
-from revsim.scenario.schema import ALL_SEGMENTS, Scenario, iter_inputs
+from revsim.scenario.schema import ALL_SEGMENTS, MAX_ACV_CV, Scenario, iter_inputs
 
 #: The largest relative MRR change of an upgrade or a renewal uplift (+1000%).
 MAX_RELATIVE_CHANGE = 10.0
@@ -45,6 +45,7 @@ class DrawParameters:
     conversion: np.ndarray  # [draw, segment, stage]
     hazard: np.ndarray  # [draw, segment, stage]
     ch_par: np.ndarray  # [draw, channel, N_CH_PAR]
+    ch_season: np.ndarray  # [draw, channel, 12]: seasonal multipliers, January to December
     loop_coef: np.ndarray  # [draw, loop]
     capacity: np.ndarray  # [draw, month], int64
     initial_stock: np.ndarray  # [draw, segment, stage], int64: members open at start
@@ -54,8 +55,8 @@ class DrawParameters:
 
     def draw(self, i: int) -> DrawInputs:
         """The parameters of the ``i``-th draw of this block (draw ``start + i``), as the kernel reads them."""
-        return DrawInputs(self.seg_par[i], self.conversion[i], self.hazard[i], self.ch_par[i], self.loop_coef[i],
-                          self.capacity[i], self.initial_stock[i])
+        return DrawInputs(self.seg_par[i], self.conversion[i], self.hazard[i], self.ch_par[i], self.ch_season[i],
+                          self.loop_coef[i], self.capacity[i], self.initial_stock[i])
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,6 @@ class CompiledScenario:
     seg_int: np.ndarray
     ch_stage: np.ndarray
     ch_mix: np.ndarray
-    ch_season: np.ndarray
     loop_int: np.ndarray
     capacity_stage: int
     initial_stock: np.ndarray  # [segment, stage]: members open at start (each count's mean when uncertain)
@@ -96,8 +96,8 @@ class CompiledScenario:
     @property
     def structure(self) -> Structure:
         """The structure as the kernel reads it."""
-        return Structure(self.start_calendar_month, self.seg_int, self.ch_stage, self.ch_mix, self.ch_season,
-                         self.loop_int, self.capacity_stage)
+        return Structure(self.start_calendar_month, self.seg_int, self.ch_stage, self.ch_mix, self.loop_int,
+                         self.capacity_stage)
 
     @property
     def book(self) -> Book:
@@ -166,6 +166,8 @@ class CompiledScenario:
             refuse(values[".".join((*base, "acv"))] > MAX_ACV, (*base, "acv"),
                    f"an ACV above {MAX_ACV:.3g} {model.currency} a year cannot be counted (money is counted in "
                    "int64 cents)")
+            refuse(values[".".join((*base, "acv_cv"))] > MAX_ACV_CV, (*base, "acv_cv"),
+                   f"acv_cv (the spread of deal values) must be at most {MAX_ACV_CV:g}")
         for key, settings in model.expansion.items():
             base = ("expansion",) if key == ALL_SEGMENTS else ("expansion", key)
             prefix = ".".join(base)
@@ -188,7 +190,7 @@ class CompiledScenario:
                 return values[segment_input_path(model, block, seg, name)]
 
             seg_par[:, s, L.MRR_MEAN] = get("pricing", "acv") / 12.0
-            seg_par[:, s, L.ACV_CV] = model.settings("pricing", seg).acv_cv
+            seg_par[:, s, L.ACV_CV] = get("pricing", "acv_cv")
             seg_par[:, s, L.ONB_SUCCESS] = get("onboarding", "success")
             retention = model.settings("retention", seg)
             if retention.model == "sbg":
@@ -207,10 +209,14 @@ class CompiledScenario:
                 hazard[:, s, k] = 1.0 / (1.0 + values[stage_input_path(stage, seg, "months")])
 
         ch_par = np.zeros((n, len(self.channels), L.N_CH_PAR))
+        ch_season = np.ones((n, len(self.channels), 12))
         for c, channel in enumerate(self.channels):
             ch_par[:, c, L.VOLUME] = values[f"channels.{channel}.volume"]
             ch_par[:, c, L.GROWTH] = values[f"channels.{channel}.growth"]
             ch_par[:, c, L.DISPERSION] = values[f"channels.{channel}.dispersion"]
+            if model.channels[c].seasonality is not None:
+                for month in range(12):
+                    ch_season[:, c, month] = values[f"channels.{channel}.seasonality.{month}"]
 
         loop_coef = np.zeros((n, len(self.loops)))
         for j, loop in enumerate(self.loops):
@@ -224,8 +230,8 @@ class CompiledScenario:
             months = np.arange(self.n_months)[None, :]
             capacity[:] = np.floor((reps + hires * months) * per_rep + 1e-9).astype(np.int64)
         initial_stock = open_stock(model, values)
-        return DrawParameters(start, stop, values, seg_par, conversion, hazard, ch_par, loop_coef, capacity,
-                              initial_stock)
+        return DrawParameters(start, stop, values, seg_par, conversion, hazard, ch_par, ch_season, loop_coef,
+                              capacity, initial_stock)
 
 
 #: Input paths of the members open at start.
@@ -305,7 +311,6 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
     default_mix = shares / shares.sum() if shares.sum() > 0 else np.full(S, 1.0 / S)
     ch_stage = np.zeros(len(channels), np.int64)
     ch_mix = np.zeros((len(channels), S))
-    ch_season = np.ones((len(channels), 12))
     for c, channel in enumerate(model.channels):
         ch_stage[c] = stage_index[channel.stage] if channel.stage else 0
         if channel.segment_mix is not None:
@@ -313,8 +318,6 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
             ch_mix[c] = mix / mix.sum()
         else:
             ch_mix[c] = default_mix
-        if channel.seasonality is not None:
-            ch_season[c] = channel.seasonality
 
     loop_int = np.zeros((len(model.loops), L.N_LOOP_INT), np.int64)
     for j, loop in enumerate(model.loops):
@@ -363,7 +366,6 @@ def compile_scenario(source: LoadedScenario) -> CompiledScenario:
         seg_int=seg_int,
         ch_stage=ch_stage,
         ch_mix=ch_mix,
-        ch_season=ch_season,
         loop_int=loop_int,
         capacity_stage=capacity_stage,
         initial_stock=initial_stock,

@@ -27,11 +27,10 @@ __all__ = ["Structure", "Book", "DrawInputs", "Streams", "DrawOutputs", "FunnelS
 class Structure(NamedTuple):
     """The scenario's structure: segments, funnel, channels and loops, the same in every draw."""
 
-    start_calendar_month: int  # calendar month of the first simulated month, 0 = January (indexes ch_season)
+    start_calendar_month: int  # calendar month of the first simulated month, 0 = January (indexes DrawInputs.ch_season)
     seg_int: np.ndarray  # [segment, N_SEG_INT]: contract term, onboarding and adoption months, retention model
     ch_stage: np.ndarray  # [channel]: the stage a channel's entries join
     ch_mix: np.ndarray  # [channel, segment]: shares of a channel's entries
-    ch_season: np.ndarray  # [channel, 12]: seasonal multipliers by calendar month
     loop_int: np.ndarray  # [loop, N_LOOP_INT]: source, target stage, lag, target and source segments
     capacity_stage: int  # the stage whose wins wait for sales capacity, -1 without a capacity
 
@@ -52,6 +51,7 @@ class DrawInputs(NamedTuple):
     conversion: np.ndarray  # [segment, stage]: probability that a leaver converts
     hazard: np.ndarray  # [segment, stage]: probability that a member leaves in a month
     ch_par: np.ndarray  # [channel, N_CH_PAR]: volume, growth, dispersion
+    ch_season: np.ndarray  # [channel, 12]: seasonal multipliers by calendar month, January to December
     loop_coef: np.ndarray  # [loop]
     capacity: np.ndarray  # [month]: deals that can close
     initial_stock: np.ndarray  # [segment, stage]: members already open in each stage at the start

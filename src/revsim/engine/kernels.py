@@ -306,7 +306,7 @@ def cohort_tables(seg_int, seg_par):
 @njit(cache=True, nogil=True, inline="always")
 def channel_entries(t, structure, inputs, rng_arrivals, entries, flags):
     """1. Channels add Poisson (or gamma-Poisson) entries, split across segments by a chain of binomials."""
-    ch_par, ch_mix, ch_stage, ch_season = inputs.ch_par, structure.ch_mix, structure.ch_stage, structure.ch_season
+    ch_par, ch_season, ch_mix, ch_stage = inputs.ch_par, inputs.ch_season, structure.ch_mix, structure.ch_stage
     n_segments = entries.shape[0]
     n_loops = inputs.loop_coef.shape[0]
     season_index = (structure.start_calendar_month + t) % 12

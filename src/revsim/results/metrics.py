@@ -124,7 +124,7 @@ def add_metrics(ds: xr.Dataset, compiled: CompiledScenario, params: DrawParamete
     for name in costs.channel_spend:
         c = compiled.channels.index(name)
         volume_factor = (1.0 + params.inputs[f"channels.{name}.growth"][:, None]) ** month_index \
-            * compiled.ch_season[c, calendar][None, :]
+            * params.ch_season[:, c, calendar]
         channel_spend += params.inputs[f"costs.channel_spend.{name}"][:, None] * volume_factor
     spend = channel_spend + params.inputs["costs.other_spend"][:, None]
     if capacity is not None:

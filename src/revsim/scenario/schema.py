@@ -65,6 +65,8 @@ _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_HORIZON_MONTHS = 600
 #: Largest MRR of an initial book cohort: money is counted in int64 cents, with room for years of growth.
 MAX_BOOK_MRR = 1e12
+#: Largest coefficient of variation of a deal's contract value.
+MAX_ACV_CV = 10.0
 
 
 def _uncertain(domain: str, *, fraction: bool = False) -> Any:
@@ -295,7 +297,9 @@ class Channel(Strict):
 
     The expected number of entries in month ``t`` (0 = the first simulated month) is
     ``volume * (1 + growth)**t * seasonality[calendar month]``, drawn as Poisson, or as negative binomial
-    with variance ``mu + dispersion * mu**2`` when ``dispersion`` > 0.
+    with variance ``mu + dispersion * mu**2`` when ``dispersion`` > 0. Each of the twelve seasonal
+    multipliers is an input of its own (``channels.<name>.seasonality.0`` is January's), which may be
+    uncertain like any other (a calibration draws them from the posterior).
     """
 
     name: Name = described("The channel's name (inbound, outbound, partners, paid...).")
@@ -306,8 +310,9 @@ class Channel(Strict):
         "1.5%).",
         unit="fraction per month",
         default_factory=lambda: parse_uncertain(0, "real"), shown_default=0)
-    seasonality: list[Annotated[float, Field(ge=0)]] | None = described(
-        "Twelve multipliers of the volume, January to December (1 = an average month).", unit="multiplier",
+    seasonality: list[NonNegative] | None = described(
+        "Twelve multipliers of the volume, January to December (1 = an average month; each may be uncertain, "
+        "as a calibration writes them).", unit="multiplier",
         default=None)
     dispersion: NonNegative = described(
         "Noise beyond Poisson: entries are negative binomial with variance mu + dispersion x mu^2 (0 = "
@@ -424,14 +429,24 @@ class Funnel(Strict):
 
 
 class Pricing(Strict):
-    """Annual contract value of a new customer: ``acv`` is its mean, ``acv_cv`` its spread across deals."""
+    """Annual contract value of a new customer: ``acv`` is its mean, ``acv_cv`` its spread across deals (the
+    coefficient of variation of one deal's value, at most :data:`MAX_ACV_CV`)."""
 
     acv: Positive = described(
         "Mean annual contract value of a new customer (uncertain; 12k, 1.2M).", unit="currency per year")
-    acv_cv: Annotated[float, BeforeValidator(lambda v: _read_percentages(v, fraction=True))] = described(
-        "Coefficient of variation of contract values across deals (0 = every deal at the mean; 0.4 or 40%).",
+    acv_cv: Fraction = described(
+        "Coefficient of variation of contract values across deals (0 = every deal at the mean; 0.4 or 40%; "
+        "may be uncertain, as a calibration writes it).",
         unit="fraction",
-        default=0.0, ge=0, le=10)
+        default_factory=lambda: parse_uncertain(0, "nonnegative"), shown_default=0)
+
+    @field_validator("acv_cv")
+    @classmethod
+    def _acv_cv_at_most(cls, value: Distribution) -> Distribution:
+        if value.is_constant and value.mean() > MAX_ACV_CV:
+            raise PydanticCustomError("revsim", "expected a value <= {cap}, got {v}",
+                                      {"cap": f"{MAX_ACV_CV:g}", "v": f"{value.mean():g}"})
+        return value
 
 
 class Onboarding(Strict):
