@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load_scenario", "simulate", "kpis", "compare", "sensitivity", "goal_seek", "apply_overrides"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from revsim.engine.run import simulate
+    from revsim.pipeline import simulate
     from revsim.revops.compute import kpis
     from revsim.scenario.load import load_scenario
     from revsim.scenario.overrides import apply_overrides
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _LAZY = {
     "load_scenario": "revsim.scenario.load",
-    "simulate": "revsim.engine.run",
+    "simulate": "revsim.pipeline",
     "kpis": "revsim.revops.compute",
     "compare": "revsim.whatif.compare",
     "sensitivity": "revsim.whatif.sensitivity",

@@ -51,7 +51,7 @@ def test_a_stage_lever_follows_the_values_the_calibration_split_by_segment(befor
     assert lever(data, "mql_plus_3pts")["path"] == ["funnel.stages.mql.conversion",
                                                     "funnel.stages.mql.by_segment.mid_market.conversion"]
     assert lever(data, "churn_down_fifth")["path"] == "retention.*.churn"  # unchanged: still every segment
-    assert lever(data, "mql_plus_3pts")["change"] == "+0.03"
+    assert lever(data, "mql_plus_3pts")["change"] == {"add": 0.03}
     assert len(notes) == 1 and "lever 'mql_plus_3pts' now names" in notes[0]
 
 

@@ -220,13 +220,13 @@ def test_an_interrupted_command_exits_with_130_and_says_so(base_scenario: Path, 
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
+    from revsim import pipeline
     from revsim.cli.main import cli
-    from revsim.engine import run as engine_run
 
     def interrupted(*args: object, **kwargs: object) -> None:
         signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(engine_run, "run_draws", interrupted)
+    monkeypatch.setattr(pipeline, "run_draws", interrupted)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", str(base_scenario), "--draws", "5", "--out", str(out)])
     assert result.exit_code == 130, result.output

@@ -27,7 +27,7 @@ import pytest
 from scipy.special import betaln
 
 from revsim.engine.compile import compile_scenario
-from revsim.engine.run import simulate
+from revsim.pipeline import simulate
 from revsim.errors import InputError
 from revsim.results.invariants import bridge_residual, check_invariants
 from revsim.scenario.load import LoadedScenario, scenario_from_dict

@@ -14,7 +14,8 @@ import pytest
 import xarray as xr
 
 from revsim.engine.compile import DrawParameters, compile_scenario
-from revsim.engine.run import RawResults, run_draws, simulate
+from revsim.engine.run import RawResults, run_draws
+from revsim.pipeline import simulate
 from revsim.results.dataset import build_dataset
 from revsim.scenario.load import scenario_from_dict
 

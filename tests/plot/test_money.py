@@ -45,3 +45,23 @@ def test_other_formats() -> None:
     assert format_ratio(3.14) == "3.1x"
     assert format_months(14.2) == "14 mo"
     assert format_months(2.45) in ("2.5 mo", "2.4 mo")
+
+
+def test_one_currency_table_for_text_charts_workbook_and_the_serve_page():
+    """The printed summary, the what-if texts and the workbook use revsim.plot.money; the page's script
+    mirrors its two tables (it formats in the browser), and must say the same."""
+    import json
+    import re
+    from pathlib import Path
+
+    from revsim.plot import money
+    from revsim.report.workbook import _money_format
+    from revsim.results.summary import format_difference
+
+    script = (Path(money.__file__).parents[1] / "serve" / "static" / "serve.js").read_text(encoding="utf-8")
+    prefix = re.search(r"const PREFIX = (\{.*?\});", script, re.S).group(1)
+    prefix = json.loads(re.sub(r"(\w+):", r'"\1":', prefix))
+    decimal_comma = json.loads(re.search(r"const DECIMAL_COMMA = new Set\((\[.*?\])\);", script, re.S).group(1))
+    assert prefix == money._PREFIX and set(decimal_comma) == money._DECIMAL_COMMA
+    assert format_difference(1_234_000, "money", "EUR") == "+" + money.format_money(1_234_000, "EUR") == "+1,23 M EUR"
+    assert _money_format("GBP") == '"\u00a3"#,##0' and _money_format("EUR") == '#,##0 "EUR"'

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import revsim.results.storage as storage
 from revsim.cli.main import cli
-from revsim.engine.run import simulate
+from revsim.pipeline import simulate
 from revsim.results.storage import (
     AUTO_DRAWS_LIMIT,
     STORED_QUANTILES,

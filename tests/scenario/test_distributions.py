@@ -532,7 +532,7 @@ def test_empirical_errors(deals_csv: Path, tmp_path: Path):
 
 
 def test_empirical_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import revsim.scenario.distributions as module
+    import revsim.scenario.distributions.samples as module
 
     (tmp_path / "big.csv").write_text("x\n" + "123456\n" * 200)
     monkeypatch.setattr(module, "EMPIRICAL_MAX_BYTES", 1000)

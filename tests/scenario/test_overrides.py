@@ -14,7 +14,6 @@ from revsim.scenario.levers import (
     ADDITIVE,
     RELATIVE,
     Change,
-    apply_lever,
     changed_values,
     default_range,
     get_lever,
@@ -26,6 +25,7 @@ from revsim.scenario.load import load_scenario, parse_scenario_text, scenario_fr
 from revsim.scenario.overrides import (
     PathError,
     ScenarioNote,
+    apply_lever,
     apply_overrides,
     override_scenario,
     parse_path,

@@ -93,7 +93,7 @@ def test_a_pipe_is_refused_without_blocking(project: Path) -> None:
 
 
 def test_posterior_files_are_size_limited(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import revsim.scenario.distributions as module
+    import revsim.scenario.distributions.samples as module
 
     (project / "fit.nc").write_bytes(b"\x89HDF" + b"\x00" * 2000)
     monkeypatch.setattr(module, "POSTERIOR_MAX_BYTES", 1000)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from revsim.calibrate.backtest_scoring import MODEL
+from revsim.calibrate.backtest_scoring import METRICS, MODEL
 from revsim.calibrate.history import History, month_index, month_label, read_history
 from revsim.errors import InputError
 
@@ -52,9 +52,6 @@ POSTERIOR_FILE = "posterior.nc"
 #: Every file ``revsim backtest`` writes.
 OUTPUT_FILES = [BACKTEST_FILE, SUMMARY_FILE, PIT_FILE, DIAGNOSTICS_FILE, CHART_FILE, SCORES_CHART_FILE,
                 SCENARIO_FILE, POSTERIOR_FILE]
-#: metric -> (label, unit)
-METRICS = {"arr": ("ARR", "currency"), "new_customers": ("new customers", "customers per month"),
-           "churned_arr": ("churned ARR", "currency per month")}
 #: Fewest months of history a calibration is given.
 MIN_TRAIN_MONTHS = 12
 #: The forecast's series kept for scoring.

@@ -25,6 +25,9 @@ __all__ = ["score_origin", "summarise", "pit_histogram", "pit", "MODEL", "PIT_BI
 MODEL = "revsim"
 #: Bins of the PIT histogram.
 PIT_BINS = 10
+#: The scored series: name -> (label, unit).
+METRICS = {"arr": ("ARR", "currency"), "new_customers": ("new customers", "customers per month"),
+           "churned_arr": ("churned ARR", "currency per month")}
 
 
 def pit(samples: np.ndarray, observed: float) -> float:

@@ -111,9 +111,21 @@ def add_derived(result: Fit, loaded: LoadedScenario | None) -> None:
             [next(iter(context.contract_months.values()), 1)]
         term = xr.DataArray(terms, dims="segment", coords={"segment": names}) if rates.data.segments is not None \
             else terms[0]
-        posterior["renewal_churn"] = (posterior["mrr_churn_rate"] * term).clip(0, 1)
+        posterior["renewal_churn"] = _probability(result, "renewal churn", "monthly MRR churn rate x contract months",
+                                                  posterior["mrr_churn_rate"] * term)
         derived["renewal_churn"] = "movements"
     result.idata.posterior = posterior
+
+
+def _probability(result: Fit, name: str, formula: str, values: Any) -> Any:
+    """``values`` clipped to [0, 1]; a note on ``result`` says how many posterior samples the clip changed."""
+    clipped = values.clip(0, 1)
+    changed = int(((values < 0) | (values > 1)).sum())
+    if changed:
+        result.notes.append(f"{name} ({formula}) fell outside [0, 1] in {changed:,} of {values.size:,} posterior "
+                            "values, set to the nearest bound: the movements history and the scenario's sizes or "
+                            "price uplift disagree")
+    return clipped
 
 
 def _add_upgrades_and_downgrades(result: Fit, loaded: LoadedScenario, rates: Any) -> None:
@@ -176,9 +188,12 @@ def _add_upgrades_and_downgrades(result: Fit, loaded: LoadedScenario, rates: Any
     renewed_uplift = per_segment(uplift) * share
     base = 1 - posterior["mrr_churn_rate"] + renewed_uplift  # the survivors' MRR after the uplift
     posterior["renewal_share"] = share
-    posterior["upgrade_probability"] = ((posterior["expansion_rate"] - renewed_uplift)
-                                        / (per_segment(size) * base)).clip(0, 1)
-    posterior["downgrade_probability"] = (posterior["contraction_rate"] / (per_segment(csize) * base)).clip(0, 1)
+    posterior["upgrade_probability"] = _probability(
+        result, "upgrade probability", "(expansion rate - price uplift x renewal share) / (upgrade size x survivors)",
+        (posterior["expansion_rate"] - renewed_uplift) / (per_segment(size) * base))
+    posterior["downgrade_probability"] = _probability(
+        result, "downgrade probability", "contraction rate / (downgrade size x survivors)",
+        posterior["contraction_rate"] / (per_segment(csize) * base))
     for name in ("renewal_share", "upgrade_probability", "downgrade_probability"):
         result.derived[name] = "movements"
     result.idata.posterior = posterior

@@ -45,5 +45,9 @@ def reports_errors(command: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted: nothing was written", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except MemoryError:  # not the input's fault: the machine ran out of memory
+            click.echo("error: out of memory; nothing was written (fewer draws, --keep quantiles, --no-cohorts, "
+                       "or a machine with more memory)", err=True)
+            sys.exit(EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]

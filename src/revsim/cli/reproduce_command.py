@@ -43,11 +43,8 @@ def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, 
       revsim reproduce out/sales_led/results.nc
     """
     from revsim.cli.progress import ProgressBar
-    from revsim.engine.compile import compile_scenario
-    from revsim.engine.run import check_flags, run_draws
     from revsim.errors import SimulationError
-    from revsim.results.dataset import build_dataset
-    from revsim.results.invariants import check_invariants
+    from revsim.pipeline import run_dataset
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.results.reproduce import compare_results, read_recorded_run, recorded_scenario, version_changes
     from revsim.results.storage import stored_form, write_results
@@ -65,17 +62,13 @@ def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, 
         for note in loaded.notes:
             click.echo(f"note: {note}", err=True)
 
-    compiled = compile_scenario(loaded)
+    command = "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = ProgressBar(run.draws)
     try:
-        raw = run_draws(compiled, run.seed, 0, run.draws, threads=threads, progress=bar,
-                        cohorts=run.has_cohorts)
+        ds, _ = run_dataset(loaded, draws=run.draws, seed=run.seed, threads=threads, progress=bar,
+                            cohorts=run.has_cohorts, command=command)
     finally:
         bar.close()
-    messages = check_flags(compiled, raw)
-    command = "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    ds = build_dataset(compiled, raw, seed=run.seed, warnings=messages, command=command)
-    check_invariants(ds)
     differences = compare_results(run.dataset, stored_form(ds, keep))
 
     if out_dir is not None:

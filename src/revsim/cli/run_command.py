@@ -80,11 +80,8 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
       revsim run scenarios/saas_sales_led.yaml --draws 100000 --backend dask --workers 8
     """
     from revsim.cli.progress import ProgressBar
-    from revsim.engine.compile import compile_scenario
     from revsim.engine.distributed import check_backend_options
-    from revsim.engine.memory import check_run_memory
-    from revsim.engine.run import check_flags, keeps_cohorts, run_draws
-    from revsim.results.dataset import build_dataset
+    from revsim.pipeline import Backend, run_dataset
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.results.storage import resolve_keep, write_results
     from revsim.results.summary import summary_table, summary_text
@@ -109,33 +106,18 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
         from revsim.report.build import check_report_dir
 
         check_report_dir(out_dir / REPORT_FOLDER, force=force)
-    compiled = compile_scenario(loaded)
-    keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
-    check_run_memory(compiled, draws, cohorts=keep_cohorts)  # before a dask cluster is started, too
-
+    command = "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = ProgressBar(draws)
     try:
-        if backend == "dask":
-            from revsim.engine.distributed import dask_client, run_draws_distributed
-
-            with dask_client(workers=workers, scheduler=scheduler) as client:
-                raw = run_draws_distributed(compiled, seed, 0, draws, client=client, chunk_size=chunk_size,
-                                            progress=bar, cohorts=keep_cohorts)
-        else:
-            raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=bar, cohorts=keep_cohorts)
+        ds, messages = run_dataset(loaded, draws=draws, seed=seed, threads=threads, progress=bar, cohorts=cohorts,
+                                   backend=Backend(backend, workers, scheduler, chunk_size), command=command)
     finally:
         bar.close()
-    messages = check_flags(compiled, raw)
-    command = "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    ds = build_dataset(compiled, raw, seed=seed, warnings=messages, command=command)
     verdicts = diagnostics_attribute(loaded)
     if verdicts is not None:
         ds.attrs["calibration_diagnostics"] = verdicts
-    from revsim.results.invariants import check_invariants
-
-    check_invariants(ds)
     table = summary_table(ds)  # from every draw, whatever results.nc keeps
-    kept = resolve_keep(keep, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
+    kept = resolve_keep(keep, draws=draws, months=ds.sizes["month"], segments=ds.sizes["segment"])
     written = write_files(out_dir, {
         "results.nc": lambda path: write_results(ds, path, kept),
         "summary.csv": lambda path: table.to_csv(path, index=False, float_format="%.10g"),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from revsim.engine import layout as L
+from revsim.engine.draw_data import Book, DrawInputs, Structure
 from revsim.engine.rng import input_uniforms
 from revsim.errors import InputError, did_you_mean
 from revsim.scenario.correlation import (
@@ -52,6 +53,11 @@ class DrawParameters:
     def __len__(self) -> int:
         return self.stop - self.start
 
+    def draw(self, i: int) -> DrawInputs:
+        """The parameters of the ``i``-th draw of this block (draw ``start + i``), as the kernel reads them."""
+        return DrawInputs(self.seg_par[i], self.conversion[i], self.hazard[i], self.ch_par[i], self.ch_season[i],
+                          self.loop_coef[i], self.capacity[i], self.initial_stock[i])
+
 
 @dataclass(frozen=True)
 class CompiledScenario:
@@ -86,6 +92,17 @@ class CompiledScenario:
     @property
     def n_months(self) -> int:
         return len(self.months)
+
+    @property
+    def structure(self) -> Structure:
+        """The structure as the kernel reads it."""
+        return Structure(self.start_calendar_month, self.seg_int, self.ch_stage, self.ch_mix, self.loop_int,
+                         self.capacity_stage)
+
+    @property
+    def book(self) -> Book:
+        """The initial book as the kernel reads it."""
+        return Book(self.book_segment, self.book_customers, self.book_mrr, self.book_age)
 
     @property
     def uncertain_inputs(self) -> list[str]:

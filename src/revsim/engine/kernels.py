@@ -1,9 +1,12 @@
 """The Monte Carlo core: one draw of the bowtie, month by month, as a numba kernel.
 
-Kernels take plain arrays and scalars (column layouts in :mod:`revsim.engine.layout`) and one
-``np.random.Generator`` per process, and write into output arrays the caller allocated. They release the GIL,
-so draws run on threads. Counts are int64; money is int64 cents of MRR, so the revenue bridge
-``mrr[t] = mrr[t-1] + new + expansion - contraction - churned`` holds exactly.
+:func:`simulate_draw` takes a few named structures (:mod:`revsim.engine.draw_data`): the scenario's structure
+and initial book, the draw's parameters, its random streams (one ``np.random.Generator`` per process) and
+the output arrays the caller allocated (column layouts in :mod:`revsim.engine.layout`). It runs the steps of
+each month below in order, each a function of its own that takes the random stream it uses as an argument
+and can be called alone. Kernels release the GIL, so draws run on threads. Counts are int64; money is int64
+cents of MRR, so the revenue bridge ``mrr[t] = mrr[t-1] + new + expansion - contraction - churned`` holds
+exactly.
 
 Every random event takes exactly one uniform from its process's generator, at a position fixed by the
 scenario's structure (month, channel, stage, segment, cohort), and turns it into a count by inversion
@@ -12,15 +15,19 @@ scenario's structure (month, channel, stage, segment, cohort), and turns it into
 
 Each month of one draw:
 
-1. channels add Poisson (or gamma-Poisson) entries, split across segments;
-2. growth loops add Poisson entries from an earlier month's source;
-3. every acquisition stage lets each member leave with probability ``hazard = 1 / (1 + months)`` and
-   converts a leaver with probability ``conversion``; won deals beyond the sales capacity wait, and close
-   first in the following months;
-4. the wins of the month form a new cohort per segment, with a gamma-distributed total MRR;
-5. every older cohort goes through onboarding failures, renewals (constant or sBG retention, price
-   uplift), upgrades and downgrades;
-6. advocates are drawn among adopted customers.
+1. :func:`channel_entries`: channels add Poisson (or gamma-Poisson) entries, split across segments;
+2. :func:`loop_entries`: growth loops add Poisson entries from an earlier month's source;
+3. :func:`stage_flows`: every acquisition stage lets each member leave with probability
+   ``hazard = 1 / (1 + months)`` and converts a leaver with probability ``conversion``; won deals beyond the
+   sales capacity wait, and close first in the following months;
+4. :func:`new_cohorts`: the wins of the month form a new cohort per segment, with a gamma-distributed total
+   MRR;
+5. :func:`customer_month`: every older cohort goes through onboarding failures, renewals (constant or sBG
+   retention, price uplift), upgrades and downgrades;
+6. :func:`advocates`: advocates are drawn among adopted customers.
+
+(numba caches the kernel by this file: after editing :mod:`revsim.engine.sampling` or
+:mod:`revsim.engine.special` alone, delete the cache, ``find src -name '*.nbi' -delete``.)
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from revsim.engine.draw_data import CohortTables, Cohorts, FunnelState, LoopSources
 from revsim.engine.layout import (
     ACTIVE_CUSTOMERS,
     ACV_CV,
@@ -84,7 +92,9 @@ from revsim.engine.sampling import (
     small_binomial_quantile,
 )
 
-__all__ = ["simulate_draw", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
+__all__ = ["simulate_draw", "initial_cohorts", "initial_loop_sources", "cohort_tables", "channel_entries",
+           "loop_entries", "stage_flows", "new_cohorts", "customer_month", "advocates",
+           "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
 
 
 #: Products of two counts (or of cents and a count) below this fit in int64 with room for rounding.
@@ -168,7 +178,7 @@ def _share(cents, part, whole):
 @njit(cache=True, nogil=True)
 def _cohort_binomial(n, p, odds, zero_term, u):
     """``binomial_quantile(n, p, u)`` for ``p <= 1/2``, given the odds ``p / (1 - p)`` and ``zero_term``, which is
-    ``(1 - p) ** n`` from the tables of :func:`_cohort_tables` or negative when n is beyond them. Gives exactly
+    ``(1 - p) ** n`` from the tables of :func:`cohort_tables` or negative when n is beyond them. Gives exactly
     what ``binomial_quantile`` gives. (Scalars only: an array argument would cost reference counting.)
     """
     if n <= 0 or p <= 0.0:
@@ -177,31 +187,6 @@ def _cohort_binomial(n, p, odds, zero_term, u):
     if zero_term >= 0.0 and mean < SMALL_MEAN:
         return np.int64(small_binomial_quantile(n, odds, zero_term, mean, u))
     return np.int64(binomial_quantile(n, p, u))
-
-
-@njit(cache=True, nogil=True)
-def _cohort_tables(seg_int, seg_par):
-    """Per segment, the churn, upgrade and downgrade probabilities of a customer, their odds ``p / (1 - p)``,
-    and tables of ``(1 - p) ** n`` (empty when ``p > 1/2`` or, for churn, when retention is not constant)."""
-    n_segments = seg_par.shape[0]
-    probability = np.zeros((n_segments, 3))
-    odds = np.zeros((n_segments, 3))
-    tabled = np.zeros((n_segments, 3), np.bool_)
-    zero_terms = np.ones((n_segments, 3, _ZERO_TERMS))
-    for s in range(n_segments):
-        par = seg_par[s]
-        # the same floating-point probabilities the general formulas use: churners are n - Binomial(n, p_stay)
-        probability[s, _P_CHURN] = 1.0 - (1.0 - par[CHURN])
-        probability[s, _P_UP] = par[EXP_RATE]
-        p_down = par[CON_RATE] / (1.0 - par[EXP_RATE]) if par[EXP_RATE] < 1.0 else 0.0
-        probability[s, _P_DOWN] = min(p_down, 1.0)
-        for j in range(3):
-            p = probability[s, j]
-            if 0.0 < p <= 0.5 and (j != _P_CHURN or seg_int[s, RET_MODEL] != RET_SBG):
-                tabled[s, j] = True
-                odds[s, j] = p / (1.0 - p)
-                zero_terms[s, j] = binomial_zero_terms(p, _ZERO_TERMS)
-    return probability, odds, tabled, zero_terms
 
 
 @njit(cache=True, nogil=True)
@@ -215,307 +200,337 @@ def _retention_probability(model, seg_par, s, renewal):
 
 
 @njit(cache=True, nogil=True)
-def simulate_draw(
-    start_calendar_month,
-    seg_int,
-    ch_stage,
-    ch_mix,
-    ch_season,
-    loop_int,
-    capacity_stage,
-    initial_stock,
-    book_segment,
-    book_customers,
-    book_mrr,
-    book_age,
-    seg_par,
-    conversion,
-    hazard,
-    ch_par,
-    loop_coef,
-    capacity,
-    rng_arrivals,
-    rng_conversion,
-    rng_pricing,
-    rng_onboarding,
-    rng_retention,
-    rng_expansion,
-    rng_advocacy,
-    rng_loops,
-    out_stage_entries,
-    out_stage_open,
-    out_stage_converted,
-    out_stage_lost,
-    out_counts,
-    out_money,
-    out_loop_entries,
-    out_flags,
-    out_cohort_customers,
-    out_cohort_mrr,
-):
-    """Simulate one draw; write its monthly flows and stocks into the ``out_*`` arrays (zeroed by the caller).
+def simulate_draw(structure, book, inputs, streams, out):
+    """Simulate one draw; write its monthly flows and stocks into ``out`` (zeroed by the caller).
 
     Parameters
     ----------
-    start_calendar_month
-        Calendar month of the first simulated month, 0 = January (indexes ``ch_season``).
-    seg_int, ch_stage, ch_mix, loop_int, capacity_stage
-        Structure of the scenario, the same in every draw (see :mod:`revsim.engine.layout`).
-    ch_season
-        ``[channel, calendar month]``: this draw's seasonal multipliers.
-    initial_stock
-        ``[segment, stage]``: members already in each stage at the start.
-    book_segment, book_customers, book_mrr, book_age
-        The initial book: one row per existing cohort (segment, customers, MRR in cents, age in months).
-    seg_par, conversion, hazard, ch_par, loop_coef, capacity
-        This draw's parameters: per-segment values, stage conversion and leaving probabilities
-        ``[segment, stage]``, channel volume/growth/dispersion, loop coefficients, deals that can close
-        each month.
-    rng_*
-        One generator per process; a draw's generators are used by no other draw.
-    out_stage_entries, out_stage_open, out_stage_converted, out_stage_lost
-        ``[month, segment, stage]``: entries into each stage, members still open at month end (won deals
-        waiting for sales capacity included), members who converted to the next stage, members lost.
-    out_counts, out_money
-        ``[month, segment, column]``: customer counts and MRR movements in cents.
-    out_loop_entries
-        ``[month, loop]``.
-    out_flags
-        ``[n_loops + n_channels + 1]``: first month (+1) a loop or channel was capped as runaway, and
-        the month (+1) MRR grew beyond what can be counted (the draw stops there).
-    out_cohort_customers, out_cohort_mrr
-        ``[acquisition month, segment, age]``: each simulated cohort's customers and MRR (cents) at each age,
-        or arrays of size 0 when per-cohort detail is not asked for.
+    structure, book : Structure, Book
+        The scenario's structure and initial book (:mod:`revsim.engine.draw_data`), the same in every draw.
+    inputs : DrawInputs
+        This draw's parameters.
+    streams : Streams
+        This draw's random streams, one per process; each step below takes those it uses.
+    out : DrawOutputs
+        Where the draw writes; the draw stops at the month MRR grows beyond what can be counted (``out.flags``).
     """
-    n_months = out_counts.shape[0]
-    n_segments = seg_par.shape[0]
-    n_stages = conversion.shape[1]
-    n_channels = ch_par.shape[0]
-    n_loops = loop_coef.shape[0]
-    n_book = book_segment.shape[0]
-    last = n_stages - 1
-    keep_cohorts = out_cohort_customers.shape[0] > 0
+    n_months = out.counts.shape[0]
+    n_segments, n_stages = inputs.conversion.shape
+    funnel = FunnelState(inputs.initial_stock.copy(), np.zeros((n_segments, n_stages), np.int64),
+                         np.zeros(n_segments, np.int64), np.zeros(n_segments, np.int64),
+                         np.zeros(n_segments, np.int64), np.zeros(n_segments, np.int64))
+    cohorts = initial_cohorts(book, n_months, n_segments)
+    sources = initial_loop_sources(structure, book, inputs, streams.advocacy, n_months)
+    tables = cohort_tables(structure.seg_int, inputs.seg_par)
+    for t in range(n_months):
+        funnel.entries[:, :] = 0
+        channel_entries(t, structure, inputs, streams.arrivals, funnel.entries, out.flags)
+        loop_entries(t, structure, inputs, streams.loops, sources.history, funnel.entries, out)
+        stage_flows(t, structure, inputs, streams.conversion, funnel, out)
+        if not new_cohorts(t, inputs, streams.pricing, funnel, book.segment.shape[0], cohorts, out):
+            return
+        customer_month(t, structure, inputs, tables, streams.onboarding, streams.retention, streams.expansion,
+                       book.segment.shape[0] + (t + 1) * n_segments, book.segment.shape[0], cohorts,
+                       sources.adopted, out)
+        if not advocates(t, inputs, streams.advocacy, sources, out):
+            return
 
-    # cohorts: the initial book first, then one per (acquisition month, segment)
+
+# -- the state at the start of a draw ----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def initial_cohorts(book, n_months, n_segments):
+    """The cohorts of a draw: the initial book first, then one (empty) per acquisition month and segment."""
+    n_book = book.segment.shape[0]
     n_cohorts = n_book + n_months * n_segments
-    c_customers = np.zeros(n_cohorts, np.int64)
-    c_mrr = np.zeros(n_cohorts, np.int64)
-    c_loss = np.zeros(n_cohorts, np.int64)
-    c_birth = np.zeros(n_cohorts, np.int64)
-    c_segment = np.zeros(n_cohorts, np.int64)
+    cohorts = Cohorts(np.zeros(n_cohorts, np.int64), np.zeros(n_cohorts, np.int64), np.zeros(n_cohorts, np.int64),
+                      np.zeros(n_cohorts, np.int64), np.zeros(n_cohorts, np.int64))
     for b in range(n_book):
-        c_customers[b] = book_customers[b]
-        c_mrr[b] = book_mrr[b]
-        c_birth[b] = -book_age[b]
-        c_segment[b] = book_segment[b]
+        cohorts.customers[b] = book.customers[b]
+        cohorts.mrr[b] = book.mrr[b]
+        cohorts.birth[b] = -book.age[b]
+        cohorts.segment[b] = book.segment[b]
     for t in range(n_months):
         for s in range(n_segments):
             c = n_book + t * n_segments + s
-            c_birth[c] = t
-            c_segment[c] = s
+            cohorts.birth[c] = t
+            cohorts.segment[c] = s
+    return cohorts
 
-    # loop sources by month: index 0 is the state before the first month
-    src_history = np.zeros((n_months + 1, n_segments, 4))
-    adopted = np.zeros(n_segments, np.int64)
-    for b in range(n_book):
-        s = book_segment[b]
-        src_history[0, s, SRC_ACTIVE] += book_customers[b]
-        src_history[0, s, SRC_MRR] += book_mrr[b] / 100.0
-        if book_age[b] >= seg_int[s, ADOPT_MONTHS]:
-            adopted[s] += book_customers[b]
+
+@njit(cache=True, nogil=True)
+def initial_loop_sources(structure, book, inputs, rng_advocacy, n_months):
+    """The loops' sources before the first month: the book's customers, MRR and advocates."""
+    n_segments = inputs.seg_par.shape[0]
+    sources = LoopSources(np.zeros((n_months + 1, n_segments, 4)), np.zeros(n_segments, np.int64))
+    for b in range(book.segment.shape[0]):
+        s = book.segment[b]
+        sources.history[0, s, SRC_ACTIVE] += book.customers[b]
+        sources.history[0, s, SRC_MRR] += book.mrr[b] / 100.0
+        if book.age[b] >= structure.seg_int[s, ADOPT_MONTHS]:
+            sources.adopted[s] += book.customers[b]
     for s in range(n_segments):
-        src_history[0, s, SRC_ADVOCATES] = draw_binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
+        sources.history[0, s, SRC_ADVOCATES] = draw_binomial(rng_advocacy, sources.adopted[s],
+                                                             inputs.seg_par[s, ADV_RATE])
+    return sources
 
-    probability, odds, tabled, zero_terms = _cohort_tables(seg_int, seg_par)
-    stock = initial_stock.copy()
-    entries = np.zeros((n_segments, n_stages), np.int64)
-    wins = np.zeros(n_segments, np.int64)
-    allowed = np.zeros(n_segments, np.int64)
-    waiting = np.zeros(n_segments, np.int64)  # won deals waiting for sales capacity
-    n_cohorts_now = n_book
 
-    for t in range(n_months):
-        entries[:, :] = 0
+@njit(cache=True, nogil=True)
+def cohort_tables(seg_int, seg_par):
+    """Per segment, the churn, upgrade and downgrade probabilities of a customer, their odds ``p / (1 - p)``,
+    and tables of ``(1 - p) ** n`` (empty when ``p > 1/2`` or, for churn, when retention is not constant)."""
+    n_segments = seg_par.shape[0]
+    tables = CohortTables(np.zeros((n_segments, 3)), np.zeros((n_segments, 3)), np.zeros((n_segments, 3), np.bool_),
+                          np.ones((n_segments, 3, _ZERO_TERMS)))
+    for s in range(n_segments):
+        par = seg_par[s]
+        # the same floating-point probabilities the general formulas use: churners are n - Binomial(n, p_stay)
+        tables.probability[s, _P_CHURN] = 1.0 - (1.0 - par[CHURN])
+        tables.probability[s, _P_UP] = par[EXP_RATE]
+        p_down = par[CON_RATE] / (1.0 - par[EXP_RATE]) if par[EXP_RATE] < 1.0 else 0.0
+        tables.probability[s, _P_DOWN] = min(p_down, 1.0)
+        for j in range(3):
+            p = tables.probability[s, j]
+            if 0.0 < p <= 0.5 and (j != _P_CHURN or seg_int[s, RET_MODEL] != RET_SBG):
+                tables.tabled[s, j] = True
+                tables.odds[s, j] = p / (1.0 - p)
+                tables.zero_terms[s, j] = binomial_zero_terms(p, _ZERO_TERMS)
+    return tables
 
-        # 1. channels
-        season_index = (start_calendar_month + t) % 12
-        for ch in range(n_channels):
-            mu = ch_par[ch, VOLUME] * (1.0 + ch_par[ch, GROWTH]) ** t * ch_season[ch, season_index]
-            dispersion = ch_par[ch, DISPERSION]
-            u_noise = rng_arrivals.random()  # the gamma multiplier's uniform, drawn even without dispersion
-            if dispersion > 0.0 and 0.0 < mu < COUNT_CAP:
-                mu *= gamma_quantile(1.0 / dispersion, u_noise) * dispersion
-            arrivals, capped = draw_poisson_capped(rng_arrivals, mu)
-            if capped and out_flags[n_loops + ch] == 0:
-                out_flags[n_loops + ch] = t + 1
-            # split across segments by a chain of binomials (one uniform per segment but the last)
-            remaining = arrivals
-            mass = 1.0
-            for s in range(n_segments - 1):
-                share = ch_mix[ch, s]
-                k = draw_binomial(rng_arrivals, remaining, share / mass if mass > share else 1.0)
-                entries[s, ch_stage[ch]] += k
-                remaining -= k
-                mass -= share
-            entries[n_segments - 1, ch_stage[ch]] += remaining
 
-        # 2. growth loops, from the source `lag` months earlier (index t - lag + 1 of the history)
-        for lp in range(n_loops):
-            h = t - loop_int[lp, LAG] + 1
-            for s in range(n_segments):
-                source = src_history[h, s, loop_int[lp, SOURCE]] if h >= 0 else 0.0
-                if loop_int[lp, SOURCE_SEGMENT] >= 0 and s != loop_int[lp, SOURCE_SEGMENT]:
-                    source = 0.0
-                added, capped = draw_poisson_capped(rng_loops, loop_coef[lp] * source)
-                if capped and out_flags[lp] == 0:
-                    out_flags[lp] = t + 1
-                target_segment = s if loop_int[lp, TARGET_SEGMENT] < 0 else loop_int[lp, TARGET_SEGMENT]
-                entries[target_segment, loop_int[lp, TARGET_STAGE]] += added
-                out_loop_entries[t, lp] += added
+# -- the steps of a month ---------------------------------------------------------------------------------------
+# (each step reads its structures' arrays into local names first: the loops then index plain arrays)
 
-        # 3. acquisition stages, in order, so a member can move through several stages in a month
-        carried = np.zeros(n_segments, np.int64)
+
+@njit(cache=True, nogil=True, inline="always")
+def channel_entries(t, structure, inputs, rng_arrivals, entries, flags):
+    """1. Channels add Poisson (or gamma-Poisson) entries, split across segments by a chain of binomials."""
+    ch_par, ch_season, ch_mix, ch_stage = inputs.ch_par, inputs.ch_season, structure.ch_mix, structure.ch_stage
+    n_segments = entries.shape[0]
+    n_loops = inputs.loop_coef.shape[0]
+    season_index = (structure.start_calendar_month + t) % 12
+    for ch in range(ch_par.shape[0]):
+        mu = ch_par[ch, VOLUME] * (1.0 + ch_par[ch, GROWTH]) ** t * ch_season[ch, season_index]
+        dispersion = ch_par[ch, DISPERSION]
+        u_noise = rng_arrivals.random()  # the gamma multiplier's uniform, drawn even without dispersion
+        if dispersion > 0.0 and 0.0 < mu < COUNT_CAP:
+            mu *= gamma_quantile(1.0 / dispersion, u_noise) * dispersion
+        arrivals, capped = draw_poisson_capped(rng_arrivals, mu)
+        if capped and flags[n_loops + ch] == 0:
+            flags[n_loops + ch] = t + 1
+        # one uniform per segment but the last
+        remaining = arrivals
+        mass = 1.0
+        for s in range(n_segments - 1):
+            share = ch_mix[ch, s]
+            k = draw_binomial(rng_arrivals, remaining, share / mass if mass > share else 1.0)
+            entries[s, ch_stage[ch]] += k
+            remaining -= k
+            mass -= share
+        entries[n_segments - 1, ch_stage[ch]] += remaining
+
+
+@njit(cache=True, nogil=True, inline="always")
+def loop_entries(t, structure, inputs, rng_loops, history, entries, out):
+    """2. Growth loops add Poisson entries, from their source ``lag`` months earlier (``history[t - lag + 1]``)."""
+    loop_int, loop_coef, flags, added_by_loop = structure.loop_int, inputs.loop_coef, out.flags, out.loop_entries
+    n_segments = entries.shape[0]
+    for lp in range(loop_coef.shape[0]):
+        h = t - loop_int[lp, LAG] + 1
         for s in range(n_segments):
-            out_counts[t, s, NEW_ENTRIES] = entries[s].sum()
-        for k in range(last):
-            for s in range(n_segments):
-                arriving = entries[s, k] + carried[s]
-                out_stage_entries[t, s, k] = arriving
-                stock[s, k] += arriving
-                leaving = draw_binomial(rng_conversion, stock[s, k], hazard[s, k])
-                wins[s] = draw_binomial(rng_conversion, leaving, conversion[s, k])
-                stock[s, k] -= leaving
-                out_stage_converted[t, s, k] = wins[s]
-                out_stage_lost[t, s, k] = leaving - wins[s]
-            if k == capacity_stage:
-                # won deals beyond the month's capacity wait, already won, and close first next month
-                for s in range(n_segments):
-                    waiting[s] += wins[s]
-                allocate_capacity(waiting, capacity[t], allowed)
-                for s in range(n_segments):
-                    waiting[s] -= allowed[s]
-                    wins[s] = allowed[s]
-            for s in range(n_segments):
-                carried[s] = wins[s]
-                out_stage_open[t, s, k] = stock[s, k] + (waiting[s] if k == capacity_stage else 0)
+            source = history[h, s, loop_int[lp, SOURCE]] if h >= 0 else 0.0
+            if loop_int[lp, SOURCE_SEGMENT] >= 0 and s != loop_int[lp, SOURCE_SEGMENT]:
+                source = 0.0
+            added, capped = draw_poisson_capped(rng_loops, loop_coef[lp] * source)
+            if capped and flags[lp] == 0:
+                flags[lp] = t + 1
+            target_segment = s if loop_int[lp, TARGET_SEGMENT] < 0 else loop_int[lp, TARGET_SEGMENT]
+            entries[target_segment, loop_int[lp, TARGET_STAGE]] += added
+            added_by_loop[t, lp] += added
 
-        # 4. this month's wins become a cohort per segment
+
+@njit(cache=True, nogil=True, inline="always")
+def stage_flows(t, structure, inputs, rng_conversion, funnel, out):
+    """3. Acquisition stages, in order, so a member can move through several stages in a month: each member
+    leaves with probability ``hazard``, a leaver converts with probability ``conversion``; won deals beyond the
+    month's sales capacity wait, already won, and close first in the following months.
+
+    Leaves in ``funnel.carried`` the members who reach the last stage (won) this month."""
+    stock, entries, wins, allowed, waiting, carried = funnel
+    hazard, conversion = inputs.hazard, inputs.conversion
+    n_segments, n_stages = stock.shape
+    carried[:] = 0
+    for s in range(n_segments):
+        out.counts[t, s, NEW_ENTRIES] = entries[s].sum()
+    for k in range(n_stages - 1):
         for s in range(n_segments):
-            won = entries[s, last] + carried[s]
-            out_stage_entries[t, s, last] = won
-            u_price = rng_pricing.random()
-            if won == 0:
-                continue
-            mean_mrr = seg_par[s, MRR_MEAN]
-            cv = seg_par[s, ACV_CV]
-            if cv > 0.0:
-                # the sum of `won` gamma-distributed contract values with mean mean_mrr and spread cv
-                total = gamma_quantile(won / (cv * cv), u_price) * mean_mrr * cv * cv
-            else:
-                total = won * mean_mrr
-            if not total * 100.0 < MONEY_CAP:  # beyond what int64 cents can sum: stop the draw here
-                out_flags[n_loops + n_channels] = t + 1
-                return
-            cents = np.int64(np.rint(total * 100.0))
-            c = n_book + t * n_segments + s
-            c_customers[c] = won
-            c_mrr[c] = cents
-            out_counts[t, s, NEW_CUSTOMERS] += won
-            out_money[t, s, NEW_MRR] += cents
-        n_cohorts_now = n_book + (t + 1) * n_segments
-
-        # 5. the customers: onboarding, renewals, upgrades and downgrades
-        adopted[:] = 0
-        for c in range(n_cohorts_now):
-            n = c_customers[c]
-            s = c_segment[c]
-            age = t - c_birth[c]
-            # every cohort draws the uniforms of its events, empty or not, so that the streams stay aligned
-            onboarding_due = age == max(seg_int[s, ONB_MONTHS], 1)
-            term = seg_int[s, TERM]
-            renewal = age >= 1 and (term == 1 or age % term == 0)
-            u_onboarding = rng_onboarding.random() if onboarding_due else 0.0
-            u_renewal = rng_retention.random() if renewal else 0.0
-            u_up = rng_expansion.random() if age >= 1 else 0.0
-            u_down = rng_expansion.random() if age >= 1 else 0.0
-            if n == 0:
-                # a cohort that has died out still counts its losses in GRR's 12-month window
-                if c_loss[c] > 0 and age >= 12:
-                    out_money[t, s, LOSS_AGED_12] += c_loss[c]
-                continue
-            if age >= 1:
-                mrr = c_mrr[c]
-                churned = np.int64(0)
-                if onboarding_due:
-                    failed = np.int64(binomial_quantile(n, 1.0 - seg_par[s, ONB_SUCCESS], u_onboarding))
-                    churned += failed
-                    out_counts[t, s, ONBOARDING_CHURNED] += failed
-                if renewal and n - churned > 0:
-                    if tabled[s, _P_CHURN]:
-                        # n - Binomial(n, 1 - churn) at u is Binomial(n, churn) at 1 - u
-                        m = n - churned
-                        churned += _cohort_binomial(m, probability[s, _P_CHURN], odds[s, _P_CHURN],
-                                                    zero_terms[s, _P_CHURN, m] if m < _ZERO_TERMS else -1.0,
-                                                    1.0 - u_renewal)
-                    else:
-                        p_stay = _retention_probability(seg_int[s, RET_MODEL], seg_par, s, age // term)
-                        churned += (n - churned) - binomial_quantile(n - churned, p_stay, u_renewal)
-                churned_mrr = _share(mrr, churned, n)
-                n -= churned
-                mrr -= churned_mrr
-                if renewal:
-                    out_counts[t, s, RENEWED] += n
-                expansion = np.int64(0)
-                contraction = np.int64(0)
-                if n > 0:
-                    if renewal and seg_par[s, UPLIFT] > 0.0:
-                        expansion += np.int64(np.rint(mrr * seg_par[s, UPLIFT]))
-                        mrr += expansion
-                    if tabled[s, _P_UP]:
-                        up = _cohort_binomial(n, probability[s, _P_UP], odds[s, _P_UP],
-                                              zero_terms[s, _P_UP, n] if n < _ZERO_TERMS else -1.0, u_up)
-                    else:
-                        up = np.int64(binomial_quantile(n, probability[s, _P_UP], u_up))
-                    if tabled[s, _P_DOWN]:
-                        m = n - up
-                        down = _cohort_binomial(m, probability[s, _P_DOWN], odds[s, _P_DOWN],
-                                                zero_terms[s, _P_DOWN, m] if m < _ZERO_TERMS else -1.0, u_down)
-                    else:
-                        down = np.int64(binomial_quantile(n - up, probability[s, _P_DOWN], u_down))
-                    if up > 0 and seg_par[s, EXP_SIZE] > 0.0:
-                        upgrade = np.int64(np.rint(_share(mrr, up, n) * seg_par[s, EXP_SIZE]))
-                        expansion += upgrade
-                    else:
-                        upgrade = np.int64(0)
-                    if down > 0 and seg_par[s, CON_SIZE] > 0.0:
-                        contraction = np.int64(np.rint(_share(mrr, down, n) * seg_par[s, CON_SIZE]))
-                    mrr += upgrade - contraction
-                c_customers[c] = n
-                c_mrr[c] = mrr
-                c_loss[c] += churned_mrr + contraction
-                out_counts[t, s, CHURNED_CUSTOMERS] += churned
-                out_money[t, s, CHURNED_MRR] += churned_mrr
-                out_money[t, s, EXPANSION_MRR] += expansion
-                out_money[t, s, CONTRACTION_MRR] += contraction
-            out_counts[t, s, ACTIVE_CUSTOMERS] += n
-            out_money[t, s, MRR] += c_mrr[c]
-            if keep_cohorts and c >= n_book:
-                out_cohort_customers[c_birth[c], s, age] = n
-                out_cohort_mrr[c_birth[c], s, age] = c_mrr[c]
-            if age >= 12:
-                out_money[t, s, MRR_AGED_12] += c_mrr[c]
-                out_money[t, s, LOSS_AGED_12] += c_loss[c]
-            if age >= seg_int[s, ADOPT_MONTHS]:
-                adopted[s] += n
-
-        # 6. advocates, and this month's loop sources
+            arriving = entries[s, k] + carried[s]
+            out.stage_entries[t, s, k] = arriving
+            stock[s, k] += arriving
+            leaving = draw_binomial(rng_conversion, stock[s, k], hazard[s, k])
+            wins[s] = draw_binomial(rng_conversion, leaving, conversion[s, k])
+            stock[s, k] -= leaving
+            out.stage_converted[t, s, k] = wins[s]
+            out.stage_lost[t, s, k] = leaving - wins[s]
+        at_capacity = k == structure.capacity_stage
+        if at_capacity:
+            for s in range(n_segments):
+                waiting[s] += wins[s]
+            allocate_capacity(waiting, inputs.capacity[t], allowed)
+            for s in range(n_segments):
+                waiting[s] -= allowed[s]
+                wins[s] = allowed[s]
         for s in range(n_segments):
-            advocates = draw_binomial(rng_advocacy, adopted[s], seg_par[s, ADV_RATE])
-            out_counts[t, s, ADVOCATES] = advocates
-            src_history[t + 1, s, SRC_ADVOCATES] = advocates
-            src_history[t + 1, s, SRC_ACTIVE] = out_counts[t, s, ACTIVE_CUSTOMERS]
-            src_history[t + 1, s, SRC_NEW] = out_counts[t, s, NEW_CUSTOMERS]
-            src_history[t + 1, s, SRC_MRR] = out_money[t, s, MRR] / 100.0
-            if out_money[t, s, MRR] > MONEY_CAP or out_money[t, s, LOSS_AGED_12] > MONEY_CAP:
-                out_flags[n_loops + n_channels] = t + 1
-                return
+            carried[s] = wins[s]
+            out.stage_open[t, s, k] = stock[s, k] + (waiting[s] if at_capacity else 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def new_cohorts(t, inputs, rng_pricing, funnel, n_book, cohorts, out):
+    """4. This month's wins become a cohort per segment, with a gamma-distributed total MRR.
+
+    Returns False when that MRR is beyond what int64 cents can sum (the draw stops: ``out.flags``)."""
+    seg_par, entries, carried = inputs.seg_par, funnel.entries, funnel.carried
+    n_segments, n_stages = entries.shape
+    last = n_stages - 1
+    for s in range(n_segments):
+        won = entries[s, last] + carried[s]
+        out.stage_entries[t, s, last] = won
+        u_price = rng_pricing.random()
+        if won == 0:
+            continue
+        mean_mrr = seg_par[s, MRR_MEAN]
+        cv = seg_par[s, ACV_CV]
+        if cv > 0.0:
+            # the sum of `won` gamma-distributed contract values with mean mean_mrr and spread cv
+            total = gamma_quantile(won / (cv * cv), u_price) * mean_mrr * cv * cv
+        else:
+            total = won * mean_mrr
+        if not total * 100.0 < MONEY_CAP:
+            out.flags[out.flags.shape[0] - 1] = t + 1
+            return False
+        cents = np.int64(np.rint(total * 100.0))
+        c = n_book + t * n_segments + s
+        cohorts.customers[c] = won
+        cohorts.mrr[c] = cents
+        out.counts[t, s, NEW_CUSTOMERS] += won
+        out.money[t, s, NEW_MRR] += cents
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def customer_month(t, structure, inputs, tables, rng_onboarding, rng_retention, rng_expansion, n_cohorts, n_book,
+                   cohorts, adopted, out):
+    """5. Every cohort of age 1 and more goes through onboarding failures, renewals (constant or sBG retention,
+    price uplift), upgrades and downgrades; then the month's stocks and the adopted customers are counted.
+
+    Every cohort draws the uniforms of its events, empty or not, so that the streams stay aligned. (The cohort
+    loop is written out here: a function called per cohort would cost its arrays' reference counts.)"""
+    seg_int, seg_par = structure.seg_int, inputs.seg_par
+    customers, cohort_mrr, loss, birth, segment = cohorts
+    probability, odds, tabled, zero_terms = tables
+    counts, money = out.counts, out.money
+    keep_cohorts = out.cohort_customers.shape[0] > 0
+    adopted[:] = 0
+    for c in range(n_cohorts):
+        s = segment[c]
+        age = t - birth[c]
+        onboarding_due = age == max(seg_int[s, ONB_MONTHS], 1)
+        term = seg_int[s, TERM]
+        renewal = age >= 1 and (term == 1 or age % term == 0)
+        u_onboarding = rng_onboarding.random() if onboarding_due else 0.0
+        u_renewal = rng_retention.random() if renewal else 0.0
+        u_up = rng_expansion.random() if age >= 1 else 0.0
+        u_down = rng_expansion.random() if age >= 1 else 0.0
+        n = customers[c]
+        if n == 0:
+            # a cohort that has died out still counts its losses in GRR's 12-month window
+            if loss[c] > 0 and age >= 12:
+                money[t, s, LOSS_AGED_12] += loss[c]
+            continue
+        if age >= 1:
+            # churn: onboarding failures, then the renewal's churners among the others
+            churned = np.int64(0)
+            if onboarding_due:
+                failed = np.int64(binomial_quantile(n, 1.0 - seg_par[s, ONB_SUCCESS], u_onboarding))
+                churned += failed
+                counts[t, s, ONBOARDING_CHURNED] += failed
+            m = n - churned
+            if renewal and m > 0:
+                if tabled[s, _P_CHURN]:  # m - Binomial(m, 1 - churn) at u is Binomial(m, churn) at 1 - u
+                    churned += _cohort_binomial(m, probability[s, _P_CHURN], odds[s, _P_CHURN],
+                                                zero_terms[s, _P_CHURN, m] if m < _ZERO_TERMS else -1.0,
+                                                1.0 - u_renewal)
+                else:
+                    p_stay = _retention_probability(seg_int[s, RET_MODEL], seg_par, s, age // term)
+                    churned += m - binomial_quantile(m, p_stay, u_renewal)
+            churned_mrr = _share(cohort_mrr[c], churned, n)
+            n -= churned
+            mrr = cohort_mrr[c] - churned_mrr
+            if renewal:
+                counts[t, s, RENEWED] += n
+            # movements: the renewal's price uplift, upgrades, downgrades among those who did not upgrade
+            expansion = np.int64(0)
+            contraction = np.int64(0)
+            if n > 0:
+                if renewal and seg_par[s, UPLIFT] > 0.0:
+                    expansion += np.int64(np.rint(mrr * seg_par[s, UPLIFT]))
+                    mrr += expansion
+                up = _cohort_binomial(n, probability[s, _P_UP], odds[s, _P_UP],
+                                      zero_terms[s, _P_UP, n] if tabled[s, _P_UP] and n < _ZERO_TERMS else -1.0, u_up)
+                m = n - up
+                down = _cohort_binomial(m, probability[s, _P_DOWN], odds[s, _P_DOWN],
+                                        zero_terms[s, _P_DOWN, m] if tabled[s, _P_DOWN] and m < _ZERO_TERMS else -1.0,
+                                        u_down)
+                upgrade, contraction = _movement_mrr(mrr, n, up, down, seg_par[s, EXP_SIZE], seg_par[s, CON_SIZE])
+                expansion += upgrade
+                mrr += upgrade - contraction
+            customers[c] = n
+            cohort_mrr[c] = mrr
+            loss[c] += churned_mrr + contraction
+            counts[t, s, CHURNED_CUSTOMERS] += churned
+            money[t, s, CHURNED_MRR] += churned_mrr
+            money[t, s, EXPANSION_MRR] += expansion
+            money[t, s, CONTRACTION_MRR] += contraction
+        counts[t, s, ACTIVE_CUSTOMERS] += n
+        money[t, s, MRR] += cohort_mrr[c]
+        if keep_cohorts and c >= n_book:
+            out.cohort_customers[birth[c], s, age] = n
+            out.cohort_mrr[birth[c], s, age] = cohort_mrr[c]
+        if age >= 12:
+            money[t, s, MRR_AGED_12] += cohort_mrr[c]
+            money[t, s, LOSS_AGED_12] += loss[c]
+        if age >= seg_int[s, ADOPT_MONTHS]:
+            adopted[s] += n
+
+
+@njit(cache=True, nogil=True)
+def _movement_mrr(mrr, n, up, down, upgrade_size, downgrade_size):
+    """The MRR (cents) gained by ``up`` of a cohort's ``n`` customers upgrading by ``upgrade_size`` and lost by
+    ``down`` downgrading by ``downgrade_size``."""
+    upgrade = np.int64(0)
+    contraction = np.int64(0)
+    if up > 0 and upgrade_size > 0.0:
+        upgrade = np.int64(np.rint(_share(mrr, up, n) * upgrade_size))
+    if down > 0 and downgrade_size > 0.0:
+        contraction = np.int64(np.rint(_share(mrr, down, n) * downgrade_size))
+    return upgrade, contraction
+
+
+@njit(cache=True, nogil=True, inline="always")
+def advocates(t, inputs, rng_advocacy, sources, out):
+    """6. Advocates are drawn among adopted customers; the month's loop sources are recorded.
+
+    Returns False when MRR (or the losses GRR counts) grew beyond what can be counted (the draw stops)."""
+    for s in range(inputs.seg_par.shape[0]):
+        count = draw_binomial(rng_advocacy, sources.adopted[s], inputs.seg_par[s, ADV_RATE])
+        out.counts[t, s, ADVOCATES] = count
+        sources.history[t + 1, s, SRC_ADVOCATES] = count
+        sources.history[t + 1, s, SRC_ACTIVE] = out.counts[t, s, ACTIVE_CUSTOMERS]
+        sources.history[t + 1, s, SRC_NEW] = out.counts[t, s, NEW_CUSTOMERS]
+        sources.history[t + 1, s, SRC_MRR] = out.money[t, s, MRR] / 100.0
+        if out.money[t, s, MRR] > MONEY_CAP or out.money[t, s, LOSS_AGED_12] > MONEY_CAP:
+            out.flags[out.flags.shape[0] - 1] = t + 1
+            return False
+    return True

@@ -1,4 +1,4 @@
-"""Run the kernels over draws on a thread pool and gather one Dataset.
+"""Run the kernels over draws on a thread pool (the whole run, to a Dataset, is :mod:`revsim.pipeline`).
 
 Draws are split into contiguous blocks, each block runs on a worker thread (the kernel releases the GIL),
 and every draw writes into its own slice of the output arrays. Since each draw's random streams are keyed by
@@ -9,25 +9,20 @@ blocks.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from revsim.engine import layout as L
-from revsim.engine.compile import CompiledScenario, DrawParameters, compile_scenario
+from revsim.engine.compile import CompiledScenario, DrawParameters
+from revsim.engine.draw_data import DrawOutputs, Streams
 from revsim.engine.rng import block_generators
 from revsim.errors import InputError, SimulationError
-from revsim.scenario.load import LoadedScenario, load_scenario
 
-if TYPE_CHECKING:  # pragma: no cover
-    import xarray as xr
-
-__all__ = ["RawResults", "RunawayWarning", "simulate", "run_draws", "default_threads"]
+__all__ = ["RawResults", "RunawayWarning", "run_draws", "default_threads", "check_run_options", "check_flags",
+           "keeps_cohorts", "COHORT_DETAIL_LIMIT"]
 
 MAX_DRAWS = 10_000_000
 #: Draws whose generators are seeded together (:func:`~revsim.engine.rng.block_generators`).
@@ -75,6 +70,12 @@ class RawResults:
             cohort_mrr=np.zeros((n, T, S, T) if cohorts else (n, 0, 0, 0), np.int64),
         )
 
+    def draw(self, i: int) -> DrawOutputs:
+        """Where the ``i``-th draw of these results writes, as the kernel takes it."""
+        return DrawOutputs(self.stage_entries[i], self.stage_open[i], self.stage_converted[i], self.stage_lost[i],
+                           self.counts[i], self.money[i], self.loop_entries[i], self.flags[i],
+                           self.cohort_customers[i], self.cohort_mrr[i])
+
 
 #: Per-cohort detail is kept by default while draws x months^2 x segments stays below this (about 160 MB).
 COHORT_DETAIL_LIMIT = 10_000_000
@@ -93,60 +94,6 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def simulate(
-    scenario: LoadedScenario | str | os.PathLike[str],
-    *,
-    draws: int = 1000,
-    seed: int = 0,
-    threads: int | None = None,
-    progress: Callable[[int], None] | None = None,
-    cohorts: bool | None = None,
-) -> xr.Dataset:
-    """Simulate a scenario and return the distribution of every flow, stock and metric.
-
-    Parameters
-    ----------
-    scenario
-        A scenario from :func:`revsim.load_scenario`, or the path of a scenario file.
-    draws
-        Number of Monte Carlo draws (worlds); each samples every uncertain input once.
-    seed
-        The run's seed: the same scenario, seed and draws give identical results on any number of threads.
-    threads
-        Worker threads (default: all cores).
-    progress
-        Called with the number of draws just finished, from the worker threads.
-    cohorts
-        Keep each simulated cohort's customers and ARR at every age (``cohort_customers``, ``cohort_arr``).
-        Default: when draws x months^2 x segments is at most :data:`COHORT_DETAIL_LIMIT`.
-
-    Returns
-    -------
-    xarray.Dataset
-        Dimensions ``draw``, ``month``, ``segment``, ``stage``, ``loop``; see ``docs/outputs.md``.
-
-    Examples
-    --------
-    >>> import revsim
-    >>> ds = revsim.simulate("scenarios/saas_sales_led.yaml", draws=200, seed=1)   # doctest: +SKIP
-    >>> float(ds.arr.sum("segment").isel(month=-1).median())                      # doctest: +SKIP
-    """
-    from revsim.results.dataset import build_dataset
-    from revsim.results.invariants import check_invariants
-
-    source = scenario if isinstance(scenario, LoadedScenario) else load_scenario(Path(scenario))
-    check_run_options(draws=draws, seed=seed, threads=threads)
-    compiled = compile_scenario(source)
-    keep_cohorts = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
-    raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=progress, cohorts=keep_cohorts)
-    messages = check_flags(compiled, raw)
-    for message in messages:
-        warnings.warn(message, RunawayWarning, stacklevel=2)
-    ds = build_dataset(compiled, raw, seed=seed, warnings=messages)
-    check_invariants(ds)
-    return ds
 
 
 def check_run_options(*, draws: int, seed: int, threads: int | None) -> None:
@@ -178,6 +125,8 @@ def run_draws(
     ``params`` are the draws' parameters when they were drawn already (``compiled.draw_parameters(seed, start,
     stop)``, e.g. by the machine that sends the draws to a cluster); by default they are drawn here.
     """
+    from numba import typeof
+
     from revsim.engine.kernels import simulate_draw
     from revsim.engine.memory import check_run_memory
 
@@ -188,26 +137,24 @@ def run_draws(
         raise ValueError(f"params are those of draws {params.start} to {params.stop - 1}, not {start} to {stop - 1}")
     n = stop - start
     raw = RawResults.zeros(compiled, params, cohorts=cohorts)
-    c = compiled
+    structure, book = compiled.structure, compiled.book
+    kernel = simulate_draw  # until the first draw has compiled it (or loaded it from the cache)
 
     def run_block(first: int, last: int) -> None:
         from revsim.interruption import check_stop
 
+        nonlocal kernel
         generators: list[tuple[np.random.Generator, ...]] = []
         for i in range(first, last):
             check_stop()  # SIGINT/SIGTERM: every worker gives up between draws
             if not generators:  # a few draws' generators at a time: seeding them together is cheaper
                 generators = block_generators(seed, start + i, start + min(i + _GENERATOR_BLOCK, last))[::-1]
-            simulate_draw(
-                c.start_calendar_month, c.seg_int, c.ch_stage, c.ch_mix, params.ch_season[i], c.loop_int,
-                c.capacity_stage, params.initial_stock[i], c.book_segment, c.book_customers, c.book_mrr, c.book_age,
-                params.seg_par[i], params.conversion[i], params.hazard[i], params.ch_par[i],
-                params.loop_coef[i], params.capacity[i],
-                *generators.pop(),
-                raw.stage_entries[i], raw.stage_open[i], raw.stage_converted[i], raw.stage_lost[i],
-                raw.counts[i], raw.money[i],
-                raw.loop_entries[i], raw.flags[i], raw.cohort_customers[i], raw.cohort_mrr[i],
-            )
+            arguments = (structure, book, params.draw(i), Streams(*generators.pop()), raw.draw(i))
+            kernel(*arguments)
+            if kernel is simulate_draw and hasattr(simulate_draw, "get_overload"):  # (not when run as Python)
+                # every draw has the same argument types: skip numba's dispatch on them (typing the named
+                # tuples again would cost about as much as a small scenario's draw)
+                kernel = simulate_draw.get_overload(tuple(typeof(argument) for argument in arguments))
             if progress is not None:
                 progress(1)
 

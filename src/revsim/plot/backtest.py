@@ -40,7 +40,7 @@ def draw_backtest(result: Backtest, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    from revsim.calibrate.backtest import METRICS
+    from revsim.calibrate.backtest_scoring import METRICS
     from revsim.plot.money import format_money
 
     table = result.table[result.table.origin == result.cut]
@@ -83,7 +83,7 @@ def draw_backtest_scores(result: Backtest, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    from revsim.calibrate.backtest import METRICS
+    from revsim.calibrate.backtest_scoring import METRICS
     from revsim.calibrate.backtest_scoring import PIT_BINS
     from revsim.plot.money import format_money
 

@@ -13,7 +13,7 @@ from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import (
-    Target,
+    ChartTarget,
     format_probability,
     scenario_targets,
     target_probability,
@@ -32,12 +32,12 @@ def arr_at(ds: xr.Dataset, month: Any = None) -> np.ndarray:
     return np.asarray(total(ds, "arr").isel(month=index).values, dtype=float)
 
 
-def _targets_at(ds: xr.Dataset, index: int, targets: Sequence[Target] | None) -> list[Target]:
+def _targets_at(ds: xr.Dataset, index: int, targets: Sequence[ChartTarget] | None) -> list[ChartTarget]:
     chosen = scenario_targets(ds) if targets is None else list(targets)
     return [t for t in chosen if t.on_arr_axis and month_index(ds, t.at) == index]
 
 
-def distribution_months(ds: xr.Dataset, targets: Sequence[Target] | None = None) -> list[int]:
+def distribution_months(ds: xr.Dataset, targets: Sequence[ChartTarget] | None = None) -> list[int]:
     """Months worth a distribution chart: the horizon, then each month an ARR target is set for."""
     chosen = scenario_targets(ds) if targets is None else list(targets)
     months = [ds.sizes["month"] - 1]
@@ -59,7 +59,7 @@ def density(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * z * z).sum(axis=1) / (values.size * bandwidth * np.sqrt(2 * np.pi))
 
 
-def shade_label(ds: xr.Dataset, target: Target) -> str:
+def shade_label(ds: xr.Dataset, target: ChartTarget) -> str:
     """The text of a target on the distribution: ``30% reach $20M``."""
     value = target.value * (12 if target.metric == "mrr" else 1)
     money = format_money(value, currency_of(ds))
@@ -67,7 +67,7 @@ def shade_label(ds: xr.Dataset, target: Target) -> str:
     return f"{format_probability(target_probability(ds, target))} {verb} {money}"
 
 
-def distribution_title(ds: xr.Dataset, month: Any = None, targets: Sequence[Target] | None = None) -> str:
+def distribution_title(ds: xr.Dataset, month: Any = None, targets: Sequence[ChartTarget] | None = None) -> str:
     """The finding: the chance of the month's first ARR target, or where 8 in 10 draws land."""
     index = month_index(ds, -1 if month is None else month)
     when = style.month_label(ds["month"].values[index])
@@ -84,7 +84,7 @@ def distribution_title(ds: xr.Dataset, month: Any = None, targets: Sequence[Targ
 
 @house_style
 def arr_distribution(ds: xr.Dataset, month: Any = None, ax: Axes | None = None, *,
-                     targets: Sequence[Target] | None = None, title: str | None = None) -> Axes:
+                     targets: Sequence[ChartTarget] | None = None, title: str | None = None) -> Axes:
     """Histogram and density of ARR in ``month`` (default: the horizon), with each target's chance shaded.
 
     Parameters

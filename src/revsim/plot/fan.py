@@ -13,7 +13,7 @@ from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import (
-    Target,
+    ChartTarget,
     format_probability,
     scenario_targets,
     target_probability,
@@ -70,12 +70,12 @@ def history_of(ds: xr.Dataset, history: Any = None) -> pd.Series | None:
     return series.sort_index()
 
 
-def _money_targets(ds: xr.Dataset, targets: Sequence[Target] | None) -> list[Target]:
+def _money_targets(ds: xr.Dataset, targets: Sequence[ChartTarget] | None) -> list[ChartTarget]:
     chosen = scenario_targets(ds) if targets is None else list(targets)
     return [t for t in chosen if t.on_arr_axis]
 
 
-def target_label(ds: xr.Dataset, target: Target) -> str:
+def target_label(ds: xr.Dataset, target: ChartTarget) -> str:
     """The text printed by a target on the fan chart: ``$20M by Dec 2028: 30% chance``."""
     value = target.value * (12 if target.metric == "mrr" else 1)
     what = format_money(value, currency_of(ds)) + (" ARR" if target.metric == "mrr" else "")
@@ -106,7 +106,7 @@ def fan_subtitle(ds: xr.Dataset) -> str:
 
 
 @house_style
-def fan_chart(ds: xr.Dataset, ax: Axes | None = None, *, targets: Sequence[Target] | None = None,
+def fan_chart(ds: xr.Dataset, ax: Axes | None = None, *, targets: Sequence[ChartTarget] | None = None,
               history: Any = None, title: str | None = None) -> Axes:
     """ARR over the horizon: median, nested 50% / 80% / 90% bands, history and targets.
 
@@ -117,7 +117,7 @@ def fan_chart(ds: xr.Dataset, ax: Axes | None = None, *, targets: Sequence[Targe
     ax
         Axes to draw into; a new slide-sized figure with title and source line when None.
     targets
-        Targets to draw (:class:`revsim.plot.targets.Target`); default: the scenario's ARR and MRR targets.
+        Targets to draw (:class:`revsim.plot.targets.ChartTarget`); default: the scenario's ARR and MRR targets.
         Each is printed with the share of draws that reach it.
     history
         Actual ARR before the start, as a Series indexed by month, or the MRR history of a calibration
@@ -200,7 +200,7 @@ def _points_per_unit(ax: Axes) -> float:
     return height / (top - bottom)
 
 
-def _draw_targets(ds: xr.Dataset, ax: Axes, targets: list[Target], first: Any, last: Any,
+def _draw_targets(ds: xr.Dataset, ax: Axes, targets: list[ChartTarget], first: Any, last: Any,
                   fan: pd.DataFrame) -> list[tuple[float, float]]:
     """Each target as a dashed line to its month with its label; returns the (low, high) y span of each label."""
     import pandas as pd

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["format_money", "format_money_range", "format_count", "format_percent", "format_ratio", "format_months",
-           "MINUS"]
+__all__ = ["currency_prefix", "format_money", "format_money_range", "format_count", "format_percent", "format_probability", "format_ratio",
+           "format_months", "MINUS"]
 
 #: The typographic minus sign (a hyphen looks like a dash at slide size).
 MINUS = "\u2212"
@@ -49,6 +49,12 @@ def _number(magnitude: float, digits: int) -> tuple[str, str]:
     if float(text) >= 1000 and suffix != "B":  # rounding carried into the next scale: 999.7k -> 1M
         return _number(round(magnitude, -3), digits)
     return text, suffix
+
+
+def currency_prefix(currency: str) -> str | None:
+    """The symbol written before amounts of ``currency`` (``$``, ``\u00a3``), or None when the code is written
+    after them (``1,2 M EUR``, ``850k CHF``)."""
+    return _PREFIX.get(currency)
 
 
 def format_money(value: float, currency: str, *, digits: int = 3, signed: bool = False) -> str:
@@ -120,3 +126,12 @@ def format_months(value: float) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     return f"{value:.1f} mo" if abs(value) < 10 else f"{value:,.0f} mo"
+
+
+def format_probability(probability: float) -> str:
+    """``30%``; ``<1%`` and ``>99%`` rather than a 0% or 100% that a finite sample cannot show."""
+    if 0 < probability < 0.005:
+        return "<1%"
+    if 0.995 < probability < 1:
+        return ">99%"
+    return format_percent(probability)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from revsim.plot.draws import currency_of, month_index, total
-from revsim.plot.money import format_count, format_money, format_percent
+from revsim.plot.money import format_count, format_money, format_percent, format_probability
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["Target", "scenario_targets", "arr_target", "target_draws", "target_probability",
+__all__ = ["ChartTarget", "scenario_targets", "arr_target", "target_draws", "target_probability",
            "format_probability", "format_target_value", "MONEY_METRICS", "RATIO_METRICS"]
 
 MONEY_METRICS = ("arr", "mrr")
@@ -28,8 +28,9 @@ RATIO_METRICS = ("nrr_12m", "grr_12m", "logo_churn")
 
 
 @dataclass(frozen=True)
-class Target:
-    """A goal: ``metric`` (``arr``, ``mrr``, ``active_customers``...) at ``value`` in month ``at`` (YYYY-MM)."""
+class ChartTarget:
+    """A goal as the charts and report pages show it: ``metric`` (``arr``, ``mrr``, ``active_customers``...) at
+    ``value`` in month ``at`` (YYYY-MM). (The scenario's own targets are :class:`revsim.scenario.revops.Target`.)"""
 
     metric: str
     value: float
@@ -52,7 +53,7 @@ def _last_month(ds: xr.Dataset) -> str:
     return str(ds["month"].values[-1])[:7]
 
 
-def scenario_targets(ds: xr.Dataset) -> list[Target]:
+def scenario_targets(ds: xr.Dataset) -> list[ChartTarget]:
     """The targets the scenario declares, as :mod:`revsim.revops.targets` evaluates them: each read in the
     month its period ends, with its goal (NaN when a relative goal differs between draws) and its probability.
 
@@ -68,7 +69,7 @@ def scenario_targets(ds: xr.Dataset) -> list[Target]:
 
         report = target_report(ds)
     except RevsimError:
-        return [Target(metric=item.get("metric", "arr"), value=float(item["value"]),
+        return [ChartTarget(metric=item.get("metric", "arr"), value=float(item["value"]),
                        at=(item.get("at") or _last_month(ds))[:7], direction=item.get("direction") or "above",
                        name=item.get("name")) for item in specs if isinstance(item.get("value"), int | float)]
     months = ds["month"].values
@@ -76,18 +77,18 @@ def scenario_targets(ds: xr.Dataset) -> list[Target]:
     for t in report.targets:
         goal = t.fixed_goal
         named = t.spec.get("name") or (None if goal is not None and t.spec.get("change") is None else t.label)
-        targets.append(Target(metric=t.metric, value=float("nan") if goal is None else goal,
+        targets.append(ChartTarget(metric=t.metric, value=float("nan") if goal is None else goal,
                               at=str(months[t.last])[:7], direction=t.direction, name=named,
                               probability=t.probability))
     return targets
 
 
-def arr_target(ds: xr.Dataset, value: float, at: str | None = None) -> Target:
+def arr_target(ds: xr.Dataset, value: float, at: str | None = None) -> ChartTarget:
     """An ARR target given on the command line (``--target 20M``): at the horizon unless ``at`` is given."""
-    return Target(metric="arr", value=float(value), at=(at or _last_month(ds))[:7])
+    return ChartTarget(metric="arr", value=float(value), at=(at or _last_month(ds))[:7])
 
 
-def target_draws(ds: xr.Dataset, target: Target) -> np.ndarray:
+def target_draws(ds: xr.Dataset, target: ChartTarget) -> np.ndarray:
     """The target's metric in each draw, at the target's month (NaN where undefined)."""
     if target.metric == "new_customers_total":
         values = total(ds, "new_customers").cumsum("month")
@@ -96,7 +97,7 @@ def target_draws(ds: xr.Dataset, target: Target) -> np.ndarray:
     return np.asarray(values.isel(month=month_index(ds, target.at)).values, dtype=float)
 
 
-def target_probability(ds: xr.Dataset, target: Target) -> float:
+def target_probability(ds: xr.Dataset, target: ChartTarget) -> float:
     """Share of draws that reach ``target`` (NaN draws do not); as evaluated when it carries a probability."""
     if target.probability is not None:
         return target.probability
@@ -106,16 +107,7 @@ def target_probability(ds: xr.Dataset, target: Target) -> float:
     return float(np.mean(reached & np.isfinite(values)))
 
 
-def format_probability(probability: float) -> str:
-    """``30%``; ``<1%`` and ``>99%`` rather than a 0% or 100% that a finite sample cannot show."""
-    if 0 < probability < 0.005:
-        return "<1%"
-    if 0.995 < probability < 1:
-        return ">99%"
-    return format_percent(probability)
-
-
-def format_target_value(ds: xr.Dataset, target: Target) -> str:
+def format_target_value(ds: xr.Dataset, target: ChartTarget) -> str:
     """The target's value in its unit: ``$20M``, ``92%``, ``8,000``."""
     if target.metric in MONEY_METRICS:
         return format_money(target.value, currency_of(ds))

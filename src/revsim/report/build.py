@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from revsim.errors import InputError
 from revsim.plot import style
-from revsim.plot.targets import Target, arr_target, scenario_targets
+from revsim.plot.targets import ChartTarget, arr_target, scenario_targets
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -76,24 +76,24 @@ def parse_period(ds: xr.Dataset, text: str) -> tuple[int, int]:
         raise InputError.single(f"'{text}': {exc}", path=("--period",)) from None
 
 
-def report_targets(ds: xr.Dataset, extra: Sequence[float | Target] = ()) -> list[Target]:
+def report_targets(ds: xr.Dataset, extra: Sequence[float | ChartTarget] = ()) -> list[ChartTarget]:
     """The scenario's targets, then the extra ARR targets (values at the horizon, or targets) that are not
     already among them (``--target 30M`` on a scenario with a 30M target at the horizon adds nothing)."""
     targets = scenario_targets(ds)
     for item in extra:
-        target = item if isinstance(item, Target) else arr_target(ds, float(item))
+        target = item if isinstance(item, ChartTarget) else arr_target(ds, float(item))
         if not any(same_goal(target, known) for known in targets):
             targets.append(target)
     return targets
 
 
-def same_goal(a: Target, b: Target) -> bool:
+def same_goal(a: ChartTarget, b: ChartTarget) -> bool:
     """Whether two targets are the same goal: the same metric, value, month and direction (names aside)."""
     return (a.metric, a.at, a.direction) == (b.metric, b.at, b.direction) and abs(a.value - b.value) <= \
         1e-9 * max(abs(a.value), abs(b.value), 1.0)
 
 
-def plan_charts(ds: xr.Dataset, *, targets: Sequence[Target], periods: Sequence[tuple[int, int]] | None = None,
+def plan_charts(ds: xr.Dataset, *, targets: Sequence[ChartTarget], periods: Sequence[tuple[int, int]] | None = None,
                 scenario: Any = None) -> list[Chart]:
     """The charts of the report, in page order."""
     from revsim.plot.bowtie import bowtie_chart
@@ -205,7 +205,7 @@ def _pdf_writer(ds: xr.Dataset, figures: Sequence[Figure]) -> Callable[[Path], N
 
 
 def write_report(ds: xr.Dataset, out_dir: str | Path, *, formats: Sequence[str] = ("png",),
-                 targets: Sequence[float | Target] = (), periods: Sequence[tuple[int, int]] | None = None,
+                 targets: Sequence[float | ChartTarget] = (), periods: Sequence[tuple[int, int]] | None = None,
                  scenario: Any = None, force: bool = False) -> ReportResult:
     """Write the charts, ``report.pdf`` and ``forecast.xlsx`` of a run into ``out_dir``.
 
@@ -218,7 +218,7 @@ def write_report(ds: xr.Dataset, out_dir: str | Path, *, formats: Sequence[str] 
     formats
         Formats of the chart files: ``png``, ``svg``, ``pdf``.
     targets
-        Extra ARR targets at the horizon (values), or :class:`~revsim.plot.targets.Target` objects, on top of
+        Extra ARR targets at the horizon (values), or :class:`~revsim.plot.targets.ChartTarget` objects, on top of
         the scenario's.
     periods
         Periods of the ARR bridge as (first, last) month positions; default the first 12 months and the whole

@@ -10,9 +10,9 @@ import numpy as np
 
 from revsim.plot import style
 from revsim.plot.draws import currency_of, interval, start_arr, total
-from revsim.plot.money import format_count, format_money, format_money_range, format_percent
+from revsim.plot.money import format_count, format_money, format_money_range, format_percent, format_probability
 from revsim.plot.style import PALETTE, house_style
-from revsim.plot.targets import Target, format_probability, format_target_value, target_probability
+from revsim.plot.targets import ChartTarget, format_target_value, target_probability
 from revsim.plot.input_labels import input_label
 from revsim.report.assumptions import assumptions_table, run_facts
 
@@ -26,7 +26,7 @@ __all__ = ["summary_page", "assumptions_page", "input_label", "target_name", "AS
 ASSUMPTION_ROWS = 14
 
 
-def target_name(ds: xr.Dataset, target: Target) -> str:
+def target_name(ds: xr.Dataset, target: ChartTarget) -> str:
     """The target's name, or ``ARR >= $30M`` when it has none."""
     if target.name:
         return target.name
@@ -47,7 +47,7 @@ def _tile(fig: Figure, x: float, y: float, width: float, label: str, value: str,
 
 
 @house_style
-def summary_page(ds: xr.Dataset, targets: Sequence[Target], contents: Sequence[str],
+def summary_page(ds: xr.Dataset, targets: Sequence[ChartTarget], contents: Sequence[str],
                  notes: Sequence[str] = ()) -> Figure:
     """Page 1: the headline numbers, each target's probability, what the report holds and what it skips."""
     currency = currency_of(ds)

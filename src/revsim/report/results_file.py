@@ -44,6 +44,8 @@ def open_results(path: str | Path) -> xr.Dataset:
     try:
         with xr.open_dataset(path, engine="h5netcdf") as opened:
             ds = opened.load()
+    except MemoryError:  # a good file too large for this machine is not a bad input
+        raise
     except Exception as exc:  # h5py, h5netcdf and xarray raise many kinds of errors for a bad file
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise InputError.single(f"cannot be read as a netCDF results file ({reason})", file=str(path)) from None

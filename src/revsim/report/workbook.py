@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.plot.draws import currency_of, interval, start_arr, total
-from revsim.plot.targets import Target, target_probability
+from revsim.plot.targets import ChartTarget, target_probability
 from revsim.report.assumptions import assumptions_table, run_facts
 from revsim.report.pages import input_label, target_name
 
@@ -48,7 +48,9 @@ _BAND_FILL = "F3F5F8"
 
 
 def _money_format(currency: str) -> str:
-    symbol = {"USD": "$", "GBP": "\u00a3", "JPY": "\u00a5"}.get(currency)
+    from revsim.plot.money import currency_prefix
+
+    symbol = currency_prefix(currency)
     return f'"{symbol}"#,##0' if symbol else f'#,##0 "{currency}"'
 
 
@@ -125,7 +127,7 @@ def _wide_sheet(wb: Any, title: str, table: pd.DataFrame, metrics: Sequence[tupl
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
-def _summary_sheet(wb: Any, ds: xr.Dataset, targets: Sequence[Target]) -> None:
+def _summary_sheet(wb: Any, ds: xr.Dataset, targets: Sequence[ChartTarget]) -> None:
     from openpyxl.styles import Font
 
     currency = currency_of(ds)
@@ -201,7 +203,7 @@ def _about_sheet(wb: Any, ds: xr.Dataset) -> None:
     _widths(ws, {1: 24, 2: 110})
 
 
-def write_workbook(ds: xr.Dataset, path: str | Path, targets: Sequence[Target] = ()) -> None:
+def write_workbook(ds: xr.Dataset, path: str | Path, targets: Sequence[ChartTarget] = ()) -> None:
     """Write ``forecast.xlsx`` (see the module docstring for its sheets) to ``path``."""
     from openpyxl import Workbook
 

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["QUANTILES", "summary_table", "summary_text", "format_money"]
+from revsim.plot.money import format_money
+
+__all__ = ["QUANTILES", "summary_table", "summary_text", "format_difference"]
 
 #: The quantiles summary.csv reports, besides the mean.
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
@@ -80,17 +82,16 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def format_money(value: float, currency: str) -> str:
-    """Compact money: ``$1.2M``, ``\u20ac850k``, ``850k CHF``."""
-    symbol = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}.get(currency)
-    magnitude = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= limit:
-            text = f"{value / limit:.3g}{suffix}" if magnitude / limit < 100 else f"{value / limit:.0f}{suffix}"
-            break
-    else:
-        text = f"{value:.0f}"
-    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+def format_difference(value: float, kind: str, currency: str) -> str:
+    """A signed difference for a reader: ``+$1.2M``, ``-35``, ``+1.4 pts``."""
+    if not np.isfinite(value):
+        return "n/a"
+    sign = "+" if value > 0 else "-" if value < 0 else "\u00b1"
+    if kind == "money":
+        return sign + format_money(abs(value), currency)
+    if kind == "count":
+        return f"{sign}{abs(value):,.0f}"
+    return f"{sign}{abs(value) * 100:.2f} pts"
 
 
 def _pct(value: float) -> str:

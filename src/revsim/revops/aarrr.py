@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from revsim.revops.components import Components, Windows, ratio
+from revsim.revops.catalogue import ratio
+from revsim.revops.components import Components, Windows
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr

@@ -97,10 +97,14 @@ def display_stage(name: str) -> str:
     return display_name(name)
 
 
-def _r(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    from revsim.revops.components import ratio
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator``, NaN where the denominator is 0 (or not positive)."""
+    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, float), np.asarray(denominator, float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
 
-    return ratio(numerator, denominator)
+
+_r = ratio
 
 
 def _stage_flow(kind: str, k: int) -> Compute:

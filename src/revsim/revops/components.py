@@ -21,14 +21,7 @@ from revsim.revops.structure import FunnelStructure
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["Components", "Windows", "input_values", "components_of", "ratio"]
-
-
-def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """``numerator / denominator``, NaN where the denominator is 0 (or not positive)."""
-    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, float), np.asarray(denominator, float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+__all__ = ["Components", "Windows", "input_values", "components_of"]
 
 
 def input_values(ds: xr.Dataset, model: Any) -> dict[str, np.ndarray]:

@@ -115,10 +115,9 @@ def lever_effects(scenario: Any, levers: Sequence[Any], *, kpis: Sequence[str] =
     """
     import pandas as pd
 
+    from revsim.pipeline import run_dataset
     from revsim.revops.compute import run_kpis
     from revsim.whatif.compare import plan_comparison
-    from revsim.whatif.runs import run_dataset
-
     from revsim.whatif.runs import month_position
 
     plan = plan_comparison(scenario, levers=list(levers))

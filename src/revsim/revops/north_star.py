@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.errors import InputError
-from revsim.revops.components import ratio
+from revsim.revops.catalogue import ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -215,9 +215,9 @@ def driver_tree(run: RunKpis, *, period: str | None = None, threads: int | None 
     """
     import pandas as pd
 
+    from revsim.pipeline import run_dataset
     from revsim.revops.compute import run_kpis
-    from revsim.scenario.levers import apply_lever
-    from revsim.whatif.runs import run_dataset
+    from revsim.scenario.overrides import apply_lever
 
     view = north_star(run)
     if view is None:

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from revsim.plot.money import format_count, format_money, format_months, format_percent, format_ratio
+from revsim.plot.money import (
+    format_count,
+    format_money,
+    format_months,
+    format_percent,
+    format_probability,
+    format_ratio,
+)
 from revsim.revops.structure import TEAM_LABELS, TEAMS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,7 +218,6 @@ def _signed_percent(value: float) -> str:
 def target_lines(report: TargetReport, currency: str) -> list[str]:
     """Per target the share of draws that reach it; then, with two targets or more, the share that reaches
     them all and each conflicting pair."""
-    from revsim.plot.targets import format_probability
 
     lines = []
     for t in report.targets:

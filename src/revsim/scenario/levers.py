@@ -3,16 +3,16 @@
 A lever names one or more input paths and a change::
 
     levers:
-      - {name: mql_plus_3pts, path: funnel.stages.mql.conversion, change: +0.03}
-      - {name: churn_down_fifth, path: "retention.*.churn", change: -20%}
-      - {name: two_more_reps, path: funnel.sales_capacity.reps, change: +2, range: [0, 8]}
+      - {name: mql_plus_3pts, path: funnel.stages.mql.conversion, change: {add: 0.03}}
+      - {name: churn_down_fifth, path: "retention.*.churn", change: {scale: -20%}}
+      - {name: two_more_reps, path: funnel.sales_capacity.reps, change: {add: 2}, range: [0, 8]}
 
-``change`` is
+``change`` is (:mod:`revsim.scenario.lever_change`)
 
-* **relative**, a signed percentage: ``+10%``, ``-20%`` (the value times 1.1 or 0.8);
-* **additive**, a signed number or amount: ``+0.03``, ``-0.5``, ``+5k``;
-* **absolute**, anything else: a number or amount (``0.32``, ``14``, ``=-0.01`` for a negative value), or a
-  whole uncertain input (``[0.30, 0.36]``, ``{dist: beta, mean: 0.33, sd: 0.02}``), which replaces the value.
+* **relative**, ``{scale: -20%}`` or a quoted signed percentage ``"+10%"`` (the value times 0.8 or 1.1);
+* **additive**, ``{add: 0.03}`` or a quoted signed number or amount ``"+0.03"``, ``"-5k"``;
+* **absolute**, ``{set: 0.32}``, or a value without a sign: a number or amount (``14``), or a whole uncertain
+  input (``[0.30, 0.36]``, ``{dist: beta, mean: 0.33, sd: 0.02}``), which replaces the value.
 
 A relative or additive change moves every form of uncertain input: a constant; both ends of a
 ``[low, high]`` interval; the location parameters of a ``dist:`` mapping (``mean``, ``median``, ``mode``,
@@ -33,28 +33,32 @@ For goal seeking a lever has a range of **settings**: the amount of its change (
 relative lever, an amount for an additive one, the value itself for an absolute one). ``range: [from, to]``
 gives it; the default runs from no change to three times the change.
 
-YAML reads ``+0.03`` as the number 0.03, dropping the sign that makes it additive; the loader restores it
-from the file's text (:func:`restore_change_signs`). In Python, write additive changes as text (``"+0.03"``).
+The change is applied like ``--set`` by :func:`revsim.scenario.overrides.apply_lever`.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from revsim.errors import InputError, Problem, did_you_mean
-from revsim.scenario.distributions import parse_amount
+from revsim.scenario.lever_change import (
+    ABSOLUTE,
+    ADDITIVE,
+    RELATIVE,
+    Change,
+    lever_items,
+    parse_change,
+    parse_setting,
+)
+from revsim.scenario.paths import PathError, ResolvedPath, constant_value, resolve
 from revsim.scenario.percent import fractions_from_percentages
-from revsim.scenario.overrides import PathError, Target, constant_value, override_scenario, resolve
 from revsim.scenario.schema import Scenario, iter_inputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from revsim.scenario.load import LoadedScenario
-    from revsim.scenario.yaml_source import YamlDocument
 
 __all__ = [
     "RELATIVE",
@@ -68,17 +72,11 @@ __all__ = [
     "get_lever",
     "lever_from_option",
     "changed_values",
-    "apply_lever",
     "default_range",
     "lever_problems",
-    "restore_change_signs",
     "describe_values",
     "input_center",
 ]
-
-RELATIVE = "relative"
-ADDITIVE = "additive"
-ABSOLUTE = "absolute"
 
 #: A lever's default range of settings runs from no change to this many times its change.
 DEFAULT_RANGE_FACTOR = 3.0
@@ -97,116 +95,6 @@ _LOCATION = {
     "interval": ("low", "high"),
 }
 _SPREAD = {"beta": ("sd",), "normal": ("sd",), "lognormal": ("sd",), "gamma": ("sd",)}
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Changes
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    """A lever's change: ``kind`` is relative, additive or absolute.
-
-    ``amount`` is the relative change as a fraction (-0.2 for ``-20%``), the amount added, or the absolute
-    number; ``value`` is set instead for an absolute change to a whole uncertain input.
-    """
-
-    kind: str
-    amount: float | None = None
-    value: Any = None
-
-    @property
-    def numeric(self) -> bool:
-        return self.amount is not None
-
-    def describe(self) -> str:
-        """As a user would write it: ``+10%``, ``-0.03``, ``= 14``."""
-        if self.kind == RELATIVE:
-            return f"{self.amount * 100:+.6g}%"
-        if self.kind == ADDITIVE:
-            return f"{self.amount:+.6g}"
-        if self.amount is not None:
-            return f"= {self.amount:.6g}"
-        return f"= {self.value}"
-
-    def at(self, setting: float) -> Change:
-        """The same kind of change with amount ``setting``."""
-        return Change(self.kind, float(setting))
-
-    def describe_setting(self, setting: float) -> str:
-        """A setting in this change's unit: ``-13.2%``, ``+0.012``, ``14.5``."""
-        if self.kind == RELATIVE:
-            return f"{setting * 100:+.4g}%"
-        if self.kind == ADDITIVE:
-            return f"{setting:+.4g}"
-        return f"{setting:.4g}"
-
-
-def _number_text(text: str) -> float | None:
-    value = parse_amount(text)
-    return value if value is not None and math.isfinite(value) else None
-
-
-def parse_change(value: Any) -> Change:
-    """Read a lever's ``change`` (see the module's description).
-
-    Raises
-    ------
-    ValueError
-        With what was expected.
-    """
-    expected = ("expected a relative change (+10%, -20%), an additive one (+0.03, -0.5, +5k) or a value "
-                "(0.32, 14, =-0.01, [0.3, 0.36], {dist: ...})")
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{expected}, got {value!r}")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"{expected}, got {value!r}")
-        # YAML reads -0.5 as a number: a sign means a change (the loader restores a + sign from the text)
-        return Change(ADDITIVE, float(value)) if value < 0 else Change(ABSOLUTE, float(value))
-    if isinstance(value, list | tuple | Mapping):
-        return Change(ABSOLUTE, None, copy.deepcopy(value))
-    if not isinstance(value, str):
-        raise ValueError(f"{expected}, got {type(value).__name__}")
-    text = value.strip()
-    if text.startswith("="):
-        number = _number_text(text[1:])
-        if number is None:
-            raise ValueError(f"{expected}, got '{value}'")
-        return Change(ABSOLUTE, number)
-    if text.endswith("%"):
-        number = _number_text(text[:-1])
-        if number is None:
-            raise ValueError(f"{expected}, got '{value}'")
-        if text[:1] not in "+-":
-            raise ValueError(f"'{value}' is ambiguous: write +{text} or -{text} for a relative change, or "
-                             f"{number / 100:g} for the value itself")
-        return Change(RELATIVE, number / 100.0)
-    number = _number_text(text)
-    if number is None:
-        raise ValueError(f"{expected}, got '{value}'")
-    return Change(ADDITIVE, number) if text[:1] in "+-" else Change(ABSOLUTE, number)
-
-
-def parse_setting(value: Any) -> float:
-    """A lever setting as written in a ``range``: a number, an amount (``5k``) or a percentage (``-60%``)."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected a number or a percentage, got {value!r}")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {value!r}")
-        return float(value)
-    text = str(value).strip()
-    if text.endswith("%"):
-        number = _number_text(text[:-1])
-        if number is not None:
-            return number / 100.0
-    else:
-        number = _number_text(text.lstrip("="))
-        if number is not None:
-            return number
-    raise ValueError(f"expected a number or a percentage (5k, -60%), got '{value}'")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -381,7 +269,7 @@ def _param(value: Mapping[str, Any], key: str, where: str) -> float:
     return number
 
 
-def _current(target: Target, inputs: Mapping[str, Any]) -> Any:
+def _current(target: ResolvedPath, inputs: Mapping[str, Any]) -> Any:
     """The file value at ``target``, or the constant the scenario uses there when the file leaves it out."""
     if target.present and target.value is not None:
         return target.value
@@ -419,7 +307,7 @@ def changed_values(data: dict[str, Any], model: Scenario, lever: LeverSpec,
     return values
 
 
-def _located_path(target: Target) -> str:
+def _located_path(target: ResolvedPath) -> str:
     """A path that names exactly ``target`` (list items by position, so it stays unambiguous)."""
     text = ""
     for part in target.loc:
@@ -451,24 +339,6 @@ def _check_spec(data: dict[str, Any], model: Scenario, lever: LeverSpec,
             except ValueError as exc:
                 problems.append((str(exc), None))
     return problems
-
-
-def apply_lever(scenario: LoadedScenario, lever: str | LeverSpec, setting: float | None = None, *,
-                base_dir: Any = None) -> tuple[LoadedScenario, list[str]]:
-    """The scenario with the lever applied (at ``setting``, else its own change), validated like a file.
-
-    Returns the scenario and notes (see :func:`revsim.scenario.overrides.override_scenario`).
-
-    Raises
-    ------
-    InputError
-        When the changed scenario is not valid (a churn below 0...), naming the lever.
-    """
-    spec = get_lever(scenario, lever) if not isinstance(lever, LeverSpec) else lever
-    values = changed_values(scenario.data, scenario.model, spec, setting)
-    shown = spec.change.describe() if setting is None else spec.change.describe_setting(setting)
-    label = f"lever '{spec.name}' ({shown})"
-    return override_scenario(scenario, values, base_dir=base_dir, labels=[label] * len(values))
 
 
 def input_center(scenario: LoadedScenario, lever: LeverSpec) -> float:
@@ -515,14 +385,6 @@ def default_range(scenario: LoadedScenario, lever: LeverSpec) -> tuple[float, fl
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _lever_items(levers: Any) -> Iterable[tuple[Any, Any]]:
-    if isinstance(levers, Mapping):
-        return list(levers.items())
-    if isinstance(levers, list):
-        return list(enumerate(levers))
-    return []
-
-
 def lever_problems(data: Any, model: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     """Every lever whose paths name nothing or whose change cannot apply, located in the file.
 
@@ -532,7 +394,7 @@ def lever_problems(data: Any, model: Scenario) -> list[tuple[tuple[str | int, ..
     if not isinstance(data, Mapping):
         return []
     problems: list[tuple[tuple[str | int, ...], str]] = []
-    raw = dict(_lever_items(data.get("levers")))
+    raw = dict(lever_items(data.get("levers")))
     seen: set[str] = set()
     for (key, item), lever in zip(raw.items(), model.levers, strict=False):
         where: tuple[str | int, ...] = ("levers", key)
@@ -553,29 +415,6 @@ def lever_problems(data: Any, model: Scenario) -> list[tuple[tuple[str | int, ..
         for message, suggestion in _check_spec(dict(data), model, spec):
             problems.append(((*where, "change"), message + (f"; did you mean '{suggestion}'?" if suggestion else "")))
     return problems
-
-
-def restore_change_signs(document: YamlDocument, data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with each lever's ``change: +0.03`` as the text ``"+0.03"``: YAML reads it as the number 0.03,
-    which would be an absolute value instead of an additive change."""
-    levers = data.get("levers")
-    if not document.text or not isinstance(levers, list | dict):
-        return data
-    lines = document.text.splitlines()
-    changed = copy.copy(levers)
-    found = False
-    for key, item in _lever_items(levers):
-        value = item.get("change") if isinstance(item, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        line, column = document.locations.get(("levers", key, "change"), (None, None))
-        if line is None or not 0 < line <= len(lines):
-            continue
-        token = re.match(r"\+[^\s,}\]#]+", lines[line - 1][(column or 1) - 1:])
-        if token:
-            changed[key] = {**item, "change": token.group(0)}
-            found = True
-    return {**data, "levers": changed} if found else data
 
 
 def describe_values(scenario: LoadedScenario, lever: LeverSpec) -> str:

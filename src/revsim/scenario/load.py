@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from revsim.errors import InputError, Problem, did_you_mean
+from revsim.scenario.lever_change import explicit_change_signs
+from revsim.scenario.levers import lever_problems
 from revsim.scenario.schema import ALL_SEGMENTS, Scenario, allowed_keys
 from revsim.scenario.yaml_source import YamlDocument, parse_yaml_text, read_yaml_file
 
@@ -43,6 +45,7 @@ class LoadedScenario:
     file: str
     sha256: str
     locations: dict[tuple[str | int, ...], tuple[int, int]] = field(default_factory=dict, repr=False)
+    lever_notes: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -51,15 +54,16 @@ class LoadedScenario:
 
     @property
     def notes(self) -> list[str]:
-        """What files read by the scenario needed that a careful reader should know (a byte order mark, a
-        legacy encoding, semicolons, decimal commas), once per file and fact, with the first input reading it."""
+        """What a careful reader should know about how the scenario was read: levers whose change hangs on an
+        unquoted sign, and what files read by the scenario needed (a byte order mark, a legacy encoding,
+        semicolons, decimal commas), once per file and fact, with the first input reading it."""
         from revsim.scenario.schema import iter_inputs
 
         notes: dict[str, str] = {}
         for path, dist in iter_inputs(self.model):
             for note in getattr(dist, "notes", ()):
                 notes.setdefault(note, f"{path}: {note}")
-        return list(notes.values())
+        return [*self.lever_notes, *notes.values()]
 
     def error(self, problems: list[tuple[str, tuple[str | int, ...], str | None]]) -> InputError:
         """An :class:`InputError` in this scenario's file, each problem located at its line.
@@ -130,18 +134,21 @@ def _validate(document: YamlDocument, base_dir: Path, *, default_name: str) -> L
         raise InputError.single("expected a mapping at the top level", file=document.file)
     data = dict(data)
     data.setdefault("name", default_name)
-    if "levers" in data:
-        from revsim.scenario.levers import restore_change_signs
-
-        data = restore_change_signs(document, data)  # `change: +0.03` is additive; YAML drops the sign
+    # an unquoted `change: +0.03` is additive although YAML reads the number 0.03: read as it always was, noted
+    data, lever_notes = explicit_change_signs(document, data)
     try:
         model = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise InputError(_problems(exc, document), file=document.file) from None
+    if model.levers:  # once the rest is valid: every lever names inputs that exist and can take its change
+        problems = [_problem(message, tuple(p for p in path if p != ALL_SEGMENTS), document)
+                    for path, message in lever_problems(data, model)]
+        if problems:
+            raise InputError(problems, file=document.file)
     files = referenced_files(model)
     digest = scenario_hash({"scenario": data, "files": files} if files else data)
     return LoadedScenario(model=model, data=data, file=document.file, sha256=digest,
-                          locations=dict(document.locations))
+                          locations=dict(document.locations), lever_notes=tuple(lever_notes))
 
 
 def referenced_files(model: Scenario) -> dict[str, str]:

@@ -759,7 +759,8 @@ class Calibration(Strict):
 class Lever(Strict):
     """A named what-if: a change to one or more inputs, named by their paths (see ``docs/whatif.md``).
 
-    ``change`` is relative (``+10%``), additive (``+0.03``) or a value (``0.32``, ``[0.3, 0.36]``);
+    ``change`` is relative (``{scale: +10%}``), additive (``{add: 0.03}``) or a value (``{set: 0.32}``, or
+    ``0.32``, ``[0.3, 0.36]`` without a sign), see :mod:`revsim.scenario.lever_change`;
     ``range`` gives the settings goal seeking searches (default: no change to three times the change).
     """
 
@@ -768,7 +769,8 @@ class Lever(Strict):
         "The input path(s) the lever changes (retention.smb.churn, retention.*.churn, a list of paths).",
         min_length=1)
     change: Any = described(
-        "The change: relative ('+10%'), additive ('+0.03') or a value (0.32, [0.3, 0.36]).", unit="the input's unit")
+        "The change: {scale: -20%} (relative), {add: 0.03} (additive), {set: 0.32} (a value), or a quoted signed "
+        "text ('+10%', '+0.03'), or a value without a sign (0.32, [0.3, 0.36]).", unit="the input's unit")
     range: tuple[Any, Any] | None = described(
         "The settings goal seeking searches, [from, to] (default: no change to three times the change).",
         unit="the change's unit",
@@ -780,7 +782,7 @@ class Lever(Strict):
     @field_validator("change")
     @classmethod
     def _change(cls, value: Any) -> Any:
-        from revsim.scenario.levers import parse_change
+        from revsim.scenario.lever_change import parse_change
 
         try:
             parse_change(value)
@@ -791,7 +793,7 @@ class Lever(Strict):
     @field_validator("range")
     @classmethod
     def _range(cls, value: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
-        from revsim.scenario.levers import parse_setting
+        from revsim.scenario.lever_change import parse_setting
 
         if value is not None:
             try:
@@ -932,19 +934,6 @@ class Scenario(Strict):
         if isinstance(value, dict):
             return [{**item, "name": name} if isinstance(item, dict) else item for name, item in value.items()]
         return value
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _lever_paths(cls, data: Any, handler: Any) -> Scenario:
-        """Once the rest is valid: every lever names inputs that exist and can take its change."""
-        model = handler(data)
-        if model.levers and isinstance(data, dict):
-            from revsim.scenario.levers import lever_problems
-
-            problems = lever_problems(data, model)
-            if problems:
-                raise _cross_reference_error(problems)
-        return model
 
     @model_validator(mode="after")
     def _horizon_within_dates(self) -> Scenario:

@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from revsim.errors import InputError
-from revsim.scenario.levers import ABSOLUTE, ADDITIVE, RELATIVE, Change, LeverSpec, apply_lever, default_range, \
-    scenario_levers
+from revsim.scenario.levers import ABSOLUTE, ADDITIVE, RELATIVE, Change, LeverSpec, default_range, scenario_levers
+from revsim.scenario.overrides import apply_lever
 
 if TYPE_CHECKING:  # pragma: no cover
     from revsim.scenario.load import LoadedScenario

@@ -148,7 +148,7 @@ def _difference_by_month(ds: xr.Dataset, base: RunSummary, variant: RunSummary) 
 
 def _metric_rows(comparison: Comparison, name: str) -> list[dict[str, Any]]:
     from revsim.plot.draws import quantiles
-    from revsim.whatif.compare import format_difference
+    from revsim.results.summary import format_difference
 
     rows = []
     table = comparison.table
@@ -198,7 +198,7 @@ def target_rows(ds: xr.Dataset, base: RunSummary, variant: RunSummary) -> list[d
     per-draw differences of the two indicators, so its standard error is theirs: sd / sqrt(draws).
     """
     from revsim.plot import style
-    from revsim.plot.targets import format_probability
+    from revsim.plot.money import format_probability
 
     rows = []
     for result, hit_base, hit_variant in zip(_evaluated_targets(ds), base.reached, variant.reached, strict=True):

@@ -332,8 +332,8 @@ def _simulates_like(loaded: LoadedScenario, levers: list[str], variant: LoadedSc
     """Whether ``loaded`` with ``levers`` applied in turn draws exactly what ``variant`` draws (a short run)."""
     import numpy as np
 
-    from revsim.engine.run import simulate
-    from revsim.scenario.levers import apply_lever
+    from revsim.pipeline import simulate
+    from revsim.scenario.overrides import apply_lever
 
     scenario = loaded
     try:

@@ -1,7 +1,7 @@
 """From the page's settings to the variant scenario, with the functions ``revsim compare`` uses.
 
 The settings are applied in the page's order: each moved control as a lever
-(:func:`~revsim.scenario.levers.apply_lever`, as ``--lever`` does, several one after the other as
+(:func:`~revsim.scenario.overrides.apply_lever`, as ``--lever`` does, several one after the other as
 ``--lever a+b`` does), then the free ``--set`` lines (:func:`~revsim.scenario.overrides.override_scenario`,
 as ``--set`` does). A bad value is therefore refused with the message the command line prints for it.
 """
@@ -86,7 +86,7 @@ def build_variant(base: LoadedScenario, controls: Sequence[Control], settings: M
     OutsideFolder
         For a ``--set`` line naming a file outside the scenario's folder.
     """
-    from revsim.scenario.levers import apply_lever
+    from revsim.scenario.overrides import apply_lever
     from revsim.scenario.overrides import override_scenario
 
     by_id = {c.id: c for c in controls}

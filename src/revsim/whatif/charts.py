@@ -87,7 +87,8 @@ def _tidy(ax: Axes, palette: dict[str, str]) -> None:
 def _money_axis(ax: Axes, currency: str, *, signed: bool) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from revsim.whatif.compare import format_difference
+    from revsim.plot.money import currency_prefix
+    from revsim.results.summary import format_difference
 
     def label(value: float, _pos: Any) -> str:
         if signed:
@@ -95,7 +96,8 @@ def _money_axis(ax: Axes, currency: str, *, signed: bool) -> None:
         return format_difference(value, "money", currency).lstrip("+")
 
     ax.xaxis.set_major_formatter(FuncFormatter(label))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    # a code written after the amount ("+10 k EUR") takes about twice the room of a symbol ("+$10k")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6 if currency_prefix(currency) else 4, steps=[1, 2, 2.5, 5, 10]))
 
 
 def paired_difference_chart(comparison: Comparison,
@@ -105,7 +107,7 @@ def paired_difference_chart(comparison: Comparison,
     One panel per metric (ARR at horizon and at 12 months by default), one row per variant, and the share
     of draws in which the variant does better.
     """
-    from revsim.whatif.compare import format_difference
+    from revsim.results.summary import format_difference
 
     chosen = [comparison.metric(name) for name in metrics if name in {m.name for m in comparison.metrics}]
     panels: dict[tuple[str, int], Any] = {}
@@ -171,9 +173,8 @@ def paired_difference_chart(comparison: Comparison,
 
 def tornado_chart(result: Sensitivity, top: int | None = 15) -> Figure:
     """The tornado: median ARR with each input fixed at its P10 and at its P90, largest swing on top."""
-    from revsim.whatif.compare import format_difference
-
     from revsim.plot.input_labels import format_input, input_label
+    from revsim.results.summary import format_difference
 
     table = result.table.dropna(subset=["swing"]).copy()
     table = table.reindex(table["swing"].abs().sort_values(ascending=False).index)

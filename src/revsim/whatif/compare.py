@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.errors import InputError
-from revsim.whatif.runs import Overrides, ScenarioLike, load, run_dataset
+from revsim.pipeline import run_dataset
+from revsim.whatif.runs import Overrides, ScenarioLike, load
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -244,7 +245,8 @@ def plan_comparison(base: ScenarioLike, variants: Sequence[ScenarioLike] | Mappi
         For an unknown lever, a variant that does not load, no variant at all, or a variant that covers other
         months than the base (a paired comparison needs the same months).
     """
-    from revsim.scenario.levers import apply_lever, get_lever
+    from revsim.scenario.levers import get_lever
+    from revsim.scenario.overrides import apply_lever
 
     base_loaded, notes = load(base, overrides, source=source)
     if not variants and not levers:
@@ -406,21 +408,9 @@ def _units(metric: Metric, currency: str) -> str:
                                                                        else "ratio")
 
 
-def format_difference(value: float, kind: str, currency: str) -> str:
-    """A signed difference for a reader: ``+$1.2M``, ``-35``, ``+1.4 pts``."""
-    from revsim.results.summary import format_money
-
-    if not np.isfinite(value):
-        return "n/a"
-    sign = "+" if value > 0 else "-" if value < 0 else "\u00b1"
-    if kind == "money":
-        return sign + format_money(abs(value), currency)
-    if kind == "count":
-        return f"{sign}{abs(value):,.0f}"
-    return f"{sign}{abs(value) * 100:.2f} pts"
-
-
 def _summary_text(result: Comparison) -> str:
+    from revsim.results.summary import format_difference
+
     table = result.table
     lines = [f"Compared with {result.base} ({result.plan.base.scenario.name}): {result.draws:,} paired draws, seed "
              f"{result.seed}, the same random numbers in every run"]

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.errors import InputError, Problem
-from revsim.whatif.runs import Overrides, ScenarioLike, load, month_position, run_raw, total_at
+from revsim.pipeline import run_raw
+from revsim.whatif.runs import Overrides, ScenarioLike, load, month_position, total_at
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -97,7 +98,7 @@ class GoalResult:
 
     def summary_text(self) -> str:
         """What was found, in a few lines."""
-        from revsim.results.summary import format_money
+        from revsim.plot.money import format_money
 
         shown = format_money(self.target, self.currency) if self.metric == "arr" else f"{self.target:,.0f}"
         what = "ARR" if self.metric == "arr" else "customers"
@@ -177,7 +178,8 @@ def goal_seek(scenario: ScenarioLike, lever: Any, *, target_arr: float | str | N
     >>> revsim.goal_seek("scenarios/saas_sales_led.yaml", "churn_down_fifth", target_arr="30M")  # doctest: +SKIP
     """
     from revsim.scenario.distributions import parse_amount
-    from revsim.scenario.levers import apply_lever, default_range, describe_values, get_lever, parse_setting
+    from revsim.scenario.levers import default_range, describe_values, get_lever, parse_setting
+    from revsim.scenario.overrides import apply_lever
 
     loaded, notes = load(scenario, overrides)
     month = month_position(loaded, at)

@@ -11,7 +11,7 @@ of the change alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +21,11 @@ from revsim.engine import layout as L
 from revsim.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import xarray as xr
 
-    from revsim.engine.compile import CompiledScenario
     from revsim.engine.run import RawResults
     from revsim.scenario.load import LoadedScenario
 
-__all__ = ["ScenarioLike", "Overrides", "load", "run_raw", "run_dataset", "total_at", "month_position",
-           "QUANTITIES"]
+__all__ = ["ScenarioLike", "Overrides", "load", "total_at", "month_position", "QUANTITIES"]
 
 ScenarioLike = Any  # LoadedScenario | str | os.PathLike[str]
 Overrides = Sequence[str] | Mapping[str, Any] | None
@@ -53,38 +50,6 @@ def load(scenario: ScenarioLike, overrides: Overrides = None, *,
     if not overrides:
         return loaded, []
     return override_scenario(loaded, overrides, source=source)
-
-
-def run_raw(scenario: LoadedScenario | CompiledScenario, *, draws: int, seed: int, threads: int | None = None,
-            progress: Callable[[int], None] | None = None) -> tuple[CompiledScenario, RawResults, list[str]]:
-    """Compile (if needed) and run draws ``0 .. draws - 1``; return the compiled scenario, the kernels' outputs
-    and the runaway warnings.
-
-    Raises
-    ------
-    SimulationError
-        When MRR grows beyond what can be counted in some draw.
-    """
-    from revsim.engine.compile import CompiledScenario, compile_scenario
-    from revsim.engine.run import check_flags, check_run_options, run_draws
-
-    check_run_options(draws=draws, seed=seed, threads=threads)
-    compiled = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
-    raw = run_draws(compiled, seed, 0, draws, threads=threads, progress=progress)
-    return compiled, raw, check_flags(compiled, raw)
-
-
-def run_dataset(scenario: LoadedScenario, *, draws: int, seed: int, threads: int | None = None,
-                progress: Callable[[int], None] | None = None,
-                command: str | None = None) -> tuple[xr.Dataset, list[str]]:
-    """A full results Dataset of one variant (checked like ``revsim run``'s) and its runaway warnings."""
-    from revsim.results.dataset import build_dataset
-    from revsim.results.invariants import check_invariants
-
-    compiled, raw, messages = run_raw(scenario, draws=draws, seed=seed, threads=threads, progress=progress)
-    ds = build_dataset(compiled, raw, seed=seed, warnings=messages, command=command)
-    check_invariants(ds)
-    return ds, messages
 
 
 def total_at(raw: RawResults, quantity: str, month: int) -> np.ndarray:

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.errors import InputError
+from revsim.pipeline import run_dataset, run_raw
 from revsim.scenario.distributions import Distribution
-from revsim.whatif.runs import Overrides, ScenarioLike, load, month_position, run_dataset, run_raw, total_at
+from revsim.whatif.runs import Overrides, ScenarioLike, load, month_position, total_at
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -102,7 +103,7 @@ class Sensitivity:
 
     def summary_text(self, top: int | None = 10) -> str:
         """The ranking as a readable table."""
-        from revsim.whatif.compare import format_difference
+        from revsim.results.summary import format_difference
 
         money = lambda x: format_difference(x, "money", self.currency)  # noqa: E731
         rows = self.table if top is None else self.table.head(top)
