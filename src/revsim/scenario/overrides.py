@@ -1,16 +1,7 @@
 """Changing a scenario from outside its file: ``--set PATH=VALUE``, and levers applied the same way.
 
-Values are named by dotted paths (:mod:`revsim.scenario.paths`). A path walks the scenario's data the way the file is written: mapping keys by name, list items by their
-``name`` (``funnel.stages.mql.conversion``, ``channels.inbound.volume``) or by position (``initial_book[0]``
-or ``initial_book.0``), per-segment blocks by segment (``retention.smb.churn``) or, when the block is
-written once for every segment, without one (``onboarding.success``). ``*`` stands for every entry at its
-level (``retention.*.churn``; for a block written once for every segment it is the block itself).
-
-A path may name a value the file leaves out when the schema allows it there: a field with a default
-(``expansion.rate``), a segment's own entry in a per-segment block (created as a copy of the block's
-``default`` entry, so only the named value changes), a segment override of a stage (``by_segment``), a
-channel's spend. A path that names nothing gets a "did you mean" from the names available at the level
-where it went wrong.
+Values are named by dotted paths (:mod:`revsim.scenario.paths` says how a path walks the file, what it may
+name that the file leaves out, and its "did you mean").
 
 Overrides change the plain data before validation, and the result is validated exactly like a file: an
 override that makes the scenario invalid gets the file's messages, naming the override instead of a line.
