@@ -109,6 +109,20 @@ def test_control_characters_in_a_name_are_escaped_when_printed(base_text: str, t
     assert ran.exit_code == 0, ran.output
     assert ran.stdout.startswith(f"{shown}: 3 draws")
     assert "\x1b" not in ran.output
+    # every other command that prints the name: team KPIs, sensitivity, a comparison of scenario files
+    kpis = CliRunner().invoke(cli, ["kpis", str(tmp_path / "out" / "results.nc"), "--out", str(tmp_path / "kpis")])
+    assert kpis.exit_code == 0, kpis.output
+    assert kpis.stdout.startswith(f"{shown}: team KPIs")
+    ranked = CliRunner().invoke(cli, ["sensitivity", str(scenario), "--draws", "20", "--out", str(tmp_path / "sens")])
+    assert ranked.exit_code == 0, ranked.output
+    assert shown in ranked.stdout
+    evil_file = tmp_path / "Plan\x1b[2J.yaml"
+    evil_file.write_text(base_text, encoding="utf-8")
+    compared = CliRunner().invoke(cli, ["compare", str(scenario), str(evil_file), "--draws", "20",
+                                        "--out", str(tmp_path / "cmp")])
+    assert compared.exit_code == 0, compared.output
+    for result in (kpis, ranked, compared):
+        assert "\x1b" not in result.output and "\u202e" not in result.output
 
 
 def test_control_characters_in_a_file_name_are_escaped_in_errors(tmp_path: Path) -> None:

@@ -168,7 +168,9 @@ def kpi_text(table: xr.Dataset) -> str:
     label_width = 40
     shown = _shown(table)
     n = table.sizes["period"]
-    lines = [f"{table.attrs.get('scenario_name', '')}: team KPIs per {table.attrs.get('period_kind', 'period')} "
+    from revsim.printable import printable
+
+    lines = [f"{printable(str(table.attrs.get('scenario_name', '')), lines=False)}: team KPIs per {table.attrs.get('period_kind', 'period')} "
              f"({table.attrs.get('calendar', '')}), median and P10\u2013P90 of {table.sizes['draw']:,} draws"]
     if len(shown) < n:
         lines.append(f"(the last {len(shown)} of {n} periods; the CSV files have them all)")

@@ -223,10 +223,13 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _scenario_name(scenario: Any, loaded: LoadedScenario) -> str:
+    """A variant's name from its file (or its scenario's name), control characters escaped: it is printed."""
+    from revsim.printable import printable
+
     if isinstance(scenario, str | Path):
-        return Path(scenario).stem
+        return printable(Path(scenario).stem, lines=False)
     location = Path(loaded.file)
-    return location.stem if location.suffix else loaded.name
+    return printable(location.stem if location.suffix else loaded.name, lines=False)
 
 
 def plan_comparison(base: ScenarioLike, variants: Sequence[ScenarioLike] | Mapping[str, ScenarioLike] = (), *,
@@ -428,4 +431,6 @@ def _summary_text(result: Comparison) -> str:
             interval = f"{fmt(row['diff_p10'])} .. {fmt(row['diff_p90'])}"
             lines.append(f"  {metric.label:<{width}}  {row['month']:<7}  {fmt(row['diff_p50']):>12}  {interval:>25}  "
                          f"{row['p_better'] * 100:7.0f}%")
-    return "\n".join(lines)
+    from revsim.printable import printable
+
+    return printable("\n".join(lines))  # names and file names from the scenarios, control characters escaped

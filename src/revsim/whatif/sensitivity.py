@@ -105,9 +105,11 @@ class Sensitivity:
         """The ranking as a readable table."""
         from revsim.results.summary import format_difference
 
+        from revsim.printable import printable
+
         money = lambda x: format_difference(x, "money", self.currency)  # noqa: E731
         rows = self.table if top is None else self.table.head(top)
-        lines = [f"{self.scenario_name}: influence of each uncertain input on ARR in {self.month} "
+        lines = [f"{printable(self.scenario_name, lines=False)}: influence of each uncertain input on ARR in {self.month} "
                  f"({self.draws:,} draws, seed {self.seed}; median ARR {money(self.base_median).lstrip('+')})",
                  f"inputs together explain {self.r_squared:.0%} of ARR's rank variance", ""]
         width = max([len("input"), *(len(str(x)) for x in rows["input"])])
