@@ -38,6 +38,12 @@ def test_the_readme_quickstart_is_make_run_and_make_test() -> None:
     text = README.read_text(encoding="utf-8")
     block = re.search(r"## Quickstart\n.*?```bash\n(.*?)```", text, flags=re.S).group(1)
     assert [line.split()[:2] for line in block.strip().splitlines()] == [["make", "run"], ["make", "test"]]
+    # the section's code blocks, whatever their language, hold these two commands and nothing else (a newcomer's
+    # check runs every line of them)
+    section = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    lines = [line.strip() for code in re.findall(r"```[a-z]*\n(.*?)```", section, flags=re.S)
+             for line in code.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert [line.split()[:2] for line in lines] == [["make", "run"], ["make", "test"]]
     assert (REPO_ROOT / "docs" / "_static" / "arr_fan.png").is_file()
     assert "](docs/_static/arr_fan.png)" in text
 
