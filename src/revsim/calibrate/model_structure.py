@@ -168,6 +168,9 @@ def model_structure(model: Any) -> ModelStructure:
         data.append(np.array(value, dtype=var.type.dtype, order="C"))  # a copy; 0-d stays 0-d
     lifted = _rebuild(outputs, dict(zip(originals, inputs, strict=True)))
     logp, expand = lifted[0], list(lifted[1:])
+    # The names are the model's: a variable whose last operation is rebuilt on a data input (an index array
+    # made an input, say) comes out of the rebuild without its name.
+    expand_names = [v.name for v in outputs[1:]]
 
     signature = _GraphSignature()
     signature.add_inputs("parameter", value_vars)
@@ -181,7 +184,7 @@ def model_structure(model: Any) -> ModelStructure:
         digest.update(b"\0")
     return ModelStructure(
         key=digest.hexdigest()[:32], model=frozen, value_vars=value_vars, value_names=value_names,
-        value_shapes=value_shapes, expand_names=[v.name for v in expand], expand_shapes=expand_shapes,
+        value_shapes=value_shapes, expand_names=expand_names, expand_shapes=expand_shapes,
         logp=logp, expand=expand, data_inputs=inputs, data_names=names, data=data, initial_point=initial_point)
 
 
