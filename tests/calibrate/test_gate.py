@@ -260,7 +260,8 @@ def test_a_backtest_reports_the_gate_of_each_origin() -> None:
                             "coverage_80": [0.8], "coverage_90": [0.9], "crps": [1.0], "mape": [0.01]})
 
     def origin(cut: str, gate: Gate) -> Origin:
-        calibration = SimpleNamespace(gate=gate, diagnostics=pd.DataFrame({"variable": ["churn"], "r_hat": [1.0]}))
+        calibration = SimpleNamespace(gate=gate, diagnostics=pd.DataFrame({"variable": ["churn"], "r_hat": [1.0]}),
+                                      fit=SimpleNamespace(compiled_from="compiled"))
         return Origin(cut=cut, calibration=calibration, scenario_data={}, posterior=None, forecast=None)
 
     def backtest(*gates: Gate) -> Backtest:
