@@ -134,3 +134,23 @@ def test_digamma_matches_scipy() -> None:
     reference = psi(x)
     assert np.all(np.abs(ours - reference) <= 1e-12 * np.maximum(np.abs(reference), 1.0))
     assert math.isnan(compiled(0.0)) and math.isnan(compiled(-3.0))
+
+
+def test_a_variable_rebuilt_on_a_data_input_keeps_its_name() -> None:
+    """A deterministic whose last operation indexes with an array (an input of the structure, like the
+    funnel's channel offsets set at each stage's largest channel) is rebuilt without its name: the structure
+    names the model's variables (nutpie refuses a nameless one)."""
+    pm = pytest.importorskip("pymc")
+    import pytensor.tensor as pt
+
+    from revsim.calibrate.model_structure import model_structure
+
+    with pm.Model(coords={"stage": ["a", "b", "c"], "channel": ["x", "y"]}) as model:
+        z = pm.Normal("z", 0.0, 1.0, shape=3)
+        offset = pt.zeros((3, 2))
+        offset = pt.set_subtensor(offset[np.arange(3), np.array([0, 1, 0])], z)
+        pm.Deterministic("offset", offset, dims=("stage", "channel"))
+        pm.Deterministic("scaled", 2.0 * z)
+    structure = model_structure(model)
+    assert sorted(structure.expand_names) == ["offset", "scaled"]
+    assert all(isinstance(name, str) for name in structure.value_names + structure.expand_names)

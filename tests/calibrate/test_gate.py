@@ -151,6 +151,21 @@ def test_the_gate_thresholds() -> None:
     assert not diagnostics_gate(table(), 0, accepted=True).accepted  # nothing to accept
 
 
+def test_a_constant_derived_from_the_data_is_not_judged() -> None:
+    """A segment's renewal share is one number from the cohort table, the same in every draw; its R-hat is
+    NaN. Its spread must be exactly 0, though the mean of 600 equal draws differs from them in the last bit."""
+    import numpy as np
+
+    from revsim.calibrate.diagnostics import diagnostics_gate, spread
+
+    draws = np.full(600, 0.9756621834)
+    assert np.std(draws, ddof=1) > 0  # what the table used to report
+    assert spread(draws) == 0.0
+    assert spread(np.array([0.5, 0.5, 0.5000001])) > 0
+    rows = table(sd=[spread(draws), 0.1, 0.1], r_hat=[float("nan"), 1.0, 1.0])
+    assert diagnostics_gate(rows, 0).passed
+
+
 def test_forecast_inputs_are_matched_to_the_diagnostics_rows() -> None:
     from revsim.calibrate.diagnostics import forecast_inputs, used_by_forecast
     from revsim.calibrate.scenario_update import Assignment, ref
@@ -249,7 +264,8 @@ def test_a_backtest_reports_the_gate_of_each_origin() -> None:
                             "coverage_80": [0.8], "coverage_90": [0.9], "crps": [1.0], "mape": [0.01]})
 
     def origin(cut: str, gate: Gate) -> Origin:
-        calibration = SimpleNamespace(gate=gate, diagnostics=pd.DataFrame({"variable": ["churn"], "r_hat": [1.0]}))
+        calibration = SimpleNamespace(gate=gate, diagnostics=pd.DataFrame({"variable": ["churn"], "r_hat": [1.0]}),
+                                      fit=SimpleNamespace(compiled_from="compiled"))
         return Origin(cut=cut, calibration=calibration, scenario_data={}, posterior=None, forecast=None)
 
     def backtest(*gates: Gate) -> Backtest:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from revsim.calibrate.fit import Fit
 
-__all__ = ["diagnostics_table", "diagnostic_warnings", "reported_variables", "scalar_columns", "Gate", "diagnostics_gate",
-           "GATE_RHAT", "GATE_ESS", "forecast_inputs", "used_by_forecast", "gate_message"]
+__all__ = ["diagnostics_table", "diagnostic_warnings", "reported_variables", "scalar_columns", "spread", "Gate",
+           "diagnostics_gate", "GATE_RHAT", "GATE_ESS", "forecast_inputs", "used_by_forecast", "gate_message"]
 
 #: The gate: an R-hat above this for any variable fails the calibration.
 GATE_RHAT = 1.05
@@ -75,7 +75,7 @@ def diagnostics_table(result: Fit) -> pd.DataFrame:
         for i, (label, column) in enumerate(scalar_columns(array).items()):
             rows.append({
                 "block": block, "variable": name, "coords": label,
-                "mean": float(np.mean(column)), "sd": float(np.std(column, ddof=1)),
+                "mean": float(np.mean(column)), "sd": spread(column),
                 "q05": float(np.quantile(column, 0.05)), "q50": float(np.quantile(column, 0.5)),
                 "q95": float(np.quantile(column, 0.95)),
                 "r_hat": float(np.asarray(rhat.values).reshape(-1)[i]),
@@ -84,6 +84,19 @@ def diagnostics_table(result: Fit) -> pd.DataFrame:
                 "divergences": divergences, "chains": chains, "draws": draws,
             })
     return pd.DataFrame(rows)
+
+
+def spread(column: np.ndarray) -> float:
+    """The standard deviation of a variable's draws, exactly 0 when they are all equal.
+
+    ``np.std`` of equal values is not always 0 (their mean can differ from them in the last bit: 1.1e-16 for
+    600 draws of 0.97566), and the gate judges every variable whose draws vary: a constant derived from the
+    data (a segment's renewal share) would fail it with an R-hat of NaN.
+    """
+    column = np.asarray(column, dtype=np.float64)
+    if column.size < 2 or np.all(column == column[0]):
+        return 0.0
+    return float(np.std(column, ddof=1))
 
 
 def scalar_columns(array: Any) -> dict[str, np.ndarray]:

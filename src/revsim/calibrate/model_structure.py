@@ -169,6 +169,9 @@ def model_structure(model: Any) -> ModelStructure:
         data.append(np.array(value, dtype=var.type.dtype, order="C"))  # a copy; 0-d stays 0-d
     lifted = _rebuild(outputs, dict(zip(originals, inputs, strict=True)))
     logp, expand = lifted[0], list(lifted[1:])
+    # The names are the model's: a variable whose last operation is rebuilt on a data input (an index array
+    # made an input, say) comes out of the rebuild without its name.
+    expand_names = [v.name for v in outputs[1:]]
 
     signature = _GraphSignature()
     signature.add_inputs("parameter", value_vars)
