@@ -277,9 +277,7 @@ def diagnostics_gate(table: pd.DataFrame, divergences: int, *, accepted: bool = 
     Fails on an R-hat above :data:`GATE_RHAT` for any row, a bulk or tail ESS below :data:`GATE_ESS` for a
     row the forecast uses, or any divergence. A row whose values do not vary (a constant) is ignored.
     """
-    # a value computed from the data (a renewal share) can differ between samples in its last bits only
-    scale = np.abs(table["mean"].to_numpy()) if "mean" in table else np.ones(len(table))
-    varies = table["sd"].to_numpy() > 1e-12 * np.maximum(scale, 1e-300)
+    varies = table["sd"].to_numpy() > 0  # exactly 0 for a constant (see spread)
     rhat = table.r_hat.to_numpy()
     ess = np.minimum(table.ess_bulk.to_numpy(), table.ess_tail.to_numpy())
     used = table["forecast_input"].to_numpy(bool) if "forecast_input" in table else np.ones(len(table), bool)

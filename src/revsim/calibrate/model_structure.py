@@ -119,7 +119,6 @@ def model_structure(model: Any) -> ModelStructure:
     value_vars = [frozen.rvs_to_values[rv] for rv in frozen.free_RVs]
     value_names = [v.name for v in value_vars]
     expand = [v for v in frozen.unobserved_value_vars if v.name not in value_names]
-    expand_names = [v.name for v in expand]  # a rebuilt graph may lose an output's name
     logp = frozen.logp()
     outputs = [logp, *expand]
     # nutpie's start: the support point of every variable, jittered (U(-1, 1) on the unconstrained scale)
