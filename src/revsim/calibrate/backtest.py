@@ -375,7 +375,7 @@ def run_origin(loaded: LoadedScenario, full: History, cut: int, holdout: int, *,
     base = forecast_scenario(loaded, cut_history, cut, holdout)
     started = time.perf_counter()
     say(f"{label}: calibrating on the history up to {month_label(cut)}")
-    calibration = calibrate(cut_history, base, seed=seed, checks=False, announce=announce,
+    calibration = calibrate(cut_history, base, seed=seed, checks=False, announce=announce, layout=full,
                             display=None if display is None else _OriginDisplay(display, label), **calibrate_options)
     seconds = {"calibrate": time.perf_counter() - started}
     assert calibration.scenario_data is not None

@@ -217,6 +217,7 @@ def calibrate(
     announce: Callable[[str], None] | None = None,
     display: FitDisplay | None = None,
     cache: bool = True,
+    layout: History | None = None,
     accept_diagnostics: bool = False,
     command: str | None = None,
 ) -> Calibration:
@@ -250,6 +251,9 @@ def calibrate(
     cache
         Reuse compiled models of the same structure, from this process or the disk cache
         (:mod:`revsim.calibrate.compile_cache`); ``False`` compiles without any cache.
+    layout
+        A longer history of the same company that decides the funnel's parametrisation (a backtest gives each
+        origin the whole history, so that all origins share one model structure and one compiled model).
     accept_diagnostics
         Write the calibrated scenario even when the diagnostics gate fails (recorded in its header and in
         posterior.nc).
@@ -285,7 +289,7 @@ def calibrate(
     if context is None:
         context = context_without_scenario(data)
     _check_priors(loaded, context)
-    result = fit(data, context, options, announce=announce, display=display)
+    result = fit(data, context, options, announce=announce, display=display, layout=layout)
     if display is not None:
         display.phase("checking the fit")
     add_derived(result, loaded)

@@ -169,11 +169,19 @@ def align_segments(history: History, segments: list[str] | None) -> History:
     return replace(history, funnel=funnel(history.funnel), cohorts=cohorts(history.cohorts), mrr=mrr(history.mrr))
 
 
-def plan_blocks(history: History, context: ScenarioContext, *, retention: str = "auto"
-                ) -> tuple[list[Any], History, list[str]]:
-    """The model blocks the history supports, the history on one segment list, and notes for the user."""
+def plan_blocks(history: History, context: ScenarioContext, *, retention: str = "auto",
+                layout: History | None = None) -> tuple[list[Any], History, list[str]]:
+    """The model blocks the history supports, the history on one segment list, and notes for the user.
+
+    ``layout``, a longer history of the same company, decides the funnel's parametrisation instead of
+    ``history`` (see :attr:`revsim.calibrate.funnel.FunnelBlock.layout`).
+    """
     notes: list[str] = []
-    history = align_segments(history, _segment_order(history, context))
+    order = _segment_order(history, context)
+    history = align_segments(history, order)
+    layout_funnel = None
+    if layout is not None and layout.funnel is not None:
+        layout_funnel = funnel_data(align_segments(layout, order).funnel, order=context.stages)
     priors = context.priors
     blocks: list[Any] = []
     funnel = history.funnel
@@ -183,7 +191,7 @@ def plan_blocks(history: History, context: ScenarioContext, *, retention: str = 
             notes.append(f"{funnel.file}: no two consecutive stages are observed for the same segment and channel; "
                          "stage conversions were not estimated")
         else:
-            blocks.append(FunnelBlock(data, priors))
+            blocks.append(FunnelBlock(data, priors, layout=layout_funnel))
             if funnel.channels is None and context.has_scenario:
                 late = [f"channel '{c}' enters at {s}" for c, s in context.channels.items()
                         if s != context.stages[0] and s in data.next_stages]
@@ -507,7 +515,8 @@ def check_complete(idata: Any, options: FitOptions) -> None:
 
 
 def fit(history: History, context: ScenarioContext, options: FitOptions,
-        announce: Callable[[str], None] | None = None, display: FitDisplay | None = None) -> Fit:
+        announce: Callable[[str], None] | None = None, display: FitDisplay | None = None,
+        layout: History | None = None) -> Fit:
     """Plan, build, sample and post-process a calibration.
 
     A second fit of a model with the same structure (the same blocks, segments, stages and priors; other
@@ -515,7 +524,7 @@ def fit(history: History, context: ScenarioContext, options: FitOptions,
     """
     options.check()
     timings: dict[str, float] = {}
-    blocks, history, notes = plan_blocks(history, context, retention=options.retention)
+    blocks, history, notes = plan_blocks(history, context, retention=options.retention, layout=layout)
     if announce is not None:
         announce(f"fitting {', '.join(b.name for b in blocks)} with {options.sampler}: {options.chains} chains x "
                  f"{options.draws} draws")

@@ -179,6 +179,17 @@ class FunnelBlock:
     data: FunnelData
     priors: dict[str, PriorOverride] | None = None
     name: str = "funnel"
+    #: The counts that decide the parametrisation (which segment effects are centred, each stage's reference
+    #: channel and traffic weights): the block's own data by default; a backtest gives every origin the whole
+    #: history's, so that its origins have one model structure and share one compiled model.
+    layout: FunnelData | None = None
+
+    def _layout(self) -> FunnelData:
+        own, other = self.data, self.layout
+        if other is not None and (other.stages, other.segment_names, other.channel_names) == (
+                own.stages, own.segment_names, own.channel_names):
+            return other
+        return own
 
     def coords(self) -> dict[str, list[str]]:
         coords = {"stage": list(self.data.stages)}
@@ -206,22 +217,23 @@ class FunnelBlock:
         import pytensor.tensor as pt
 
         d = self.data
+        shape = self._layout()
         segmented, channelled = d.segments is not None, d.channels is not None
         typical = self._stage_prior("conversion", "conversion_typical")
         logit_typical = pt.log(typical) - pt.log1p(-typical)
         months_typical = self._stage_prior("months_in_stage", "months_typical")
         if segmented:
             sd = to_pymc("conversion_segment_sd", prior_for("segment_sd", self.priors))
-            logit = segment_effects("conversion_logit", logit_typical, sd, centred=informative_cells(d, sd))
+            logit = segment_effects("conversion_logit", logit_typical, sd, centred=informative_cells(shape, sd))
             msd = to_pymc("months_segment_sd", prior_for("segment_sd", self.priors))
-            log_m = segment_effects("months_log", pt.log(months_typical), msd, centred=informative_delays(d, msd))
+            log_m = segment_effects("months_log", pt.log(months_typical), msd, centred=informative_delays(shape, msd))
             months = pm.Deterministic("months_in_stage", pt.exp(log_m), dims=("stage", "segment"))
         else:
             logit = logit_typical[:, None]
             months = months_typical[:, None]
         if channelled:
             csd = to_pymc("conversion_channel_sd", prior_for("channel_sd", self.priors))
-            offset = channel_effects(d, csd)
+            offset = channel_effects(shape, csd)
             cell = pm.math.sigmoid(logit[:, :, None] + offset[:, None, :])  # [stage, segment, channel]
             dims = ("stage", "segment", "channel") if segmented else ("stage", "channel")
             pm.Deterministic("conversion_by_channel", cell if segmented else cell[:, 0, :], dims=dims)
