@@ -5,8 +5,8 @@ charts' own tables (:mod:`revsim.plot`), with the texts the command line and the
 * the paired difference of ARR month by month (P10, median, P90 of variant - base in each draw);
 * every row of ``compare.csv`` (:attr:`revsim.whatif.compare.Comparison.table`), the first being ARR at the
   horizon, the headline;
-* P(reach) of every target of the scenario in both runs (:mod:`revsim.revops.targets`, as ``revsim run``), with the paired
-  difference and its Monte Carlo standard error;
+* P(reach) of every target of the scenario in both runs (:mod:`revsim.revops.targets`, as ``revsim run``),
+  with the paired difference and its Monte Carlo standard error;
 * the ARR bridge of each default period (:func:`revsim.plot.bridge.bridge_values`) and the KPI panel's table
   (:func:`revsim.plot.kpis.kpi_table`), base and variant side by side.
 """
