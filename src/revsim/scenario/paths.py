@@ -20,14 +20,13 @@ import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
 from revsim.errors import InputError, did_you_mean
 from revsim.scenario.distributions import Distribution
-from revsim.scenario.schema import DEFAULT_KEY, SEGMENT_BLOCKS, Scenario
+from revsim.scenario.schema import DEFAULT_KEY, SEGMENT_BLOCKS, Scenario, unwrap_annotation
 
 __all__ = ["PathError", "ResolvedPath", "WILDCARD", "parse_path", "resolve", "parse_value", "parse_assignment",
            "constant_value"]
@@ -112,21 +111,6 @@ def _show(tokens: Sequence[str | int]) -> str:
     return text
 
 
-def _unwrap(annotation: Any) -> Any:
-    """Strip ``Annotated`` and ``X | None`` from a schema annotation."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, UnionType):
-            members = [a for a in get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
-                return annotation
-            annotation = members[0]
-        else:
-            return annotation
-
-
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
@@ -187,7 +171,7 @@ class _Walk:
     def step(self, cursor: _Cursor, token: str | int, i: int) -> list[_Cursor]:
         here = _show(self.tokens[:i]) or "the scenario"
         node = cursor.node
-        annotation = _unwrap(cursor.annotation)
+        annotation = unwrap_annotation(cursor.annotation)
         if len(cursor.loc) == 1 and cursor.loc[0] in SEGMENT_BLOCKS:
             return self.segment_block(cursor, token, i)
         if isinstance(node, list) and _is_uncertain(annotation) and not isinstance(token, int) and token != WILDCARD:

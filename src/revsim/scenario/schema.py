@@ -51,6 +51,7 @@ __all__ = [
     "iter_inputs",
     "allowed_keys",
     "Lever",
+    "unwrap_annotation",
 ]
 
 #: Internal key under which a per-segment block written without segment names is stored.
@@ -240,7 +241,7 @@ def allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
     """
     current: Any = Scenario
     for part in loc:
-        current = _block_type(current)
+        current = unwrap_annotation(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
             if field is None:
@@ -252,23 +253,23 @@ def allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
                 current = get_args(current)[-1]
             else:
                 return []
-    current = _block_type(current)
+    current = unwrap_annotation(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
 
 
-def _block_type(annotation: Any) -> Any:
-    """Strip ``Annotated`` and ``X | None`` from an annotation."""
+def unwrap_annotation(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` from a schema annotation (a union of several types is kept)."""
     while True:
         origin = get_origin(annotation)
         if origin is Annotated:
             annotation = get_args(annotation)[0]
         elif origin in (Union, UnionType):
             members = [a for a in get_args(annotation) if a is not type(None)]
-            annotation = members[0] if len(members) == 1 else annotation
             if len(members) != 1:
                 return annotation
+            annotation = members[0]
         else:
             return annotation
 
