@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from revsim.importers.billing import Currencies, Segments, contract_term_notes, interval_months
 from revsim.importers.context import ScenarioNames
-from revsim.importers.exports import ExportTable, Field, header_key, read_export
+from revsim.importers.exports import ExportTable, Field, header_key
 from revsim.importers.history_files import Imported
 from revsim.importers.mapping import ImportMapping
 from revsim.importers.movements import Span, month_end, month_of, movements_from_levels, movements_from_spans
@@ -90,22 +90,16 @@ def read_chargebee(files: dict[str, list[str]], mapping: ImportMapping, names: S
     last_day: dt.date | None = None
     summary_given = bool(files.get("mrr_summary"))
     for path in files.get("subscriptions", []):
-        table = read_export(path, fields=SUBSCRIPTION_FIELDS, what="Chargebee subscriptions export",
-                            renames=mapping.renames("subscriptions"), ignore=mapping.ignore,
-                            date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {n}" for n in table.notes]
+        table = imported.read(path, "subscriptions", mapping, fields=SUBSCRIPTION_FIELDS,
+                              what="Chargebee subscriptions export")
         table_spans, table_last = _subscription_spans(table, currencies, cents, segments, names, intervals, imported)
         if not summary_given:
             spans += table_spans
             last_day = max(filter(None, [last_day, table_last]), default=None)
     levels: dict[str, list[tuple[dt.date, int]]] = {}
     for path in files.get("mrr_summary", []):
-        table = read_export(path, fields=SUMMARY_FIELDS, what="Chargebee monthly MRR summary",
-                            renames=mapping.renames("mrr_summary"), ignore=mapping.ignore,
-                            date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {n}" for n in table.notes]
+        table = imported.read(path, "mrr_summary", mapping, fields=SUMMARY_FIELDS,
+                              what="Chargebee monthly MRR summary")
         table_levels, table_last = _summary_levels(table, currencies, cents, segments, names, imported)
         for customer, steps in table_levels.items():
             levels.setdefault(customer, []).extend(steps)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from revsim.importers.billing import Segments
 from revsim.importers.context import ScenarioNames
-from revsim.importers.exports import Field, header_key, read_export
+from revsim.importers.exports import Field, header_key
 from revsim.importers.history_files import Imported
 from revsim.importers.mapping import ImportMapping
 from revsim.importers.movements import Movement
@@ -53,11 +53,8 @@ def read_chartmogul(files: dict[str, list[str]], mapping: ImportMapping, names: 
     cents = True if mapping.amounts_in_cents is None else mapping.amounts_in_cents
     rows = []
     for path in files.get("movements", []):
-        table = read_export(path, fields=FIELDS, what="ChartMogul MRR movements export",
-                            renames=mapping.renames("movements"), ignore=mapping.ignore,
-                            date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {n}" for n in table.notes]
+        table = imported.read(path, "movements", mapping, fields=FIELDS,
+                              what="ChartMogul MRR movements export")
         if table.has("CUSTOMER_UUID"):
             customers = table.required_text("CUSTOMER_UUID")
         elif table.has("CUSTOMER_EXTERNAL_ID"):

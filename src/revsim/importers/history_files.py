@@ -11,7 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from revsim.importers.exports import ExportTable, Field
+    from revsim.importers.mapping import ImportMapping
 
 from revsim.importers.movements import KINDS, Movement, cohort_table, month_of, month_text, monthly_mrr
 
@@ -56,6 +62,18 @@ class Imported:
     cohorts: bool = True
     last_day: dt.date | None = None
     notes: list[str] = field(default_factory=list)
+
+    def read(self, path: str, section: str, mapping: ImportMapping, *, fields: Sequence[Field], what: str,
+             dynamic: Callable[[str], str | None] | None = None) -> ExportTable:
+        """Read one export (:func:`~revsim.importers.exports.read_export`) with the mapping's renames of its
+        ``section``, ignored columns and date format, and record the file and the reader's notes."""
+        from revsim.importers.exports import read_export
+
+        table = read_export(path, fields=fields, what=what, renames=mapping.renames(section), ignore=mapping.ignore,
+                            date_format=mapping.date_format, dynamic=dynamic)
+        self.files.append(table.file)
+        self.notes += [f"{table.file}: {note}" for note in table.notes]
+        return table
 
 
 def render_history(imported: Imported, *, first: int | None = None, last: int | None = None

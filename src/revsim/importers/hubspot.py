@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from revsim.errors import InputError
 from revsim.importers.context import ScenarioNames
 from revsim.importers.crm import FunnelBuilder, StageMap, check_stage_targets
-from revsim.importers.exports import ExportTable, Field, header_key, read_export
+from revsim.importers.exports import Field, header_key
 from revsim.importers.history_files import Imported
 from revsim.importers.mapping import ImportMapping
 
@@ -117,12 +117,8 @@ def read_hubspot(files: dict[str, list[str]], mapping: ImportMapping, names: Sce
 def _read_records(path: str, kind: str, stage_map: StageMap, builder: FunnelBuilder, names: ScenarioNames,
                   imported: Imported) -> None:
     labels = LIFECYCLE_STAGES if kind == "contacts" else DEAL_STAGES
-    table = read_export(path, fields=CONTACT_FIELDS if kind == "contacts" else DEAL_FIELDS,
-                        what=f"HubSpot {kind} export", renames=builder.mapping.renames(kind),
-                        ignore=builder.mapping.ignore, date_format=builder.mapping.date_format,
-                        dynamic=lambda h: _stage_column(h, labels))
-    imported.files.append(table.file)
-    imported.notes += [f"{table.file}: {note}" for note in table.notes]
+    table = imported.read(path, kind, builder.mapping, fields=CONTACT_FIELDS if kind == "contacts" else DEAL_FIELDS,
+                          what=f"HubSpot {kind} export", dynamic=lambda h: _stage_column(h, labels))
     stage_columns = [name for name in table.columns if name.startswith("stage:")]
     if kind == "contacts" and not stage_columns:
         raise InputError.single("no lifecycle stage date column (\"Became a Lead Date\"..., or "

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from revsim.importers.context import ScenarioNames
 from revsim.importers.crm import FunnelBuilder, check_stage_targets
-from revsim.importers.exports import Field, header_key, read_export
+from revsim.importers.exports import Field, header_key
 from revsim.importers.history_files import Imported
 from revsim.importers.mapping import ImportMapping
 
@@ -70,11 +70,8 @@ def read_salesforce(files: dict[str, list[str]], mapping: ImportMapping, names: 
 
     opportunities = []
     for path in files["opportunities"]:
-        table = read_export(path, fields=OPPORTUNITY_FIELDS, what="Salesforce Opportunity export",
-                            renames=mapping.renames("opportunities"), ignore=mapping.ignore,
-                            date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {note}" for note in table.notes]
+        table = imported.read(path, "opportunities", mapping, fields=OPPORTUNITY_FIELDS,
+                              what="Salesforce Opportunity export")
         check_stage_targets(stage_map, names.stages, table.file)
         if not table.has("channel") and "leadsource" in {header_key(h) for h in table.extra}:
             imported.notes.append(f"{table.file}: the LeadSource column is not used; rename it to channel in the "
@@ -93,10 +90,8 @@ def read_salesforce(files: dict[str, list[str]], mapping: ImportMapping, names: 
     history: dict[str, list[tuple[dt.date, str, str, int]]] = {}  # id -> (day, stage, file, line)
     known_ids = {i for entry in opportunities for i in entry[1]}
     for path in files.get("history", []):
-        table = read_export(path, fields=HISTORY_FIELDS, what="Salesforce OpportunityHistory export",
-                            renames=mapping.renames("history"), ignore=mapping.ignore, date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {note}" for note in table.notes]
+        table = imported.read(path, "history", mapping, fields=HISTORY_FIELDS,
+                              what="Salesforce OpportunityHistory export")
         ids = table.required_text("OpportunityId")
         days = table.dates("CreatedDate", required=True)
         stages = table.required_text("StageName")

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from revsim.importers.billing import Currencies, Segments, contract_term_notes, interval_months, period_months
 from revsim.importers.context import ScenarioNames
-from revsim.importers.exports import ExportTable, Field, header_key, read_export
+from revsim.importers.exports import ExportTable, Field, header_key
 from revsim.importers.history_files import Imported
 from revsim.importers.mapping import ImportMapping
 from revsim.importers.movements import Span, movements_from_spans
@@ -98,21 +98,15 @@ def read_stripe(files: dict[str, list[str]], mapping: ImportMapping, names: Scen
     cents = bool(mapping.amounts_in_cents)
     lines_given = bool(files.get("invoices"))
     for path in files.get("subscriptions", []):
-        table = read_export(path, fields=SUBSCRIPTION_FIELDS, what="Stripe subscriptions export",
-                            renames=mapping.renames("subscriptions"), ignore=mapping.ignore,
-                            date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {n}" for n in table.notes]
+        table = imported.read(path, "subscriptions", mapping, fields=SUBSCRIPTION_FIELDS,
+                              what="Stripe subscriptions export")
         sub_spans, sub_last = _subscription_spans(table, currencies, cents, imported, segments, names, intervals)
         if not lines_given:
             spans += sub_spans
             last_day = max(filter(None, [last_day, sub_last]), default=None)
     for path in files.get("invoices", []):
-        table = read_export(path, fields=INVOICE_LINE_FIELDS, what="Stripe invoice line items export",
-                            renames=mapping.renames("invoices"), ignore=mapping.ignore,
-                            date_format=mapping.date_format)
-        imported.files.append(table.file)
-        imported.notes += [f"{table.file}: {n}" for n in table.notes]
+        table = imported.read(path, "invoices", mapping, fields=INVOICE_LINE_FIELDS,
+                              what="Stripe invoice line items export")
         line_spans, line_last = _line_spans(table, currencies, cents, imported, segments, names, intervals)
         spans += line_spans
         last_day = max(filter(None, [last_day, line_last]), default=None)
