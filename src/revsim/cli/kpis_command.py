@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR, allow_files_option
+from revsim.cli.options import OUTPUT_DIR, allow_files_option, results_scenario
 
 __all__ = ["kpis"]
 
@@ -63,14 +63,7 @@ def kpis(results: Path, teams: tuple[str, ...], period: str, fiscal_year_start: 
     kind = check_period_kind(period)
     chosen = check_teams(teams)
     ds = open_results(results)
-    linked = None
-    if scenario is not None:
-        from revsim.scenario.load import load_scenario
-
-        linked = load_scenario(scenario)
-        if ds.attrs.get("scenario_sha256") and linked.sha256 != ds.attrs["scenario_sha256"]:
-            raise InputError.single("is not the scenario these results were made from (its content differs)",
-                                    file=str(scenario), path=("--scenario",))
+    linked = results_scenario(ds, scenario)
     run = run_kpis(ds, scenario=linked, fiscal_year_start=fiscal_year_start)
     star = north_star(run)
     if drivers and star is None:

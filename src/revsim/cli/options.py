@@ -136,3 +136,19 @@ def load_with_overrides(scenario: str, overrides: tuple[str, ...], *, quiet: boo
         for note in loaded.notes:
             click.echo(f"note: {note}", err=True)
     return apply_cli_overrides(loaded, overrides, quiet=quiet)
+
+
+def results_scenario(ds: Any, scenario: Path | None) -> LoadedScenario | None:
+    """The scenario given with ``--scenario`` for a results file (None when not given), refused unless it is the
+    one the results were made from (its content's hash, when the results record it)."""
+    if scenario is None:
+        return None
+    from revsim.errors import InputError
+    from revsim.scenario.load import load_scenario
+
+    linked = load_scenario(scenario)
+    expected = ds.attrs.get("scenario_sha256")
+    if expected and linked.sha256 != expected:
+        raise InputError.single("is not the scenario these results were made from (its content differs)",
+                                file=str(scenario), path=("--scenario",))
+    return linked

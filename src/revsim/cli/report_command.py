@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from revsim.cli.errors import reports_errors
-from revsim.cli.options import OUTPUT_DIR, allow_files_option
+from revsim.cli.options import OUTPUT_DIR, allow_files_option, results_scenario
 
 __all__ = ["report"]
 
@@ -54,15 +54,7 @@ def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str
         values.append(value)
     ds = open_results(results)
     chosen_periods = [parse_period(ds, text) for text in periods] or None
-    linked = None
-    if scenario is not None:
-        from revsim.scenario.load import load_scenario
-
-        linked = load_scenario(scenario)
-        expected = ds.attrs.get("scenario_sha256")
-        if expected and linked.sha256 != expected:
-            raise InputError.single("is not the scenario these results were made from (its content differs)",
-                                    file=str(scenario), path=("--scenario",))
+    linked = results_scenario(ds, scenario)
     out_dir = out_dir or results.parent / "report"
     if not quiet:
         from revsim.plot.targets import arr_target, scenario_targets
