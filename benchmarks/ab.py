@@ -3,11 +3,12 @@
 The machine is shared and noisy, so absolute times drift; a ratio measured with the two versions run in
 turn (A B, B A, A B, ...) is much steadier. Each run is a fresh process that imports revsim from one source
 tree (the base revision's ``src/``, extracted with ``git archive`` into a temporary folder, or this working
-tree's), warms the kernel up (numba's cache, one draw), then times ``run_draws`` on one thread. The answer
+tree's), warms the kernel up (numba's cache, one draw), then times ``run_draws`` on one thread (or
+``--threads``). The answer
 is the median over rounds of time(working tree) / time(base): below 1 the working tree is faster.
 
 Options: ``--scenario`` (a name in ``benchmarks/scenarios``, default ``board_scale``), ``--draws``,
-``--rounds``. The 1-minute load average before the rounds is printed next to the figures.
+``--rounds``, ``--threads``. The 1-minute load average before the rounds is printed next to the figures.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from revsim.engine.run import run_draws
 compiled = compiled_scenario({"scenario": sys.argv[1]})
 run_draws(compiled, 1, 0, 1, threads=1)
 start = time.perf_counter()
-run_draws(compiled, 7, 0, int(sys.argv[2]), threads=1)
+run_draws(compiled, 7, 0, int(sys.argv[2]), threads=int(sys.argv[3]))
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
@@ -47,11 +48,11 @@ def extract_source(revision: str, folder: Path) -> Path:
     return folder / "src"
 
 
-def time_once(source: Path, scenario: str, draws: int) -> float:
-    """Seconds of ``draws`` draws of ``scenario`` on one thread, revsim imported from ``source``."""
+def time_once(source: Path, scenario: str, draws: int, threads: int = 1) -> float:
+    """Seconds of ``draws`` draws of ``scenario`` on ``threads`` threads, revsim imported from ``source``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source), str(ROOT)])}
-    result = subprocess.run([sys.executable, "-c", _CHILD, scenario, str(draws)], check=True, capture_output=True,
-                            text=True, env=env, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", _CHILD, scenario, str(draws), str(threads)], check=True,
+                            capture_output=True, text=True, env=env, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
 
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", default="board_scale", help="benchmark scenario name (default: board_scale)")
     parser.add_argument("--draws", type=int, default=300, help="draws per timed run (default: 300)")
     parser.add_argument("--rounds", type=int, default=7, help="A/B pairs (default: 7)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of each timed run (default: 1)")
     args = parser.parse_args(argv)
     scenario = f"benchmarks/scenarios/{args.scenario}.yaml"
     with tempfile.TemporaryDirectory(prefix="revsim-ab-") as tmp:
@@ -68,13 +70,16 @@ def main(argv: list[str] | None = None) -> None:
         head = ROOT / "src"
         for source in (base, head):  # compile (or load numba's cache) before timing
             time_once(source, scenario, 1)
-        print(f"{args.scenario}, {args.draws} draws on one thread; load average {os.getloadavg()[0]:.2f}")
+        print(f"{args.scenario}, {args.draws} draws on {args.threads} thread(s); "
+              f"load average {os.getloadavg()[0]:.2f}")
         ratios = []
         for i in range(args.rounds):
             if i % 2 == 0:  # A B, then B A: a drift of the machine's load weighs on both sides alike
-                a, b = time_once(base, scenario, args.draws), time_once(head, scenario, args.draws)
+                a, b = (time_once(base, scenario, args.draws, args.threads),
+                        time_once(head, scenario, args.draws, args.threads))
             else:
-                b, a = time_once(head, scenario, args.draws), time_once(base, scenario, args.draws)
+                b, a = (time_once(head, scenario, args.draws, args.threads),
+                        time_once(base, scenario, args.draws, args.threads))
             ratios.append(b / a)
             print(f"  round {i + 1}: base {a:.3f} s, working tree {b:.3f} s, ratio {b / a:.4f}")
         print(f"working tree / {args.base}: median ratio {statistics.median(ratios):.4f} "

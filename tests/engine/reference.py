@@ -1,8 +1,10 @@
 """A slow, independent pure-Python reference of one draw, written from ``docs/model.md``.
 
-It shares nothing with the kernel but the random streams: every count is the SciPy quantile
-(``binom.ppf``, ``poisson.ppf``, ``gamma.ppf``) of the next uniform of the same keyed process generator,
-taken in the same order, so a correct kernel matches it draw for draw. Money follows the documented rounding
+It shares nothing with the kernel but the addresses of the random events: every count is the SciPy quantile
+(``binom.ppf``, ``poisson.ppf``, ``gamma.ppf``) of the uniform of its event, computed with numpy's
+``np.random.Philox`` (:func:`revsim.engine.rng.event_uniforms`) rather than the kernel's own Philox, and
+taken for every event, even those the kernel skips (whose counts are zero whatever the uniform), so a
+correct kernel matches it draw for draw. Money follows the documented rounding
 exactly: shares of a cohort's MRR are computed in exact rational arithmetic, capacity is shared by largest
 remainders in integers.
 """
@@ -16,7 +18,7 @@ from scipy import stats
 
 from revsim.engine import layout as L
 from revsim.engine.compile import CompiledScenario, DrawParameters
-from revsim.engine.rng import process_generators
+from revsim.engine.rng import event_uniforms, kernel_key
 
 
 def binomial(n: int, p: float, u: float) -> int:
@@ -49,7 +51,11 @@ def largest_remainders(wins: list[int], capacity: int) -> list[int]:
 
 def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, seed: int) -> dict[str, np.ndarray]:
     """Draw ``params.start + i`` of ``compiled``: the kernel's output arrays, by name, for that draw."""
-    rng = dict(zip(L.PROCESSES, process_generators(seed, params.start + i), strict=True))
+    key, draw = kernel_key(seed), params.start + i
+
+    def uniforms(process: int, month: int, a: int, b: int) -> np.ndarray:
+        return event_uniforms(key, draw, process, month, a, b)
+
     T, S, K = compiled.n_months, len(compiled.segments), len(compiled.stages)
     C, n_loops, last = len(compiled.channels), len(compiled.loops), K - 1
     par, conv, haz = params.seg_par[i], params.conversion[i], params.hazard[i]
@@ -65,6 +71,7 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
     # a cohort: [segment, birth month, customers, MRR cents, cumulative lost MRR cents]
     cohorts = [[int(s), -int(a), int(n), int(m), 0] for s, n, m, a in
                zip(compiled.book_segment, compiled.book_customers, compiled.book_mrr, compiled.book_age, strict=True)]
+    n_book = len(cohorts)
     # loop sources at the end of each month; history[0] is the state at start
     history = [[[0.0] * 4 for _ in range(S)] for _ in range(T + 1)]
     adopted = [0] * S
@@ -73,7 +80,7 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
         history[0][s][L.SRC_MRR] += m / 100.0
         adopted[s] += n if -birth >= seg_int[s, L.ADOPT_MONTHS] else 0
     for s in range(S):
-        history[0][s][L.SRC_ADVOCATES] = binomial(adopted[s], par[s, L.ADV_RATE], rng["advocacy"].random())
+        history[0][s][L.SRC_ADVOCATES] = binomial(adopted[s], par[s, L.ADV_RATE], uniforms(L.P_ADVOCACY, -1, s, 0)[0])
     stock = [[int(x) for x in row] for row in compiled.initial_stock]
     waiting = [0] * S
 
@@ -82,16 +89,16 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
         for c in range(C):  # channels
             season = params.ch_season[i, c, (compiled.start_calendar_month + t) % 12]
             mu = ch[c, L.VOLUME] * (1.0 + ch[c, L.GROWTH]) ** t * season
-            d, u_noise = ch[c, L.DISPERSION], rng["arrivals"].random()
+            d, (u_noise, u_count, _, _) = ch[c, L.DISPERSION], uniforms(L.P_ARRIVALS, t, c, 0)
             if d > 0 and 0 < mu < L.COUNT_CAP:
                 mu *= stats.gamma.ppf(u_noise, 1.0 / d) * d
-            left, capped = poisson(mu, rng["arrivals"].random())
+            left, capped = poisson(mu, u_count)
             if capped and not out["flags"][n_loops + c]:
                 out["flags"][n_loops + c] = t + 1
             mix = compiled.ch_mix[c]
             for s in range(S - 1):  # multinomial split as a chain of conditional binomials
                 rest = mix[s:].sum()
-                k = binomial(left, min(1.0, mix[s] / rest) if rest > 0 else 1.0, rng["arrivals"].random())
+                k = binomial(left, min(1.0, mix[s] / rest) if rest > 0 else 1.0, uniforms(L.P_ARRIVALS, t, c, 1 + s)[0])
                 entries[s][compiled.ch_stage[c]] += k
                 left -= k
             entries[S - 1][compiled.ch_stage[c]] += left
@@ -100,7 +107,7 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
                 L.SOURCE, L.TARGET_STAGE, L.LAG, L.TARGET_SEGMENT, L.SOURCE_SEGMENT))
             for s in range(S):
                 x = history[t - lag + 1][s][source] if t - lag + 1 >= 0 and only in (-1, s) else 0.0
-                added, capped = poisson(coef[lp] * x, rng["loops"].random())
+                added, capped = poisson(coef[lp] * x, uniforms(L.P_LOOPS, t, lp, s)[0])
                 if capped and not out["flags"][lp]:
                     out["flags"][lp] = t + 1
                 entries[s if target < 0 else target][stage] += added
@@ -114,8 +121,9 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
                 arriving = entries[s][k] + moving[s]
                 out["stage_entries"][t, s, k] = arriving
                 stock[s][k] += arriving
-                leaving = binomial(stock[s][k], haz[s, k], rng["conversion"].random())
-                won[s] = binomial(leaving, conv[s, k], rng["conversion"].random())
+                u_leave, u_convert, _, _ = uniforms(L.P_CONVERSION, t, k, s)
+                leaving = binomial(stock[s][k], haz[s, k], u_leave)
+                won[s] = binomial(leaving, conv[s, k], u_convert)
                 stock[s][k] -= leaving
                 out["stage_converted"][t, s, k], out["stage_lost"][t, s, k] = won[s], leaving - won[s]
             if k == cap_stage:
@@ -128,21 +136,20 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
         for s in range(S):  # new cohorts
             n = entries[s][last] + moving[s]
             out["stage_entries"][t, s, last] = n
-            u, cv, mean = rng["pricing"].random(), par[s, L.ACV_CV], par[s, L.MRR_MEAN]
+            u, cv, mean = uniforms(L.P_PRICING, t, s, 0)[0], par[s, L.ACV_CV], par[s, L.MRR_MEAN]
             total = (stats.gamma.ppf(u, n / cv**2) * mean * cv**2 if cv > 0 else n * mean) if n else 0.0
             cents = int(np.rint(total * 100.0))
             cohorts.append([s, t, n, cents, 0])
             counts[t, s, L.NEW_CUSTOMERS] += n
             money[t, s, L.NEW_MRR] += cents
         adopted = [0] * S
-        for cohort in cohorts:  # customers
+        for index, cohort in enumerate(cohorts):  # customers: the book's cohorts first, then (birth, segment)
             s, birth, n, m, loss = cohort
             p, age, term = par[s], t - birth, seg_int[s, L.TERM]
             onboarding = age == max(seg_int[s, L.ONB_MONTHS], 1)
             renewal = age >= 1 and age % term == 0
-            u_onb = rng["onboarding"].random() if onboarding else None
-            u_ren = rng["retention"].random() if renewal else None
-            u_up, u_down = (rng["expansion"].random(), rng["expansion"].random()) if age >= 1 else (None, None)
+            event = (L.P_BOOK_CUSTOMERS, t, index, 0) if index < n_book else (L.P_CUSTOMERS, t, birth, s)
+            u_onb, u_ren, u_up, u_down = uniforms(*event)
             if n > 0 and age >= 1:
                 failed = binomial(n, 1.0 - p[L.ONB_SUCCESS], u_onb) if onboarding else 0
                 churned = failed
@@ -180,7 +187,7 @@ def reference_draw(compiled: CompiledScenario, params: DrawParameters, i: int, s
                 money[t, s, L.LOSS_AGED_12] += loss
             adopted[s] += n if age >= seg_int[s, L.ADOPT_MONTHS] else 0
         for s in range(S):  # advocates, and the loop sources of this month
-            counts[t, s, L.ADVOCATES] = binomial(adopted[s], par[s, L.ADV_RATE], rng["advocacy"].random())
+            counts[t, s, L.ADVOCATES] = binomial(adopted[s], par[s, L.ADV_RATE], uniforms(L.P_ADVOCACY, t, s, 0)[0])
             row = history[t + 1][s]
             row[L.SRC_ADVOCATES], row[L.SRC_ACTIVE] = counts[t, s, L.ADVOCATES], counts[t, s, L.ACTIVE_CUSTOMERS]
             row[L.SRC_NEW], row[L.SRC_MRR] = counts[t, s, L.NEW_CUSTOMERS], money[t, s, L.MRR] / 100.0

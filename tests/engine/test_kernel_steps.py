@@ -1,7 +1,7 @@
 """The kernel's steps called alone, each against a calculation of its own (scipy's quantiles, plain counting).
 
-Each step takes the structures of :mod:`revsim.engine.draw_data` and the random stream it uses; here the stream
-is a seeded ``np.random.Generator`` and the expected counts come from a twin generator with the same seed.
+Each step takes the structures of :mod:`revsim.engine.draw_data` and the draw's random key; the expected counts
+come from the uniforms of the same events computed with numpy's Philox (:func:`revsim.engine.rng.event_uniforms`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ from revsim.engine.kernels import (
     new_cohorts,
     stage_flows,
 )
+from revsim.engine.rng import draw_key, event_uniforms, kernel_key
 from revsim.engine.run import RawResults
+
+SEED = 5
+KEY = kernel_key(SEED)
+DRAW = 3
+
+
+def uniforms(process, month, a, b):
+    """The uniforms of an event of draw ``DRAW`` under ``SEED``, from numpy's Philox."""
+    return event_uniforms(KEY, DRAW, process, month, a, b)
 
 
 def compiled_draw(make_scenario, **blocks):
@@ -44,11 +54,9 @@ def test_channel_entries_are_a_poisson_count_split_by_binomials(make_scenario):
     compiled, inputs, out = compiled_draw(make_scenario, segments=TWO_SEGMENTS,
                                           channels=[{"name": "inbound", "volume": 250, "growth": 0.1}])
     entries = np.zeros((2, 2), np.int64)
-    channel_entries(3, compiled.structure, inputs, np.random.default_rng(5), entries, out.flags)
-    twin = np.random.default_rng(5)
-    twin.random()  # the gamma multiplier's uniform, taken even without dispersion
-    arrivals = stats.poisson.ppf(twin.random(), 250 * 1.1**3)
-    smb = stats.binom.ppf(twin.random(), arrivals, 0.3)
+    channel_entries(3, compiled.structure, inputs, draw_key(KEY, DRAW), entries, out.flags)
+    arrivals = stats.poisson.ppf(uniforms(L.P_ARRIVALS, 3, 0, 0)[1], 250 * 1.1**3)
+    smb = stats.binom.ppf(uniforms(L.P_ARRIVALS, 3, 0, 1)[0], arrivals, 0.3)
     assert entries.tolist() == [[smb, 0], [arrivals - smb, 0]]
 
 
@@ -59,11 +67,9 @@ def test_channel_entries_follow_the_draws_own_seasonal_factor(make_scenario):
     season = np.ones_like(inputs.ch_season)
     season[0, (compiled.start_calendar_month + 3) % 12] = 2.5
     entries = np.zeros((1, 2), np.int64)
-    channel_entries(3, compiled.structure, inputs._replace(ch_season=season), np.random.default_rng(5), entries,
+    channel_entries(3, compiled.structure, inputs._replace(ch_season=season), draw_key(KEY, DRAW), entries,
                     out.flags)
-    twin = np.random.default_rng(5)
-    twin.random()  # the gamma multiplier's uniform
-    assert entries.tolist() == [[stats.poisson.ppf(twin.random(), 250 * 2.5), 0]]
+    assert entries.tolist() == [[stats.poisson.ppf(uniforms(L.P_ARRIVALS, 3, 0, 0)[1], 250 * 2.5), 0]]
 
 
 def test_stage_flows_move_everyone_through_in_a_month_and_the_capacity_queues_the_rest(make_scenario):
@@ -75,7 +81,7 @@ def test_stage_flows_move_everyone_through_in_a_month_and_the_capacity_queues_th
         channels=[{"name": "inbound", "volume": 1}])
     funnel = funnel_state(np.zeros((1, 3), np.int64))
     funnel.entries[0, 0] = 8
-    stage_flows(0, compiled.structure, inputs, np.random.default_rng(0), funnel, out)
+    stage_flows(0, compiled.structure, inputs, draw_key(KEY, DRAW), funnel, out)
     assert out.stage_entries[0, 0, :2].tolist() == [8, 8]
     assert out.stage_converted[0, 0, :2].tolist() == [8, 8]  # won deals count when won; beyond 5 a month they wait
     assert funnel.carried[0] == 5 and funnel.waiting[0] == 3 and out.stage_open[0, 0, 1] == 3
@@ -87,7 +93,7 @@ def test_new_cohorts_take_the_wins_and_a_fixed_price_without_spread(make_scenari
     funnel = funnel_state(np.zeros((1, 2), np.int64))
     funnel.carried[0] = 7
     cohorts = initial_cohorts(compiled.book, compiled.n_months, 1)
-    assert new_cohorts(2, inputs, np.random.default_rng(0), funnel, 0, cohorts, out)
+    assert new_cohorts(2, inputs, draw_key(KEY, DRAW), funnel, 0, cohorts, out)
     assert cohorts.customers[2] == 7 and cohorts.mrr[2] == 7 * 100 * 100  # 7 customers at 100 a month, cents
     assert out.counts[2, 0, L.NEW_CUSTOMERS] == 7 and out.money[2, 0, L.NEW_MRR] == 70_000
 
@@ -98,13 +104,10 @@ def test_customer_month_renews_a_book_cohort_with_binomial_churn(make_scenario, 
                                           initial_book=[{"customers": 500, "mrr": 50_000, "age_months": 6}])
     cohorts = initial_cohorts(compiled.book, compiled.n_months, 1)
     tables = cohort_tables(compiled.structure.seg_int, inputs.seg_par)
-    generator = np.random.default_rng(9)
     adopted = np.zeros(1, np.int64)
-    n_cohorts = len(compiled.book_segment) + 1
-    customer_month(0, compiled.structure, inputs, tables, generator, generator, generator, n_cohorts,
-                   len(compiled.book_segment), cohorts, adopted, out)
-    twin = np.random.default_rng(9)
-    u_renewal = twin.random()  # every book cohort (age 6 to 7 here) renews monthly; no onboarding due
+    assert len(compiled.book_segment) == 1
+    customer_month(0, compiled.structure, inputs, tables, draw_key(KEY, DRAW), 2, 1, cohorts, adopted, out)
+    u_renewal = uniforms(L.P_BOOK_CUSTOMERS, 0, 0, 0)[1]  # the book cohort renews monthly; no onboarding due
     stayed = stats.binom.ppf(u_renewal, 500, 1 - churn)
     assert out.counts[0, 0, L.CHURNED_CUSTOMERS] == 500 - stayed
     assert out.counts[0, 0, L.RENEWED] == stayed == out.counts[0, 0, L.ACTIVE_CUSTOMERS]

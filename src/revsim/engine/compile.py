@@ -58,6 +58,12 @@ class DrawParameters:
         return DrawInputs(self.seg_par[i], self.conversion[i], self.hazard[i], self.ch_par[i], self.ch_season[i],
                           self.loop_coef[i], self.capacity[i], self.initial_stock[i])
 
+    def stacked(self) -> DrawInputs:
+        """The parameters of every draw of this block, each field with the draws first (for
+        :func:`~revsim.engine.kernels.simulate_draws`)."""
+        return DrawInputs(self.seg_par, self.conversion, self.hazard, self.ch_par, self.ch_season, self.loop_coef,
+                          self.capacity, self.initial_stock)
+
 
 @dataclass(frozen=True)
 class CompiledScenario:

@@ -6,8 +6,8 @@ fields' types, and the kernels' cache works with them. Column layouts are in :mo
 * :class:`Structure` and :class:`Book`: the scenario's structure and its initial book, the same in every draw
   (:attr:`~revsim.engine.compile.CompiledScenario.structure`, ``.book``);
 * :class:`DrawInputs`: one draw's sampled parameters (:meth:`~revsim.engine.compile.DrawParameters.draw`);
-* :class:`Streams`: one draw's random streams, one per process in :data:`~revsim.engine.layout.PROCESSES`
-  order (each step of the kernel takes the streams it uses as explicit arguments);
+* :class:`RandomKey`: the key of one draw's random numbers (each step of the kernel takes it, and draws the
+  uniforms of its events from it: :mod:`revsim.engine.rng`);
 * :class:`DrawOutputs`: the slices of the run's output arrays this draw writes
   (:meth:`~revsim.engine.run.RawResults.draw`);
 * :class:`FunnelState`, :class:`Cohorts`, :class:`LoopSources`, :class:`CohortTables`: what a draw keeps from
@@ -16,11 +16,11 @@ fields' types, and the kernels' cache works with them. Column layouts are in :mo
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Structure", "Book", "DrawInputs", "Streams", "DrawOutputs", "FunnelState", "Cohorts", "LoopSources",
+__all__ = ["Structure", "Book", "DrawInputs", "RandomKey", "DrawOutputs", "FunnelState", "Cohorts", "LoopSources",
            "CohortTables"]
 
 
@@ -57,17 +57,12 @@ class DrawInputs(NamedTuple):
     initial_stock: np.ndarray  # [segment, stage]: members already open in each stage at the start
 
 
-class Streams(NamedTuple):
-    """One draw's random streams (``np.random.Generator``), one per process; used by no other draw."""
+class RandomKey(NamedTuple):
+    """What one draw's uniforms are keyed by: the run's Philox key (from the seed) and the draw's index."""
 
-    arrivals: Any
-    conversion: Any
-    pricing: Any
-    onboarding: Any
-    retention: Any
-    expansion: Any
-    advocacy: Any
-    loops: Any
+    k0: np.uint64
+    k1: np.uint64
+    draw: np.uint64
 
 
 class DrawOutputs(NamedTuple):

@@ -1,17 +1,18 @@
 """The Monte Carlo core: one draw of the bowtie, month by month, as a numba kernel.
 
 :func:`simulate_draw` takes a few named structures (:mod:`revsim.engine.draw_data`): the scenario's structure
-and initial book, the draw's parameters, its random streams (one ``np.random.Generator`` per process) and
+and initial book, the draw's parameters, its random key (the run's Philox key and the draw's index) and
 the output arrays the caller allocated (column layouts in :mod:`revsim.engine.layout`). It runs the steps of
-each month below in order, each a function of its own that takes the random stream it uses as an argument
-and can be called alone. Kernels release the GIL, so draws run on threads. Counts are int64; money is int64
-cents of MRR, so the revenue bridge ``mrr[t] = mrr[t-1] + new + expansion - contraction - churned`` holds
-exactly.
+each month below in order, each a function of its own that takes the key and can be called alone. Kernels
+release the GIL, so draws run on threads. Counts are int64; money is int64 cents of MRR, so the revenue
+bridge ``mrr[t] = mrr[t-1] + new + expansion - contraction - churned`` holds exactly.
 
-Every random event takes exactly one uniform from its process's generator, at a position fixed by the
-scenario's structure (month, channel, stage, segment, cohort), and turns it into a count by inversion
-(:mod:`revsim.engine.sampling`). So a variant that changes a rate sees the same uniforms for the same events
-(common random numbers), and counts downstream of a higher rate can only be higher (monotone coupling).
+Every random event takes its uniform from a Philox block addressed by what the event is (draw, process,
+month, channel or stage or cohort, segment: :func:`event_uniforms`), never by the events drawn before it,
+and turns it into a count by inversion (:mod:`revsim.engine.sampling`). So an event that cannot happen (a
+cohort without customers, a stage without members) takes no uniform, a variant that changes a rate sees the
+same uniforms for the same events (common random numbers), and counts downstream of a higher rate can only
+be higher (monotone coupling).
 
 Each month of one draw:
 
@@ -26,8 +27,9 @@ Each month of one draw:
    retention, price uplift), upgrades and downgrades;
 6. :func:`advocates`: advocates are drawn among adopted customers.
 
-(numba caches the kernel by this file: after editing :mod:`revsim.engine.sampling` or
-:mod:`revsim.engine.special` alone, delete the cache, ``find src -name '*.nbi' -delete``.)
+(numba caches the kernel by this file: after editing :mod:`revsim.engine.sampling`,
+:mod:`revsim.engine.special` or :mod:`revsim.engine.philox` alone, delete the cache,
+``find src -name '*.nbi' -delete``.)
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from revsim.engine.draw_data import CohortTables, Cohorts, FunnelState, LoopSources
+from revsim.engine.draw_data import (
+    CohortTables,
+    Cohorts,
+    DrawInputs,
+    DrawOutputs,
+    FunnelState,
+    LoopSources,
+    RandomKey,
+)
 from revsim.engine.layout import (
     ACTIVE_CUSTOMERS,
     ACV_CV,
@@ -66,6 +76,13 @@ from revsim.engine.layout import (
     ONB_MONTHS,
     ONB_SUCCESS,
     ONBOARDING_CHURNED,
+    P_ADVOCACY,
+    P_ARRIVALS,
+    P_BOOK_CUSTOMERS,
+    P_CONVERSION,
+    P_CUSTOMERS,
+    P_LOOPS,
+    P_PRICING,
     RENEWED,
     RET_MODEL,
     RET_SBG,
@@ -83,6 +100,7 @@ from revsim.engine.layout import (
     UPLIFT,
     VOLUME,
 )
+from revsim.engine.philox import philox_uniforms
 from revsim.engine.sampling import (
     SMALL_MEAN,
     binomial_quantile,
@@ -92,9 +110,9 @@ from revsim.engine.sampling import (
     small_binomial_quantile,
 )
 
-__all__ = ["simulate_draw", "initial_cohorts", "initial_loop_sources", "cohort_tables", "channel_entries",
-           "loop_entries", "stage_flows", "new_cohorts", "customer_month", "advocates",
-           "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
+__all__ = ["simulate_draws", "simulate_draw", "initial_cohorts", "initial_loop_sources", "cohort_tables",
+           "channel_entries", "loop_entries", "stage_flows", "new_cohorts", "customer_month", "advocates",
+           "event_uniforms", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
 
 
 #: Products of two counts (or of cents and a count) below this fit in int64 with room for rounding.
@@ -107,16 +125,23 @@ _ZERO_TERMS = 256
 _P_CHURN, _P_UP, _P_DOWN = 0, 1, 2
 
 
-@njit(cache=True, nogil=True)
-def draw_binomial(rng, n, p):
-    """Binomial(n, p) by inversion of the next uniform of ``rng``; always consumes exactly one uniform."""
-    return np.int64(binomial_quantile(n, p, rng.random()))
+@njit(cache=True, nogil=True, inline="always")
+def event_uniforms(key, process, month, a, b):
+    """The four uniforms of the event ``(process, month, a, b)`` of the draw ``key`` (see :mod:`revsim.engine.rng`):
+    one Philox block, whose counter is ``(draw, process * 2**32 + month + 1, a, b)``."""
+    return philox_uniforms(key.draw, (np.uint64(process) << np.uint64(32)) | np.uint64(month + 1), np.uint64(a),
+                           np.uint64(b), key.k0, key.k1)
 
 
 @njit(cache=True, nogil=True)
-def draw_poisson_capped(rng, lam):
-    """Poisson(lam) by inversion, capped at ``COUNT_CAP``; returns (count, capped). Consumes one uniform."""
-    u = rng.random()
+def draw_binomial(n, p, u):
+    """Binomial(n, p) by inversion of the uniform ``u``."""
+    return np.int64(binomial_quantile(n, p, u))
+
+
+@njit(cache=True, nogil=True)
+def draw_poisson_capped(lam, u):
+    """Poisson(lam) by inversion of the uniform ``u``, capped at ``COUNT_CAP``; returns (count, capped)."""
     if lam >= COUNT_CAP:
         return np.int64(COUNT_CAP), True
     return np.int64(poisson_quantile(lam, u)), False
@@ -200,7 +225,28 @@ def _retention_probability(model, seg_par, s, renewal):
 
 
 @njit(cache=True, nogil=True)
-def simulate_draw(structure, book, inputs, streams, out):
+def simulate_draws(structure, book, inputs, key, out, first, last):
+    """Simulate draws ``first`` to ``last - 1`` of a block with :func:`simulate_draw`, without going back to Python
+    between draws (numba would unbox the arguments of every call, holding the GIL).
+
+    ``inputs`` and ``out`` hold every draw of the block, each field with the draws first
+    (:meth:`~revsim.engine.compile.DrawParameters.stacked`, :meth:`~revsim.engine.run.RawResults.stacked`);
+    ``key.draw`` is the run's index of the block's draw 0.
+    """
+    for i in range(first, last):
+        simulate_draw(
+            structure, book,
+            DrawInputs(inputs.seg_par[i], inputs.conversion[i], inputs.hazard[i], inputs.ch_par[i],
+                       inputs.ch_season[i], inputs.loop_coef[i], inputs.capacity[i], inputs.initial_stock[i]),
+            RandomKey(key.k0, key.k1, key.draw + np.uint64(i)),
+            DrawOutputs(out.stage_entries[i], out.stage_open[i], out.stage_converted[i], out.stage_lost[i],
+                        out.counts[i], out.money[i], out.loop_entries[i], out.flags[i], out.cohort_customers[i],
+                        out.cohort_mrr[i]),
+        )
+
+
+@njit(cache=True, nogil=True)
+def simulate_draw(structure, book, inputs, key, out):
     """Simulate one draw; write its monthly flows and stocks into ``out`` (zeroed by the caller).
 
     Parameters
@@ -209,8 +255,8 @@ def simulate_draw(structure, book, inputs, streams, out):
         The scenario's structure and initial book (:mod:`revsim.engine.draw_data`), the same in every draw.
     inputs : DrawInputs
         This draw's parameters.
-    streams : Streams
-        This draw's random streams, one per process; each step below takes those it uses.
+    key : RandomKey
+        This draw's key: the run's Philox key and the draw's index, which address every uniform of the draw.
     out : DrawOutputs
         Where the draw writes; the draw stops at the month MRR grows beyond what can be counted (``out.flags``).
     """
@@ -220,19 +266,18 @@ def simulate_draw(structure, book, inputs, streams, out):
                          np.zeros(n_segments, np.int64), np.zeros(n_segments, np.int64),
                          np.zeros(n_segments, np.int64), np.zeros(n_segments, np.int64))
     cohorts = initial_cohorts(book, n_months, n_segments)
-    sources = initial_loop_sources(structure, book, inputs, streams.advocacy, n_months)
+    sources = initial_loop_sources(structure, book, inputs, key, n_months)
     tables = cohort_tables(structure.seg_int, inputs.seg_par)
     for t in range(n_months):
         funnel.entries[:, :] = 0
-        channel_entries(t, structure, inputs, streams.arrivals, funnel.entries, out.flags)
-        loop_entries(t, structure, inputs, streams.loops, sources.history, funnel.entries, out)
-        stage_flows(t, structure, inputs, streams.conversion, funnel, out)
-        if not new_cohorts(t, inputs, streams.pricing, funnel, book.segment.shape[0], cohorts, out):
+        channel_entries(t, structure, inputs, key, funnel.entries, out.flags)
+        loop_entries(t, structure, inputs, key, sources.history, funnel.entries, out)
+        stage_flows(t, structure, inputs, key, funnel, out)
+        if not new_cohorts(t, inputs, key, funnel, book.segment.shape[0], cohorts, out):
             return
-        customer_month(t, structure, inputs, tables, streams.onboarding, streams.retention, streams.expansion,
-                       book.segment.shape[0] + (t + 1) * n_segments, book.segment.shape[0], cohorts,
-                       sources.adopted, out)
-        if not advocates(t, inputs, streams.advocacy, sources, out):
+        customer_month(t, structure, inputs, tables, key, book.segment.shape[0] + (t + 1) * n_segments,
+                       book.segment.shape[0], cohorts, sources.adopted, out)
+        if not advocates(t, inputs, key, sources, out):
             return
 
 
@@ -260,8 +305,9 @@ def initial_cohorts(book, n_months, n_segments):
 
 
 @njit(cache=True, nogil=True)
-def initial_loop_sources(structure, book, inputs, rng_advocacy, n_months):
-    """The loops' sources before the first month: the book's customers, MRR and advocates."""
+def initial_loop_sources(structure, book, inputs, key, n_months):
+    """The loops' sources before the first month: the book's customers, MRR and advocates (their uniforms are
+    those of month -1)."""
     n_segments = inputs.seg_par.shape[0]
     sources = LoopSources(np.zeros((n_months + 1, n_segments, 4)), np.zeros(n_segments, np.int64))
     for b in range(book.segment.shape[0]):
@@ -271,8 +317,9 @@ def initial_loop_sources(structure, book, inputs, rng_advocacy, n_months):
         if book.age[b] >= structure.seg_int[s, ADOPT_MONTHS]:
             sources.adopted[s] += book.customers[b]
     for s in range(n_segments):
-        sources.history[0, s, SRC_ADVOCATES] = draw_binomial(rng_advocacy, sources.adopted[s],
-                                                             inputs.seg_par[s, ADV_RATE])
+        if sources.adopted[s] > 0:
+            u = event_uniforms(key, P_ADVOCACY, -1, s, 0)[0]
+            sources.history[0, s, SRC_ADVOCATES] = draw_binomial(sources.adopted[s], inputs.seg_par[s, ADV_RATE], u)
     return sources
 
 
@@ -304,8 +351,11 @@ def cohort_tables(seg_int, seg_par):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def channel_entries(t, structure, inputs, rng_arrivals, entries, flags):
-    """1. Channels add Poisson (or gamma-Poisson) entries, split across segments by a chain of binomials."""
+def channel_entries(t, structure, inputs, key, entries, flags):
+    """1. Channels add Poisson (or gamma-Poisson) entries, split across segments by a chain of binomials.
+
+    Uniforms: the event ``(channel, 0)`` gives the gamma multiplier's and the count's; ``(channel, 1 + s)`` the
+    split's at segment ``s``, drawn only while entries remain."""
     ch_par, ch_season, ch_mix, ch_stage = inputs.ch_par, inputs.ch_season, structure.ch_mix, structure.ch_stage
     n_segments = entries.shape[0]
     n_loops = inputs.loop_coef.shape[0]
@@ -313,18 +363,21 @@ def channel_entries(t, structure, inputs, rng_arrivals, entries, flags):
     for ch in range(ch_par.shape[0]):
         mu = ch_par[ch, VOLUME] * (1.0 + ch_par[ch, GROWTH]) ** t * ch_season[ch, season_index]
         dispersion = ch_par[ch, DISPERSION]
-        u_noise = rng_arrivals.random()  # the gamma multiplier's uniform, drawn even without dispersion
+        u_noise, u_count, _, _ = event_uniforms(key, P_ARRIVALS, t, ch, 0)
         if dispersion > 0.0 and 0.0 < mu < COUNT_CAP:
             mu *= gamma_quantile(1.0 / dispersion, u_noise) * dispersion
-        arrivals, capped = draw_poisson_capped(rng_arrivals, mu)
+        arrivals, capped = draw_poisson_capped(mu, u_count)
         if capped and flags[n_loops + ch] == 0:
             flags[n_loops + ch] = t + 1
-        # one uniform per segment but the last
+        # a binomial per segment but the last
         remaining = arrivals
         mass = 1.0
         for s in range(n_segments - 1):
+            if remaining == 0:
+                break
             share = ch_mix[ch, s]
-            k = draw_binomial(rng_arrivals, remaining, share / mass if mass > share else 1.0)
+            u_split = event_uniforms(key, P_ARRIVALS, t, ch, 1 + s)[0]
+            k = draw_binomial(remaining, share / mass if mass > share else 1.0, u_split)
             entries[s, ch_stage[ch]] += k
             remaining -= k
             mass -= share
@@ -332,8 +385,10 @@ def channel_entries(t, structure, inputs, rng_arrivals, entries, flags):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def loop_entries(t, structure, inputs, rng_loops, history, entries, out):
-    """2. Growth loops add Poisson entries, from their source ``lag`` months earlier (``history[t - lag + 1]``)."""
+def loop_entries(t, structure, inputs, key, history, entries, out):
+    """2. Growth loops add Poisson entries, from their source ``lag`` months earlier (``history[t - lag + 1]``).
+
+    Uniforms: the event ``(loop, segment)``, drawn only when the mean is positive."""
     loop_int, loop_coef, flags, added_by_loop = structure.loop_int, inputs.loop_coef, out.flags, out.loop_entries
     n_segments = entries.shape[0]
     for lp in range(loop_coef.shape[0]):
@@ -342,7 +397,10 @@ def loop_entries(t, structure, inputs, rng_loops, history, entries, out):
             source = history[h, s, loop_int[lp, SOURCE]] if h >= 0 else 0.0
             if loop_int[lp, SOURCE_SEGMENT] >= 0 and s != loop_int[lp, SOURCE_SEGMENT]:
                 source = 0.0
-            added, capped = draw_poisson_capped(rng_loops, loop_coef[lp] * source)
+            mean = loop_coef[lp] * source
+            if not mean > 0.0:
+                continue
+            added, capped = draw_poisson_capped(mean, event_uniforms(key, P_LOOPS, t, lp, s)[0])
             if capped and flags[lp] == 0:
                 flags[lp] = t + 1
             target_segment = s if loop_int[lp, TARGET_SEGMENT] < 0 else loop_int[lp, TARGET_SEGMENT]
@@ -351,12 +409,13 @@ def loop_entries(t, structure, inputs, rng_loops, history, entries, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def stage_flows(t, structure, inputs, rng_conversion, funnel, out):
+def stage_flows(t, structure, inputs, key, funnel, out):
     """3. Acquisition stages, in order, so a member can move through several stages in a month: each member
     leaves with probability ``hazard``, a leaver converts with probability ``conversion``; won deals beyond the
     month's sales capacity wait, already won, and close first in the following months.
 
-    Leaves in ``funnel.carried`` the members who reach the last stage (won) this month."""
+    Leaves in ``funnel.carried`` the members who reach the last stage (won) this month. Uniforms: the event
+    ``(stage, segment)`` gives the leavers' and the converters', drawn only when the stage has members."""
     stock, entries, wins, allowed, waiting, carried = funnel
     hazard, conversion = inputs.hazard, inputs.conversion
     n_segments, n_stages = stock.shape
@@ -368,8 +427,12 @@ def stage_flows(t, structure, inputs, rng_conversion, funnel, out):
             arriving = entries[s, k] + carried[s]
             out.stage_entries[t, s, k] = arriving
             stock[s, k] += arriving
-            leaving = draw_binomial(rng_conversion, stock[s, k], hazard[s, k])
-            wins[s] = draw_binomial(rng_conversion, leaving, conversion[s, k])
+            leaving = np.int64(0)
+            wins[s] = 0
+            if stock[s, k] > 0:
+                u_leave, u_convert, _, _ = event_uniforms(key, P_CONVERSION, t, k, s)
+                leaving = draw_binomial(stock[s, k], hazard[s, k], u_leave)
+                wins[s] = draw_binomial(leaving, conversion[s, k], u_convert)
             stock[s, k] -= leaving
             out.stage_converted[t, s, k] = wins[s]
             out.stage_lost[t, s, k] = leaving - wins[s]
@@ -387,8 +450,9 @@ def stage_flows(t, structure, inputs, rng_conversion, funnel, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def new_cohorts(t, inputs, rng_pricing, funnel, n_book, cohorts, out):
-    """4. This month's wins become a cohort per segment, with a gamma-distributed total MRR.
+def new_cohorts(t, inputs, key, funnel, n_book, cohorts, out):
+    """4. This month's wins become a cohort per segment, with a gamma-distributed total MRR (uniform: the event
+    ``(segment, 0)``, drawn only when there are wins).
 
     Returns False when that MRR is beyond what int64 cents can sum (the draw stops: ``out.flags``)."""
     seg_par, entries, carried = inputs.seg_par, funnel.entries, funnel.carried
@@ -397,9 +461,9 @@ def new_cohorts(t, inputs, rng_pricing, funnel, n_book, cohorts, out):
     for s in range(n_segments):
         won = entries[s, last] + carried[s]
         out.stage_entries[t, s, last] = won
-        u_price = rng_pricing.random()
         if won == 0:
             continue
+        u_price = event_uniforms(key, P_PRICING, t, s, 0)[0]
         mean_mrr = seg_par[s, MRR_MEAN]
         cv = seg_par[s, ACV_CV]
         if cv > 0.0:
@@ -420,13 +484,15 @@ def new_cohorts(t, inputs, rng_pricing, funnel, n_book, cohorts, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def customer_month(t, structure, inputs, tables, rng_onboarding, rng_retention, rng_expansion, n_cohorts, n_book,
-                   cohorts, adopted, out):
+def customer_month(t, structure, inputs, tables, key, n_cohorts, n_book, cohorts, adopted, out):
     """5. Every cohort of age 1 and more goes through onboarding failures, renewals (constant or sBG retention,
     price uplift), upgrades and downgrades; then the month's stocks and the adopted customers are counted.
 
-    Every cohort draws the uniforms of its events, empty or not, so that the streams stay aligned. (The cohort
-    loop is written out here: a function called per cohort would cost its arrays' reference counts.)"""
+    A cohort's month takes one Philox block (the event ``(book index, 0)`` of the book's process for the book,
+    ``(acquisition month, segment)`` of the customers' process for the others), whose four uniforms are the
+    onboarding failures', the renewal's, the upgrades' and the downgrades'; a cohort without customers takes
+    none. (The cohort loop is written out here: a function called per cohort would cost its arrays'
+    reference counts.)"""
     seg_int, seg_par = structure.seg_int, inputs.seg_par
     customers, cohort_mrr, loss, birth, segment = cohorts
     probability, odds, tabled, zero_terms = tables
@@ -439,10 +505,6 @@ def customer_month(t, structure, inputs, tables, rng_onboarding, rng_retention, 
         onboarding_due = age == max(seg_int[s, ONB_MONTHS], 1)
         term = seg_int[s, TERM]
         renewal = age >= 1 and (term == 1 or age % term == 0)
-        u_onboarding = rng_onboarding.random() if onboarding_due else 0.0
-        u_renewal = rng_retention.random() if renewal else 0.0
-        u_up = rng_expansion.random() if age >= 1 else 0.0
-        u_down = rng_expansion.random() if age >= 1 else 0.0
         n = customers[c]
         if n == 0:
             # a cohort that has died out still counts its losses in GRR's 12-month window
@@ -450,6 +512,10 @@ def customer_month(t, structure, inputs, tables, rng_onboarding, rng_retention, 
                 money[t, s, LOSS_AGED_12] += loss[c]
             continue
         if age >= 1:
+            if c < n_book:
+                u_onboarding, u_renewal, u_up, u_down = event_uniforms(key, P_BOOK_CUSTOMERS, t, c, 0)
+            else:
+                u_onboarding, u_renewal, u_up, u_down = event_uniforms(key, P_CUSTOMERS, t, birth[c], s)
             # churn: onboarding failures, then the renewal's churners among the others
             churned = np.int64(0)
             if onboarding_due:
@@ -519,12 +585,16 @@ def _movement_mrr(mrr, n, up, down, upgrade_size, downgrade_size):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def advocates(t, inputs, rng_advocacy, sources, out):
-    """6. Advocates are drawn among adopted customers; the month's loop sources are recorded.
+def advocates(t, inputs, key, sources, out):
+    """6. Advocates are drawn among adopted customers (uniform: the event ``(segment, 0)``, drawn only when some
+    are adopted); the month's loop sources are recorded.
 
     Returns False when MRR (or the losses GRR counts) grew beyond what can be counted (the draw stops)."""
     for s in range(inputs.seg_par.shape[0]):
-        count = draw_binomial(rng_advocacy, sources.adopted[s], inputs.seg_par[s, ADV_RATE])
+        count = np.int64(0)
+        if sources.adopted[s] > 0:
+            count = draw_binomial(sources.adopted[s], inputs.seg_par[s, ADV_RATE],
+                                  event_uniforms(key, P_ADVOCACY, t, s, 0)[0])
         out.counts[t, s, ADVOCATES] = count
         sources.history[t + 1, s, SRC_ADVOCATES] = count
         sources.history[t + 1, s, SRC_ACTIVE] = out.counts[t, s, ACTIVE_CUSTOMERS]

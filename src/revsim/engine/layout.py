@@ -6,7 +6,7 @@ that fills them and the code that turns the outputs into a Dataset.
 
 from __future__ import annotations
 
-# -- random streams, one per process, in this order ---------------------------------------------------------
+# -- random events, by kind (the uniforms each kind may take are counted by revsim.engine.variates) ----------
 PROCESSES = (
     "arrivals",
     "conversion",
@@ -17,6 +17,15 @@ PROCESSES = (
     "advocacy",
     "loops",
 )
+# the process word of a random event's Philox counter (revsim.engine.rng): the lanes of one block serve the
+# events of one (process, month, a, b), e.g. a cohort's onboarding, renewal, upgrades and downgrades
+P_ARRIVALS = 0  # (channel, 0): gamma multiplier, count; (channel, 1 + segment): the split
+P_CONVERSION = 1  # (stage, segment): leavers, converters
+P_PRICING = 2  # (segment, 0): the new cohort's MRR
+P_CUSTOMERS = 3  # (acquisition month, segment): onboarding, renewal, upgrades, downgrades
+P_BOOK_CUSTOMERS = 4  # (book cohort, 0): the same lanes, for the initial book's cohorts
+P_ADVOCACY = 5  # (segment, 0): advocates (month -1: the initial book's)
+P_LOOPS = 6  # (loop, segment): the loop's entries
 
 # -- per-segment parameters, seg_par[segment, column] (one row per segment, drawn per draw) ------------------
 MRR_MEAN = 0  # mean starting MRR of a new customer (ACV / 12)

@@ -1,7 +1,7 @@
 """Run the kernels over draws on a thread pool (the whole run, to a Dataset, is :mod:`revsim.pipeline`).
 
 Draws are split into contiguous blocks, each block runs on a worker thread (the kernel releases the GIL),
-and every draw writes into its own slice of the output arrays. Since each draw's random streams are keyed by
+and every draw writes into its own slice of the output arrays. Since each draw's random numbers are keyed by
 the draw's index (:mod:`revsim.engine.rng`), the results are identical whatever the number of threads or
 blocks.
 """
@@ -17,16 +17,18 @@ import numpy as np
 
 from revsim.engine import layout as L
 from revsim.engine.compile import CompiledScenario, DrawParameters
-from revsim.engine.draw_data import DrawOutputs, Streams
-from revsim.engine.rng import block_generators
+from revsim.engine.draw_data import DrawOutputs
+from revsim.engine.rng import draw_key, kernel_key
 from revsim.errors import InputError, SimulationError
 
 __all__ = ["RawResults", "RunawayWarning", "run_draws", "default_threads", "check_run_options", "check_flags",
            "keeps_cohorts", "COHORT_DETAIL_LIMIT"]
 
 MAX_DRAWS = 10_000_000
-#: Draws whose generators are seeded together (:func:`~revsim.engine.rng.block_generators`).
-_GENERATOR_BLOCK = 16
+#: Draws per thread task (at most).
+_TASK_DRAWS = 16
+#: Draws per call of the kernel: between calls a worker checks for an interruption and reports progress.
+_CALL_DRAWS = 4
 
 
 class RunawayWarning(UserWarning):
@@ -75,6 +77,12 @@ class RawResults:
         return DrawOutputs(self.stage_entries[i], self.stage_open[i], self.stage_converted[i], self.stage_lost[i],
                            self.counts[i], self.money[i], self.loop_entries[i], self.flags[i],
                            self.cohort_customers[i], self.cohort_mrr[i])
+
+    def stacked(self) -> DrawOutputs:
+        """Where every draw of these results writes, each field with the draws first (for
+        :func:`~revsim.engine.kernels.simulate_draws`)."""
+        return DrawOutputs(self.stage_entries, self.stage_open, self.stage_converted, self.stage_lost, self.counts,
+                           self.money, self.loop_entries, self.flags, self.cohort_customers, self.cohort_mrr)
 
 
 #: Per-cohort detail is kept by default while draws x months^2 x segments stays below this (about 160 MB).
@@ -127,7 +135,7 @@ def run_draws(
     """
     from numba import typeof
 
-    from revsim.engine.kernels import simulate_draw
+    from revsim.engine.kernels import simulate_draws
     from revsim.engine.memory import check_run_memory
 
     check_run_memory(compiled, stop - start, cohorts=cohorts)  # before anything is allocated
@@ -138,25 +146,25 @@ def run_draws(
     n = stop - start
     raw = RawResults.zeros(compiled, params, cohorts=cohorts)
     structure, book = compiled.structure, compiled.book
-    kernel = simulate_draw  # until the first draw has compiled it (or loaded it from the cache)
+    kernel = simulate_draws  # until the first call has compiled it (or loaded it from the cache)
+    # every draw's inputs, outputs and key, as the kernel takes them (draw i of the block is draw start + i)
+    inputs, outputs, key = params.stacked(), raw.stacked(), draw_key(kernel_key(seed), start)
 
     def run_block(first: int, last: int) -> None:
         from revsim.interruption import check_stop
 
         nonlocal kernel
-        generators: list[tuple[np.random.Generator, ...]] = []
-        for i in range(first, last):
-            check_stop()  # SIGINT/SIGTERM: every worker gives up between draws
-            if not generators:  # a few draws' generators at a time: seeding them together is cheaper
-                generators = block_generators(seed, start + i, start + min(i + _GENERATOR_BLOCK, last))[::-1]
-            arguments = (structure, book, params.draw(i), Streams(*generators.pop()), raw.draw(i))
+        for i in range(first, last, _CALL_DRAWS):
+            check_stop()  # SIGINT/SIGTERM: every worker gives up between calls
+            j = min(i + _CALL_DRAWS, last)
+            arguments = (structure, book, inputs, key, outputs, i, j)
             kernel(*arguments)
-            if kernel is simulate_draw and hasattr(simulate_draw, "get_overload"):  # (not when run as Python)
-                # every draw has the same argument types: skip numba's dispatch on them (typing the named
+            if kernel is simulate_draws and hasattr(simulate_draws, "get_overload"):  # (not when run as Python)
+                # every call has the same argument types: skip numba's dispatch on them (typing the named
                 # tuples again would cost about as much as a small scenario's draw)
-                kernel = simulate_draw.get_overload(tuple(typeof(argument) for argument in arguments))
+                kernel = simulate_draws.get_overload(tuple(typeof(argument) for argument in arguments))
             if progress is not None:
-                progress(1)
+                progress(j - i)
 
     threads = threads or default_threads()
     blocks = _blocks(n, threads)
@@ -176,7 +184,7 @@ def _blocks(n: int, threads: int) -> list[tuple[int, int]]:
     """Contiguous blocks of draws: a small first block (it compiles), then a few per thread."""
     if n <= 1 or threads == 1:
         return [(0, n)]
-    size = max(1, min(_GENERATOR_BLOCK, n // (threads * 4)))  # small blocks: the threads finish together
+    size = max(1, min(_TASK_DRAWS, n // (threads * 4)))  # small blocks: the threads finish together
     edges = [0, 1, *range(1 + size, n, size), n]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
