@@ -2,9 +2,9 @@
 
 The draws are split into contiguous chunks; each chunk is one task that calls
 :func:`~revsim.engine.run.run_draws` on a worker, and the chunks' outputs are copied into place, in draw order,
-as they arrive. Draw ``i``'s process streams are ``SeedSequence(seed, spawn_key=(0, i, process))``: spawned
-children keyed by the draw's index (:mod:`revsim.engine.rng`), independent of every other draw's, so a chunk
-needs only the seed and its range, and the results are identical to a local run with the same seed whatever
+as they arrive. Draw ``i``'s random numbers are Philox blocks addressed by the seed, the draw's index and the
+event (:mod:`revsim.engine.rng`), independent of every other draw's, so a chunk needs only the seed and its
+range, and the results are identical to a local run with the same seed whatever
 the number of workers or the chunk size.
 
 The sampled inputs are drawn once, here, and each task receives those of its draws: workers never read the

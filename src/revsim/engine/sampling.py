@@ -1,9 +1,9 @@
 """Count and amount variates by inversion: one uniform in, the exact quantile out.
 
-The kernels draw every random count as ``quantile(parameters, u)`` with ``u`` the next uniform of the
-process's ``np.random.Generator``, and each random event consumes exactly one uniform at a position that
-depends only on the scenario's structure (month, stage, segment, cohort), never on the counts. Two
-scenarios that differ in one lever therefore use the same uniform for the same event, and since quantile
+The kernels draw every random count as ``quantile(parameters, u)`` with ``u`` the uniform of its event, a
+Philox block addressed by what the event is (draw, process, month, stage, segment, cohort:
+:mod:`revsim.engine.rng`), never by the counts. Two scenarios that differ in one lever therefore use the
+same uniform for the same event, and since quantile
 functions are monotone in their parameters (a binomial's quantile grows with n and p, a Poisson's with its
 mean), raising a conversion rate can only raise the counts that follow it: common random numbers with a
 monotone coupling.
@@ -147,27 +147,40 @@ def small_binomial_quantile(n, ratio, zero_term, mean, u):
 @njit(cache=True, nogil=True)
 def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
     """P(Binomial(n, p) <= k) given ``pmf = P(X = k)``, by summing the mass function over the tail on the side
-    of ``k`` away from the mean (``ratio = p / (1 - p)``)."""
+    of ``k`` away from the mean (``ratio = p / (1 - p)``).
+
+    Terms are taken two at a time, the second from the first by the product of their two ratios: the chain of
+    dependent multiplications is half as long (a tail is about nine standard deviations of terms)."""
     term = pmf
     if k < mean:
         total = pmf
         inverse_ratio = 1.0 / ratio
         j = k
-        while j > 0:  # P(X = j - 1) = P(X = j) * j / ((n - j + 1) * ratio)
-            term *= j * inverse_ratio * _reciprocal(n - j + 1)
-            j -= 1
-            total += term
+        while j > 1:  # P(X = j - 1) = P(X = j) * j / ((n - j + 1) * ratio)
+            first = j * inverse_ratio * _reciprocal(n - j + 1)
+            second = (j - 1) * inverse_ratio * _reciprocal(n - j + 2)
+            next_term = term * first
+            term *= first * second
+            j -= 2
+            total += next_term + term
             if term < total * _TAIL_EPS:
-                break
+                return total
+        if j == 1:
+            total += term * inverse_ratio * _reciprocal(n)
         return total
     above = 0.0
     j = k
-    while j < n:  # P(X = j + 1) = P(X = j) * (n - j) * ratio / (j + 1)
-        term *= (n - j) * ratio * _reciprocal(j + 1)
-        j += 1
-        above += term
+    while j < n - 1:  # P(X = j + 1) = P(X = j) * (n - j) * ratio / (j + 1)
+        first = (n - j) * ratio * _reciprocal(j + 1)
+        second = (n - j - 1) * ratio * _reciprocal(j + 2)
+        next_term = term * first
+        term *= first * second
+        j += 2
+        above += next_term + term
         if term < above * _TAIL_EPS:
-            break
+            return 1.0 - above
+    if j == n - 1:
+        above += term * ratio * _reciprocal(n)
     return 1.0 - above
 
 

@@ -1,16 +1,18 @@
-"""How many random numbers a run draws, and how much work it is, from the scenario's structure alone.
+"""How many random numbers a run may draw, and how much work it is, from the scenario's structure alone.
 
-The kernel (:mod:`revsim.engine.kernels`) takes exactly one uniform from a process's generator for every
-random event, at a position fixed by the structure (month, channel, stage, segment, cohort), never by the
-counts. So the number of uniforms a draw consumes is known before it runs:
+The kernel (:mod:`revsim.engine.kernels`) takes one uniform for every random event, from a Philox block
+addressed by the event (month, channel, stage, segment, cohort: :mod:`revsim.engine.rng`), and skips the
+events that cannot happen (a cohort without customers, a stage without members, a split once no lead is
+left, a loop whose mean is 0, a segment without wins or adopted customers). The uniforms of the events a
+draw may take are known before it runs; it takes at most these:
 
 ========== ================================================================================================
 process    uniforms per draw
 ========== ================================================================================================
-arrivals   every month and channel: the gamma noise (drawn even without dispersion), the Poisson count and
+arrivals   every month and channel: the gamma noise (even without dispersion), the Poisson count and
            one binomial per segment but the last for the split across segments
 conversion every month, stage but the last, and segment: the leavers and the converters
-pricing    every month and segment: the new cohort's MRR (drawn even when nobody was won)
+pricing    every month and segment: the new cohort's MRR
 onboarding every month and cohort whose age is the onboarding age
 retention  every month and cohort at a renewal (age >= 1 and a multiple of the contract term)
 expansion  every month and cohort of age >= 1: upgrades and downgrades
@@ -18,8 +20,9 @@ advocacy   every segment before the first month, then every month and segment
 loops      every month, loop and segment
 ========== ================================================================================================
 
-Cohorts count whether or not they still have customers. A draw that stops early because MRR grew beyond
-what can be counted (a run that then fails) consumes fewer.
+Cohorts count whether or not they still have customers: the count is the work of a draw whose every
+event happens, an upper bound of the uniforms it takes (``tests/engine/test_variates.py`` checks the kernel
+against it).
 """
 
 from __future__ import annotations
@@ -69,10 +72,11 @@ def cohort_months(compiled: CompiledScenario) -> int:
 
 
 def count_uniforms(compiled: CompiledScenario, draws: int = 1) -> VariateCount:
-    """The uniforms a run of ``draws`` draws of ``compiled`` takes from each process's generator.
+    """The uniforms of the random events a run of ``draws`` draws of ``compiled`` may take, per process (the
+    kernel skips those of events that cannot happen: this is an upper bound).
 
     Every uniform turns into one variate (a binomial, Poisson or gamma quantile), so this is also the number of
-    variates the run draws.
+    variates the run may draw.
 
     Examples
     --------
