@@ -23,10 +23,10 @@ def eight_gib(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
     from revsim.engine import kernels
 
-    def simulate_draw(*args: object) -> None:
+    def simulate_draws(*args: object) -> None:
         raise AssertionError("a draw was simulated")
 
-    monkeypatch.setattr(kernels, "simulate_draw", simulate_draw)
+    monkeypatch.setattr(kernels, "simulate_draws", simulate_draws)
 
 
 def test_the_documented_maximum_of_draws_on_a_long_horizon_is_refused_up_front(
