@@ -1,8 +1,8 @@
 """Reproducibility of runs: keyed random streams and common random numbers.
 
-Draw ``i`` depends only on the seed and ``i`` (not on threads or how draws are split into blocks), and each
-uncertain input and each process has its own stream, so changing one input leaves every other input's draws
-and every untouched process as they were.
+Draw ``i`` depends only on the seed and ``i`` (not on threads or how draws are split into blocks), each
+uncertain input has its own stream and each random event its own uniforms, so changing one input leaves every
+other input's draws and every untouched event as they were.
 """
 
 from __future__ import annotations
@@ -100,3 +100,15 @@ def test_common_random_numbers(example_data, path, before, after):
                  "active_customers", "advocates", "new_arr"):
         np.testing.assert_array_equal(base[name].values, changed[name].values, err_msg=name)
     assert not np.array_equal(base["expansion_arr"].values, changed["expansion_arr"].values)
+
+
+def test_an_event_that_cannot_happen_moves_no_other_events_numbers(example_data):
+    """Each random event has its own uniforms, addressed by what it is: a channel added at the end with no
+    volume takes its own uniforms (and draws no lead), so every other event keeps its own and the draws are
+    the same. (With streams shared by a process, its uniforms would have shifted those of every later month.)"""
+    data = {**example_data, "channels": [*example_data["channels"], {"name": "dormant", "volume": 0}]}
+    base = run_draws(compile_scenario(scenario_from_dict(example_data)), SEED, 0, 30, threads=2)
+    changed = run_draws(compile_scenario(scenario_from_dict(data)), SEED, 0, 30, threads=2)
+    for name in RAW_ARRAYS:
+        if name != "flags":  # one column per channel
+            np.testing.assert_array_equal(getattr(base, name), getattr(changed, name), err_msg=name)
