@@ -159,6 +159,7 @@ def arr_distribution(ds: xr.Dataset, month: Any = None, ax: Axes | None = None, 
                 zorder=5, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
     style.clean_axes(ax)
     style.money_axis(ax, currency, axis="x")
+    ax.tick_params(axis="x", pad=9)  # a tick at the left end stays clear of the y axis's 0%
     style.percent_axis(ax, nbins=5)
     ax.set_ylabel("share of draws", color=PALETTE["muted"])
     ax.set_xlabel(f"ARR in {style.month_label(ds['month'].values[index])}", color=PALETTE["muted"])
