@@ -290,8 +290,8 @@ def _compare_variable(old: xr.DataArray, new: xr.DataArray) -> str | None:
         same = a == b
     elif a.dtype.kind == "M" or b.dtype.kind == "M":
         same = a.astype("datetime64[ns]") == b.astype("datetime64[ns]")
-    else:
-        same = a.astype(str) == b.astype(str)
+    else:  # text: numpy's variable-width strings (a store's coordinates) go through object to compare
+        same = a.astype(object).astype(str) == b.astype(object).astype(str)
     same = np.asarray(same)
     if same.all():
         return None

@@ -88,11 +88,19 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 
 def _across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """Quantiles [quantile, ...] and means [...] across draws of ``da`` (draw first), one month at a time.
+    """Quantiles [quantile, ...] and means [...] across draws of ``da`` (draw first).
 
+    In memory: exact, one month at a time. From a lazily opened store (dask arrays): exact for a variable of
+    at most a value per draw and month (read whole: draws x months), else from a :mod:`quantile sketch
+    <revsim.results.quantile_sketch>` built one chunk of draws at a time (:func:`_sketched_across_draws`).
     Non-finite values are left out, as in ``summary.csv``; a cell with no finite draw is NaN.
     """
-    values = da.values
+    if da.chunks is not None and not set(da.dims[1:]) <= {"month"}:
+        return _sketched_across_draws(da)
+    return _exact_across_draws(np.asarray(da.values))
+
+
+def _exact_across_draws(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rest = values.shape[1:]
     quantiles = np.full((len(STORED_QUANTILES), *rest), np.nan)
     means = np.full(rest, np.nan)
@@ -110,13 +118,73 @@ def _across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return quantiles, means
 
 
+#: Most cells (values per draw) one quantile sketch holds: 8,192 cells x 2,048 bins of int32 counts is 64 MB.
+SKETCH_CELLS = 8192
+
+
+def _draw_blocks(da: xr.DataArray) -> list[slice]:
+    """The chunks of draws of a lazily read variable (draw first), as slices."""
+    edges = np.cumsum((0, *da.chunks[0])) if da.chunks else np.array([0, da.sizes["draw"]])
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _sketched_across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles and means across draws of a lazily read variable, reading one chunk of draws at a time.
+
+    Means are exact (sums and counts of the finite values). Quantiles come from a
+    :class:`~revsim.results.quantile_sketch.GridSketch` per block of at most :data:`SKETCH_CELLS` cells,
+    within one bin width of the exact ones (see that module). Memory: a chunk of draws and the sketch.
+    """
+    from revsim.results.quantile_sketch import GridSketch, value_range
+
+    rest = da.shape[1:]
+    first = rest[0]
+    per_row = int(np.prod(rest[1:], dtype=np.int64)) if len(rest) > 1 else 1
+    rows = max(1, SKETCH_CELLS // max(per_row, 1))
+    quantiles = np.full((len(STORED_QUANTILES), *rest), np.nan)
+    means = np.full(rest, np.nan)
+    blocks = _draw_blocks(da)
+    integer = da.dtype.kind in "iu"
+    for start in range(0, first, rows):
+        part = da.isel({da.dims[1]: slice(start, start + rows)})
+        cells = int(np.prod(part.shape[1:], dtype=np.int64))
+
+        def read(block: slice, part: xr.DataArray = part, cells: int = cells) -> np.ndarray:
+            return np.asarray(part.isel(draw=block).values, dtype=float).reshape(-1, cells)
+
+        total, count = np.zeros(cells), np.zeros(cells, dtype=np.int64)
+        ranges = []
+        for block in blocks:  # first pass: each cell's range, and the sums for the means
+            values = read(block)
+            finite = np.isfinite(values)
+            total += np.where(finite, values, 0.0).sum(axis=0)
+            count += finite.sum(axis=0)
+            ranges.append(value_range([values]))
+        low, high = value_range([np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges])])
+        sketch = GridSketch(low, high, integer=integer)
+        for block in blocks:  # second pass: the counts on the grid
+            sketch.add(read(block))
+        shape = part.shape[1:]
+        quantiles[:, start:start + rows] = sketch.quantiles(STORED_QUANTILES).reshape(len(STORED_QUANTILES), *shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start:start + rows] = np.where(count > 0, total / np.maximum(count, 1), np.nan).reshape(shape)
+    return quantiles, means
+
+
 def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
-    """The ``--keep quantiles`` form of a run's Dataset (see the module's description)."""
+    """The ``--keep quantiles`` form of a run's Dataset (see the module's description).
+
+    ``ds`` may be in memory (exact quantiles) or a ``results.zarr`` store opened lazily
+    (:func:`~revsim.results.reading.open_results`): then each variable is read one chunk of draws at a time,
+    and the quantiles of variables with more than a value per draw and month (per segment, stage, cohort)
+    come from a quantile sketch, within one bin width (0.05% of the cell's range across draws) of the exact
+    ones; means and the per-month quantiles of totals over segments are exact.
+    """
     data: dict[str, xr.Variable] = {}
     for name, da in ds.data_vars.items():
         name = str(name)
         if "draw" not in da.dims or name.startswith("param_"):
-            data[name] = da.variable
+            data[name] = da.variable.compute()  # small: a value per draw at most
             continue
         da = da.transpose("draw", ...)
         rest = da.dims[1:]
@@ -132,7 +200,7 @@ def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
     out = xr.Dataset(data, coords={name: ds.coords[name] for name in ds.coords})
     out = out.assign_coords(quantile=("quantile", np.array(STORED_QUANTILES),
                                       {"long_name": "quantile across draws"}))
-    out.attrs = {**ds.attrs, "revsim_keep": "quantiles"}
+    out.attrs = {**{k: v for k, v in ds.attrs.items() if k != "revsim_store"}, "revsim_keep": "quantiles"}
     return out
 
 

@@ -1,4 +1,10 @@
-"""What a run means in a table and in three lines: per-month quantiles, and the human summary."""
+"""What a run means in a table and in three lines: per-month quantiles, and the human summary.
+
+Both read a run in memory or a ``results.zarr`` store opened lazily
+(:func:`revsim.results.reading.open_results`): every metric is a total over segments per draw and month
+(draws x months values, read one chunk of draws at a time, one metric at a time), so the table and the text
+are exactly those of the same run in memory, without holding every variable of every draw.
+"""
 
 from __future__ import annotations
 
@@ -107,7 +113,7 @@ def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
     arr = _total(ds, "arr")
     months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
     start_arr = float(ds["initial_arr"].sum())
-    end = arr.isel(month=-1)
+    end = arr.isel(month=-1).compute()  # one value per draw (read chunk by chunk from a lazily opened store)
     p10, p50, p90 = (float(end.quantile(q)) for q in (0.1, 0.5, 0.9))
     lines = [
         f"{printable(ds.attrs.get('scenario_name', 'scenario'), lines=False)}: {ds.sizes['draw']:,} draws, seed "
@@ -116,11 +122,12 @@ def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
         f"ARR   {format_money(start_arr, currency)} at start -> {format_money(p50, currency)} in {months[-1]} "
         f"(P10 {format_money(p10, currency)}, P90 {format_money(p90, currency)})",
     ]
-    nrr = ds["nrr_12m"].isel(month=-1)
+    nrr = ds["nrr_12m"].isel(month=-1).compute()
     if np.isfinite(nrr).any():
+        grr = ds["grr_12m"].isel(month=-1).compute()
         lines.append(f"NRR   {_pct(float(nrr.median()))} over the last 12 months (P10 {_pct(float(nrr.quantile(0.1)))}, "
-                     f"P90 {_pct(float(nrr.quantile(0.9)))}); GRR {_pct(float(ds['grr_12m'].isel(month=-1).median()))}")
-    customers = ds["active_customers"].sum("segment").isel(month=-1)
+                     f"P90 {_pct(float(nrr.quantile(0.9)))}); GRR {_pct(float(grr.median()))}")
+    customers = ds["active_customers"].sum("segment").isel(month=-1).compute()
     lines.append(f"Customers {float(customers.median()):,.0f} at horizon (P10 {float(customers.quantile(0.1)):,.0f}, "
                  f"P90 {float(customers.quantile(0.9)):,.0f})")
     if json.loads(ds.attrs.get("targets", "[]") or "[]"):
