@@ -49,11 +49,14 @@ def _total(ds: xr.Dataset, name: str) -> xr.DataArray:
 def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per month and metric: the mean and the :data:`QUANTILES` across draws (long format).
 
-    Metrics are totals over segments: ARR and its movements, customers, the entries into each stage (named
+    Results kept as quantiles (``--keep quantiles``) give the stored quantiles and means instead (net new
+    ARR then has its mean only). Metrics are totals over segments: ARR and its movements, customers, the entries into each stage (named
     after the stage), each loop's entries (``loop:NAME``), net new ARR, and the ratios (NRR, GRR, logo
     churn, pipeline, CAC, payback, LTV:CAC) where the run has them. Months where a ratio is undefined (NRR in
     the first 11 months, which need a year of history) are left empty.
     """
+    if ds.attrs.get("revsim_keep") == "quantiles" or "quantile" in ds.dims:
+        return _table_from_quantiles(ds)
     series: list[tuple[str, str, xr.DataArray]] = []
     for metric, name in _TOTALS:
         series.append((metric, ds[name].attrs.get("units", ""), _total(ds, name)))
@@ -82,6 +85,46 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
             quantile = np.nanquantile if np.isnan(present).any() else np.quantile
             quantiles[:, defined] = quantile(present, QUANTILES, axis=0)
         frame = pd.DataFrame({"month": months, "metric": metric, "units": units, "mean": mean})
+        for q, row in zip(QUANTILES, quantiles, strict=True):
+            frame[f"p{round(q * 100)}"] = row
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _table_from_quantiles(ds: xr.Dataset) -> pd.DataFrame:
+    """:func:`summary_table` of results kept as quantiles: the stored quantiles of each total and its mean
+    (the sum of the per-segment means). Net new ARR has its mean only: a sum of four variables has no stored
+    quantiles."""
+    rows: list[tuple[str, str, np.ndarray, np.ndarray]] = []  # metric, units, mean [month], quantiles [q, month]
+
+    def stored(name: str, **where: Any) -> np.ndarray:
+        variable = f"{name}_total" if f"{name}_total" in ds else name
+        kept = np.asarray(ds["quantile"].values, dtype=float)
+        positions = [int(np.flatnonzero(np.isclose(kept, q))[0]) for q in QUANTILES]
+        return np.asarray(ds[variable].sel(where).transpose("quantile", "month").values, dtype=float)[positions]
+
+    def mean(name: str, **where: Any) -> np.ndarray:
+        da = ds[f"{name}_mean"].sel(where)
+        return np.asarray((da.sum("segment") if "segment" in da.dims else da).values, dtype=float)
+
+    for metric, name in _TOTALS:
+        rows.append((metric, ds[name].attrs.get("units", ""), mean(name), stored(name)))
+    net_new = mean("new_arr") + mean("expansion_arr") - mean("contraction_arr") - mean("churned_arr")
+    rows.append(("net_new_arr", ds["new_arr"].attrs.get("units", ""), net_new,
+                 np.full((len(QUANTILES), ds.sizes["month"]), np.nan)))
+    for stage in ds["stage"].values:
+        rows.append((str(stage), "entries per month", mean("stage_entries", stage=stage),
+                     stored("stage_entries", stage=stage)))
+    for loop in ds["loop"].values:
+        rows.append((f"loop:{loop}", "entries per month", mean("loop_entries", loop=loop),
+                     stored("loop_entries", loop=loop)))
+    for name in _RATIOS:
+        if name in ds:
+            rows.append((name, ds[name].attrs.get("units", ""), mean(name), stored(name)))
+    months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
+    frames = []
+    for metric, units, means, quantiles in rows:
+        frame = pd.DataFrame({"month": months, "metric": metric, "units": units, "mean": means})
         for q, row in zip(QUANTILES, quantiles, strict=True):
             frame[f"p{round(q * 100)}"] = row
         frames.append(frame)
