@@ -143,6 +143,8 @@ def _sketched_across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     rows = max(1, SKETCH_CELLS // max(per_row, 1))
     quantiles = np.full((len(STORED_QUANTILES), *rest), np.nan)
     means = np.full(rest, np.nan)
+    if 0 in rest:  # a variable with an empty dimension (a run without loops): nothing to read
+        return quantiles, means
     blocks = _draw_blocks(da)
     integer = da.dtype.kind in "iu"
     for start in range(0, first, rows):
@@ -282,4 +284,4 @@ def write_store(ds: xr.Dataset, path: str | Path, draw_chunk: int = DRAW_CHUNK) 
         out[name].encoding = {}
     with warnings.catch_warnings():  # zarr's notes on string coordinates and consolidated metadata in format 3
         warnings.filterwarnings("ignore", module="zarr")
-        out.to_zarr(Path(path), mode="w-", encoding=store_encoding(ds, draw_chunk))
+        out.to_zarr(Path(path), mode="w-", encoding=store_encoding(ds, draw_chunk), write_empty_chunks=True)
