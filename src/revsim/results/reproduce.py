@@ -179,10 +179,16 @@ def compare_results(old: xr.Dataset, new: xr.Dataset) -> list[str]:
 
 def as_recorded(new: xr.Dataset, recorded: xr.Dataset) -> xr.Dataset:
     """``new`` in the form the recorded results hold it: :func:`~revsim.results.storage.stored_form` for a
-    ``results.nc``; for a ``results.zarr`` store, each variable cast to the type the store holds it in."""
+    ``results.nc``; its quantile form summarised from chunks of draws as the recorded one was (attribute
+    ``revsim_quantiles = "sketch"``); for a ``results.zarr`` store, each variable cast to the type the store
+    holds it in."""
     from revsim.results.storage import stored_form
 
     keep = str(recorded.attrs.get("revsim_keep", "draws"))
+    if keep == "quantiles" and recorded.attrs.get("revsim_quantiles") == "sketch":
+        from revsim.results.storage import quantile_dataset  # summarised from a store: the same way again
+
+        return quantile_dataset(new.chunk({"draw": int(recorded.attrs.get("revsim_draw_chunk", 256))}))
     if recorded.attrs.get("revsim_store") != "zarr":
         return stored_form(new, keep if keep in ("draws", "quantiles") else "draws")
     out = new.copy()

@@ -180,7 +180,8 @@ def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
     (:func:`~revsim.results.reading.open_results`): then each variable is read one chunk of draws at a time,
     and the quantiles of variables with more than a value per draw and month (per segment, stage, cohort)
     come from a quantile sketch, within one bin width (0.05% of the cell's range across draws) of the exact
-    ones; means and the per-month quantiles of totals over segments are exact.
+    ones; means and the per-month quantiles of totals over segments are exact. The result's attributes then
+    say so: ``revsim_quantiles = "sketch"`` and ``revsim_draw_chunk`` (the draws per chunk read).
     """
     data: dict[str, xr.Variable] = {}
     for name, da in ds.data_vars.items():
@@ -203,6 +204,10 @@ def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
     out = out.assign_coords(quantile=("quantile", np.array(STORED_QUANTILES),
                                       {"long_name": "quantile across draws"}))
     out.attrs = {**{k: v for k, v in ds.attrs.items() if k != "revsim_store"}, "revsim_keep": "quantiles"}
+    lazy = [da for da in ds.data_vars.values() if "draw" in da.dims and da.chunks is not None]
+    if lazy:  # sketched: say so, and with which chunks of draws, so that a new run can be summarised the same way
+        out.attrs["revsim_quantiles"] = "sketch"
+        out.attrs["revsim_draw_chunk"] = int(lazy[0].chunks[lazy[0].dims.index("draw")][0])
     return out
 
 
