@@ -122,10 +122,23 @@ def _exact_across_draws(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 SKETCH_CELLS = 8192
 
 
+#: Most bytes of draws read at once by :func:`_sketched_across_draws`: whole chunks of draws, as many as fit
+#: (fewer reads of a small variable), at least one.
+READ_BYTES = 32 * 2**20
+
+
 def _draw_blocks(da: xr.DataArray) -> list[slice]:
-    """The chunks of draws of a lazily read variable (draw first), as slices."""
-    edges = np.cumsum((0, *da.chunks[0])) if da.chunks else np.array([0, da.sizes["draw"]])
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    """Blocks of whole chunks of draws of a lazily read variable (draw first), each at most
+    :data:`READ_BYTES` as float64 (or one chunk), as slices."""
+    edges = [int(e) for e in (np.cumsum((0, *da.chunks[0])) if da.chunks else (0, da.sizes["draw"]))]
+    most = max(READ_BYTES // (8 * max(int(np.prod(da.shape[1:], dtype=np.int64)), 1)), 1)  # draws per read
+    blocks, start = [], 0
+    for first, last in zip(edges[:-1], edges[1:], strict=True):  # chunk [first, last)
+        if last - start > most and first > start:  # this chunk would overflow the block: close it before
+            blocks.append(slice(start, first))
+            start = first
+    blocks.append(slice(start, edges[-1]))
+    return [block for block in blocks if block.stop > block.start]
 
 
 def _sketched_across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
