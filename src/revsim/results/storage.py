@@ -124,7 +124,7 @@ SKETCH_CELLS = 8192
 
 #: Most bytes of draws read at once by :func:`_sketched_across_draws`: whole chunks of draws, as many as fit
 #: (fewer reads of a small variable), at least one.
-READ_BYTES = 32 * 2**20
+READ_BYTES = 8 * 2**20
 
 
 def _draw_blocks(da: xr.DataArray) -> list[slice]:
