@@ -56,7 +56,7 @@ def test_a_fifo_as_results_is_refused(tmp_path: Path, command: str) -> None:
     fifo = _fifo(tmp_path / "results.nc")
     result = CliRunner().invoke(cli, [command, str(fifo), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
-    assert "is a named pipe (FIFO), not a regular file; expected a results.nc file" in result.stderr
+    assert "is a named pipe (FIFO), not a regular file; expected a results.nc or results.zarr" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.nc"]
 
 

@@ -96,23 +96,39 @@ def test_run_with_report(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "--force" in again.output
 
 
-def test_a_quantiles_results_file_is_refused_clearly(tmp_path) -> None:
-    """results.nc written with --keep quantiles has no per-draw ARR: exit 2 with a message, no traceback."""
+def test_a_report_of_results_kept_as_quantiles_draws_what_quantiles_can(tmp_path) -> None:
+    """--keep quantiles: the fan chart, bridges, retention, NRR/GRR, KPI panel, summary and assumptions pages
+    and the workbook are written; the charts that need every draw are skipped with a note naming why."""
     from pathlib import Path
 
     from click.testing import CliRunner
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
 
     from revsim.cli.main import cli
 
     scenario = Path(__file__).resolve().parents[2] / "scenarios" / "saas_sales_led.yaml"
     out = tmp_path / "run"
-    ran = CliRunner().invoke(cli, ["run", str(scenario), "--draws", "20", "--keep", "quantiles", "--out", str(out),
+    ran = CliRunner().invoke(cli, ["run", str(scenario), "--draws", "40", "--keep", "quantiles", "--out", str(out),
                                    "--quiet"])
     assert ran.exit_code == 0, ran.output
-    result = CliRunner().invoke(cli, ["report", str(out / "results.nc"), "--out", str(tmp_path / "rep")])
-    assert result.exit_code == 2, result.output
-    assert "--keep quantiles" in result.output + (result.stderr or "")
-    assert not (tmp_path / "rep").exists()
+    result = CliRunner().invoke(cli, ["report", str(out), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    written = {p.name for p in (tmp_path / "rep").iterdir()}
+    assert {"arr_fan.png", "arr_bridge_2027-01_2027-12.png", "arr_bridge_2027-01_2029-12.png", "retention.png",
+            "nrr_grr.png", "kpis.png", "report.pdf", "forecast.xlsx"} <= written
+    assert not any(name.startswith(("bowtie", "arr_distribution", "team_")) for name in written)
+    for skipped in ("Bowtie: funnel, customers and loops skipped", "ARR distribution skipped",
+                    "Team KPIs and targets skipped", "KPI panel without Logo churn, Sales cycle"):
+        assert skipped in result.output
+    assert result.output.count("the run kept quantiles (--keep quantiles)") == 2
+    pages = PdfReader(tmp_path / "rep" / "report.pdf").pages
+    assert len(pages) == 8  # summary, fan, two bridges, retention, NRR/GRR, KPI panel, assumptions
+    first = pages[0].extract_text()
+    assert "40 simulated draws" in first and "of draws" in first and "n/a: needs every draw" in first
+    assert "whiskers: P10\u2013P90 of ARR (kept as quantiles)" in pages[3].extract_text()
+    workbook = load_workbook(tmp_path / "rep" / "forecast.xlsx")
+    assert workbook["ARR"].max_row == 2 + 36
 
 
 def test_a_target_that_repeats_the_scenarios_is_shown_once(sales_led_results: Path, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ DRIVERS_CHART = "north_star_drivers.png"
               help="The month fiscal years start in (1-12 or a name: April) [default: the scenario's "
                    "kpis.fiscal_year_start, else January].")
 @click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
-              help="Output directory [default: a 'kpis' directory next to RESULTS].")
+              help="Output directory [default: a 'kpis' directory in the run's output folder].")
 @click.option("--drivers", is_flag=True,
               help="Also measure each North Star input's contribution with paired runs of the run's scenario "
                    "(one run per input, same seed and draws).")
@@ -42,7 +42,7 @@ DRIVERS_CHART = "north_star_drivers.png"
 @reports_errors
 def kpis(results: Path, teams: tuple[str, ...], period: str, fiscal_year_start: str | None, out_dir: Path | None,
          drivers: bool, scenario: Path | None, force: bool, quiet: bool) -> None:
-    """Team KPIs of RESULTS (a results.nc from revsim run): marketing, the hand-offs, sales, customer success
+    """Team KPIs of RESULTS (the output folder of revsim run, or its results.nc or results.zarr): marketing, the hand-offs, sales, customer success
     and finance, per month, fiscal quarter or fiscal year, with each target's probability, the AARRR view and
     the North Star. Prints a table and writes kpis.csv (and targets.csv, aarrr.csv, north_star.csv).
 
@@ -53,6 +53,7 @@ def kpis(results: Path, teams: tuple[str, ...], period: str, fiscal_year_start: 
     """
     from revsim.errors import InputError
     from revsim.report.results_file import open_results
+    from revsim.results.reading import reading_store, run_folder
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.revops.aarrr import aarrr
     from revsim.revops.compute import check_period_kind, check_teams, run_kpis
@@ -64,12 +65,13 @@ def kpis(results: Path, teams: tuple[str, ...], period: str, fiscal_year_start: 
     chosen = check_teams(teams)
     ds = open_results(results)
     linked = results_scenario(ds, scenario)
-    run = run_kpis(ds, scenario=linked, fiscal_year_start=fiscal_year_start)
+    with reading_store(ds):  # the per-draw totals are read from a store here, chunk by chunk
+        run = run_kpis(ds, scenario=linked, fiscal_year_start=fiscal_year_start)
     star = north_star(run)
     if drivers and star is None:
         raise InputError.single("--drivers needs a North Star: the scenario names none (kpis: north_star:)",
                                 path=("--drivers",))
-    out_dir = out_dir or results.parent / "kpis"
+    out_dir = out_dir or run_folder(results) / "kpis"
     names = [KPIS_CSV, AARRR_CSV, TARGETS_CSV, NORTH_STAR_CSV, DRIVERS_CSV, DRIVERS_CHART]
     check_output_dir(out_dir, names, force=force)
 

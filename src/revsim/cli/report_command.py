@@ -1,4 +1,4 @@
-"""``revsim report``: board-ready charts, ``report.pdf`` and ``forecast.xlsx`` from a ``results.nc``."""
+"""``revsim report``: board-ready charts, ``report.pdf`` and ``forecast.xlsx`` from a run's results."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ __all__ = ["report"]
 @click.command()
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option("--out", "-o", "out_dir", type=OUTPUT_DIR, default=None,
-              help="Output directory [default: a 'report' directory next to RESULTS].")
+              help="Output directory [default: a 'report' directory in the run's output folder].")
 @click.option("--format", "formats", default="png", show_default=True, metavar="FORMATS",
               help="Chart file formats, comma-separated: png, svg, pdf.")
 @click.option("--target", "targets", multiple=True, metavar="ARR",
@@ -32,16 +32,19 @@ __all__ = ["report"]
 @reports_errors
 def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str, ...], periods: tuple[str, ...],
            scenario: Path | None, force: bool, quiet: bool) -> None:
-    """Draw the charts of RESULTS (a results.nc from revsim run) and write them with report.pdf and
-    forecast.xlsx: ARR fan chart, ARR bridges, bowtie, retention, NRR and GRR, KPI panel, ARR distribution.
+    """Draw the charts of RESULTS (the output folder of revsim run, or its results.nc or results.zarr) and
+    write them with report.pdf and forecast.xlsx: ARR fan chart, ARR bridges, bowtie, retention, NRR and GRR,
+    KPI panel, ARR distribution. Results kept as quantiles (--keep quantiles) give the charts quantiles can
+    draw; the others are listed as skipped.
 
     \b
     Example:
-      revsim report out/sales_led/results.nc --format png,svg --target 30M
+      revsim report out/sales_led --format png,svg --target 30M
     """
     from revsim.errors import InputError
     from revsim.report.build import parse_formats, parse_period, write_report
     from revsim.report.results_file import open_results
+    from revsim.results.reading import reading_store, run_folder
     from revsim.scenario.distributions import parse_amount
 
     chart_formats = parse_formats(formats)
@@ -52,10 +55,10 @@ def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str
             raise InputError.single(f"expected an ARR amount like 20M, 1.5B or 250000, got '{text}'",
                                     path=("--target",))
         values.append(value)
-    ds = open_results(results)
+    ds = open_results(results, draws=False)
     chosen_periods = [parse_period(ds, text) for text in periods] or None
     linked = results_scenario(ds, scenario)
-    out_dir = out_dir or results.parent / "report"
+    out_dir = out_dir or run_folder(results) / "report"
     if not quiet:
         from revsim.plot.targets import arr_target, scenario_targets
         from revsim.report.build import same_goal
@@ -63,8 +66,9 @@ def report(results: Path, out_dir: Path | None, formats: str, targets: tuple[str
         for text, value in zip(targets, values, strict=True):
             if any(same_goal(arr_target(ds, value), known) for known in scenario_targets(ds)):
                 click.echo(f"note: --target {text} is already a target of the scenario; it is shown once", err=True)
-    result = write_report(ds, out_dir, formats=chart_formats, targets=values, periods=chosen_periods,
-                          scenario=linked, force=force)
+    with reading_store(ds):
+        result = write_report(ds, out_dir, formats=chart_formats, targets=values, periods=chosen_periods,
+                              scenario=linked, force=force)
     if not quiet:
         for note in result.notes:
             click.echo(f"note: {note}")

@@ -31,8 +31,8 @@ OUTPUT_FILES = ["results.nc", "summary.csv"]
 @reports_errors
 def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, threads: int | None,
               quiet: bool) -> None:
-    """Run again the run recorded in RESULTS (a results.nc written by revsim run), with the same scenario, seed
-    and draws, and check that every value is identical.
+    """Run again the run recorded in RESULTS (the output folder of revsim run, or its results.nc or
+    results.zarr), with the same scenario, seed and draws, and check that every value is identical.
 
     The scenario file is used if its hash is the one recorded; otherwise the copy of the scenario stored in
     RESULTS is used (with --from-file, revsim refuses instead). Exits with 0 when the results are reproduced
@@ -46,8 +46,10 @@ def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, 
     from revsim.errors import SimulationError
     from revsim.pipeline import run_dataset
     from revsim.results.output_dir import check_output_dir, write_files
-    from revsim.results.reproduce import compare_results, read_recorded_run, recorded_scenario, version_changes
-    from revsim.results.storage import stored_form, write_results
+    from revsim.results.reading import reading_store
+    from revsim.results.reproduce import (as_recorded, compare_results, read_recorded_run, recorded_scenario,
+                                          version_changes)
+    from revsim.results.storage import write_results
     from revsim.results.summary import summary_table
 
     run = read_recorded_run(results)
@@ -69,7 +71,8 @@ def reproduce(results: str, out_dir: Path | None, force: bool, from_file: bool, 
                             cohorts=run.has_cohorts, command=command)
     finally:
         bar.close()
-    differences = compare_results(run.dataset, stored_form(ds, keep))
+    with reading_store(run.dataset):  # a recorded store is read one variable at a time
+        differences = compare_results(run.dataset, as_recorded(ds, run.dataset))
 
     if out_dir is not None:
         table = summary_table(ds)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import currency_of, interval, total
+from revsim.plot.draws import currency_of, interval, needs_draws, total
 from revsim.plot.money import format_count, format_money, format_money_range, format_percent
 from revsim.plot.scenario_link import linked_scenario
 from revsim.plot.style import PALETTE, display_name, house_style
@@ -208,6 +208,7 @@ def bowtie_chart(ds: xr.Dataset, ax: Axes | None = None, *, window: tuple[int, i
     from matplotlib.patches import FancyArrowPatch, Polygon
     from matplotlib.path import Path
 
+    needs_draws(ds, "its medians over a window of months")
     data = bowtie_values(ds, window, scenario)
     if ax is None:
         from revsim.plot.bridge import period_label

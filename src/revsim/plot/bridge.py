@@ -3,6 +3,10 @@
 Bar heights are **means** across draws: means add up, so the bars close exactly (start + new + expansion -
 contraction - churn = end, as the ARR bridge holds in every draw), which medians do not. Each bar carries a
 P10-P90 whisker: the spread of that movement (or of ARR itself for the start and end bars) across draws.
+
+Results kept as quantiles (``--keep quantiles``) give the same bars (a mean of a sum is the sum of the
+means) and the whiskers of the start and end ARR; the spread of a movement summed over a period needs every
+draw, so those bars have no whisker.
 """
 
 from __future__ import annotations
@@ -13,7 +17,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import currency_of, month_index, quantiles, start_arr, total
+from revsim.plot.draws import (
+    currency_of,
+    draw_count,
+    is_quantile_form,
+    month_index,
+    monthly_mean,
+    monthly_quantiles,
+    quantiles,
+    start_arr,
+    total,
+)
 from revsim.plot.money import format_money, format_money_range
 from revsim.plot.style import PALETTE, house_style
 
@@ -75,6 +89,31 @@ def _per_draw(ds: xr.Dataset, period: Period) -> dict[str, np.ndarray]:
     return values
 
 
+def _from_draws(ds: xr.Dataset, period: Period) -> dict[str, tuple[float, float, float, float]]:
+    """Per bar: the mean, P10, median and P90 across draws."""
+    out = {}
+    for name, draws in _per_draw(ds, period).items():
+        p10, p50, p90 = quantiles(draws, (0.1, 0.5, 0.9))
+        out[name] = (float(np.mean(draws)), p10, p50, p90)
+    return out
+
+
+def _from_quantiles(ds: xr.Dataset, period: Period) -> dict[str, tuple[float, float, float, float]]:
+    """Per bar, from results kept as quantiles: the mean (exact), and the quantiles of the ARR levels (the
+    movements' are NaN: a sum over months has no stored quantiles)."""
+    first, last = period
+    arr_mean = monthly_mean(ds, "arr")
+    arr_q = monthly_quantiles(ds, "arr", (0.1, 0.5, 0.9))
+    start = start_arr(ds)
+    out = {"start": (start, start, start, start) if first == 0 else
+           (float(arr_mean[first - 1]), *(float(v) for v in arr_q[:, first - 1])),
+           "end": (float(arr_mean[last]), *(float(v) for v in arr_q[:, last]))}
+    for name, _, variable, _ in BRIDGE_STEPS:
+        if variable is not None:
+            out[name] = (float(monthly_mean(ds, variable)[first:last + 1].sum()), np.nan, np.nan, np.nan)
+    return out
+
+
 def bridge_values(ds: xr.Dataset, period: Any = None) -> pd.DataFrame:
     """The bridge of ``period`` (default: the whole horizon): one row per bar.
 
@@ -84,13 +123,12 @@ def bridge_values(ds: xr.Dataset, period: Any = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    values = _per_draw(ds, resolve_period(ds, period))
+    summaries = _from_quantiles(ds, resolve_period(ds, period)) if is_quantile_form(ds) else \
+        _from_draws(ds, resolve_period(ds, period))
     rows = []
     running = 0.0
     for name, label, _, sign in BRIDGE_STEPS:
-        draws = values[name]
-        p10, p50, p90 = quantiles(draws, (0.1, 0.5, 0.9))
-        mean = float(np.mean(draws))
+        mean, p10, p50, p90 = summaries[name]
         if sign == 0:
             base, top = 0.0, mean
             running = mean
@@ -129,7 +167,10 @@ def bridge_subtitle(ds: xr.Dataset, period: Any = None) -> str:
     money = lambda v: format_money(v, currency)  # noqa: E731
     return (f"Churn takes {money(m['churn'])} and contraction {money(m['contraction'])}; ARR goes from "
             f"{money(m['start'])} to {money(m['end'])} ({period_label(ds, resolve_period(ds, period))}).\n"
-            f"Bars: means of {ds.sizes['draw']:,} simulated draws, which add up; whiskers and ranges: P10\u2013P90.")
+            + (f"Bars: means of {draw_count(ds):,} simulated draws, which add up; whiskers: P10\u2013P90 of ARR "
+               "(kept as quantiles)." if is_quantile_form(ds) else
+               f"Bars: means of {ds.sizes['draw']:,} simulated draws, which add up; whiskers and ranges: "
+               "P10\u2013P90."))
 
 
 @house_style
@@ -173,6 +214,8 @@ def bridge_waterfall(ds: xr.Dataset, period: Sequence[Any] | None = None, ax: Ax
             low, high = row["base"] + row["p10"], row["base"] + row["p90"]
         else:
             low, high = row["base"] - row["p90"], row["base"] - row["p10"]
+        if not high > low:  # no spread (or none kept): the bar alone
+            low = high = row["top"] if row["sign"] else row["mean"]
         if high > low:
             ax.errorbar(i, (low + high) / 2, yerr=[[(high - low) / 2]], fmt="none", ecolor=PALETTE["ink"],
                         elinewidth=1.6, capsize=7, capthick=1.6, zorder=3)

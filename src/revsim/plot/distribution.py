@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import currency_of, interval, month_index, total
+from revsim.plot.draws import currency_of, interval, month_index, needs_draws, total
 from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
@@ -105,6 +105,7 @@ def arr_distribution(ds: xr.Dataset, month: Any = None, ax: Axes | None = None, 
     -------
     matplotlib.axes.Axes
     """
+    needs_draws(ds, "a histogram of the draws")
     index = month_index(ds, -1 if month is None else month)
     values = arr_at(ds, index)
     currency = currency_of(ds)

@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import currency_of, month_labels, quantiles, start_arr, total
+from revsim.plot.draws import currency_of, draw_count, month_labels, monthly_quantiles, start_arr
 from revsim.plot.labels import spread
 from revsim.plot.money import format_money
 from revsim.plot.style import PALETTE, house_style
 from revsim.plot.targets import (
     ChartTarget,
-    format_probability,
+    chance_text,
     scenario_targets,
-    target_probability,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,8 +36,7 @@ def fan_quantiles(ds: xr.Dataset) -> pd.DataFrame:
     """
     import pandas as pd
 
-    arr = total(ds, "arr").transpose("draw", "month").values
-    q = quantiles(arr, FAN_QUANTILES, axis=0)
+    q = monthly_quantiles(ds, "arr", FAN_QUANTILES)  # the stored ones in results kept as quantiles
     months = month_labels(ds)
     index = pd.DatetimeIndex([months[0] - pd.DateOffset(months=1), *months])
     values = np.column_stack([np.full(len(FAN_QUANTILES), start_arr(ds)), q])
@@ -80,7 +78,7 @@ def target_label(ds: xr.Dataset, target: ChartTarget) -> str:
     value = target.value * (12 if target.metric == "mrr" else 1)
     what = format_money(value, currency_of(ds)) + (" ARR" if target.metric == "mrr" else "")
     verb = "at most " if target.below else ""
-    chance = format_probability(target_probability(ds, target))
+    chance = chance_text(ds, target)
     return f"{verb}{what} by {style.month_label(target.at)}: {chance} chance"
 
 
@@ -99,7 +97,7 @@ def fan_title(ds: xr.Dataset) -> str:
 def fan_subtitle(ds: xr.Dataset) -> str:
     fan = fan_quantiles(ds)
     currency = currency_of(ds)
-    draws = ds.sizes["draw"]
+    draws = draw_count(ds)
     return (f"Median and the ranges holding 50%, 80% and 90% of {draws:,} simulated futures. "
             f"8 in 10 end between {format_money(fan['p10'].iloc[-1], currency)} and "
             f"{format_money(fan['p90'].iloc[-1], currency)}.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import at_month, currency_of, interval
+from revsim.plot.draws import at_month, currency_of, draw_count, interval, is_quantile_form, month_interval
 from revsim.plot.money import format_money, format_money_range, format_months, format_percent, format_ratio
 from revsim.plot.style import PALETTE, house_style
 
@@ -40,6 +40,10 @@ KPIS = (
     ("cost_per_lead", "Cost per lead", "money", "a costs block"),
     ("revenue_per_lead", "New ARR per lead", "money", None),
 )
+
+
+#: KPIs read over the 12 months to the month shown, in each draw: results kept as quantiles cannot give them.
+_WINDOWED = ("logo_churn", "sales_cycle_months")
 
 
 def _formatter(kind: str, currency: str) -> Callable[[float], str]:
@@ -71,7 +75,11 @@ def kpi_months(ds: xr.Dataset) -> list[int]:
 
 def missing_kpis(ds: xr.Dataset) -> list[tuple[str, str]]:
     """(name, what it needs) of each KPI this run does not have."""
-    return [(name, needs or "a newer revsim") for variable, name, _, needs in KPIS if variable not in ds]
+    missing = [(name, needs or "a newer revsim") for variable, name, _, needs in KPIS if variable not in ds]
+    if is_quantile_form(ds):
+        missing += [(name, "per-draw values (it kept quantiles)") for variable, name, _, _ in KPIS
+                    if variable in _WINDOWED and variable in ds]
+    return missing
 
 
 def kpi_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -86,14 +94,18 @@ def kpi_table(ds: xr.Dataset) -> pd.DataFrame:
     windowed, first_stage = _windowed_kpis(ds)
     rows = []
     for variable, name, kind, _ in KPIS:
-        if variable not in ds:
+        if variable not in ds or (variable in _WINDOWED and is_quantile_form(ds)):
             continue
         fmt = _formatter(kind, currency)
         if variable == "cost_per_lead" and first_stage:
             name = textwrap.shorten(f"Cost per {first_stage}", 32, placeholder="\u2026")
         for index in kpi_months(ds):
-            values = windowed[variable](index) if variable in windowed else at_month(ds[variable], index)
-            p10, p50, p90 = interval(values)
+            if variable in windowed:
+                p10, p50, p90 = interval(windowed[variable](index))
+            elif is_quantile_form(ds):  # the stored quantiles of the month (or of the value per draw)
+                p10, p50, p90 = month_interval(ds, variable, index)
+            else:
+                p10, p50, p90 = interval(at_month(ds[variable], index))
             rows.append({
                 "variable": variable, "kpi": name, "month": str(ds["month"].values[index])[:7],
                 "p10": p10, "p50": p50, "p90": p90, "median_text": fmt(p50),
@@ -162,7 +174,7 @@ def kpi_panel(ds: xr.Dataset, ax: Axes | None = None, *, title: str | None = Non
     table = kpi_table(ds)
     months = kpi_months(ds)
     if ax is None:
-        subtitle = (f"Median of {ds.sizes['draw']:,} simulated draws, and the range holding 8 in 10 of them "
+        subtitle = (f"Median of {draw_count(ds):,} simulated draws, and the range holding 8 in 10 of them "
                     "(P10\u2013P90).")
         _, ax = style.house_figure(ds, title or kpi_title(ds), subtitle, content=(0.04, 0.1, 0.96, 0.8))
     ax.set_axis_off()

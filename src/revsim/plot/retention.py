@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import quantiles
+from revsim.plot.draws import draw_count, is_quantile_form, monthly_quantiles, quantiles
 from revsim.plot.money import format_percent
 from revsim.plot.scenario_link import linked_scenario
 from revsim.plot.style import PALETTE, display_name, house_style
@@ -317,7 +317,7 @@ def cohort_retention_title(ds: xr.Dataset, logo: pd.DataFrame) -> str:
 
 
 def _main_segment(ds: xr.Dataset) -> str:
-    new = ds["new_customers"].sum(("draw", "month"))
+    new = ds["new_customers_mean"].sum("month") if is_quantile_form(ds) else ds["new_customers"].sum(("draw", "month"))
     return str(new["segment"].values[int(np.argmax(new.values))])
 
 
@@ -331,7 +331,7 @@ def retention_heatmaps(ds: xr.Dataset, *, scenario: Any = None, title: str | Non
     ChartUnavailable
         When neither per-cohort results nor the scenario are available.
     """
-    if "cohort_customers" in ds and "cohort_arr" in ds:
+    if "cohort_customers" in ds and "cohort_arr" in ds and not is_quantile_form(ds):
         tables = [cohort_table(ds, kind) for kind in KINDS]
         subtitle = (f"Median over {ds.sizes['draw']:,} simulated draws of each cohort's customers and MRR, "
                     "relative to the month it was won.")
@@ -341,7 +341,7 @@ def retention_heatmaps(ds: xr.Dataset, *, scenario: Any = None, title: str | Non
         draws = expected_retention_draws(ds, scenario, max_age=max(ages))
         tables = [_median_table(draws, kind, ages) for kind in KINDS]
         subtitle = ("Expected retention of a new customer by age, computed from the model's sampled inputs "
-                    f"(median of {ds.sizes['draw']:,} draws): model expectations, not observed cohorts. "
+                    f"(median of {draw_count(ds):,} draws): model expectations, not observed cohorts. "
                     "Revenue includes expansion, so it can exceed 100%.")
         heading = title or retention_title(ds, scenario, logo=tables[0])
     rows = max(len(t) for t in tables)
@@ -374,14 +374,14 @@ def retention_curves(ds: xr.Dataset, ax: Axes | None = None, *, title: str | Non
     if ax is None:
         _, ax = style.house_figure(ds, title or _curves_title(ds),
                                    "Trailing-12-month net and gross revenue retention, defined from month 12: "
-                                   f"median and P10\u2013P90 of {ds.sizes['draw']:,} simulated draws.",
+                                   f"median and P10\u2013P90 of {draw_count(ds):,} simulated draws.",
                                    content=(0.075, 0.12, 0.87, 0.77))
     import pandas as pd
 
     x = pd.DatetimeIndex(months)
     last_values = []
     for name, label, colour in (("nrr_12m", "NRR", PALETTE["primary"]), ("grr_12m", "GRR", PALETTE["gain"])):
-        q = quantiles(ds[name].transpose("draw", "month").values, (0.1, 0.5, 0.9), axis=0)
+        q = monthly_quantiles(ds, name, (0.1, 0.5, 0.9))
         ax.fill_between(x, q[0], q[2], color=colour, alpha=0.18, linewidth=0)
         ax.plot(x, q[1], color=colour, linewidth=3, label=label)
         last_values.append((label, q[1][-1], colour, q[0][-1], q[2][-1]))
@@ -409,8 +409,7 @@ def retention_curves(ds: xr.Dataset, ax: Axes | None = None, *, title: str | Non
 
 
 def _curve_limits(ds: xr.Dataset) -> tuple[float, float]:
-    values = np.concatenate([quantiles(ds[n].transpose("draw", "month").values, (0.1, 0.9), axis=0).ravel()
-                             for n in ("nrr_12m", "grr_12m")])
+    values = np.concatenate([monthly_quantiles(ds, n, (0.1, 0.9)).ravel() for n in ("nrr_12m", "grr_12m")])
     values = values[np.isfinite(values)]
     low, high = min(values.min(), 1.0), max(values.max(), 1.0)
     pad = 0.08 * (high - low)
@@ -418,8 +417,11 @@ def _curve_limits(ds: xr.Dataset) -> tuple[float, float]:
 
 
 def _curves_title(ds: xr.Dataset) -> str:
-    nrr = float(np.nanmedian(ds["nrr_12m"].isel(month=-1).values))
-    grr = float(np.nanmedian(ds["grr_12m"].isel(month=-1).values))
+    if is_quantile_form(ds):
+        nrr, grr = (float(monthly_quantiles(ds, n, (0.5,))[0, -1]) for n in ("nrr_12m", "grr_12m"))
+    else:
+        nrr = float(np.nanmedian(ds["nrr_12m"].isel(month=-1).values))
+        grr = float(np.nanmedian(ds["grr_12m"].isel(month=-1).values))
     when = style.month_label(ds["month"].values[-1])
     verb = "above" if nrr >= 1 else "below"
     return f"NRR ends {verb} 100% at {format_percent(nrr)}, GRR at {format_percent(grr)} ({when})"

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from revsim.plot.draws import currency_of, month_index, total
+from revsim.plot.draws import currency_of, is_quantile_form, month_index, stored_quantiles, total
 from revsim.plot.money import format_count, format_money, format_percent, format_probability
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["ChartTarget", "scenario_targets", "arr_target", "target_draws", "target_probability",
+__all__ = ["ChartTarget", "scenario_targets", "arr_target", "target_draws", "target_probability", "target_chance",
+           "chance_text",
            "format_probability", "format_target_value", "MONEY_METRICS", "RATIO_METRICS"]
 
 MONEY_METRICS = ("arr", "mrr")
@@ -105,6 +106,44 @@ def target_probability(ds: xr.Dataset, target: ChartTarget) -> float:
     with np.errstate(invalid="ignore"):
         reached = values <= target.value if target.below else values >= target.value
     return float(np.mean(reached & np.isfinite(values)))
+
+
+def target_chance(ds: xr.Dataset, target: ChartTarget) -> tuple[float, float]:
+    """The probability of reaching ``target`` as (low, high): equal when known (every draw, or a probability
+    evaluated with the run); from results kept as quantiles, the two stored quantiles the goal lies between
+    bound it (a goal between the P25 and the median of ARR is reached by 50% to 75% of draws). (NaN, NaN)
+    when the results hold no quantiles of its metric."""
+    if target.probability is not None or not is_quantile_form(ds):
+        p = target_probability(ds, target)
+        return p, p
+    from revsim.plot.unavailable import ChartUnavailable
+
+    kept = np.asarray(ds["quantile"].values, dtype=float)
+    try:
+        values = stored_quantiles(ds, target.metric, kept)
+    except ChartUnavailable:
+        return float("nan"), float("nan")
+    if values.ndim > 1:
+        values = values[:, month_index(ds, target.at)]
+    if not np.isfinite(values).all():
+        return float("nan"), float("nan")
+    bounds = np.concatenate([[0.0], kept, [1.0]])
+    # below the i-th stored quantile lies a share kept[i] of the draws: the goal's place among them bounds it
+    place = int(np.searchsorted(values, target.value, side="left"))
+    below_low, below_high = float(bounds[place]), float(bounds[place + 1])
+    if target.below:
+        return below_low, below_high
+    return 1.0 - below_high, 1.0 - below_low
+
+
+def chance_text(ds: xr.Dataset, target: ChartTarget) -> str:
+    """``30%``, or ``50–75%`` when results kept as quantiles only bound it, or ``n/a``."""
+    low, high = target_chance(ds, target)
+    if not np.isfinite(low):
+        return "n/a"
+    if low == high:
+        return format_probability(low)
+    return f"{format_probability(low).rstrip('%')}–{format_probability(high)}"
 
 
 def format_target_value(ds: xr.Dataset, target: ChartTarget) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from revsim.plot.draws import currency_of, total
+from revsim.plot.draws import currency_of, draw_count, is_quantile_form, total
 from revsim.plot.input_labels import format_input
 from revsim.plot.money import format_count, format_money
 from revsim.plot.style import month_label
@@ -50,7 +50,8 @@ def assumptions_table(ds: xr.Dataset) -> pd.DataFrame:
     import pandas as pd
 
     currency = currency_of(ds)
-    arr_end = np.asarray(total(ds, "arr").isel(month=-1).values, dtype=float)
+    # results kept as quantiles keep every draw of the inputs but not of ARR: no influence then
+    arr_end = None if is_quantile_form(ds) else np.asarray(total(ds, "arr").isel(month=-1).values, dtype=float)
     rows = []
     for name in ds.data_vars:
         if not str(name).startswith("param_"):
@@ -64,7 +65,7 @@ def assumptions_table(ds: xr.Dataset) -> pd.DataFrame:
             "distribution": str(da.attrs.get("distribution", "")),
             "units": units,
             "p10": float(p10), "median": float(p50), "p90": float(p90), "mean": float(np.nanmean(values)),
-            "influence": rank_correlation(values, arr_end),
+            "influence": float("nan") if arr_end is None else rank_correlation(values, arr_end),
             "p10_text": format_input(p10, units, currency, p50),
             "median_text": format_input(p50, units, currency, p50),
             "p90_text": format_input(p90, units, currency, p50),
@@ -90,7 +91,7 @@ def run_facts(ds: xr.Dataset) -> list[tuple[str, str]]:
         ("Starting book", f"{format_money(float(ds['initial_arr'].sum()), currency_of(ds))} ARR, "
                           f"{format_count(float(ds['initial_customers'].sum()))} customers"
          if "initial_arr" in ds and "initial_customers" in ds else "n/a"),
-        ("Draws, seed", f"{ds.sizes['draw']:,} draws, seed {attrs.get('seed', 'n/a')}"),
+        ("Draws, seed", f"{draw_count(ds):,} draws, seed {attrs.get('seed', 'n/a')}"),
         ("Run", f"{attrs.get('created_at', 'n/a')} with revsim {attrs.get('revsim_version', 'n/a')}"),
         ("Scenario file", str(attrs.get("scenario_file", "n/a"))),
         ("Scenario SHA-256", str(attrs.get("scenario_sha256", "n/a"))[:16] + "\u2026"),

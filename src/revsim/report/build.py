@@ -99,6 +99,7 @@ def plan_charts(ds: xr.Dataset, *, targets: Sequence[ChartTarget], periods: Sequ
     from revsim.plot.bowtie import bowtie_chart
     from revsim.plot.bridge import bridge_waterfall, default_periods, period_label
     from revsim.plot.distribution import arr_distribution, distribution_months
+    from revsim.plot.draws import is_quantile_form
     from revsim.plot.fan import fan_chart
     from revsim.plot.kpis import kpi_panel
     from revsim.plot.retention import retention_curves, retention_heatmaps
@@ -115,6 +116,9 @@ def plan_charts(ds: xr.Dataset, *, targets: Sequence[ChartTarget], periods: Sequ
     charts.append(Chart("retention", "Retention by age", lambda: retention_heatmaps(ds, scenario=scenario)))
     charts.append(Chart("nrr_grr", "NRR and GRR", lambda: retention_curves(ds).figure))
     charts.append(Chart("kpis", "KPI panel", lambda: kpi_panel(ds).figure))
+    if is_quantile_form(ds):  # one note for the histograms, which need every draw
+        charts.append(Chart("arr_distribution", "ARR distribution", lambda: arr_distribution(ds, -1)))
+        return charts + revops_charts(ds, scenario)
     for index in distribution_months(ds, targets):
         month = str(months[index])[:7]
         charts.append(Chart(f"arr_distribution_{month}", f"ARR distribution, {style.month_label(month)}",

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from revsim.plot import style
-from revsim.plot.draws import currency_of, interval, start_arr, total
-from revsim.plot.money import format_count, format_money, format_money_range, format_percent, format_probability
+from revsim.plot.draws import currency_of, draw_count, month_interval, start_arr
+from revsim.plot.money import format_count, format_money, format_money_range, format_percent
 from revsim.plot.style import PALETTE, house_style
-from revsim.plot.targets import ChartTarget, format_target_value, target_probability
+from revsim.plot.targets import ChartTarget, chance_text, format_target_value, target_chance
 from revsim.plot.input_labels import input_label
 from revsim.report.assumptions import assumptions_table, run_facts
 
@@ -53,21 +53,20 @@ def summary_page(ds: xr.Dataset, targets: Sequence[ChartTarget], contents: Seque
     currency = currency_of(ds)
     months = ds["month"].values
     horizon = style.month_label(months[-1])
-    subtitle = (f"Revenue forecast from {style.month_label(months[0])} to {horizon}: {ds.sizes['draw']:,} "
+    subtitle = (f"Revenue forecast from {style.month_label(months[0])} to {horizon}: {draw_count(ds):,} "
                 f"simulated draws, seed {ds.attrs.get('seed', 'n/a')}, amounts in {currency}.")
     fig, ax = style.house_figure(ds, str(ds.attrs.get("scenario_name", "revsim forecast")), subtitle,
                                  content=(0.04, 0.08, 0.96, 0.5))
     ax.set_axis_off()
-    arr_end = total(ds, "arr").isel(month=-1).values
-    p10, p50, p90 = interval(arr_end)
+    p10, p50, p90 = month_interval(ds, "arr", -1)
     tiles = [("ARR at start", format_money(start_arr(ds), currency), "initial book"),
              (f"ARR in {horizon}", format_money(p50, currency),
               f"P10\u2013P90 {format_money_range(p10, p90, currency)}")]
     if "nrr_12m" in ds and np.isfinite(ds["nrr_12m"].isel(month=-1).values).any():
-        n10, n50, n90 = interval(ds["nrr_12m"].isel(month=-1).values)
+        n10, n50, n90 = month_interval(ds, "nrr_12m", -1)
         tiles.append((f"NRR in {horizon}", format_percent(n50),
                       f"P10\u2013P90 {format_percent(n10)}\u2013{format_percent(n90)}"))
-    c10, c50, c90 = interval(total(ds, "active_customers").isel(month=-1).values)
+    c10, c50, c90 = month_interval(ds, "active_customers", -1)
     tiles.append((f"Customers in {horizon}", format_count(c50),
                   f"P10\u2013P90 {format_count(c10)}\u2013{format_count(c90)}"))
     width = (0.92 - 0.02 * (len(tiles) - 1)) / len(tiles)
@@ -82,17 +81,20 @@ def summary_page(ds: xr.Dataset, targets: Sequence[ChartTarget], contents: Seque
     name_width = 0.27 * fig.get_figwidth() * 72  # the first column, in points
     shown = targets if len(targets) <= 7 else targets[:6]
     for target in shown:
-        probability = target_probability(ds, target)
+        probability, _ = target_chance(ds, target)  # the lower bound when only quantiles bound it
         name, size = style.fit_text(target_name(ds, target), name_width, 13.5, 10.5)
         y -= 0.0125 * name.count("\n")  # a name on two lines takes the room of its second line
         fig.text(0.04, y, name, fontsize=size, color=PALETTE["ink"], va="center", linespacing=1.1)
         fig.text(0.32, y, f"by {style.month_label(target.at)}", fontsize=13, color=PALETTE["muted"], va="center")
         bar = fig.add_axes((0.42, y - 0.014, 0.075, 0.028))
         bar.barh([0], [1], color="#E8ECF1", height=1)
-        bar.barh([0], [probability], color=PALETTE["target"], height=1)
+        bar.barh([0], [np.nan_to_num(probability)], color=PALETTE["target"], height=1)
         bar.set_xlim(0, 1)
         bar.set_axis_off()
-        fig.text(0.505, y, f"{format_probability(probability)} of draws reach it", fontsize=13.5, fontweight="bold",
+        chance = chance_text(ds, target)
+        chance = {"n/a": "n/a: needs every draw"}.get(chance, chance + (" of draws reach it" if "\u2013" not in chance
+                                                                        else " of draws"))
+        fig.text(0.505, y, chance, fontsize=13.5, fontweight="bold",
                  color=PALETTE["target"], va="center", gid="summary-target")
         y -= 0.052 + 0.0125 * name.count("\n")
     if len(shown) < len(targets):
@@ -100,7 +102,8 @@ def summary_page(ds: xr.Dataset, targets: Sequence[ChartTarget], contents: Seque
                  color=PALETTE["muted"], va="center")
         y -= 0.052
 
-    drivers = assumptions_table(ds).head(3)
+    drivers = assumptions_table(ds)
+    drivers = drivers[np.isfinite(drivers["influence"].to_numpy(dtype=float))].head(3)
     y = min(y, 0.38) - 0.035
     if len(drivers) and y - 0.052 * len(drivers) > 0.09:
         fig.text(0.04, y, f"Inputs most correlated with ARR in {horizon}", fontsize=16, fontweight="bold",
@@ -144,11 +147,14 @@ def assumptions_page(ds: xr.Dataset, rows: int = ASSUMPTION_ROWS) -> Figure:
     table = assumptions_table(ds)
     facts = dict(run_facts(ds))
     when = style.month_label(ds["month"].values[-1])
-    title = (f"{input_label(table['input'].iloc[0])} is the input most correlated with ARR" if len(table)
+    ranked = bool(len(table)) and bool(np.isfinite(table["influence"].to_numpy(dtype=float)).any())
+    title = (f"{input_label(table['input'].iloc[0])} is the input most correlated with ARR" if ranked
              else "Key assumptions")
-    fig, ax = style.house_figure(ds, title,
-                                 f"The scenario's structure, and its {len(table)} uncertain inputs ranked by their "
-                                 f"influence on ARR in {when}.", content=(0.04, 0.135, 0.96, 0.62))
+    subtitle = (f"The scenario's structure, and its {len(table)} uncertain inputs ranked by their influence on ARR "
+                f"in {when}." if ranked or not len(table) else
+                f"The scenario's structure, and its {len(table)} uncertain inputs (their influence on ARR needs every "
+                "draw of ARR: the run kept quantiles).")
+    fig, ax = style.house_figure(ds, title, subtitle, content=(0.04, 0.135, 0.96, 0.62))
     # structure facts above the table: (label, x, y, share of the page's width, lines the value may take)
     shown = [("Horizon", 0.04, 0.79, 0.29, 1), ("Segments", 0.35, 0.79, 0.29, 1), ("Starting book", 0.66, 0.79, 0.3, 1),
              ("Funnel stages", 0.04, 0.725, 0.6, 2), ("Growth loops", 0.66, 0.725, 0.3, 2)]

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from revsim.plot.draws import currency_of, interval, start_arr, total
-from revsim.plot.targets import ChartTarget, target_probability
+from revsim.plot.draws import currency_of, month_interval, start_arr
+from revsim.plot.targets import ChartTarget, chance_text, target_chance
 from revsim.report.assumptions import assumptions_table, run_facts
 from revsim.report.pages import input_label, target_name
 
@@ -147,13 +147,12 @@ def _summary_sheet(wb: Any, ds: xr.Dataset, targets: Sequence[ChartTarget]) -> N
         cell.number_format = money
     months = ds["month"].values
     end = str(months[-1])[:7]
-    rows = [(f"ARR in {end}", total(ds, "arr").isel(month=-1).values, money),
-            (f"Customers in {end}", total(ds, "active_customers").isel(month=-1).values, "#,##0")]
+    rows = [(f"ARR in {end}", "arr", money), (f"Customers in {end}", "active_customers", "#,##0")]
     if "nrr_12m" in ds:
-        rows.append((f"NRR, 12 months to {end}", ds["nrr_12m"].isel(month=-1).values, "0.0%"))
-        rows.append((f"GRR, 12 months to {end}", ds["grr_12m"].isel(month=-1).values, "0.0%"))
-    for label, values, fmt in rows:
-        p10, p50, p90 = interval(values)
+        rows.append((f"NRR, 12 months to {end}", "nrr_12m", "0.0%"))
+        rows.append((f"GRR, 12 months to {end}", "grr_12m", "0.0%"))
+    for label, name, fmt in rows:
+        p10, p50, p90 = month_interval(ds, name, -1)
         ws.append([label, *(None if not np.isfinite(v) else v for v in (p10, p50, p90))])
         for cell in ws[ws.max_row][1:]:
             cell.number_format = fmt
@@ -165,11 +164,19 @@ def _summary_sheet(wb: Any, ds: xr.Dataset, targets: Sequence[ChartTarget]) -> N
         cell.font = Font(bold=True)
     for target in targets:
         ws.append([target_name(ds, target), target.metric, target.value if np.isfinite(target.value) else None,
-                   target.at, target.direction, target_probability(ds, target)])
+                   target.at, target.direction, _probability_cell(ds, target)])
         ws.cell(row=ws.max_row, column=6).number_format = "0%"
         ws.cell(row=ws.max_row, column=3).number_format = money if target.metric in ("arr", "mrr") else (
             "0.0%" if target.metric in _PERCENT else "#,##0")
     _widths(ws, {1: 30, 2: 46}, default=16)
+
+
+def _probability_cell(ds: xr.Dataset, target: ChartTarget) -> float | str | None:
+    """The probability of reaching a target; a range as text when results kept as quantiles only bound it."""
+    low, high = target_chance(ds, target)
+    if not np.isfinite(low):
+        return None
+    return low if low == high else f"{chance_text(ds, target)} (bounds from the stored quantiles)"
 
 
 def _assumptions_sheet(wb: Any, ds: xr.Dataset) -> None:

@@ -1,6 +1,6 @@
-"""Reproduce a run from its results file: read the provenance, find the scenario, compare the numbers.
+"""Reproduce a run from its results: read the provenance, find the scenario, compare the numbers.
 
-``results.nc`` records the run's seed and draws, the hash of its scenario, the scenario itself (canonical
+The results (``results.nc`` or a streamed run's ``results.zarr``) record the run's seed and draws, the hash of its scenario, the scenario itself (canonical
 JSON), where the scenario file was, and the hash of every file it read. :func:`read_recorded_run` reads
 that; :func:`recorded_scenario` finds the scenario again (the file when it has not changed since the run,
 else the copy stored in the results); :func:`compare_results` lists every difference between two runs.
@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from revsim.scenario.load import LoadedScenario
 
-__all__ = ["RecordedRun", "read_recorded_run", "recorded_scenario", "compare_results", "version_changes"]
+__all__ = ["RecordedRun", "read_recorded_run", "recorded_scenario", "compare_results", "version_changes",
+           "as_recorded"]
 
 #: Attributes a results file needs to be reproduced.
 REQUIRED_ATTRS = ("seed", "draws", "scenario_sha256", "scenario_file")
@@ -58,35 +59,18 @@ class RecordedRun:
 
 
 def read_recorded_run(path: str | os.PathLike[str]) -> RecordedRun:
-    """Read a results file written by ``revsim run`` (every value, and its provenance attributes).
+    """Read the results of a run (``results.nc``, a ``results.zarr`` store opened lazily, or the output folder
+    holding one; see :func:`revsim.results.reading.open_results`) and their provenance attributes.
 
     Raises
     ------
     InputError
-        When the file does not exist, is a directory, is not netCDF, or lacks the provenance attributes.
+        When the path is not a run's results, cannot be read, or lacks the provenance attributes.
     """
-    import xarray as xr
+    from revsim.results.reading import open_results, results_path
 
-    from revsim.special_files import special_kind
-
-    file = os.fspath(path)
-    if os.path.isdir(file):
-        raise InputError.single("is a directory, expected a results.nc file written by revsim run", file=file)
-    if not os.path.exists(file):
-        raise InputError.single("file not found (expected a results.nc file written by revsim run)", file=file)
-    kind = special_kind(file)
-    if kind is not None:
-        raise InputError.single(f"is {kind}, not a regular file; expected a results.nc file written by revsim run",
-                                file=file)
-    try:
-        with xr.open_dataset(file, engine="h5netcdf") as handle:
-            dataset = handle.load()
-    except PermissionError:
-        raise InputError.single("permission denied: the file cannot be read (check its permissions)", file=file) from None
-    except (OSError, ValueError, TypeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError.single(f"cannot read the file as netCDF results written by revsim run ({reason})",
-                                file=file) from None
+    file = os.fspath(results_path(path))
+    dataset = open_results(file)
     attrs = dataset.attrs
     missing = [name for name in REQUIRED_ATTRS if name not in attrs]
     if missing:
@@ -178,7 +162,7 @@ def compare_results(old: xr.Dataset, new: xr.Dataset) -> list[str]:
         differences.append(f"{name}: in the recorded results, missing from the new ones")
     for name in sorted(set(new.data_vars) - set(old.data_vars)):
         differences.append(f"{name}: in the new results, missing from the recorded ones")
-    for name in [*old.coords, *old.data_vars]:
+    for name in [*old.coords, *old.data_vars]:  # one variable at a time: a recorded store is read lazily
         if name not in new.variables:
             if name in old.coords:
                 differences.append(f"coordinate {name}: missing from the new results")
@@ -191,6 +175,28 @@ def compare_results(old: xr.Dataset, new: xr.Dataset) -> list[str]:
         if str(a) != str(b):
             differences.append(f"attribute {name}: recorded {_short(a)}, now {_short(b)}")
     return differences
+
+
+def as_recorded(new: xr.Dataset, recorded: xr.Dataset) -> xr.Dataset:
+    """``new`` in the form the recorded results hold it: :func:`~revsim.results.storage.stored_form` for a
+    ``results.nc``; its quantile form summarised from chunks of draws as the recorded one was (attribute
+    ``revsim_quantiles = "sketch"``); for a ``results.zarr`` store, each variable cast to the type the store
+    holds it in."""
+    from revsim.results.storage import stored_form
+
+    keep = str(recorded.attrs.get("revsim_keep", "draws"))
+    if keep == "quantiles" and recorded.attrs.get("revsim_quantiles") == "sketch":
+        from revsim.results.storage import quantile_dataset  # summarised from a store: the same way again
+
+        return quantile_dataset(new.chunk({"draw": int(recorded.attrs.get("revsim_draw_chunk", 256))}))
+    if recorded.attrs.get("revsim_store") != "zarr":
+        return stored_form(new, keep if keep in ("draws", "quantiles") else "draws")
+    out = new.copy()
+    for name, da in new.data_vars.items():
+        if name in recorded.data_vars and recorded[name].dtype != da.dtype and recorded[name].dtype.kind in "iuf":
+            out[name] = da.astype(recorded[name].dtype)
+    out.attrs = {**new.attrs, "revsim_keep": keep, "revsim_store": "zarr"}
+    return out
 
 
 def version_changes(old: xr.Dataset, new: xr.Dataset) -> list[str]:
@@ -290,8 +296,8 @@ def _compare_variable(old: xr.DataArray, new: xr.DataArray) -> str | None:
         same = a == b
     elif a.dtype.kind == "M" or b.dtype.kind == "M":
         same = a.astype("datetime64[ns]") == b.astype("datetime64[ns]")
-    else:
-        same = a.astype(str) == b.astype(str)
+    else:  # text: numpy's variable-width strings (a store's coordinates) go through object to compare
+        same = a.astype(object).astype(str) == b.astype(object).astype(str)
     same = np.asarray(same)
     if same.all():
         return None

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from revsim.results.reading import open_results
+
 __all__ = [
     "KEEP_CHOICES",
     "AUTO_DRAWS_LIMIT",
@@ -40,6 +42,9 @@ __all__ = [
     "draws_encoding",
     "stored_form",
     "write_results",
+    "open_results",
+    "store_encoding",
+    "write_store",
 ]
 
 KEEP_CHOICES = ("auto", "draws", "quantiles")
@@ -83,11 +88,19 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 
 def _across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """Quantiles [quantile, ...] and means [...] across draws of ``da`` (draw first), one month at a time.
+    """Quantiles [quantile, ...] and means [...] across draws of ``da`` (draw first).
 
+    In memory: exact, one month at a time. From a lazily opened store (dask arrays): exact for a variable of
+    at most a value per draw and month (read whole: draws x months), else from a :mod:`quantile sketch
+    <revsim.results.quantile_sketch>` built one chunk of draws at a time (:func:`_sketched_across_draws`).
     Non-finite values are left out, as in ``summary.csv``; a cell with no finite draw is NaN.
     """
-    values = da.values
+    if da.chunks is not None and not set(da.dims[1:]) <= {"month"}:
+        return _sketched_across_draws(da)
+    return _exact_across_draws(np.asarray(da.values))
+
+
+def _exact_across_draws(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rest = values.shape[1:]
     quantiles = np.full((len(STORED_QUANTILES), *rest), np.nan)
     means = np.full(rest, np.nan)
@@ -105,13 +118,89 @@ def _across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return quantiles, means
 
 
+#: Most cells (values per draw) one quantile sketch holds: 8,192 cells x 2,048 bins of int32 counts is 64 MB.
+SKETCH_CELLS = 8192
+
+
+#: Most bytes of draws read at once by :func:`_sketched_across_draws`: whole chunks of draws, as many as fit
+#: (fewer reads of a small variable), at least one.
+READ_BYTES = 8 * 2**20
+
+
+def _draw_blocks(da: xr.DataArray) -> list[slice]:
+    """Blocks of whole chunks of draws of a lazily read variable (draw first), each at most
+    :data:`READ_BYTES` as float64 (or one chunk), as slices."""
+    edges = [int(e) for e in (np.cumsum((0, *da.chunks[0])) if da.chunks else (0, da.sizes["draw"]))]
+    most = max(READ_BYTES // (8 * max(int(np.prod(da.shape[1:], dtype=np.int64)), 1)), 1)  # draws per read
+    blocks, start = [], 0
+    for first, last in zip(edges[:-1], edges[1:], strict=True):  # chunk [first, last)
+        if last - start > most and first > start:  # this chunk would overflow the block: close it before
+            blocks.append(slice(start, first))
+            start = first
+    blocks.append(slice(start, edges[-1]))
+    return [block for block in blocks if block.stop > block.start]
+
+
+def _sketched_across_draws(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles and means across draws of a lazily read variable, reading one chunk of draws at a time.
+
+    Means are exact (sums and counts of the finite values). Quantiles come from a
+    :class:`~revsim.results.quantile_sketch.GridSketch` per block of at most :data:`SKETCH_CELLS` cells,
+    within one bin width of the exact ones (see that module). Memory: a chunk of draws and the sketch.
+    """
+    from revsim.results.quantile_sketch import GridSketch, value_range
+
+    rest = da.shape[1:]
+    first = rest[0]
+    per_row = int(np.prod(rest[1:], dtype=np.int64)) if len(rest) > 1 else 1
+    rows = max(1, SKETCH_CELLS // max(per_row, 1))
+    quantiles = np.full((len(STORED_QUANTILES), *rest), np.nan)
+    means = np.full(rest, np.nan)
+    if 0 in rest:  # a variable with an empty dimension (a run without loops): nothing to read
+        return quantiles, means
+    blocks = _draw_blocks(da)
+    integer = da.dtype.kind in "iu"
+    for start in range(0, first, rows):
+        part = da.isel({da.dims[1]: slice(start, start + rows)})
+        cells = int(np.prod(part.shape[1:], dtype=np.int64))
+
+        def read(block: slice, part: xr.DataArray = part, cells: int = cells) -> np.ndarray:
+            return np.asarray(part.isel(draw=block).values, dtype=float).reshape(-1, cells)
+
+        total, count = np.zeros(cells), np.zeros(cells, dtype=np.int64)
+        ranges = []
+        for block in blocks:  # first pass: each cell's range, and the sums for the means
+            values = read(block)
+            finite = np.isfinite(values)
+            total += np.where(finite, values, 0.0).sum(axis=0)
+            count += finite.sum(axis=0)
+            ranges.append(value_range([values]))
+        low, high = value_range([np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges])])
+        sketch = GridSketch(low, high, integer=integer)
+        for block in blocks:  # second pass: the counts on the grid
+            sketch.add(read(block))
+        shape = part.shape[1:]
+        quantiles[:, start:start + rows] = sketch.quantiles(STORED_QUANTILES).reshape(len(STORED_QUANTILES), *shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start:start + rows] = np.where(count > 0, total / np.maximum(count, 1), np.nan).reshape(shape)
+    return quantiles, means
+
+
 def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
-    """The ``--keep quantiles`` form of a run's Dataset (see the module's description)."""
+    """The ``--keep quantiles`` form of a run's Dataset (see the module's description).
+
+    ``ds`` may be in memory (exact quantiles) or a ``results.zarr`` store opened lazily
+    (:func:`~revsim.results.reading.open_results`): then each variable is read one chunk of draws at a time,
+    and the quantiles of variables with more than a value per draw and month (per segment, stage, cohort)
+    come from a quantile sketch, within one bin width (0.05% of the cell's range across draws) of the exact
+    ones; means and the per-month quantiles of totals over segments are exact. The result's attributes then
+    say so: ``revsim_quantiles = "sketch"`` and ``revsim_draw_chunk`` (the draws per chunk read).
+    """
     data: dict[str, xr.Variable] = {}
     for name, da in ds.data_vars.items():
         name = str(name)
         if "draw" not in da.dims or name.startswith("param_"):
-            data[name] = da.variable
+            data[name] = da.variable.compute()  # small: a value per draw at most
             continue
         da = da.transpose("draw", ...)
         rest = da.dims[1:]
@@ -127,7 +216,11 @@ def quantile_dataset(ds: xr.Dataset) -> xr.Dataset:
     out = xr.Dataset(data, coords={name: ds.coords[name] for name in ds.coords})
     out = out.assign_coords(quantile=("quantile", np.array(STORED_QUANTILES),
                                       {"long_name": "quantile across draws"}))
-    out.attrs = {**ds.attrs, "revsim_keep": "quantiles"}
+    out.attrs = {**{k: v for k, v in ds.attrs.items() if k != "revsim_store"}, "revsim_keep": "quantiles"}
+    lazy = [da for da in ds.data_vars.values() if "draw" in da.dims and da.chunks is not None]
+    if lazy:  # sketched: say so, and with which chunks of draws, so that a new run can be summarised the same way
+        out.attrs["revsim_quantiles"] = "sketch"
+        out.attrs["revsim_draw_chunk"] = int(lazy[0].chunks[lazy[0].dims.index("draw")][0])
     return out
 
 
@@ -179,3 +272,34 @@ def write_results(ds: xr.Dataset, path: str | Path, keep: str) -> None:
         write_netcdf(out, Path(path), encoding=draws_encoding(ds))
     else:
         raise ValueError(f"keep must be 'draws' or 'quantiles', got {keep!r}")
+
+
+def store_encoding(ds: xr.Dataset, draw_chunk: int = DRAW_CHUNK) -> dict[str, dict[str, Any]]:
+    """Zarr encoding of a ``results.zarr`` store: chunks of ``draw_chunk`` draws (whole along every other
+    dimension), and every chunk written even when it holds only the fill value, so that
+    :func:`~revsim.results.reading.open_results` can tell a complete store from a truncated one."""
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, da in ds.data_vars.items():
+        if "draw" not in da.dims or da.size == 0:
+            continue
+        encoding[str(name)] = {"chunks": tuple(min(draw_chunk, n) if d == "draw" else n
+                                               for d, n in zip(da.dims, da.shape, strict=True)),
+                               "write_empty_chunks": True}
+    return encoding
+
+
+def write_store(ds: xr.Dataset, path: str | Path, draw_chunk: int = DRAW_CHUNK) -> None:
+    """Write an in-memory run as a ``results.zarr`` store of the ``--keep draws`` form (attributes
+    ``revsim_keep = "draws"``, ``revsim_store = "zarr"``), in one piece.
+
+    Streamed runs write the same store chunk by chunk; this is the form for tests and for converting a
+    ``results.nc`` (``write_store(open_results("results.nc"), "results.zarr")``). Not atomic: write into a
+    temporary path and rename.
+    """
+    out = ds.copy()
+    out.attrs = {**ds.attrs, "revsim_keep": "draws", "revsim_store": "zarr"}
+    for name in out.variables:
+        out[name].encoding = {}
+    with warnings.catch_warnings():  # zarr's notes on string coordinates and consolidated metadata in format 3
+        warnings.filterwarnings("ignore", module="zarr")
+        out.to_zarr(Path(path), mode="w-", encoding=store_encoding(ds, draw_chunk), write_empty_chunks=True)

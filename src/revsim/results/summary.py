@@ -1,4 +1,10 @@
-"""What a run means in a table and in three lines: per-month quantiles, and the human summary."""
+"""What a run means in a table and in three lines: per-month quantiles, and the human summary.
+
+Both read a run in memory or a ``results.zarr`` store opened lazily
+(:func:`revsim.results.reading.open_results`): every metric is a total over segments per draw and month
+(draws x months values, read one chunk of draws at a time, one metric at a time), so the table and the text
+are exactly those of the same run in memory, without holding every variable of every draw.
+"""
 
 from __future__ import annotations
 
@@ -43,11 +49,14 @@ def _total(ds: xr.Dataset, name: str) -> xr.DataArray:
 def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per month and metric: the mean and the :data:`QUANTILES` across draws (long format).
 
-    Metrics are totals over segments: ARR and its movements, customers, the entries into each stage (named
+    Results kept as quantiles (``--keep quantiles``) give the stored quantiles and means instead (net new
+    ARR then has its mean only). Metrics are totals over segments: ARR and its movements, customers, the entries into each stage (named
     after the stage), each loop's entries (``loop:NAME``), net new ARR, and the ratios (NRR, GRR, logo
     churn, pipeline, CAC, payback, LTV:CAC) where the run has them. Months where a ratio is undefined (NRR in
     the first 11 months, which need a year of history) are left empty.
     """
+    if ds.attrs.get("revsim_keep") == "quantiles" or "quantile" in ds.dims:
+        return _table_from_quantiles(ds)
     series: list[tuple[str, str, xr.DataArray]] = []
     for metric, name in _TOTALS:
         series.append((metric, ds[name].attrs.get("units", ""), _total(ds, name)))
@@ -82,6 +91,46 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _table_from_quantiles(ds: xr.Dataset) -> pd.DataFrame:
+    """:func:`summary_table` of results kept as quantiles: the stored quantiles of each total and its mean
+    (the sum of the per-segment means). Net new ARR has its mean only: a sum of four variables has no stored
+    quantiles."""
+    rows: list[tuple[str, str, np.ndarray, np.ndarray]] = []  # metric, units, mean [month], quantiles [q, month]
+
+    def stored(name: str, **where: Any) -> np.ndarray:
+        variable = f"{name}_total" if f"{name}_total" in ds else name
+        kept = np.asarray(ds["quantile"].values, dtype=float)
+        positions = [int(np.flatnonzero(np.isclose(kept, q))[0]) for q in QUANTILES]
+        return np.asarray(ds[variable].sel(where).transpose("quantile", "month").values, dtype=float)[positions]
+
+    def mean(name: str, **where: Any) -> np.ndarray:
+        da = ds[f"{name}_mean"].sel(where)
+        return np.asarray((da.sum("segment") if "segment" in da.dims else da).values, dtype=float)
+
+    for metric, name in _TOTALS:
+        rows.append((metric, ds[name].attrs.get("units", ""), mean(name), stored(name)))
+    net_new = mean("new_arr") + mean("expansion_arr") - mean("contraction_arr") - mean("churned_arr")
+    rows.append(("net_new_arr", ds["new_arr"].attrs.get("units", ""), net_new,
+                 np.full((len(QUANTILES), ds.sizes["month"]), np.nan)))
+    for stage in ds["stage"].values:
+        rows.append((str(stage), "entries per month", mean("stage_entries", stage=stage),
+                     stored("stage_entries", stage=stage)))
+    for loop in ds["loop"].values:
+        rows.append((f"loop:{loop}", "entries per month", mean("loop_entries", loop=loop),
+                     stored("loop_entries", loop=loop)))
+    for name in _RATIOS:
+        if name in ds:
+            rows.append((name, ds[name].attrs.get("units", ""), mean(name), stored(name)))
+    months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
+    frames = []
+    for metric, units, means, quantiles in rows:
+        frame = pd.DataFrame({"month": months, "metric": metric, "units": units, "mean": means})
+        for q, row in zip(QUANTILES, quantiles, strict=True):
+            frame[f"p{round(q * 100)}"] = row
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def format_difference(value: float, kind: str, currency: str) -> str:
     """A signed difference for a reader: ``+$1.2M``, ``-35``, ``+1.4 pts``."""
     if not np.isfinite(value):
@@ -107,7 +156,7 @@ def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
     arr = _total(ds, "arr")
     months = pd.DatetimeIndex(ds["month"].values).strftime("%Y-%m")
     start_arr = float(ds["initial_arr"].sum())
-    end = arr.isel(month=-1)
+    end = arr.isel(month=-1).compute()  # one value per draw (read chunk by chunk from a lazily opened store)
     p10, p50, p90 = (float(end.quantile(q)) for q in (0.1, 0.5, 0.9))
     lines = [
         f"{printable(ds.attrs.get('scenario_name', 'scenario'), lines=False)}: {ds.sizes['draw']:,} draws, seed "
@@ -116,11 +165,12 @@ def summary_text(ds: xr.Dataset, *, scenario: Any = None) -> str:
         f"ARR   {format_money(start_arr, currency)} at start -> {format_money(p50, currency)} in {months[-1]} "
         f"(P10 {format_money(p10, currency)}, P90 {format_money(p90, currency)})",
     ]
-    nrr = ds["nrr_12m"].isel(month=-1)
+    nrr = ds["nrr_12m"].isel(month=-1).compute()
     if np.isfinite(nrr).any():
+        grr = ds["grr_12m"].isel(month=-1).compute()
         lines.append(f"NRR   {_pct(float(nrr.median()))} over the last 12 months (P10 {_pct(float(nrr.quantile(0.1)))}, "
-                     f"P90 {_pct(float(nrr.quantile(0.9)))}); GRR {_pct(float(ds['grr_12m'].isel(month=-1).median()))}")
-    customers = ds["active_customers"].sum("segment").isel(month=-1)
+                     f"P90 {_pct(float(nrr.quantile(0.9)))}); GRR {_pct(float(grr.median()))}")
+    customers = ds["active_customers"].sum("segment").isel(month=-1).compute()
     lines.append(f"Customers {float(customers.median()):,.0f} at horizon (P10 {float(customers.quantile(0.1)):,.0f}, "
                  f"P90 {float(customers.quantile(0.9)):,.0f})")
     if json.loads(ds.attrs.get("targets", "[]") or "[]"):

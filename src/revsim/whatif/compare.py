@@ -57,18 +57,26 @@ class Metric:
 
     def values(self, ds: xr.Dataset) -> np.ndarray:
         """The metric in each draw of a results Dataset (NaN where it is undefined)."""
+        # one month of each draw, read (from a lazily opened results.zarr, chunk by chunk) before summing
         if self.name.startswith("arr_"):
-            return ds["arr"].values.sum(axis=2)[:, self.month].astype(float)
+            return _month(ds, "arr", self.month).sum(axis=1).astype(float)
         if self.name == "customers_at_horizon":
-            return ds["active_customers"].values.sum(axis=2)[:, self.month].astype(float)
+            return _month(ds, "active_customers", self.month).sum(axis=1).astype(float)
         if self.name == "nrr_at_horizon":
-            return ds["nrr_12m"].values[:, self.month].astype(float)
+            return _month(ds, "nrr_12m", self.month).astype(float)
         if self.name == "logo_churn_last_12_months":
-            window = ds["logo_churn"].values[:, max(0, self.month - 11): self.month + 1].astype(float)
+            window = np.asarray(ds["logo_churn"].transpose("draw", "month")
+                                .isel(month=slice(max(0, self.month - 11), self.month + 1)).values, dtype=float)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # draws without customers: NaN
                 return np.nanmean(window, axis=1)
         raise ValueError(f"unknown metric {self.name!r}")  # pragma: no cover
+
+
+def _month(ds: xr.Dataset, name: str, month: int) -> np.ndarray:
+    """Variable ``name`` in month ``month`` of every draw (``[draw]`` or ``[draw, segment]``)."""
+    da = ds[name].isel(month=month)
+    return np.asarray(da.transpose("draw", ...).values)
 
 
 def comparison_metrics(loaded: LoadedScenario) -> list[Metric]:
