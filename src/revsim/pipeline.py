@@ -154,7 +154,9 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     to a temporary path and rename it when this returns: on an error the store is incomplete.
 
     Parameters are those of :func:`run_dataset`; with ``backend`` dask, each task writes its block from its
-    worker, so ``store`` must be on a filesystem the workers share (always, for a local cluster).
+    worker, so ``store`` must be on a filesystem the workers share (always, for a local cluster). The
+    backend's ``chunk_size`` is the draws per block (and per chunk of the store), on dask (default 256) or
+    locally (default: about 128 MB of peak memory per block, :func:`~revsim.engine.memory.stream_chunk`).
 
     Raises
     ------
@@ -179,7 +181,8 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
         at_once = 1 if backend.scheduler else (backend.workers or default_threads())  # workers here, or elsewhere
     else:
         threads = threads or default_threads()
-        chunk = stream_chunk(compiled, draws, threads=threads, cohorts=keep)
+        chunk = min((backend.chunk_size if backend is not None else None)
+                    or stream_chunk(compiled, draws, threads=threads, cohorts=keep), draws)
         at_once = threads
     check_run_memory(compiled, min(draws, chunk * at_once), cohorts=keep)
     path = Path(store).absolute()

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["STORE_NAME", "STORE_ATTRS", "create_store", "write_block", "finish_store", "store_encoding"]
+__all__ = ["STORE_NAME", "STORE_ATTRS", "create_store", "write_block", "finish_store", "store_encoding", "open_store"]
 
 #: The streamed store's name in a run's output directory.
 STORE_NAME = "results.zarr"
@@ -131,7 +131,8 @@ def finish_store(path: Path, attrs: Mapping[str, Any]) -> None:
         zarr.consolidate_metadata(str(path))
 
 
-def open_store(path: Path | str) -> xr.Dataset:
-    """The store at ``path``, opened lazily (dask arrays, one chunk per block of draws)."""
+def open_store(path: Path | str, *, chunked: bool = True) -> xr.Dataset:
+    """The store at ``path``, opened lazily: as dask arrays of one chunk per block of draws, or (not
+    ``chunked``) as arrays read from disk when first used, a variable or a selection at a time."""
     with _quiet():
-        return xr.open_zarr(path)
+        return xr.open_zarr(path, chunks={} if chunked else None)
