@@ -146,7 +146,7 @@ def streams(store: str, compiled: CompiledScenario, *, draws: int, cohorts: bool
 def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathLike[str], *, draws: int, seed: int,
               threads: int | None = None, progress: Callable[[int], None] | None = None,
               cohorts: bool | None = False, backend: Backend | None = None, command: str | None = None,
-              attrs: dict[str, object] | None = None) -> StreamedRun:
+              attrs: dict[str, object] | None = None, client: object | None = None) -> StreamedRun:
     """Run draws ``0 .. draws - 1`` and write their results into a new Zarr store at ``store``, block by block.
 
     The store holds what :func:`run_dataset`'s Dataset holds (its ``--keep draws`` form, see
@@ -157,6 +157,7 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     worker, so ``store`` must be on a filesystem the workers share (always, for a local cluster). The
     backend's ``chunk_size`` is the draws per block (and per chunk of the store), on dask (default 256) or
     locally (default: about 128 MB of peak memory per block, :func:`~revsim.engine.memory.stream_chunk`).
+    ``client``: a ``distributed.Client`` already connected, used in place of the backend's cluster.
 
     Raises
     ------
@@ -174,11 +175,11 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     check_run_options(draws=draws, seed=seed, threads=threads)
     compiled = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
     keep = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
-    on_dask = backend is not None and backend.name == "dask"
+    on_dask = client is not None or (backend is not None and backend.name == "dask")
     if on_dask:
-        assert backend is not None
-        chunk = min(backend.chunk_size or DEFAULT_CHUNK_SIZE, draws)
-        at_once = 1 if backend.scheduler else (backend.workers or default_threads())  # workers here, or elsewhere
+        chunk = min((backend.chunk_size if backend is not None else None) or DEFAULT_CHUNK_SIZE, draws)
+        here = client is None and backend is not None and backend.scheduler is None
+        at_once = (backend.workers or default_threads()) if here else 1  # workers on this machine, or elsewhere
     else:
         threads = threads or default_threads()
         chunk = min((backend.chunk_size if backend is not None else None)
@@ -193,12 +194,16 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
                  attrs={**run_attrs(compiled, seed=seed, draws=draws, command=command), **(attrs or {})})
     del sample
     if on_dask:
+        from contextlib import nullcontext
+
         from revsim.engine.distributed import dask_client
 
-        assert backend is not None
-        with dask_client(workers=backend.workers, scheduler=backend.scheduler) as client:
-            tally = stream_distributed(compiled, seed, draws, store=path, chunk=chunk, client=client, cohorts=keep,
-                                       progress=progress)
+        options = backend or Backend("dask")
+        cluster = nullcontext(client) if client is not None else \
+            dask_client(workers=options.workers, scheduler=options.scheduler)
+        with cluster as connected:
+            tally = stream_distributed(compiled, seed, draws, store=path, chunk=chunk, client=connected,
+                                       cohorts=keep, progress=progress)
     else:
         tally = stream_local(compiled, seed, draws, store=path, chunk=chunk, threads=threads, cohorts=keep,
                              progress=progress)

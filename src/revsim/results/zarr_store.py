@@ -6,7 +6,8 @@ coordinates and attributes of the ``--keep draws`` form of ``results.nc`` (:mod:
 with the attributes ``revsim_keep="draws"`` and ``revsim_store="zarr"``; it opens with ``xr.open_zarr(path)``.
 
 * :func:`create_store` writes the store's metadata first: every variable (full size, no data yet), the
-  coordinates, the variables without a ``draw`` dimension and the run's attributes.
+  coordinates, the variables without a ``draw`` dimension and the run's attributes (its first draw then holds
+  zeros until its block is written).
 * :func:`write_block` writes one block's draws. The store is chunked along ``draw`` at the size of a block,
   so blocks written in parallel (threads, dask workers) never share a chunk.
 * :func:`finish_store` records what is known only at the end (the runaway warnings), checks that every
@@ -35,6 +36,8 @@ __all__ = ["STORE_NAME", "STORE_ATTRS", "create_store", "write_block", "finish_s
 
 #: The streamed store's name in a run's output directory.
 STORE_NAME = "results.zarr"
+#: Values per chunk of the ``draw`` coordinate (written whole when the store is created).
+DRAW_COORDINATE_CHUNK = 2**20
 #: Attributes that mark the streamed form.
 STORE_ATTRS = {"revsim_keep": "draws", "revsim_store": "zarr"}
 
@@ -73,28 +76,28 @@ def create_store(path: Path, sample: xr.Dataset, *, draws: int, chunk: int, larg
                  attrs: Mapping[str, Any]) -> None:
     """Write the metadata of a store for ``draws`` draws shaped like ``sample`` (a Dataset of any draws).
 
-    Variables with a ``draw`` dimension (which comes first) are created at full size without data; the others
-    (coordinates, ``initial_arr``...) are written whole.
+    xarray writes the first draw of ``sample`` with the store's encoding; every variable with a ``draw``
+    dimension (which comes first) is then resized to ``draws`` along it without writing any data, and the
+    ``draw`` coordinate written whole. (A template of lazy dask arrays would do the same through a task
+    graph of every chunk of every variable: 1.5 million tasks for 10^7 draws.)
     """
-    import dask.array
+    import zarr
 
-    data = {}
-    for name, variable in sample.data_vars.items():
-        if "draw" in variable.dims:
-            if variable.dims[0] != "draw":  # pragma: no cover - build_dataset puts draw first
-                raise ValueError(f"{name}: draw must be the first dimension, not {variable.dims}")
-            shape = (draws, *variable.shape[1:])
-            lazy = dask.array.empty(shape, chunks=(chunk, *(max(n, 1) for n in variable.shape[1:])),
-                                    dtype=variable.dtype)
-            data[name] = xr.Variable(variable.dims, lazy, variable.attrs)
-        else:
-            data[name] = variable.variable
-    coords = {name: coord.variable for name, coord in sample.coords.items() if name != "draw"}
-    coords["draw"] = xr.Variable(("draw",), np.arange(draws), sample["draw"].attrs)
-    template = xr.Dataset(data, coords=coords, attrs={**attrs, **STORE_ATTRS})
+    first = sample.isel(draw=slice(0, 1))
+    for name, variable in first.variables.items():
+        if "draw" in variable.dims and variable.dims[0] != "draw":  # pragma: no cover - build_dataset's order
+            raise ValueError(f"{name}: draw must be the first dimension, not {variable.dims}")
+    first = first.assign_coords(draw=xr.Variable(("draw",), np.arange(1), sample["draw"].attrs))
+    first.attrs = {**attrs, **STORE_ATTRS}
+    encoding = store_encoding(sample, chunk=chunk, large=large)
+    encoding["draw"] = {"chunks": (min(draws, DRAW_COORDINATE_CHUNK),)}
     with _quiet():
-        template.to_zarr(path, mode="w-", compute=False, consolidated=True,
-                         encoding=store_encoding(sample, chunk=chunk, large=large))
+        first.to_zarr(path, mode="w-", consolidated=False, encoding=encoding)
+        group = zarr.open_group(str(path), mode="r+")
+        for name, variable in first.variables.items():
+            if "draw" in variable.dims:
+                group[str(name)].resize((draws, *variable.shape[1:]))
+        group["draw"][:] = np.arange(draws)
 
 
 def write_block(path: Path | str, block: xr.Dataset) -> None:
@@ -102,7 +105,7 @@ def write_block(path: Path | str, block: xr.Dataset) -> None:
     draws = block["draw"].values
     names = [name for name, variable in block.data_vars.items() if "draw" in variable.dims and variable.size]
     part = block[names]
-    part = part.drop_vars([name for name in part.coords if "draw" not in part[name].dims])
+    part = part.drop_vars([name for name in part.coords])  # written with the store
     part.attrs = {}
     with _quiet():
         part.to_zarr(path, mode="r+", region={"draw": slice(int(draws[0]), int(draws[-1]) + 1)},
