@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,11 +91,11 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     from revsim.engine.distributed import check_backend_options
     from revsim.engine.compile import compile_scenario
     from revsim.errors import InputError
-    from revsim.pipeline import Backend, run_dataset, run_store, streams
+    from revsim.pipeline import Backend, run_dataset, streams
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.results.storage import resolve_keep, write_results
-    from revsim.results.zarr_store import STORE_NAME, open_store
     from revsim.results.summary import summary_table, summary_text
+    from revsim.results.zarr_store import STORE_NAME
     from revsim.scenario.load import load_scenario
 
     check_backend_options(backend, workers=workers, scheduler=scheduler, chunk_size=chunk_size, threads=threads)
@@ -127,28 +128,9 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     verdicts = diagnostics_attribute(loaded)
     bar = ProgressBar(draws)
     if streamed:
-        done: dict[str, object] = {}
-
-        def write_store(path: Path) -> None:
-            path.unlink()  # the store is a directory in place of the temporary file
-            try:
-                done["run"] = run_store(compiled, path, draws=draws, seed=seed, threads=threads, progress=bar,
-                                        cohorts=cohorts, backend=run_backend, command=command,
-                                        attrs=None if verdicts is None else {"calibration_diagnostics": verdicts})
-            finally:
-                bar.close()
-            done["path"] = path
-
-        def write_summary(path: Path) -> None:
-            # read a variable at a time as the summary asks for it (not as dask arrays: the summary takes
-            # medians over every draw, which dask does not compute)
-            with open_store(done["path"], chunked=False) as results:  # type: ignore[arg-type]
-                summary_table(results).to_csv(path, index=False, float_format="%.10g")
-
-        written = write_files(out_dir, {STORE_NAME: write_store, "summary.csv": write_summary},
-                              replaces=[REPORT_FOLDER, "results.nc"])  # an earlier run's results and report
-        messages = done["run"].warnings  # type: ignore[union-attr]
-        ds = open_store(out_dir / STORE_NAME, chunked=False)
+        attrs = None if verdicts is None else {"calibration_diagnostics": verdicts}
+        ds, messages, written = _stream(out_dir, compiled, draws=draws, seed=seed, threads=threads, bar=bar,
+                                        cohorts=cohorts, backend=run_backend, command=command, attrs=attrs)
         kept = "draws"
     else:
         try:
@@ -179,3 +161,33 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
             for note in report.notes:
                 click.echo(f"note: {note}")
             click.echo(f"wrote {len(report.written)} report files to {out_dir / REPORT_FOLDER}")
+
+
+def _stream(out_dir: Path, compiled: Any, *, bar: Any, attrs: dict[str, object] | None, **options: Any
+            ) -> tuple[Any, list[str], list[Path]]:
+    """Stream the run into ``out_dir/results.zarr`` and write ``summary.csv`` from it, both renamed into place
+    together; return the store (opened lazily), the runaway warnings and the written paths."""
+    from revsim.pipeline import run_store
+    from revsim.results.output_dir import write_files
+    from revsim.results.summary import summary_table
+    from revsim.results.zarr_store import STORE_NAME, open_store
+
+    done: dict[str, Any] = {}
+
+    def write_store(path: Path) -> None:
+        path.unlink()  # the store is a directory in place of the temporary file
+        try:
+            done["run"] = run_store(compiled, path, progress=bar, attrs=attrs, **options)
+        finally:
+            bar.close()
+        done["path"] = path
+
+    def write_summary(path: Path) -> None:
+        # read a variable at a time as the summary asks for it (not as dask arrays: the summary takes medians
+        # over every draw, which dask does not compute)
+        with open_store(done["path"], chunked=False) as results:
+            summary_table(results).to_csv(path, index=False, float_format="%.10g")
+
+    written = write_files(out_dir, {STORE_NAME: write_store, "summary.csv": write_summary},
+                          replaces=[REPORT_FOLDER, "results.nc"])  # an earlier run's results and report
+    return open_store(out_dir / STORE_NAME, chunked=False), done["run"].warnings, written
