@@ -108,8 +108,10 @@ def write_block(path: Path | str, block: xr.Dataset) -> None:
     part = part.drop_vars([name for name in part.coords])  # written with the store
     part.attrs = {}
     with _quiet():
+        # every chunk written, even one that equals the fill value (a block with no ARR at all): a missing
+        # chunk then means a block that was not written (finish_store)
         part.to_zarr(path, mode="r+", region={"draw": slice(int(draws[0]), int(draws[-1]) + 1)},
-                     consolidated=False)
+                     consolidated=False, write_empty_chunks=True)
 
 
 def finish_store(path: Path, attrs: Mapping[str, Any]) -> None:
