@@ -7,11 +7,14 @@ refuses an overflow, records provenance and checks the invariants in the same wa
 
 * :func:`run_raw`: the kernels' outputs (for callers that read a few totals, like goal seeking);
 * :func:`run_dataset`: the results Dataset, checked, with the runaway warnings;
-* :func:`simulate`: the public function, which turns those warnings into :class:`RunawayWarning` warnings.
+* :func:`simulate`: the public function, which turns those warnings into :class:`RunawayWarning` warnings;
+* :func:`run_store`: the streamed run, which writes the Dataset into a Zarr store block by block
+  (:mod:`revsim.streaming`) instead of holding it; :func:`streams` says when ``revsim run`` uses it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable
@@ -19,21 +22,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from revsim.engine.compile import CompiledScenario, compile_scenario
-from revsim.engine.memory import check_run_memory
+from revsim.engine.memory import check_run_memory, fits_comfortably, stream_chunk
 from revsim.engine.run import (
     RawResults,
     RunawayWarning,
     check_flags,
     check_run_options,
+    default_threads,
     keeps_cohorts,
     run_draws,
+    runaway_messages,
 )
 from revsim.scenario.load import LoadedScenario, load_scenario
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["Backend", "RawRun", "run_dataset", "run_raw", "simulate"]
+__all__ = ["Backend", "RawRun", "StreamedRun", "STORE_CHOICES", "run_dataset", "run_raw", "run_store", "simulate",
+           "streams"]
+
+#: ``revsim run --store``: ``netcdf`` holds the run in memory and writes results.nc, ``zarr`` streams it into
+#: results.zarr, ``auto`` streams on dask or when the run would not fit comfortably in memory.
+STORE_CHOICES = ("auto", "netcdf", "zarr")
 
 
 class Backend(NamedTuple):
@@ -50,6 +60,13 @@ class RawRun(NamedTuple):
 
     compiled: CompiledScenario
     raw: RawResults
+    warnings: list[str]
+
+
+class StreamedRun(NamedTuple):
+    """The compiled scenario and the runaway warnings of a run streamed into a store."""
+
+    compiled: CompiledScenario
     warnings: list[str]
 
 
@@ -106,6 +123,93 @@ def run_dataset(scenario: LoadedScenario | CompiledScenario, *, draws: int, seed
     ds = build_dataset(compiled, raw, seed=seed, warnings=messages, command=command)
     check_invariants(ds)
     return ds, messages
+
+
+def streams(store: str, compiled: CompiledScenario, *, draws: int, cohorts: bool | None = False,
+            backend: Backend | None = None) -> bool:
+    """Whether a run is streamed (:func:`run_store`) for the choice ``store`` (:data:`STORE_CHOICES`).
+
+    ``auto`` streams a run on dask (its draws then never travel back to this machine) and a run whose
+    in-memory estimate is above 2 GiB or half the available memory
+    (:func:`~revsim.engine.memory.fits_comfortably`).
+    """
+    if store not in STORE_CHOICES:
+        raise ValueError(f"store must be one of {', '.join(STORE_CHOICES)}, got {store!r}")
+    if store != "auto":
+        return store == "zarr"
+    if backend is not None and backend.name == "dask":
+        return True
+    keep = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
+    return not fits_comfortably(compiled, draws, cohorts=keep)
+
+
+def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathLike[str], *, draws: int, seed: int,
+              threads: int | None = None, progress: Callable[[int], None] | None = None,
+              cohorts: bool | None = False, backend: Backend | None = None, command: str | None = None,
+              attrs: dict[str, object] | None = None, client: object | None = None) -> StreamedRun:
+    """Run draws ``0 .. draws - 1`` and write their results into a new Zarr store at ``store``, block by block.
+
+    The store holds what :func:`run_dataset`'s Dataset holds (its ``--keep draws`` form, see
+    :mod:`revsim.results.zarr_store`), plus ``attrs``; the run holds a few blocks of draws at a time. Write it
+    to a temporary path and rename it when this returns: on an error the store is incomplete.
+
+    Parameters are those of :func:`run_dataset`; with ``backend`` dask, each task writes its block from its
+    worker, so ``store`` must be on a filesystem the workers share (always, for a local cluster). The
+    backend's ``chunk_size`` is the draws per block (and per chunk of the store), on dask (default 256) or
+    locally (default: about 128 MB of peak memory per block, :func:`~revsim.engine.memory.stream_chunk`).
+    ``client``: a ``distributed.Client`` already connected, used in place of the backend's cluster.
+
+    Raises
+    ------
+    InputError
+        For impossible run options, or an input the model cannot use (found when its block is drawn).
+    SimulationError
+        When MRR grows beyond what can be counted in some draw.
+    """
+    from revsim.engine.distributed import DEFAULT_CHUNK_SIZE
+    from revsim.results.dataset import build_dataset, run_attrs
+    from revsim.results.storage import is_large
+    from revsim.results.zarr_store import create_store, finish_store
+    from revsim.streaming import stream_distributed, stream_local
+
+    check_run_options(draws=draws, seed=seed, threads=threads)
+    compiled = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
+    keep = keeps_cohorts(cohorts, draws=draws, months=compiled.n_months, segments=len(compiled.segments))
+    on_dask = client is not None or (backend is not None and backend.name == "dask")
+    if on_dask:
+        chunk = min((backend.chunk_size if backend is not None else None) or DEFAULT_CHUNK_SIZE, draws)
+        here = client is None and backend is not None and backend.scheduler is None
+        at_once = (backend.workers or default_threads()) if here else 1  # workers on this machine, or elsewhere
+    else:
+        threads = threads or default_threads()
+        chunk = min((backend.chunk_size if backend is not None else None)
+                    or stream_chunk(compiled, draws, threads=threads, cohorts=keep), draws)
+        at_once = threads
+    check_run_memory(compiled, min(draws, chunk * at_once), cohorts=keep)
+    path = Path(store).absolute()
+    sample = build_dataset(compiled, RawResults.zeros(compiled, compiled.draw_parameters(seed, 0, 1), cohorts=keep),
+                           seed=seed, provenance=False)
+    create_store(path, sample, draws=draws, chunk=chunk,
+                 large=is_large(draws, compiled.n_months, len(compiled.segments)),
+                 attrs={**run_attrs(compiled, seed=seed, draws=draws, command=command), **(attrs or {})})
+    del sample
+    if on_dask:
+        from contextlib import nullcontext
+
+        from revsim.engine.distributed import dask_client
+
+        options = backend or Backend("dask")
+        cluster = nullcontext(client) if client is not None else \
+            dask_client(workers=options.workers, scheduler=options.scheduler)
+        with cluster as connected:
+            tally = stream_distributed(compiled, seed, draws, store=path, chunk=chunk, client=connected,
+                                       cohorts=keep, progress=progress)
+    else:
+        tally = stream_local(compiled, seed, draws, store=path, chunk=chunk, threads=threads, cohorts=keep,
+                             progress=progress)
+    messages = runaway_messages(compiled, tally, draws)
+    finish_store(path, {"warnings": json.dumps(messages)})
+    return StreamedRun(compiled, messages)
 
 
 def simulate(

@@ -62,6 +62,18 @@ def _wait_until_simulating(proc: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
+def _assert_stops_cleanly(proc: subprocess.Popen[str], signum: int, code: int, name: str) -> None:
+    """Send ``signum`` to a run: it stops within 10 s with exit code ``code``, one line saying nothing was written."""
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    _, stderr = proc.communicate(timeout=120)
+    stopped_after = time.monotonic() - sent
+    assert proc.returncode == code, stderr
+    assert f"interrupted by {name}: nothing was written" in stderr
+    assert "Traceback" not in stderr
+    assert stopped_after < 10, f"took {stopped_after:.1f} s to stop"
+
+
 @pytest.fixture(scope="module")
 def long_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("long") / "long.yaml"
@@ -89,15 +101,7 @@ def test_a_signal_during_a_run_leaves_the_previous_results_untouched(
     proc = _revsim("run", str(long_scenario), "--draws", "2000", "--threads", "2", "--out", str(out), "--force",
                    cwd=tmp_path)
     _wait_until_simulating(proc)
-    proc.send_signal(signum)
-    sent = time.monotonic()
-    stdout, stderr = proc.communicate(timeout=120)
-    stopped_after = time.monotonic() - sent
-
-    assert proc.returncode == code, stderr
-    assert f"interrupted by {name}: nothing was written" in stderr
-    assert "Traceback" not in stderr
-    assert stopped_after < 10, f"took {stopped_after:.1f} s to stop"
+    _assert_stops_cleanly(proc, signum, code, name)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == previous, "the previous results changed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "out"], "a file was left behind"
 
@@ -289,3 +293,35 @@ def test_a_trace_shorter_than_asked_is_never_taken_for_a_posterior() -> None:
     check_complete(SimpleNamespace(posterior=SimpleNamespace(sizes={"chain": 2, "draw": 100})), options)
     with pytest.raises(SimulationError, match=r"returned 2 chain\(s\) x 37 draws instead of 2 x 100"):
         check_complete(SimpleNamespace(posterior=SimpleNamespace(sizes={"chain": 2, "draw": 37})), options)
+
+
+# ------------------------------------------------------------------------------------------- streamed runs
+
+
+@pytest.mark.parametrize(("signum", "code", "name"), [
+    pytest.param(signal.SIGINT, 130, "SIGINT", id="sigint"),
+    pytest.param(signal.SIGTERM, 143, "SIGTERM", id="sigterm"),
+])
+def test_a_signal_during_a_streamed_run_leaves_no_store_and_the_previous_results(
+        long_scenario: Path, base_scenario: Path, tmp_path: Path, signum: int, code: int, name: str) -> None:
+    """The store being written (a temporary folder next to the destination) is removed; the earlier
+    results.zarr and summary.csv stay as they were."""
+    from click.testing import CliRunner
+
+    from revsim.cli.main import cli
+
+    out = tmp_path / "out"
+    first = CliRunner().invoke(cli, ["run", str(base_scenario), "--draws", "3", "--out", str(out), "--quiet",
+                                     "--store", "zarr"])
+    assert first.exit_code == 0, first.output
+    previous = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert "results.zarr/zarr.json" in previous and "summary.csv" in previous
+
+    proc = _revsim("run", str(long_scenario), "--draws", "2000", "--threads", "2", "--out", str(out), "--force",
+                   "--store", "zarr", cwd=tmp_path)
+    _wait_until_simulating(proc)
+    assert any(p.name.startswith(".results.zarr.") for p in out.iterdir()), "the store is written meanwhile"
+    _assert_stops_cleanly(proc, signum, code, name)
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == previous
+    assert sorted(p.name for p in out.iterdir()) == ["results.zarr", "summary.csv"], "a partial store was left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "out"], "a file was left behind"

@@ -198,3 +198,53 @@ def test_force_replaces_the_earlier_report_with_the_results(base_scenario: Path,
     result = _run(base_scenario, str(out), "--force")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["results.nc", "summary.csv"], "the report of other results"
+
+
+# ------------------------------------------------------------------------------------------- streamed runs
+
+
+def test_a_read_only_out_is_refused_before_streaming(base_scenario: Path, read_only: Path) -> None:
+    out = read_only / "out"
+    result = _run(base_scenario, str(out), "--store", "zarr")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --out: cannot write to {out}: ")
+    assert list(read_only.iterdir()) == []
+
+
+def test_a_folder_that_turns_read_only_while_streaming_keeps_the_earlier_results(
+        base_scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block's write fails on the path (exit code 2, the path named): the partial store is removed."""
+    from revsim.results import zarr_store
+
+    out = tmp_path / "out"
+    first = _run(base_scenario, str(out), "--store", "zarr")
+    assert first.exit_code == 0, first.output
+    earlier = _tree(out)
+    written = []
+    real_write = zarr_store.write_block
+
+    def turns_read_only(path: Path, block: object) -> None:
+        if written:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_write(path, block)
+        written.append(path)
+
+    monkeypatch.setattr(zarr_store, "write_block", turns_read_only)
+    result = _run(base_scenario, str(out), "--store", "zarr", "--force", "--threads", "1")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"error: --out: cannot write results.zarr into {out}: the file system is read-only; "
+                             "choose another --out\n")
+    assert written, "the failure came after a block was written"
+    assert _tree(out) == earlier
+
+
+def test_a_disk_that_fills_while_streaming_leaves_nothing(base_scenario: Path, full_disk: Path) -> None:
+    out = full_disk / "out"
+    proc = subprocess.run([sys.executable, "-m", "revsim.cli.main", "run", str(base_scenario), "--draws", "4000",
+                           "--out", str(out), "--quiet", "--store", "zarr"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: cannot write results.zarr into {out}: the device is full (")
+    assert list(full_disk.iterdir()) == [], _tree(full_disk)

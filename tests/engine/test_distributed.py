@@ -118,10 +118,21 @@ def test_cli_runs_on_a_running_scheduler(clients, tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, [*common, "--out", str(tmp_path / "local"), "--threads", "1"])
     assert result.exit_code == 0, result.output
-    with xr.open_dataset(tmp_path / "dask" / "results.nc", engine="h5netcdf") as a, \
+    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == ["results.zarr", "summary.csv"]  # streamed
+    with xr.open_zarr(tmp_path / "dask" / "results.zarr") as a, \
+            xr.open_dataset(tmp_path / "local" / "results.nc", engine="h5netcdf") as b:
+        a, b = a.load(), b.load()
+        assert a.attrs.pop("revsim_store") == "zarr"
+        for name in b.variables:
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=str(name))
+        assert without_run_attrs(a).attrs == without_run_attrs(b).attrs
+    assert (tmp_path / "dask" / "summary.csv").read_bytes() == (tmp_path / "local" / "summary.csv").read_bytes()
+    result = runner.invoke(cli, [*common, "--out", str(tmp_path / "held"), "--backend", "dask", "--scheduler",
+                                 scheduler, "--store", "netcdf"])
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(tmp_path / "held" / "results.nc", engine="h5netcdf") as a, \
             xr.open_dataset(tmp_path / "local" / "results.nc", engine="h5netcdf") as b:
         xr.testing.assert_identical(without_run_attrs(a.load()), without_run_attrs(b.load()))
-    assert (tmp_path / "dask" / "summary.csv").read_bytes() == (tmp_path / "local" / "summary.csv").read_bytes()
 
 
 def test_unreachable_scheduler_is_an_input_error():
@@ -152,3 +163,38 @@ def test_a_task_runs_the_parameters_it_is_given(compiled, local, monkeypatch):
     np.testing.assert_array_equal(outputs["money"], local.money[20:35])
     np.testing.assert_array_equal(params.seg_par, local.params.seg_par[20:35])
     assert params.inputs.keys() == local.params.inputs.keys()
+
+
+# ------------------------------------------------------------------------------------------ streamed runs
+
+
+@pytest.mark.parametrize(("workers", "chunk_size"), [(1, 25), (2, 7)])
+def test_a_streamed_run_on_dask_holds_the_local_run(clients, compiled, workers, chunk_size, tmp_path):
+    """Each task writes its block into the store from its worker: the store holds the local in-memory run."""
+    from test_streaming import assert_store_matches
+
+    from revsim.pipeline import Backend, run_dataset, run_store
+
+    scheduler = clients(workers).scheduler.address
+    store = tmp_path / "results.zarr"
+    run_store(compiled, store, draws=DRAWS, seed=SEED, cohorts=True, command="revsim run",
+              backend=Backend("dask", scheduler=scheduler, chunk_size=chunk_size))
+    ds, _ = run_dataset(compiled, draws=DRAWS, seed=SEED, threads=2, cohorts=True, command="revsim run")
+    assert_store_matches(store, ds)
+    with xr.open_zarr(store) as streamed:
+        assert streamed.chunks["draw"][0] == chunk_size
+
+
+def test_a_streamed_run_on_dask_sends_no_posterior_samples(clients, tmp_path):
+    """A posterior scenario streamed on dask: the workers get the scenario without its samples, and the run
+    is the local one."""
+    from test_streaming import _posterior_scenario, assert_store_matches
+
+    from revsim.pipeline import Backend, run_dataset, run_store
+
+    compiled = compile_scenario(_posterior_scenario(tmp_path, 40_000))
+    store = tmp_path / "results.zarr"
+    run_store(compiled, store, draws=30, seed=SEED, backend=Backend("dask", scheduler=clients(2).scheduler.address,
+                                                                    chunk_size=8))
+    ds, _ = run_dataset(compiled, draws=30, seed=SEED, threads=1)
+    assert_store_matches(store, ds)

@@ -1,10 +1,12 @@
-"""``revsim run``: simulate a scenario, write ``results.nc`` and ``summary.csv``, print a summary."""
+"""``revsim run``: simulate a scenario, write ``results.nc`` (or stream ``results.zarr``) and ``summary.csv``,
+print a summary."""
 
 from __future__ import annotations
 
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +15,7 @@ from revsim.cli.options import OUTPUT_DIR, SEED, allow_files_option, set_option
 
 __all__ = ["run", "default_run_dir"]
 
-OUTPUT_FILES = ["results.nc", "summary.csv"]
+OUTPUT_FILES = ["results.nc", "results.zarr", "summary.csv"]
 #: The folder of ``--report``, inside the output directory; replaced with the results it describes.
 REPORT_FOLDER = "report"
 
@@ -49,6 +51,11 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
               help="What results.nc stores: every draw (compressed float32 above 1,000,000 draws x months x "
                    "segments), or per-month quantiles and means (with every draw of the sampled inputs); auto "
                    "keeps draws up to that size. summary.csv is the same either way.")
+@click.option("--store", type=click.Choice(["auto", "netcdf", "zarr"]), default="auto", show_default=True,
+              help="netcdf: hold the run in memory and write results.nc; zarr: write each block of draws into "
+                   "results.zarr as it is computed (every draw, memory of a few blocks); auto: zarr on dask or "
+                   "when the run would need more than 2 GiB or half the available memory, unless --keep "
+                   "quantiles.")
 @click.option("--cohorts/--no-cohorts", default=None,
               help="Keep every cohort's customers and ARR by age (for the retention heatmap) [default: when the "
                    "run is small: draws x months^2 x segments up to 10 million].")
@@ -68,10 +75,11 @@ def default_run_dir(scenario: str, overrides: tuple[str, ...] = ()) -> Path:
 @allow_files_option
 @reports_errors
 def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int | None, force: bool,
-        quiet: bool, with_report: bool = False, keep: str = "auto", backend: str = "local",
+        quiet: bool, with_report: bool = False, keep: str = "auto", store: str = "auto", backend: str = "local",
         workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
         overrides: tuple[str, ...] = (), cohorts: bool | None = None, accept_diagnostics: bool = False) -> None:
-    """Simulate SCENARIO and write DIR/results.nc (every draw, or per-month quantiles of big runs: --keep) and
+    """Simulate SCENARIO and write DIR/results.nc (every draw, or per-month quantiles of big runs: --keep) or,
+    for runs streamed to disk as they are computed (--store), DIR/results.zarr (every draw); and
     DIR/summary.csv (per-month quantiles).
 
     \b
@@ -81,10 +89,13 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
     """
     from revsim.cli.progress import ProgressBar
     from revsim.engine.distributed import check_backend_options
-    from revsim.pipeline import Backend, run_dataset
+    from revsim.engine.compile import compile_scenario
+    from revsim.errors import InputError
+    from revsim.pipeline import Backend, run_dataset, streams
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.results.storage import resolve_keep, write_results
     from revsim.results.summary import summary_table, summary_text
+    from revsim.results.zarr_store import STORE_NAME
     from revsim.scenario.load import load_scenario
 
     check_backend_options(backend, workers=workers, scheduler=scheduler, chunk_size=chunk_size, threads=threads)
@@ -107,21 +118,34 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
 
         check_report_dir(out_dir / REPORT_FOLDER, force=force)
     command = "revsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    bar = ProgressBar(draws)
-    try:
-        ds, messages = run_dataset(loaded, draws=draws, seed=seed, threads=threads, progress=bar, cohorts=cohorts,
-                                   backend=Backend(backend, workers, scheduler, chunk_size), command=command)
-    finally:
-        bar.close()
+    compiled = compile_scenario(loaded)
+    run_backend = Backend(backend, workers, scheduler, chunk_size)
+    if store == "zarr" and keep == "quantiles":
+        raise InputError.single("--keep quantiles writes results.nc from a run held in memory; a streamed run "
+                                "(--store zarr) keeps every draw in results.zarr: leave out one of them",
+                                path=("--keep",))
+    streamed = keep != "quantiles" and streams(store, compiled, draws=draws, cohorts=cohorts, backend=run_backend)
     verdicts = diagnostics_attribute(loaded)
-    if verdicts is not None:
-        ds.attrs["calibration_diagnostics"] = verdicts
-    table = summary_table(ds)  # from every draw, whatever results.nc keeps
-    kept = resolve_keep(keep, draws=draws, months=ds.sizes["month"], segments=ds.sizes["segment"])
-    written = write_files(out_dir, {
-        "results.nc": lambda path: write_results(ds, path, kept),
-        "summary.csv": lambda path: table.to_csv(path, index=False, float_format="%.10g"),
-    }, replaces=[REPORT_FOLDER])  # an earlier run's report describes other results: removed with them
+    bar = ProgressBar(draws)
+    if streamed:
+        attrs = None if verdicts is None else {"calibration_diagnostics": verdicts}
+        ds, messages, written = _stream(out_dir, compiled, draws=draws, seed=seed, threads=threads, bar=bar,
+                                        cohorts=cohorts, backend=run_backend, command=command, attrs=attrs)
+        kept = "draws"
+    else:
+        try:
+            ds, messages = run_dataset(compiled, draws=draws, seed=seed, threads=threads, progress=bar,
+                                       cohorts=cohorts, backend=run_backend, command=command)
+        finally:
+            bar.close()
+        if verdicts is not None:
+            ds.attrs["calibration_diagnostics"] = verdicts
+        table = summary_table(ds)  # from every draw, whatever results.nc keeps
+        kept = resolve_keep(keep, draws=draws, months=ds.sizes["month"], segments=ds.sizes["segment"])
+        written = write_files(out_dir, {
+            "results.nc": lambda path: write_results(ds, path, kept),
+            "summary.csv": lambda path: table.to_csv(path, index=False, float_format="%.10g"),
+        }, replaces=[REPORT_FOLDER, STORE_NAME])  # an earlier run's report describes other results: removed
     for message in messages:
         click.echo(f"warning: {message}", err=True)
     if not quiet:
@@ -137,3 +161,33 @@ def run(scenario: str, draws: int, seed: int, out_dir: Path | None, threads: int
             for note in report.notes:
                 click.echo(f"note: {note}")
             click.echo(f"wrote {len(report.written)} report files to {out_dir / REPORT_FOLDER}")
+
+
+def _stream(out_dir: Path, compiled: Any, *, bar: Any, attrs: dict[str, object] | None, **options: Any
+            ) -> tuple[Any, list[str], list[Path]]:
+    """Stream the run into ``out_dir/results.zarr`` and write ``summary.csv`` from it, both renamed into place
+    together; return the store (opened lazily), the runaway warnings and the written paths."""
+    from revsim.pipeline import run_store
+    from revsim.results.output_dir import write_files
+    from revsim.results.summary import summary_table
+    from revsim.results.zarr_store import STORE_NAME, open_store
+
+    done: dict[str, Any] = {}
+
+    def write_store(path: Path) -> None:
+        path.unlink()  # the store is a directory in place of the temporary file
+        try:
+            done["run"] = run_store(compiled, path, progress=bar, attrs=attrs, **options)
+        finally:
+            bar.close()
+        done["path"] = path
+
+    def write_summary(path: Path) -> None:
+        # read a variable at a time as the summary asks for it (not as dask arrays: the summary takes medians
+        # over every draw, which dask does not compute)
+        with open_store(done["path"], chunked=False) as results:
+            summary_table(results).to_csv(path, index=False, float_format="%.10g")
+
+    written = write_files(out_dir, {STORE_NAME: write_store, "summary.csv": write_summary},
+                          replaces=[REPORT_FOLDER, "results.nc"])  # an earlier run's results and report
+    return open_store(out_dir / STORE_NAME, chunked=False), done["run"].warnings, written

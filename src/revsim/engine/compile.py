@@ -115,6 +115,36 @@ class CompiledScenario:
         """Paths of the inputs that vary between draws."""
         return [path for path, dist in self.inputs.items() if not dist.is_constant]
 
+    def without_samples(self) -> CompiledScenario:
+        """This scenario without the samples of its file-based inputs (``empirical``, ``posterior``), for
+        machines that receive the draws' sampled inputs (:class:`DrawParameters`) instead of drawing them.
+
+        The structure, the validated settings and every input's description stay; what a file held is
+        replaced by :class:`~revsim.scenario.distributions.samples.SampledElsewhere`, so the result's size does
+        not grow with the posterior's. It cannot draw parameters.
+        """
+        import dataclasses
+
+        from revsim.scenario.distributions.samples import SampledElsewhere, _Samples
+
+        def slim(value: object) -> object:
+            from pydantic import BaseModel
+
+            if isinstance(value, _Samples):
+                return SampledElsewhere.of(value)
+            if isinstance(value, BaseModel):
+                changed = {name: slim(getattr(value, name)) for name in type(value).model_fields}
+                return value.model_copy(update=changed)
+            if isinstance(value, dict):
+                return {key: slim(item) for key, item in value.items()}
+            if type(value) in (list, tuple):
+                return type(value)(slim(item) for item in value)
+            return value
+
+        source = dataclasses.replace(self.source, model=slim(self.model), locations={})
+        inputs = {path: slim(dist) for path, dist in self.inputs.items()}
+        return dataclasses.replace(self, source=source, inputs=inputs)  # type: ignore[arg-type]
+
     def draw_parameters(self, seed: int, start: int, stop: int) -> DrawParameters:
         """Sample every input for draws ``start`` to ``stop - 1``.
 

@@ -9,7 +9,12 @@ the number of workers or the chunk size.
 
 The sampled inputs are drawn once, here, and each task receives those of its draws: workers never read the
 scenario's files (CSV samples, posteriors), so they need revsim but not the files, and cannot draw other
-values than the local run would.
+values than the local run would. Workers receive the scenario without its file samples
+(:meth:`~revsim.engine.compile.CompiledScenario.without_samples`): a task's payload does not grow with the
+posterior's size.
+
+This module's :func:`run_draws_distributed` brings every draw back to this machine (``revsim run --store
+netcdf``); a streamed run (:mod:`revsim.streaming`) has each task write its draws into the store instead.
 
 With no scheduler address a ``LocalCluster`` of worker processes is started on the loopback interface (one
 thread each: the tasks of a worker run side by side, so a worker with several threads runs several chunks at
@@ -166,7 +171,7 @@ def run_draws_distributed(
     params = compiled.draw_parameters(seed, start, stop)
     edges = [*range(start, stop, size), stop]
     chunks = list(zip(edges[:-1], edges[1:], strict=True))
-    shared = client.scatter(compiled, broadcast=True, hash=False)
+    shared = client.scatter(compiled.without_samples(), broadcast=True, hash=False)  # no posterior samples
     run_id = uuid.uuid4().hex[:12]
     futures = [client.submit(_run_chunk, shared, seed, _slice(params, a, b), cohorts,
                              key=f"revsim-draws-{run_id}-{a}-{b}", pure=False)

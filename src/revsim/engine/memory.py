@@ -6,6 +6,10 @@ draws x 120 months), 14 keeping quantiles (20,000 draws x 120 months), about 360
 and segment for a three-stage funnel; the estimate takes 18, and 20 per value of the per-cohort detail of
 ``--cohorts`` (measured 20). Without this check, ``--draws 10000000`` on a long horizon allocated until numpy
 failed, minutes into the run.
+
+A streamed run (``results.zarr``, :mod:`revsim.streaming`) holds only the blocks of draws being computed: its
+peak is that of a few blocks (:func:`stream_chunk` sizes them), whatever the number of draws, and
+:func:`check_run_memory` is asked about those blocks only.
 """
 
 from __future__ import annotations
@@ -18,12 +22,39 @@ from revsim.engine import layout as L
 if TYPE_CHECKING:  # pragma: no cover
     from revsim.engine.compile import CompiledScenario
 
-__all__ = ["run_bytes", "available_bytes", "check_run_memory", "format_bytes"]
+__all__ = ["run_bytes", "available_bytes", "check_run_memory", "format_bytes", "stream_chunk", "BLOCK_BYTES",
+           "STREAM_ABOVE_BYTES"]
 
 #: Peak bytes per int64 value the kernels output, measured: 22 keeping every draw, 14 keeping quantiles.
 PEAK_PER_VALUE = 18
 #: Peak bytes per value of the per-cohort detail (customers and MRR at every age).
 PEAK_PER_COHORT_VALUE = 20
+
+
+#: Estimated peak memory of one block of a streamed run: its draws' outputs, their slice of the Dataset, the write.
+BLOCK_BYTES = 128 * 2**20
+#: Most draws in a block of a streamed run (and a chunk of its store along ``draw``).
+MAX_BLOCK_DRAWS = 4096
+#: ``revsim run --store auto`` streams a run whose in-memory estimate is above this or above half the
+#: memory available, whichever is smaller.
+STREAM_ABOVE_BYTES = 2 * 2**30
+
+
+def stream_chunk(compiled: CompiledScenario, draws: int, *, threads: int, cohorts: bool) -> int:
+    """Draws per block of a streamed run on ``threads`` threads: about :data:`BLOCK_BYTES` of peak memory
+    each, at least four blocks per thread when the run is small (the threads then finish together)."""
+    per_draw, _ = run_bytes(compiled, 1, cohorts=cohorts)
+    by_memory = max(1, BLOCK_BYTES // max(per_draw, 1))
+    balanced = max(1, -(-draws // (4 * threads)))
+    return int(min(by_memory, balanced, MAX_BLOCK_DRAWS))
+
+
+def fits_comfortably(compiled: CompiledScenario, draws: int, *, cohorts: bool) -> bool:
+    """Whether a run held in memory stays under :data:`STREAM_ABOVE_BYTES` and half the available memory."""
+    need, _ = run_bytes(compiled, draws, cohorts=cohorts)
+    available = available_bytes()
+    limit = STREAM_ABOVE_BYTES if available is None else min(STREAM_ABOVE_BYTES, available // 2)
+    return need <= limit
 
 
 def run_bytes(compiled: CompiledScenario, draws: int, *, cohorts: bool) -> tuple[int, int]:
@@ -56,6 +87,8 @@ def format_bytes(n: float) -> str:
 
 def check_run_memory(compiled: CompiledScenario, draws: int, *, cohorts: bool) -> None:
     """Refuse, before anything is allocated, a run that needs more memory than the machine has available.
+
+    ``draws`` are those held in memory at once: the whole run's, or a streamed run's blocks in progress.
 
     Raises
     ------

@@ -22,7 +22,7 @@ from revsim.engine.rng import draw_key, kernel_key
 from revsim.errors import InputError, SimulationError
 
 __all__ = ["RawResults", "RunawayWarning", "run_draws", "default_threads", "check_run_options", "check_flags",
-           "keeps_cohorts", "COHORT_DETAIL_LIMIT"]
+           "check_overflow", "flag_tally", "merge_tallies", "runaway_messages", "keeps_cohorts", "COHORT_DETAIL_LIMIT"]
 
 MAX_DRAWS = 10_000_000
 #: Draws per thread task (at most).
@@ -197,8 +197,14 @@ def check_flags(compiled: CompiledScenario, raw: RawResults) -> list[str]:
     SimulationError
         When MRR grew beyond what can be counted in some draw.
     """
+    check_overflow(compiled, raw)
+    return runaway_messages(compiled, flag_tally(compiled, raw), len(raw.params))
+
+
+def check_overflow(compiled: CompiledScenario, raw: RawResults) -> None:
+    """Raise a :class:`SimulationError` naming the first draw of ``raw`` whose MRR could not be counted."""
     n_loops, n_channels = len(compiled.loops), len(compiled.channels)
-    sources = [*(f"loop '{x}'" for x in compiled.loops), *(f"channel '{x}'" for x in compiled.channels)]
+    sources = _flag_sources(compiled)
     overflow = raw.flags[:, n_loops + n_channels]
     if overflow.any():
         i = int(np.argmax(overflow > 0))
@@ -209,13 +215,41 @@ def check_flags(compiled: CompiledScenario, raw: RawResults) -> list[str]:
             f"draw {raw.params.start + i}: MRR exceeded {L.MONEY_CAP / 100:.3g} {compiled.model.currency} in "
             f"{month}, beyond what revsim can count; the scenario grows without bound ({blame})"
         )
+
+
+def _flag_sources(compiled: CompiledScenario) -> list[str]:
+    return [*(f"loop '{x}'" for x in compiled.loops), *(f"channel '{x}'" for x in compiled.channels)]
+
+
+#: In a :func:`flag_tally`, the first month of a source that never ran away.
+_NEVER = np.iinfo(np.int64).max
+
+
+def flag_tally(compiled: CompiledScenario, raw: RawResults) -> np.ndarray:
+    """What the runaway messages need of ``raw``'s flags, small and mergeable across blocks of draws.
+
+    ``[2, loops + channels]``: the number of draws in which each loop or channel ran away, and the first
+    month (1-based) it did in any of them. Blocks merge with :func:`merge_tallies`.
+    """
+    n_sources = len(compiled.loops) + len(compiled.channels)
+    hits = raw.flags[:, :n_sources]
+    first = np.where(hits > 0, hits, _NEVER).min(axis=0) if len(hits) else np.full(n_sources, _NEVER)
+    return np.stack([(hits > 0).sum(axis=0), first]).astype(np.int64)
+
+
+def merge_tallies(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The :func:`flag_tally` of two blocks of draws together."""
+    return np.stack([a[0] + b[0], np.minimum(a[1], b[1])])
+
+
+def runaway_messages(compiled: CompiledScenario, tally: np.ndarray, draws: int) -> list[str]:
+    """A message for every loop or channel that ran away in some of ``draws`` draws (see :func:`flag_tally`)."""
     messages = []
-    for j, name in enumerate(sources):
-        hit = raw.flags[:, j]
-        if hit.any():
-            first = int(hit[hit > 0].min()) - 1
+    for j, name in enumerate(_flag_sources(compiled)):
+        if tally[0, j]:
+            first = int(tally[1, j]) - 1
             messages.append(
-                f"{name} ran away in {int((hit > 0).sum())} of {len(hit)} draws (first in "
+                f"{name} ran away in {int(tally[0, j])} of {draws} draws (first in "
                 f"{compiled.model.month_label(first)}): its entries were capped at {L.COUNT_CAP:,} a month; "
                 f"results after that month are not meaningful"
             )

@@ -19,7 +19,7 @@ from revsim.results.metrics import add_metrics
 from revsim.results.provenance import make_attrs
 from revsim.scenario.load import referenced_files
 
-__all__ = ["build_dataset", "input_variable_name", "input_variable_names"]
+__all__ = ["build_dataset", "run_attrs", "input_variable_name", "input_variable_names"]
 
 CUSTOMERS = "customers"
 
@@ -87,8 +87,12 @@ def _cohort_variables(compiled: CompiledScenario, raw: RawResults) -> dict[str, 
 
 
 def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, warnings: list[str] | None = None,
-                  command: str | None = None) -> xr.Dataset:
-    """Assemble the Dataset of a run (see ``docs/outputs.md`` for every variable)."""
+                  command: str | None = None, provenance: bool = True) -> xr.Dataset:
+    """Assemble the Dataset of a run (see ``docs/outputs.md`` for every variable).
+
+    Without ``provenance`` the Dataset has no attributes: the slice of a streamed run, whose store holds the
+    run's attributes (:func:`run_attrs`).
+    """
     model = compiled.model
     currency = model.currency
     draws = np.arange(raw.params.start, raw.params.stop)
@@ -162,20 +166,29 @@ def build_dataset(compiled: CompiledScenario, raw: RawResults, *, seed: int, war
 
     ds = xr.Dataset(data, coords=coords)
     ds["month"].attrs["long_name"] = "first day of the simulated month"
-    ds.attrs = make_attrs(
+    if provenance:
+        ds.attrs = run_attrs(compiled, seed=seed, draws=len(draws), warnings=warnings, command=command)
+    add_metrics(ds, compiled, raw.params, aged)
+    return ds
+
+
+def run_attrs(compiled: CompiledScenario, *, seed: int, draws: int, warnings: list[str] | None = None,
+              command: str | None = None) -> dict[str, object]:
+    """The attributes of a run's Dataset: its provenance, currency, horizon, runaway warnings and targets."""
+    model = compiled.model
+    attrs = make_attrs(
         scenario_name=model.name,
         scenario_sha256=compiled.source.sha256,
         scenario_file=compiled.source.file,
         seed=seed,
-        draws=len(draws),
+        draws=draws,
         command=command,
         scenario_data=compiled.source.data,
         input_files=referenced_files(model),
     )
-    ds.attrs["currency"] = currency
-    ds.attrs["start"] = model.start
-    ds.attrs["horizon_months"] = model.horizon_months
-    ds.attrs["warnings"] = json.dumps(warnings or [])
-    ds.attrs["targets"] = json.dumps([t.model_dump() | {"label": t.label} for t in model.targets])
-    add_metrics(ds, compiled, raw.params, aged)
-    return ds
+    attrs["currency"] = model.currency
+    attrs["start"] = model.start
+    attrs["horizon_months"] = model.horizon_months
+    attrs["warnings"] = json.dumps(warnings or [])
+    attrs["targets"] = json.dumps([t.model_dump() | {"label": t.label} for t in model.targets])
+    return attrs

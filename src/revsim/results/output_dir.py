@@ -17,7 +17,8 @@ from revsim.errors import InputError
 
 __all__ = ["check_output_dir", "write_files"]
 
-#: A writer receives a temporary path and writes the whole file there.
+#: A writer receives a temporary path and writes the whole file there (or, in place of that empty file, a
+#: whole directory: a Zarr store).
 Writer = Callable[[Path], None]
 
 
@@ -79,11 +80,15 @@ def write_files(out_dir: Path, writers: Mapping[str, Writer], *, replaces: Seque
                 temporary.append(Path(tmp))
                 os.close(fd)
             writers[name](Path(tmp))
-            os.chmod(tmp, _file_mode())  # mkstemp makes files private; outputs get the usual permissions
+            if not Path(tmp).is_dir():
+                os.chmod(tmp, _file_mode())  # mkstemp makes files private; outputs get the usual permissions
         current = None
         # A signal during the renames takes effect once they are all done: the set of files is never mixed.
         with deferred_interruption("stopped after the results were written"):
             obsolete = _set_aside(out_dir, [n for n in replaces if n not in writers])
+            # a directory cannot replace another in one rename: the earlier one is set aside first
+            obsolete += _set_aside(out_dir, [name for name, tmp in zip(writers, temporary, strict=True)
+                                             if tmp.is_dir() or (out_dir / name).is_dir()])
             for (name, _), tmp in zip(writers.items(), temporary, strict=True):
                 os.replace(tmp, out_dir / name)
                 written.append(out_dir / name)
@@ -92,7 +97,7 @@ def write_files(out_dir: Path, writers: Mapping[str, Writer], *, replaces: Seque
     except BaseException as exc:
         for tmp in temporary:
             try:
-                tmp.unlink(missing_ok=True)
+                shutil.rmtree(tmp) if tmp.is_dir() and not tmp.is_symlink() else tmp.unlink(missing_ok=True)
             except OSError:
                 pass
         if created and len(written) < len(writers):

@@ -333,3 +333,37 @@ def _build_posterior(params: dict[str, Any], domain: str, base_dir: Path | None,
     shift, scale = _shift_scale(params, path)
     return Posterior(samples, source=written, var=var, coords=tuple(selected), group=str(file.resolve()),
                      path=str(file.resolve()), shift=shift, scale=scale)
+
+
+@dataclass(frozen=True, eq=False)
+class SampledElsewhere(Distribution):
+    """What a machine that receives draws already sampled needs of a distribution read from a file: its
+    description, mean and support, without the file's samples (which can be hundreds of megabytes).
+
+    :meth:`CompiledScenario.without_samples <revsim.engine.compile.CompiledScenario.without_samples>` puts
+    these in place of ``empirical`` and ``posterior`` inputs before a scenario is sent to dask workers.
+    """
+
+    description: str
+    mean_value: float
+    low: float
+    high: float
+    kind: str = "sampled elsewhere"
+    group: str | None = None
+
+    @classmethod
+    def of(cls, dist: Distribution) -> SampledElsewhere:
+        low, high = dist.support()
+        return cls(dist.describe(), dist.mean(), low, high, kind=dist.kind, group=dist.group)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        raise RuntimeError(f"{self.description} is drawn where the run started, not here")
+
+    def mean(self) -> float:
+        return self.mean_value
+
+    def describe(self) -> str:
+        return self.description
+
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
