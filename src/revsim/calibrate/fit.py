@@ -223,6 +223,18 @@ def plan_blocks(history: History, context: ScenarioContext, *, retention: str = 
                              planned_seasonality=any(v is not None for v in season))
         blocks.append(VolumeBlock(volume, priors, plan_growth=growth,
                                   plan_seasonality=np.array([np.zeros(12) if v is None else v for v in season])))
+        planned = []
+        stages = next((b.planned_stages() for b in blocks if isinstance(b, FunnelBlock)), [])
+        if stages:
+            planned.append(f"months in stage of {', '.join(stages)}")
+        names = plan_channels
+        if "growth" not in (priors or {}) and any(v is not None for v in growth):
+            planned.append(f"growth of {', '.join(n for n, v in zip(names, growth, strict=True) if v is not None)}")
+        if volume.seasonal and any(v is not None for v in season):
+            planned.append(f"seasonality of {', '.join(n for n, v in zip(names, season, strict=True) if v is not None)}")
+        if planned:
+            notes.append(f"the priors of the {'; '.join(planned)} are centred on the scenario's values (a prior in its "
+                         "calibration block replaces them)")
         if not volume.seasonal:
             notes.append(f"{funnel.file}: {len(funnel.months)} months of history; monthly seasonality needs 24 "
                          "and was not estimated")

@@ -254,6 +254,11 @@ class FunnelBlock:
                     offset[k, s] = value.centre - location[k]
         return location, sigma, offset
 
+    def planned_stages(self) -> list[str]:
+        """The stages whose months' prior is centred on the scenario's months."""
+        return [stage for stage in self.data.stages if not self._overridden("months_in_stage", stage)
+                and any(key[0] == stage for key in self.plan_months)]
+
     def _months_typical(self) -> Any:
         """Each stage's pooled months in stage: the scenario's override, else the plan-centred default whose
         location and spread are data of the compiled model (a plan with other values is the same structure)."""
@@ -600,7 +605,14 @@ class VolumeBlock:
         return mean, sd
 
     def _growth(self, dims: Any) -> Any:
+        """Each channel's growth: the scenario's override, else the plan-centred default, whose mean and sd are data
+        of the compiled model.
+
+        The default is a normal truncated to the default's bounds, written as a normal density on a variable
+        sampled inside the bounds: the truncation's normalising constant depends only on the data, so the posterior
+        is the same, and the compiled code holds no call to SciPy's normal CDF (numba could not cache it)."""
         import pymc as pm
+        from pymc.distributions.transforms import Interval
 
         if "growth" in (self.priors or {}):
             return to_pymc("growth", prior_for("growth", self.priors), dims=dims)
@@ -608,8 +620,8 @@ class VolumeBlock:
         mean, sd = self.growth_plan()
         if dims is None:
             mean, sd = mean[0], sd[0]
-        return pm.TruncatedNormal("growth", mu=pm.Data("growth_prior_mean", mean), sigma=pm.Data("growth_prior_sd", sd),
-                                  lower=default.low, upper=default.high, **({"dims": dims} if dims else {}))
+        return pm.Normal("growth", mu=pm.Data("growth_prior_mean", mean), sigma=pm.Data("growth_prior_sd", sd),
+                         default_transform=Interval(default.low, default.high), **({"dims": dims} if dims else {}))
 
     def coords(self) -> dict[str, list[str]]:
         coords: dict[str, list[str]] = {}
