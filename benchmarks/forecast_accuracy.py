@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> None:
                              "where the history has sBG retention; auto (the plan's) for the others]")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plan-shift-seed", type=int, default=None,
-                        help="move the centre of every guessed interval of the simulated companies' plans off the truth "
-                             "(by up to a factor 1.22 either way, the truth staying inside), seeded; by default the "
-                             "plan's intervals are centred on the truth")
+                        help="move the centre of every guessed interval of the simulated companies' plans off the "
+                             "truth (by up to a factor 1.22 either way, the truth staying inside), seeded; by default "
+                             "the plan's intervals are centred on the truth")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "forecast_accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)

@@ -227,11 +227,12 @@ def plan_blocks(history: History, context: ScenarioContext, *, retention: str = 
         stages = next((b.planned_stages() for b in blocks if isinstance(b, FunnelBlock)), [])
         if stages:
             planned.append(f"months in stage of {', '.join(stages)}")
-        names = plan_channels
-        if "growth" not in (priors or {}) and any(v is not None for v in growth):
-            planned.append(f"growth of {', '.join(n for n, v in zip(names, growth, strict=True) if v is not None)}")
-        if volume.seasonal and any(v is not None for v in season):
-            planned.append(f"seasonality of {', '.join(n for n, v in zip(names, season, strict=True) if v is not None)}")
+        with_growth = [n for n, v in zip(plan_channels, growth, strict=True) if v is not None]
+        with_season = [n for n, v in zip(plan_channels, season, strict=True) if v is not None]
+        if "growth" not in (priors or {}) and with_growth:
+            planned.append(f"growth of {', '.join(with_growth)}")
+        if volume.seasonal and with_season:
+            planned.append(f"seasonality of {', '.join(with_season)}")
         if planned:
             notes.append(f"the priors of the {'; '.join(planned)} are centred on the scenario's values (a prior in its "
                          "calibration block replaces them)")

@@ -268,7 +268,8 @@ class FunnelBlock:
         if any(self._overridden("months_in_stage", stage) for stage in self.data.stages):
             from revsim.scenario.distributions import LogNormal
 
-            fallback = {stage: LogNormal(float(location[k]), float(sigma[k])) for k, stage in enumerate(self.data.stages)}
+            fallback = {stage: LogNormal(float(location[k]), float(sigma[k]))
+                        for k, stage in enumerate(self.data.stages)}
             return self._stage_prior("months_in_stage", "months_typical", fallback)
         return pm.LogNormal("months_typical", mu=pm.Data("months_typical_prior_location", location),
                             sigma=pm.Data("months_typical_prior_sigma", sigma), dims="stage")
