@@ -14,7 +14,9 @@ import pytest
 from calibration_workers import SLOW_STAGE_TRUTH
 
 from revsim.calibrate.context import context_from_scenario
+from revsim.calibrate.fit import plan_blocks
 from revsim.calibrate.funnel import FunnelBlock, VolumeBlock, funnel_data, volume_data
+from revsim.calibrate.history import History
 from revsim.calibrate.plan_priors import Z90, PlanValue
 from revsim.calibrate.priors import parse_prior_override
 from revsim.calibrate.synthetic import funnel_counts
@@ -52,11 +54,26 @@ def test_the_plan_values_are_read_with_their_spread() -> None:
     assert "outbound" not in context.plan_seasonality
 
 
-def _funnel() -> Any:
+def _funnel(months: int = 30) -> Any:
     truth = SLOW_STAGE_TRUTH
     return funnel_counts(volume=300, growth=0.01, dispersion=0.02, conversion=truth["conversion"],
-                         months_in_stage=truth["months_in_stage"], months=30, rng=np.random.default_rng(1),
+                         months_in_stage=truth["months_in_stage"], months=months, rng=np.random.default_rng(1),
                          stages=truth["stages"], segments=truth["segments"])
+
+
+def test_the_calibration_says_which_priors_the_plan_centres() -> None:
+    context = context_from_scenario(scenario_from_dict(PLAN))
+    blocks, _, notes = plan_blocks(History(funnel=_funnel(months=18)), context)
+    assert ("the priors of the months in stage of lead, opportunity; growth of inbound; seasonality of inbound are "
+            "centred on the scenario's values") in " ".join(notes)
+    assert any("18 months of history; the monthly seasonality is estimated around the scenario's" in n for n in notes)
+    funnel = next(b for b in blocks if isinstance(b, FunnelBlock))
+    location, sigma, offset = funnel.months_plan()
+    np.testing.assert_allclose(np.exp(location), [0.05, math.sqrt(3.3 * 7.5)])
+    assert offset[1].tolist() == pytest.approx([0.0, math.log(8 / math.sqrt(3.3 * 7.5))])
+    # the history has no channel column: its volume is the plan's only channel entering at the first stage
+    volume = next(b for b in blocks if isinstance(b, VolumeBlock))
+    assert volume.data.seasonal and volume.growth_plan()[0][0] == pytest.approx(0.015)
 
 
 def _draw(block: Any, names: list[str]) -> dict[str, np.ndarray]:
