@@ -254,3 +254,41 @@ def funnel_stages_fit() -> dict[str, Any]:
                            pt.as_tensor(lag_matrix(trials)), pt.as_tensor(trials[:, 0]),
                            pt.as_tensor(conversions)).eval()
     return {"months": months, "divergences": result.divergences, "empty_stage_logp": np.asarray(logp)}
+
+
+#: A slow sales cycle that monthly counts barely identify (``slow_stage_fits``): months in opportunity per segment,
+#: and the plan's months, off the truth by a quarter, with 90% intervals a factor 1.5 either way.
+SLOW_STAGE_TRUTH = {"stages": ["lead", "opportunity", "won"], "segments": ["commercial", "enterprise"],
+                    "conversion": [[0.3, 0.22], [0.3, 0.18]], "months_in_stage": [[0.5, 5.0], [0.5, 8.0]],
+                    "plan_months": {"commercial": 6.25, "enterprise": 10.0}}
+
+
+def slow_stage_fits() -> dict[str, Any]:
+    """The funnel of :data:`SLOW_STAGE_TRUTH` on 48 months of synthetic counts, calibrated with the default prior on
+    the months in stage and with the prior centred on the plan (the same compiled model: the prior's location
+    is data)."""
+    import math
+
+    from revsim.calibrate.context import ScenarioContext
+    from revsim.calibrate.fit import FitOptions, fit
+    from revsim.calibrate.history import History
+    from revsim.calibrate.plan_priors import Z90, PlanValue
+    from revsim.calibrate.synthetic import funnel_counts
+
+    truth = SLOW_STAGE_TRUTH
+    funnel = funnel_counts(volume=600, growth=0.01, dispersion=0.02, conversion=truth["conversion"],
+                           months_in_stage=truth["months_in_stage"], months=48, rng=np.random.default_rng(5),
+                           seasonality=[1.0, 1.05, 1.1, 1.05, 1.0, 0.95, 0.85, 0.85, 1.05, 1.1, 1.05, 0.95],
+                           stages=truth["stages"], segments=truth["segments"], shares=[0.6, 0.4])
+    history = History(funnel=funnel)
+    spread = math.log(1.5) / Z90
+    plan = {("opportunity", None): PlanValue(math.log(truth["plan_months"]["commercial"]), spread),
+            ("opportunity", "enterprise"): PlanValue(math.log(truth["plan_months"]["enterprise"]), spread)}
+    out: dict[str, Any] = {}
+    for name, months in (("default", {}), ("plan", plan)):
+        context = ScenarioContext(stages=truth["stages"], segments=truth["segments"], plan_months=months)
+        result = fit(history, context, FitOptions(draws=500, tune=500, chains=2, seed=11))
+        values = np.asarray(result.posterior["months_in_stage"].sel(stage="opportunity").values, dtype=float)
+        out[name] = {"months": values.reshape(-1, values.shape[-1]), "divergences": result.divergences,
+                     "compiled_from": result.compiled_from}
+    return out

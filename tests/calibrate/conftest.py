@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 from calibration_helpers import EXAMPLE_HISTORY, EXAMPLE_SCENARIO, QUICK, in_fresh_process, unidentified_retention
-from calibration_workers import arr_coverage, funnel_coverage, funnel_stages_fit, joint_fit, retention_fits
+from calibration_workers import (
+    arr_coverage,
+    funnel_coverage,
+    funnel_stages_fit,
+    joint_fit,
+    retention_fits,
+    slow_stage_fits,
+)
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
               "--seed", str(QUICK["seed"])]
@@ -123,6 +130,7 @@ JOBS: dict[str, tuple[str | tuple[str, ...], Callable[[Path], Any]]] = {
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
     "arr_coverage": ("test_forecast_coverage.py", lambda work: in_fresh_process(arr_coverage)),
     "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
+    "slow_stage": ("test_plan_priors.py", lambda work: in_fresh_process(slow_stage_fits)),
     "twice": (("test_reproducible.py", "test_company_history.py"), _twice_in_fresh_processes),
     "gated": ("test_gate.py", _gated),
     "accepted": ("test_gate.py", lambda work: _gated(work, "--accept-diagnostics")),

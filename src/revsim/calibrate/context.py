@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from revsim.calibrate.history import History, month_index
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from revsim.calibrate.plan_priors import PlanValue
     from revsim.calibrate.priors import PriorOverride
     from revsim.scenario.load import LoadedScenario
 
@@ -44,6 +47,11 @@ class ScenarioContext:
     start: int | None = None  # month index of the scenario's start
     priors: dict[str, PriorOverride] = field(default_factory=dict)
     has_scenario: bool = False
+    #: The plan's values that centre default priors (:mod:`revsim.calibrate.plan_priors`): months in stage by
+    #: (stage, segment or None), growth and log seasonal effects by channel.
+    plan_months: dict[tuple[str, str | None], PlanValue] = field(default_factory=dict)
+    plan_growth: dict[str, PlanValue] = field(default_factory=dict)
+    plan_seasonality: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def referral_loop(self) -> LoopInfo | None:
@@ -57,7 +65,9 @@ class ScenarioContext:
 
 
 def context_from_scenario(loaded: LoadedScenario) -> ScenarioContext:
-    """The structure of a loaded scenario."""
+    """The structure of a loaded scenario, and the plan's values that centre default priors."""
+    from revsim.calibrate.plan_priors import plan_growth, plan_months, plan_seasonality
+
     model = loaded.model
     segments = model.segment_names
     first_stage = model.stage_names[0]
@@ -79,7 +89,9 @@ def context_from_scenario(loaded: LoadedScenario) -> ScenarioContext:
     priors = dict(model.calibration.priors) if model.calibration is not None else {}
     return ScenarioContext(stages=model.stage_names, segments=segments, channels=channels, loops=loops,
                            contract_months=contract, onboarding_months=onboarding, retention_models=retention,
-                           book_mrr=book, start=month_index(model.start), priors=priors, has_scenario=True)
+                           book_mrr=book, start=month_index(model.start), priors=priors, has_scenario=True,
+                           plan_months=plan_months(model), plan_growth=plan_growth(model),
+                           plan_seasonality=plan_seasonality(model))
 
 
 def context_without_scenario(history: History) -> ScenarioContext:

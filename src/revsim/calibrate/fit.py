@@ -169,6 +169,16 @@ def align_segments(history: History, segments: list[str] | None) -> History:
     return replace(history, funnel=funnel(history.funnel), cohorts=cohorts(history.cohorts), mrr=mrr(history.mrr))
 
 
+def _plan_channels(funnel: FunnelHistory, context: ScenarioContext) -> list[str | None]:
+    """The scenario's channel behind each channel of the funnel history (None where there is none): the channel
+    of the same name, or, without a channel column, the scenario's only channel entering at the first stage."""
+    if funnel.channels is not None:
+        return [name if name in context.channels else None for name in funnel.channels]
+    first = context.stages[0] if context.stages else None
+    entering = [name for name, stage in context.channels.items() if stage == first]
+    return [entering[0] if len(entering) == 1 else None]
+
+
 def plan_blocks(history: History, context: ScenarioContext, *, retention: str = "auto",
                 layout: History | None = None) -> tuple[list[Any], History, list[str]]:
     """The model blocks the history supports, the history on one segment list, and notes for the user.
@@ -191,7 +201,7 @@ def plan_blocks(history: History, context: ScenarioContext, *, retention: str = 
             notes.append(f"{funnel.file}: no two consecutive stages are observed for the same segment and channel; "
                          "stage conversions were not estimated")
         else:
-            blocks.append(FunnelBlock(data, priors, layout=layout_funnel))
+            blocks.append(FunnelBlock(data, priors, layout=layout_funnel, plan_months=context.plan_months))
             if funnel.channels is None and context.has_scenario:
                 late = [f"channel '{c}' enters at {s}" for c, s in context.channels.items()
                         if s != context.stages[0] and s in data.next_stages]
@@ -206,10 +216,32 @@ def plan_blocks(history: History, context: ScenarioContext, *, retention: str = 
         if (funnel.channels is None and loop is not None and history.referrals is not None and context.stages
                 and loop.target == context.stages[0]):
             subtract = _on_months(history.referrals.referred, history.referrals.months, funnel.months)
-        blocks.append(VolumeBlock(volume_data(funnel, subtract=subtract, order=context.stages), priors))
-        if len(funnel.months) < 24:
+        plan_channels = _plan_channels(funnel, context)
+        growth = [context.plan_growth.get(name) if name else None for name in plan_channels]
+        season = [context.plan_seasonality.get(name) if name else None for name in plan_channels]
+        volume = volume_data(funnel, subtract=subtract, order=context.stages,
+                             planned_seasonality=any(v is not None for v in season))
+        blocks.append(VolumeBlock(volume, priors, plan_growth=growth,
+                                  plan_seasonality=np.array([np.zeros(12) if v is None else v for v in season])))
+        planned = []
+        stages = next((b.planned_stages() for b in blocks if isinstance(b, FunnelBlock)), [])
+        if stages:
+            planned.append(f"months in stage of {', '.join(stages)}")
+        with_growth = [n for n, v in zip(plan_channels, growth, strict=True) if v is not None]
+        with_season = [n for n, v in zip(plan_channels, season, strict=True) if v is not None]
+        if "growth" not in (priors or {}) and with_growth:
+            planned.append(f"growth of {', '.join(with_growth)}")
+        if volume.seasonal and with_season:
+            planned.append(f"seasonality of {', '.join(with_season)}")
+        if planned:
+            notes.append(f"the priors of the {'; '.join(planned)} are centred on the scenario's values (a prior in its "
+                         "calibration block replaces them)")
+        if not volume.seasonal:
             notes.append(f"{funnel.file}: {len(funnel.months)} months of history; monthly seasonality needs 24 "
                          "and was not estimated")
+        elif len(funnel.months) < 24:
+            notes.append(f"{funnel.file}: {len(funnel.months)} months of history; the monthly seasonality is "
+                         "estimated around the scenario's (24 months would be needed without it)")
 
     if history.cohorts is not None:
         blocks.append(_retention_block(history.cohorts, context, retention, notes))

@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 
 from revsim.calibrate.history import FunnelHistory, month_index
-from revsim.calibrate.priors import PriorOverride, prior_for, to_pymc
+from revsim.calibrate.plan_priors import PlanValue
+from revsim.calibrate.priors import PRIORS, PriorOverride, prior_for, to_pymc
 
 __all__ = ["FunnelData", "funnel_data", "FunnelBlock", "VolumeData", "volume_data", "VolumeBlock",
            "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp"]
@@ -183,6 +184,9 @@ class FunnelBlock:
     #: channel and traffic weights): the block's own data by default; a backtest gives every origin the whole
     #: history's, so that its origins have one model structure and share one compiled model.
     layout: FunnelData | None = None
+    #: The scenario's months in stage, by (stage, segment or None), centring the default priors of the months
+    #: (:mod:`revsim.calibrate.plan_priors`).
+    plan_months: dict[tuple[str, str | None], PlanValue] = field(default_factory=dict)
 
     def _layout(self) -> FunnelData:
         own, other = self.data, self.layout
@@ -199,18 +203,76 @@ class FunnelBlock:
             coords["channel"] = list(self.data.channels)
         return coords
 
-    def _stage_prior(self, name: str, variable: str) -> Any:
-        """One variable over stages, or one per stage when the scenario overrides some stages' priors."""
+    def _stage_prior(self, name: str, variable: str, fallback: dict[str, Any] | None = None) -> Any:
+        """One variable over stages, or one per stage when the scenario overrides some stages' priors.
+
+        ``fallback[stage]`` replaces the default for a stage whose prior the scenario does not override.
+        """
         import pymc as pm
         import pytensor.tensor as pt
 
-        priors = [prior_for(name, self.priors, stage=stage) for stage in self.data.stages]
+        fallback = fallback or {}
+        priors = [prior_for(name, self.priors, stage=stage) if self._overridden(name, stage) or stage not in fallback
+                  else fallback[stage] for stage in self.data.stages]
         if all(p == priors[0] for p in priors):
             value = to_pymc(variable, priors[0], dims="stage")
             return pt.as_tensor(value)
         parts = [pt.as_tensor(to_pymc(f"{variable}_{stage}", p)) for stage, p in zip(self.data.stages, priors,
                                                                                      strict=True)]
         return pm.Deterministic(variable, pt.stack(parts), dims="stage")
+
+    def _overridden(self, name: str, stage: str) -> bool:
+        priors = self.priors or {}
+        return name in priors or f"{name}.{stage}" in priors
+
+    def months_plan(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The default prior of the months: ``(location[stage], sigma[stage], offset[stage, segment])`` on the log
+        scale, centred on the scenario's months where it gives them and the ``calibration`` block does not
+        override them; elsewhere the default (offsets 0)."""
+        default = PRIORS["months_in_stage"].default
+        d = self.data
+        K, S = len(d.stages), len(d.segment_names)
+        location, sigma = np.full(K, default.mu), np.full(K, default.sigma)
+        offset = np.zeros((K, S))
+        for k, stage in enumerate(d.stages):
+            if self._overridden("months_in_stage", stage):
+                continue
+            own = self.plan_months.get((stage, None))
+            by_segment = {s: self.plan_months.get((stage, seg)) for s, seg in enumerate(d.segment_names)}
+            known = [v.centre for v in by_segment.values() if v is not None]
+            if own is None and not known:
+                continue
+            if own is not None:
+                location[k] = own.centre
+                sigma[k] = own.spread if own.spread is not None else default.sigma
+            else:
+                location[k] = float(np.mean(known))
+            if d.segments is None:
+                continue
+            for s, value in by_segment.items():
+                if value is not None:
+                    offset[k, s] = value.centre - location[k]
+        return location, sigma, offset
+
+    def planned_stages(self) -> list[str]:
+        """The stages whose months' prior is centred on the scenario's months."""
+        return [stage for stage in self.data.stages if not self._overridden("months_in_stage", stage)
+                and any(key[0] == stage for key in self.plan_months)]
+
+    def _months_typical(self) -> Any:
+        """Each stage's pooled months in stage: the scenario's override, else the plan-centred default whose
+        location and spread are data of the compiled model (a plan with other values is the same structure)."""
+        import pymc as pm
+
+        location, sigma, _ = self.months_plan()
+        if any(self._overridden("months_in_stage", stage) for stage in self.data.stages):
+            from revsim.scenario.distributions import LogNormal
+
+            fallback = {stage: LogNormal(float(location[k]), float(sigma[k]))
+                        for k, stage in enumerate(self.data.stages)}
+            return self._stage_prior("months_in_stage", "months_typical", fallback)
+        return pm.LogNormal("months_typical", mu=pm.Data("months_typical_prior_location", location),
+                            sigma=pm.Data("months_typical_prior_sigma", sigma), dims="stage")
 
     def build(self) -> None:
         import pymc as pm
@@ -221,12 +283,14 @@ class FunnelBlock:
         segmented, channelled = d.segments is not None, d.channels is not None
         typical = self._stage_prior("conversion", "conversion_typical")
         logit_typical = pt.log(typical) - pt.log1p(-typical)
-        months_typical = self._stage_prior("months_in_stage", "months_typical")
+        months_typical = self._months_typical()
         if segmented:
             sd = to_pymc("conversion_segment_sd", prior_for("segment_sd", self.priors))
             logit = segment_effects("conversion_logit", logit_typical, sd, centred=informative_cells(shape, sd))
             msd = to_pymc("months_segment_sd", prior_for("segment_sd", self.priors))
-            log_m = segment_effects("months_log", pt.log(months_typical), msd, centred=informative_delays(shape, msd))
+            offset = pm.Data("months_segment_prior_offset", self.months_plan()[2])
+            log_m = segment_effects("months_log", pt.log(months_typical), msd, centred=informative_delays(shape, msd),
+                                    offset=offset)
             months = pm.Deterministic("months_in_stage", pt.exp(log_m), dims=("stage", "segment"))
         else:
             logit = logit_typical[:, None]
@@ -417,8 +481,9 @@ def informative_delays(d: FunnelData, sd: Any) -> np.ndarray:
     return out
 
 
-def segment_effects(name: str, centre: Any, sd: Any, *, centred: np.ndarray | None) -> Any:
-    """Per-segment values ``[stage, segment]`` around ``centre[stage]`` with spread ``sd``.
+def segment_effects(name: str, centre: Any, sd: Any, *, centred: np.ndarray | None, offset: Any = None) -> Any:
+    """Per-segment values ``[stage, segment]`` around ``centre[stage]`` (plus ``offset[stage, segment]``, the
+    plan's difference of each segment, when given) with spread ``sd``.
 
     Centred (``Normal(centre, sd)``) where ``centred`` is True, non-centred (``centre + sd * z``,
     ``z ~ Normal(0, 1)``) elsewhere: a centred value suits a segment whose data are strong (its value is
@@ -437,6 +502,8 @@ def segment_effects(name: str, centre: Any, sd: Any, *, centred: np.ndarray | No
     elif SEGMENT_EFFECTS == "non-centred":
         mask = np.zeros((K, S), bool)
     mu = pt.as_tensor(centre)[:, None] * pt.ones((1, S))
+    if offset is not None:
+        mu = mu + offset
     if mask.all():
         return pm.Normal(name, mu=mu, sigma=sd, dims=("stage", "segment"))
     value = pt.zeros((K, S))
@@ -487,11 +554,13 @@ class VolumeData:
 
 
 def volume_data(funnel: FunnelHistory, *, subtract: np.ndarray | None = None,
-                order: list[str] | None = None) -> VolumeData:
+                order: list[str] | None = None, planned_seasonality: bool = False) -> VolumeData:
     """Each channel's entries at the first stage where it appears.
 
     ``subtract[month]`` is removed from the first channel's counts (loop entries counted in the same
-    stage, when the file has no channel column); counts never go below 0.
+    stage, when the file has no channel column); counts never go below 0. The seasonality is estimated with
+    :data:`SEASONALITY_MIN_MONTHS` months or more, or with fewer when the scenario gives a channel's
+    seasonality (``planned_seasonality``), which then centres its prior.
     """
     order = order or funnel.stages
     counts, entry = [], []
@@ -508,7 +577,7 @@ def volume_data(funnel: FunnelHistory, *, subtract: np.ndarray | None = None,
     if subtract is not None:
         counts_array[0] = np.maximum(counts_array[0] - subtract, 0.0)
     return VolumeData(channels=funnel.channels, entry_stage=entry, counts=counts_array, months=list(funnel.months),
-                      seasonal=len(funnel.months) >= SEASONALITY_MIN_MONTHS)
+                      seasonal=len(funnel.months) >= SEASONALITY_MIN_MONTHS or planned_seasonality)
 
 
 @dataclass
@@ -518,6 +587,42 @@ class VolumeBlock:
     data: VolumeData
     priors: dict[str, PriorOverride] | None = None
     name: str = "volume"
+    #: The scenario's growth of each channel (None: not given), centring the default prior of the growth.
+    plan_growth: list[PlanValue | None] | None = None
+    #: ``[channel, month of year]``: the scenario's log seasonal effects (0 where it gives none), the centre of the
+    #: seasonal effects' prior.
+    plan_seasonality: np.ndarray | None = None
+
+    def growth_plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """The default prior of each channel's growth, ``(mean[channel], sd[channel])`` of a normal truncated to
+        the default's bounds: the scenario's growth where it gives one, else the default."""
+        default = PRIORS["growth"].default
+        C = len(self.data.channel_names)
+        mean, sd = np.full(C, default.mu), np.full(C, default.sigma)
+        for c, value in enumerate(self.plan_growth or []):
+            if value is not None:
+                mean[c] = value.centre
+                sd[c] = value.spread if value.spread is not None else default.sigma
+        return mean, sd
+
+    def _growth(self, dims: Any) -> Any:
+        """Each channel's growth: the scenario's override, else the plan-centred default, whose mean and sd are data
+        of the compiled model.
+
+        The default is a normal truncated to the default's bounds, written as a normal density on a variable
+        sampled inside the bounds: the truncation's normalising constant depends only on the data, so the posterior
+        is the same, and the compiled code holds no call to SciPy's normal CDF (numba could not cache it)."""
+        import pymc as pm
+        from pymc.distributions.transforms import Interval
+
+        if "growth" in (self.priors or {}):
+            return to_pymc("growth", prior_for("growth", self.priors), dims=dims)
+        default = PRIORS["growth"].default
+        mean, sd = self.growth_plan()
+        if dims is None:
+            mean, sd = mean[0], sd[0]
+        return pm.Normal("growth", mu=pm.Data("growth_prior_mean", mean), sigma=pm.Data("growth_prior_sd", sd),
+                         default_transform=Interval(default.low, default.high), **({"dims": dims} if dims else {}))
 
     def coords(self) -> dict[str, list[str]]:
         coords: dict[str, list[str]] = {}
@@ -537,7 +642,7 @@ class VolumeBlock:
         mean = float(np.mean(d.counts)) if d.counts.size else 1.0
         level = pt.as_tensor(to_pymc("volume_level", prior_for("volume", self.priors, centre=max(mean, 1.0)),
                                      dims=dims))
-        growth = pt.as_tensor(to_pymc("growth", prior_for("growth", self.priors), dims=dims))
+        growth = pt.as_tensor(self._growth(dims))
         dispersion = pt.as_tensor(to_pymc("dispersion", prior_for("dispersion", self.priors), dims=dims))
         T = d.counts.shape[1]
         t = np.arange(T) - d.centre
@@ -545,7 +650,10 @@ class VolumeBlock:
         if d.seasonal:
             sd = to_pymc("seasonality_sd", prior_for("seasonality_sd", self.priors))
             sdims = ("channel", "month_of_year") if dims else "month_of_year"
-            effect = pm.ZeroSumNormal("seasonality_log", sigma=sd, dims=sdims)
+            plan = self.plan_seasonality if self.plan_seasonality is not None else np.zeros((len(d.channel_names), 12))
+            centre = pm.Data("seasonality_prior_location", plan if dims else plan[0])
+            effect = pm.Deterministic("seasonality_log", centre + pm.ZeroSumNormal("seasonality_effect", sigma=sd,
+                                                                                    dims=sdims), dims=sdims)
             pm.Deterministic("seasonality", pt.exp(effect), dims=sdims)
             log_mu = log_mu + effect[..., d.calendar_month]
         counts = d.counts if dims else d.counts[0]
