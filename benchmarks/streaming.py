@@ -126,10 +126,10 @@ def _same_as_local(compiled: Any, store: Path, spec: dict[str, Any]) -> bool:
 
     from revsim.engine.run import run_draws
     from revsim.results.dataset import build_dataset
-    from revsim.results.zarr_store import open_store
+    from revsim.results.reading import open_results
 
     draws, chunk = spec["draws"], spec["chunk"]
-    with open_store(store) as ds:
+    with open_results(store) as ds:
         for a in sorted({0, (draws - 1) // chunk * chunk}):
             b = min(a + chunk, draws)
             local = build_dataset(compiled, run_draws(compiled, SEED, a, b, threads=1), seed=SEED, provenance=False)

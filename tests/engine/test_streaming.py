@@ -17,7 +17,8 @@ import xarray as xr
 from revsim.engine.compile import compile_scenario
 from revsim.pipeline import Backend, run_dataset, run_store, streams
 from revsim.results.storage import stored_form
-from revsim.results.zarr_store import STORE_ATTRS, create_store, open_store, write_block
+from revsim.results.reading import open_results
+from revsim.results.zarr_store import STORE_ATTRS, create_store, write_block
 from revsim.scenario.load import scenario_from_dict
 
 SEED = 99
@@ -29,7 +30,7 @@ RUN_ATTRS = ("created_at", "command")
 
 def assert_store_matches(store: Path, ds: xr.Dataset) -> None:
     """The store at ``store`` holds ``ds`` (a run held in memory): every variable, coordinate and attribute."""
-    with open_store(store) as lazy:
+    with open_results(store) as lazy:
         chunks = lazy.chunks["draw"]  # blocks of one size (the last one shorter)
         assert set(chunks[:-1]) <= {chunks[0]} and chunks[-1] <= chunks[0]
         streamed = lazy.load()
@@ -64,7 +65,7 @@ def test_a_streamed_run_holds_the_run_held_in_memory(compiled, in_memory, tmp_pa
                          backend=Backend("local", chunk_size=chunk), command="revsim run")
     assert streamed.warnings == []
     assert_store_matches(store, in_memory)
-    with open_store(store) as ds:
+    with open_results(store) as ds:
         if chunk is not None:
             assert ds.chunks["draw"][0] == chunk
 
@@ -95,7 +96,7 @@ def test_a_large_run_stores_float32_as_results_nc_does(in_memory, tmp_path, monk
         write_block(store, in_memory.isel(draw=slice(a, a + 20)))
     monkeypatch.setattr(storage, "is_large", lambda *sizes: True)
     as_in_results_nc = stored_form(in_memory, "draws")
-    with open_store(store) as streamed:
+    with open_results(store) as streamed:
         for name, variable in in_memory.data_vars.items():
             expected = as_in_results_nc[name]
             if variable.dtype.kind == "f":

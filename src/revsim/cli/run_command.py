@@ -170,7 +170,8 @@ def _stream(out_dir: Path, compiled: Any, *, bar: Any, attrs: dict[str, object] 
     from revsim.pipeline import run_store
     from revsim.results.output_dir import write_files
     from revsim.results.summary import summary_table
-    from revsim.results.zarr_store import STORE_NAME, open_store
+    from revsim.results.reading import open_results
+    from revsim.results.zarr_store import STORE_NAME
 
     done: dict[str, Any] = {}
 
@@ -183,11 +184,10 @@ def _stream(out_dir: Path, compiled: Any, *, bar: Any, attrs: dict[str, object] 
         done["path"] = path
 
     def write_summary(path: Path) -> None:
-        # read a variable at a time as the summary asks for it (not as dask arrays: the summary takes medians
-        # over every draw, which dask does not compute)
-        with open_store(done["path"], chunked=False) as results:
+        # the store opened lazily: the summary reads each metric's totals one chunk of draws at a time
+        with open_results(done["path"]) as results:
             summary_table(results).to_csv(path, index=False, float_format="%.10g")
 
     written = write_files(out_dir, {STORE_NAME: write_store, "summary.csv": write_summary},
                           replaces=[REPORT_FOLDER, "results.nc"])  # an earlier run's results and report
-    return open_store(out_dir / STORE_NAME, chunked=False), done["run"].warnings, written
+    return open_results(out_dir / STORE_NAME), done["run"].warnings, written

@@ -148,7 +148,7 @@ def _open_store(path: Path) -> xr.Dataset:
 
 def _missing_chunks(path: Path) -> str:
     """Which arrays of a store lack chunks (empty when none): a complete store holds every chunk (revsim
-    writes stores with ``write_empty_chunks``, see :func:`revsim.results.storage.store_encoding`)."""
+    writes every chunk, see :func:`revsim.results.zarr_store.write_block`)."""
     import zarr
 
     try:

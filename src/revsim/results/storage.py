@@ -43,7 +43,6 @@ __all__ = [
     "stored_form",
     "write_results",
     "open_results",
-    "store_encoding",
     "write_store",
 ]
 
@@ -274,20 +273,6 @@ def write_results(ds: xr.Dataset, path: str | Path, keep: str) -> None:
         raise ValueError(f"keep must be 'draws' or 'quantiles', got {keep!r}")
 
 
-def store_encoding(ds: xr.Dataset, draw_chunk: int = DRAW_CHUNK) -> dict[str, dict[str, Any]]:
-    """Zarr encoding of a ``results.zarr`` store: chunks of ``draw_chunk`` draws (whole along every other
-    dimension), and every chunk written even when it holds only the fill value, so that
-    :func:`~revsim.results.reading.open_results` can tell a complete store from a truncated one."""
-    encoding: dict[str, dict[str, Any]] = {}
-    for name, da in ds.data_vars.items():
-        if "draw" not in da.dims or da.size == 0:
-            continue
-        encoding[str(name)] = {"chunks": tuple(min(draw_chunk, n) if d == "draw" else n
-                                               for d, n in zip(da.dims, da.shape, strict=True)),
-                               "write_empty_chunks": True}
-    return encoding
-
-
 def write_store(ds: xr.Dataset, path: str | Path, draw_chunk: int = DRAW_CHUNK) -> None:
     """Write an in-memory run as a ``results.zarr`` store of the ``--keep draws`` form (attributes
     ``revsim_keep = "draws"``, ``revsim_store = "zarr"``), in one piece.
@@ -296,10 +281,13 @@ def write_store(ds: xr.Dataset, path: str | Path, draw_chunk: int = DRAW_CHUNK) 
     ``results.nc`` (``write_store(open_results("results.nc"), "results.zarr")``). Not atomic: write into a
     temporary path and rename.
     """
+    from revsim.results.zarr_store import STORE_ATTRS, store_encoding
+
     out = ds.copy()
-    out.attrs = {**ds.attrs, "revsim_keep": "draws", "revsim_store": "zarr"}
+    out.attrs = {**ds.attrs, **STORE_ATTRS}
     for name in out.variables:
         out[name].encoding = {}
     with warnings.catch_warnings():  # zarr's notes on string coordinates and consolidated metadata in format 3
         warnings.filterwarnings("ignore", module="zarr")
-        out.to_zarr(Path(path), mode="w-", encoding=store_encoding(ds, draw_chunk), write_empty_chunks=True)
+        out.to_zarr(Path(path), mode="w-", encoding=store_encoding(ds, chunk=draw_chunk, large=False),
+                    write_empty_chunks=True)

@@ -3,7 +3,7 @@
 A streamed run never holds every draw: each block of draws builds its slice of the results Dataset and writes
 it into the store by region, then drops it. The store is a Zarr directory holding exactly the variables,
 coordinates and attributes of the ``--keep draws`` form of ``results.nc`` (:mod:`revsim.results.storage`),
-with the attributes ``revsim_keep="draws"`` and ``revsim_store="zarr"``; it opens with ``xr.open_zarr(path)``.
+with the attributes ``revsim_keep="draws"`` and ``revsim_store="zarr"``; it opens with :func:`revsim.results.reading.open_results` (or ``xr.open_zarr(path)``).
 
 * :func:`create_store` writes the store's metadata first: every variable (full size, no data yet), the
   coordinates, the variables without a ``draw`` dimension and the run's attributes (its first draw then holds
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["STORE_NAME", "STORE_ATTRS", "create_store", "write_block", "finish_store", "store_encoding", "open_store"]
+__all__ = ["STORE_NAME", "STORE_ATTRS", "create_store", "write_block", "finish_store", "store_encoding"]
 
 #: The streamed store's name in a run's output directory.
 STORE_NAME = "results.zarr"
@@ -134,10 +134,3 @@ def finish_store(path: Path, attrs: Mapping[str, Any]) -> None:
                           f"missing from {path}: the dask workers wrote them where this machine cannot see "
                           "them; give --out a folder on a filesystem the workers share with this machine")
         zarr.consolidate_metadata(str(path))
-
-
-def open_store(path: Path | str, *, chunked: bool = True) -> xr.Dataset:
-    """The store at ``path``, opened lazily: as dask arrays of one chunk per block of draws, or (not
-    ``chunked``) as arrays read from disk when first used, a variable or a selection at a time."""
-    with _quiet():
-        return xr.open_zarr(path, chunks={} if chunked else None)
