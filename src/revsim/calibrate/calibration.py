@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -199,6 +201,28 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=120)
 
 
+#: Allocations between two collections of Python's youngest generation while a calibration runs (Python's
+#: default is 700): building, compiling and summarising a PyMC model allocate millions of objects, and the
+#: cyclic garbage collector's passes over them took about 5% of a calibration's CPU time.
+GC_THRESHOLD = 50_000
+
+
+def _fewer_collections(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``function`` with the garbage collector's youngest generation collected less often (then restored)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        before = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD, *before[1:])
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.set_threshold(*before)
+
+    return wrapper
+
+
+@_fewer_collections
 def calibrate(
     history: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | History,
     scenario: str | os.PathLike[str] | LoadedScenario | None = None,

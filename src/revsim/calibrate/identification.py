@@ -67,8 +67,10 @@ def prior_draws(result: Fit, loaded: LoadedScenario | None, *, draws: int = PRIO
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            prior = pm.sample_prior_predictive(draws=draws, model=model, var_names=var_names,
-                                               random_seed=seed).prior
+            # FAST_COMPILE: PyTensor's Python implementations, no C code to compile (the first run on a
+            # machine compiled it with g++ for about 25 s); the draws themselves are NumPy's either way
+            prior = pm.sample_prior_predictive(draws=draws, model=model, var_names=var_names, random_seed=seed,
+                                               compile_kwargs={"mode": "FAST_COMPILE"}).prior
     finally:
         logger.setLevel(level)
     for old, new in renames.items():
