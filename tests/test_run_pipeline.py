@@ -21,19 +21,33 @@ from revsim.cli.main import cli
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "revsim"
 EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "saas_sales_led.yaml"
 STEPS = {"run_draws", "check_flags", "build_dataset", "check_invariants"}
-#: Modules that may call a step: the pipeline, the steps' own modules, and the dask chunks' runner.
-ALLOWED = {"pipeline.py", "engine/run.py", "engine/distributed.py", "results/dataset.py", "results/invariants.py"}
+#: Modules that may call a step: the pipeline, the steps' own modules, the dask chunks' runner, and the steps of
+#: a block of a streamed run (called by the pipeline's ``run_store`` only: checked below).
+ALLOWED = {"pipeline.py", "engine/run.py", "engine/distributed.py", "results/dataset.py", "results/invariants.py",
+           "streaming.py"}
+STREAMED_STEPS = {"stream_local", "stream_distributed", "stream_block"}
 
 
-def test_only_the_pipeline_calls_the_steps_of_a_run():
+def _callers(names: set[str]) -> set[str]:
+    """The modules of the package that call a function named in ``names``."""
     callers = set()
     for path in SOURCE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                if name in STEPS:
+                if name in names:
                     callers.add(path.relative_to(SOURCE).as_posix())
+    return callers
+
+
+def test_only_the_pipeline_calls_the_steps_of_a_run():
+    callers = _callers(STEPS)
     assert callers and callers <= ALLOWED, sorted(callers - ALLOWED)
+
+
+def test_only_the_pipeline_runs_a_streamed_run():
+    assert _callers(STREAMED_STEPS) <= {"pipeline.py", "streaming.py"}
+    assert "pipeline.py" in _callers(STREAMED_STEPS)
 
 
 @pytest.fixture

@@ -92,7 +92,9 @@ def create_store(path: Path, sample: xr.Dataset, *, draws: int, chunk: int, larg
     encoding = store_encoding(sample, chunk=chunk, large=large)
     encoding["draw"] = {"chunks": (min(draws, DRAW_COORDINATE_CHUNK),)}
     with _quiet():
-        first.to_zarr(path, mode="w-", consolidated=False, encoding=encoding)
+        # every chunk written, even one equal to the fill value (a scenario without initial customers): a store
+        # missing a chunk is incomplete (revsim.results.reading)
+        first.to_zarr(path, mode="w-", consolidated=False, encoding=encoding, write_empty_chunks=True)
         group = zarr.open_group(str(path), mode="r+")
         for name, variable in first.variables.items():
             if "draw" in variable.dims:
