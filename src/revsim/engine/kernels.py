@@ -343,6 +343,8 @@ def cohort_tables(seg_int, seg_par):
                 tables.tabled[s, j] = True
                 tables.odds[s, j] = p / (1.0 - p)
                 tables.zero_terms[s, j] = binomial_zero_terms(p, _ZERO_TERMS)
+            elif p > 0.0 or (j == _P_CHURN and seg_int[s, RET_MODEL] == RET_SBG):
+                tables.zero_terms[s, j] = 0.0  # no uniform is at or below it: the quick test always fails
     return tables
 
 
@@ -511,11 +513,24 @@ def customer_month(t, structure, inputs, tables, key, n_cohorts, n_book, cohorts
             if loss[c] > 0 and age >= 12:
                 money[t, s, LOSS_AGED_12] += loss[c]
             continue
+        quiet = False
         if age >= 1:
             if c < n_book:
                 u_onboarding, u_renewal, u_up, u_down = event_uniforms(key, P_BOOK_CUSTOMERS, t, c, 0)
             else:
                 u_onboarding, u_renewal, u_up, u_down = event_uniforms(key, P_CUSTOMERS, t, birth[c], s)
+            if (not onboarding_due and n < _ZERO_TERMS and u_up <= zero_terms[s, _P_UP, n]
+                    and u_down <= zero_terms[s, _P_DOWN, n]
+                    and (not renewal or 1.0 - u_renewal <= zero_terms[s, _P_CHURN, n])):
+                # the quick test: nobody churns, upgrades or downgrades (each binomial's zero at its uniform)
+                if renewal:
+                    counts[t, s, RENEWED] += n
+                    if seg_par[s, UPLIFT] > 0.0:
+                        uplift = np.int64(np.rint(cohort_mrr[c] * seg_par[s, UPLIFT]))
+                        cohort_mrr[c] += uplift
+                        money[t, s, EXPANSION_MRR] += uplift
+                quiet = True
+        if age >= 1 and not quiet:
             # churn: onboarding failures, then the renewal's churners among the others
             churned = np.int64(0)
             if onboarding_due:
