@@ -1,7 +1,8 @@
 """The inversion samplers against exact quantiles on both sides of every branch, and the monotone coupling.
 
-Each quantile function switches method at a few thresholds (``revsim.engine.sampling``): a mean of 100 (sums
-from zero below), a binomial standard deviation of 60 (summed tail below, incomplete beta above), a variance of
+Each quantile function switches method at a few thresholds (``revsim.engine.sampling``): a mean of 30 for
+binomials of fewer than 4,096 trials and 100 for the others and Poisson counts (sums from zero below), a binomial
+standard deviation of 60 (summed tail below, incomplete beta above), a variance of
 1e6 (Cornish-Fisher start above), the 4,096 entries of the reciprocal table, and for gamma quantiles shapes of
 100 and 1e10. Exactness is checked on both sides of each against scipy's distribution functions, and
 monotonicity across each.
@@ -67,6 +68,7 @@ def test_poisson_quantile_is_exact(lam: float, u: float) -> None:
 
 #: (n, p) pairs on both sides of each branch threshold of the binomial quantile.
 BINOMIAL_THRESHOLDS = {
+    "mean 30": [(99, 0.3), (101, 0.3), (60, 0.5), (4095, 0.00732), (4095, 0.00733)],
     "mean 100": [(333, 0.3), (334, 0.3), (10**6, 0.99e-4), (10**6, 1.01e-4)],
     "sd 60": [(14_399, 0.5), (14_401, 0.5), (39_999, 0.1), (40_001, 0.1)],
     "reciprocal table": [(4095, 0.2), (4096, 0.2), (4097, 0.2), (4098, 0.5)],
@@ -120,12 +122,30 @@ def test_summed_tails_hold_in_the_far_tails(n: int, p: float) -> None:
         assert binomial_quantile(n, p, u) == int(stats.binom.ppf(u, n, p))
 
 
+@pytest.mark.parametrize(("n", "p"), [(60, 0.5), (100, 0.5), (500, 0.25), (750, 1 / 3), (1200, 0.5), (5000, 0.1),
+                                      (14_000, 0.5)])
+def test_quantiles_next_to_the_distribution_function_are_exact(n: int, p: float) -> None:
+    """A walk first sums a tail cut short (within 1e-4 of the distribution function) and sums it all when u lies
+    that close to the distribution function: uniforms at and around F(k) for counts k about the mean take both
+    paths."""
+    mean, sd = n * p, math.sqrt(n * p * (1 - p))
+    for k in range(int(mean - 3 * sd), int(mean + 3 * sd) + 1, max(1, int(sd / 3))):
+        cdf = stats.binom.cdf(k, n, p)
+        for offset in (-2e-3, -1.01e-4, -9.9e-5, -3e-5, -1e-9, 0.0, 1e-9, 3e-5, 9.9e-5, 1.01e-4, 2e-3):
+            u = cdf + offset
+            if not 0.0 < u < 1.0:
+                continue
+            for n_p, v in (((n, p), u), ((n, 1.0 - p), 1.0 - u)):  # and through the symmetry
+                assert is_binomial_quantile(binomial_quantile(*n_p, v), *n_p, v), (n_p, v)
+
+
 # -- monotone coupling across the thresholds ------------------------------------------------------------------
 
 MONOTONE_UNIFORMS = np.random.default_rng(4).random(1500)
 
 
 @pytest.mark.parametrize(("n_values", "p"), [
+    (range(96, 105), 0.3),  # mean 30
     (range(330, 338), 0.3),  # mean 100
     (range(14_396, 14_404), 0.5),  # sd 60
     (range(4093, 4100), 0.2),  # reciprocal table
@@ -141,6 +161,7 @@ def test_binomial_quantiles_grow_with_n_across_thresholds(n_values: range, p: fl
 
 
 @pytest.mark.parametrize(("n", "p_values"), [
+    (1000, np.linspace(0.0295, 0.0305, 5)),  # mean 30
     (1000, np.linspace(0.0995, 0.1005, 5)),  # mean 100
     (14_400, np.linspace(0.4995, 0.5005, 7)),  # sd 60 and the symmetry at p = 1/2
     (4_000_000, np.linspace(0.4999, 0.5001, 7)),  # variance 1e6
@@ -186,13 +207,13 @@ def test_inverted_uniforms_have_the_right_distribution() -> None:
 
 def test_small_binomials_from_a_table_of_zero_terms_are_exactly_the_general_ones() -> None:
     """The cohort kernel looks (1 - p) ** n up in a table made by binomial_zero_terms: same numbers, same draws."""
-    from revsim.engine.sampling import binomial_zero_terms, small_binomial_quantile
+    from revsim.engine.sampling import SMALL_MEAN, binomial_zero_terms, small_binomial_quantile
 
     u = np.random.default_rng(3).random(400)
     for p in (1e-4, 0.0175, 0.2, 0.5):
         table = binomial_zero_terms(p, 256)
         for n in (1, 7, 40, 199, 255):
-            if n * p >= 100:
+            if n * p >= SMALL_MEAN:
                 continue
             tabled = [small_binomial_quantile(n, p / (1 - p), table[n], n * p, x) for x in u]
             assert tabled == [binomial_quantile(n, p, x) for x in u]

@@ -11,12 +11,15 @@ monotone coupling.
 Quantiles are exact up to floating-point rounding: the distribution function at the answer is at least u, and
 below the answer it is less than u, each computed to within about 1e-15.
 
-* Small means (below ``SMALL_MEAN``): the mass function is summed from zero.
+* Small means (below ``SMALL_MEAN``, 30, for a binomial of fewer than 4,096 trials; below 100 for the others
+  and Poisson counts): the mass function is summed from zero.
 * Larger means: the walk starts next to the answer, where the distribution function is computed, and steps
   to it. Up to a variance of 1e6 the start is the normal quantile with a skewness correction; beyond, the
   Cornish-Fisher expansion, within a count of the answer. The distribution function at the start is, for a
-  binomial with a standard deviation below 60, the sum of the mass function over the tail beyond the start
-  (a few hundred multiplications); otherwise scipy's regularized incomplete beta or gamma function
+  binomial with a standard deviation below 60, the sum of the mass function over the tail beyond the start,
+  first cut short once the terms left are sure to add up to less than 1e-4 (the answer stands when u is
+  farther than that from the distribution function on both sides of it, as it is for all but about one
+  binomial in 10,000; otherwise the whole tail, to 1e-17 of its sum); otherwise scipy's regularized incomplete beta or gamma function
   (:mod:`revsim.engine.special`). The mass at the start comes from a table of log factorials below 4,096
   trials (to about 1e-12), and from Loader's saddle-point formula beyond, exact for any number of trials.
 * Gamma quantiles: safeguarded Halley steps on the regularized incomplete gamma function, summed here for
@@ -44,8 +47,12 @@ __all__ = [
     "gamma_quantile",
 ]
 
-#: Below this mean the quantile is found by summing the mass function from zero.
-SMALL_MEAN = 100.0
+#: Below this mean a binomial's quantile is found by summing its mass function from zero; from it on, by a walk
+#: from a normal starting point (whose cost grows with the standard deviation, not the mean).
+SMALL_MEAN = 30.0
+#: The same for binomials beyond the table of log factorials, whose mass at the start takes Loader's formula,
+#: and for Poisson counts.
+_LARGE_SMALL_MEAN = 100.0
 #: Above this variance a walk starts from the Cornish-Fisher expansion (three terms beyond the normal), which
 #: is within a count of the answer; below, from a normal quantile with a skewness correction.
 _HUGE_VARIANCE = 1e6
@@ -70,6 +77,13 @@ _LOG_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(_N_RECIPROCALS)]
 _SUMMED_TAIL_SD = 60.0
 #: A tail's sum stops when its next term is below this fraction of the sum so far.
 _TAIL_EPS = 1e-17
+#: A binomial's quantile is first found from a tail sum cut short once the terms left add up to less than this
+#: (about 5 standard deviations from the mean instead of 9): the answer stands when u is farther than
+#: ``_SHORT_TAIL_MARGIN`` (the cut plus the error of the mass at the start, 1e-12 relative) from the
+#: distribution function on both sides of it, which fails for about 4 uniforms in 10,000; otherwise the full
+#: tail is summed.
+_SHORT_TAIL = 1e-4
+_SHORT_TAIL_MARGIN = _SHORT_TAIL + 1e-9
 #: From this shape on, gamma quantiles use scipy's incomplete gamma function (as fast or faster, and exact
 #: where the series and continued fraction of :func:`_gamma_p` lose precision: 1e-13 relative at
 #: a shape of 1e4, 1e-9 at 1e6, wrong beyond 1e9); below, the series is faster.
@@ -145,12 +159,15 @@ def small_binomial_quantile(n, ratio, zero_term, mean, u):
 
 
 @njit(cache=True, nogil=True)
-def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
+def _binomial_cdf_by_tail(n, ratio, k, pmf, mean, tolerance):
     """P(Binomial(n, p) <= k) given ``pmf = P(X = k)``, by summing the mass function over the tail on the side
     of ``k`` away from the mean (``ratio = p / (1 - p)``).
 
     Terms are taken two at a time, the second from the first by the product of their two ratios: the chain of
-    dependent multiplications is half as long (a tail is about nine standard deviations of terms)."""
+    dependent multiplications is half as long (a tail is about nine standard deviations of terms). The sum
+    stops when its next term is below ``_TAIL_EPS`` of the sum so far, or, with ``tolerance > 0``, as soon as
+    the terms left are sure to add up to less than ``tolerance``: the ratio of a term to the one before
+    falls along the tail, so once it is ``r < 1`` the rest is at most ``term * r / (1 - r)``."""
     term = pmf
     if k < mean:
         total = pmf
@@ -163,7 +180,7 @@ def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
             term *= first * second
             j -= 2
             total += next_term + term
-            if term < total * _TAIL_EPS:
+            if term < total * _TAIL_EPS or term * second < tolerance * (1.0 - second):
                 return total
         if j == 1:
             total += term * inverse_ratio * _reciprocal(n)
@@ -177,11 +194,32 @@ def _binomial_cdf_by_tail(n, ratio, k, pmf, mean):
         term *= first * second
         j += 2
         above += next_term + term
-        if term < above * _TAIL_EPS:
+        if term < above * _TAIL_EPS or term * second < tolerance * (1.0 - second):
             return 1.0 - above
     if j == n - 1:
         above += term * ratio * _reciprocal(n)
     return 1.0 - above
+
+
+@njit(cache=True, nogil=True)
+def _walk_to_quantile(n, ratio, k, pmf, cdf, u):
+    """From ``k`` with ``pmf = P(X = k)`` and ``cdf = P(X <= k)``, step to the smallest count whose distribution
+    function reaches u; returns it with its mass and distribution function."""
+    if u <= cdf:
+        while k > 0 and cdf - pmf >= u:
+            cdf -= pmf
+            pmf *= k / (n - k + 1.0) / ratio
+            k -= 1
+            if pmf == 0.0:
+                break
+        return k, pmf, cdf
+    while cdf < u and k < n:
+        pmf *= (n - k) / (k + 1.0) * ratio
+        k += 1
+        cdf += pmf
+        if pmf == 0.0:
+            break
+    return k, pmf, cdf
 
 
 @njit(cache=True, nogil=True)
@@ -201,7 +239,7 @@ def _binomial_quantile_low(n, p, u):
     q = 1.0 - p
     ratio = p / q
     mean = n * p
-    if mean < SMALL_MEAN:
+    if mean < SMALL_MEAN or (mean < _LARGE_SMALL_MEAN and n >= _N_RECIPROCALS):
         return small_binomial_quantile(n, ratio, math.exp(n * math.log1p(-p)), mean, u)
     variance = mean * q
     sd = math.sqrt(variance)
@@ -227,25 +265,16 @@ def _binomial_quantile_low(n, p, u):
     else:  # Loader's formula: the lgamma terms of the textbook one would lose 1e-16 n log n
         pmf = binomial_pmf(start, n, p)
     if sd < _SUMMED_TAIL_SD:
-        cdf = _binomial_cdf_by_tail(n, ratio, start, pmf, mean)
+        # first a tail cut short, within _SHORT_TAIL of the distribution function: its answer is certain when u
+        # is farther than _SHORT_TAIL_MARGIN from the distribution function on both sides of it
+        cdf = _binomial_cdf_by_tail(n, ratio, start, pmf, mean, _SHORT_TAIL)
+        k, pmf_k, cdf_k = _walk_to_quantile(n, ratio, start, pmf, cdf, u)
+        if (k == n or cdf_k - _SHORT_TAIL_MARGIN >= u) and (k == 0 or cdf_k - pmf_k + _SHORT_TAIL_MARGIN < u):
+            return k
+        cdf = _binomial_cdf_by_tail(n, ratio, start, pmf, mean, 0.0)
     else:
         cdf = 1.0 if start >= n else betainc(float(n - start), start + 1.0, q)
-    k = start
-    if u <= cdf:
-        while k > 0 and cdf - pmf >= u:
-            cdf -= pmf
-            pmf *= k / (n - k + 1.0) / ratio
-            k -= 1
-            if pmf == 0.0:
-                break
-        return k
-    while cdf < u and k < n:
-        pmf *= (n - k) / (k + 1.0) * ratio
-        k += 1
-        cdf += pmf
-        if pmf == 0.0:
-            break
-    return k
+    return _walk_to_quantile(n, ratio, start, pmf, cdf, u)[0]
 
 
 @njit(cache=True, nogil=True)
@@ -266,7 +295,7 @@ def poisson_quantile(lam, u):
     """The smallest k with P(Poisson(lam) <= k) >= u."""
     if lam <= 0.0:
         return 0
-    if lam < SMALL_MEAN:
+    if lam < _LARGE_SMALL_MEAN:
         pmf = math.exp(-lam)
         cdf = pmf
         k = 0
