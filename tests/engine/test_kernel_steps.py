@@ -17,6 +17,7 @@ from revsim.engine.kernels import (
     channel_entries,
     cohort_tables,
     customer_month,
+    funnel_logs,
     initial_cohorts,
     new_cohorts,
     stage_flows,
@@ -81,7 +82,8 @@ def test_stage_flows_move_everyone_through_in_a_month_and_the_capacity_queues_th
         channels=[{"name": "inbound", "volume": 1}])
     funnel = funnel_state(np.zeros((1, 3), np.int64))
     funnel.entries[0, 0] = 8
-    stage_flows(0, compiled.structure, inputs, draw_key(KEY, DRAW), funnel, out)
+    stage_flows(0, compiled.structure, inputs, funnel_logs(inputs.hazard, inputs.conversion), draw_key(KEY, DRAW),
+                funnel, out)
     assert out.stage_entries[0, 0, :2].tolist() == [8, 8]
     assert out.stage_converted[0, 0, :2].tolist() == [8, 8]  # won deals count when won; beyond 5 a month they wait
     assert funnel.carried[0] == 5 and funnel.waiting[0] == 3 and out.stage_open[0, 0, 1] == 3

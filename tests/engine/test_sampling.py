@@ -139,6 +139,17 @@ def test_quantiles_next_to_the_distribution_function_are_exact(n: int, p: float)
                 assert is_binomial_quantile(binomial_quantile(*n_p, v), *n_p, v), (n_p, v)
 
 
+def test_quantiles_given_the_logarithms_of_p_are_the_same_quantiles() -> None:
+    """The funnel tables log(p) and log1p(-p) once per draw (``binomial_logs``): same numbers, same draws."""
+    from revsim.engine.sampling import binomial_logs, binomial_quantile_given_logs
+
+    u = np.random.default_rng(5).random(300)
+    for n in (0, 1, 40, 99, 101, 750, 4097, 14_401, 4_000_001):
+        for p in (0.0, 1e-3, 0.25, 0.3, 0.5, 0.5000001, 2 / 3, 0.999, 1.0):
+            logs = binomial_logs(p)
+            assert [binomial_quantile_given_logs(n, p, x, *logs) for x in u] == [binomial_quantile(n, p, x) for x in u]
+
+
 # -- monotone coupling across the thresholds ------------------------------------------------------------------
 
 MONOTONE_UNIFORMS = np.random.default_rng(4).random(1500)

@@ -103,7 +103,9 @@ from revsim.engine.layout import (
 from revsim.engine.philox import philox_uniforms
 from revsim.engine.sampling import (
     SMALL_MEAN,
+    binomial_logs,
     binomial_quantile,
+    binomial_quantile_given_logs,
     binomial_zero_terms,
     gamma_quantile,
     poisson_quantile,
@@ -111,8 +113,8 @@ from revsim.engine.sampling import (
 )
 
 __all__ = ["simulate_draws", "simulate_draw", "initial_cohorts", "initial_loop_sources", "cohort_tables",
-           "channel_entries", "loop_entries", "stage_flows", "new_cohorts", "customer_month", "advocates",
-           "event_uniforms", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
+           "funnel_logs", "channel_entries", "loop_entries", "stage_flows", "new_cohorts", "customer_month",
+           "advocates", "event_uniforms", "draw_binomial", "draw_poisson_capped", "allocate_capacity"]
 
 
 #: Products of two counts (or of cents and a count) below this fit in int64 with room for rounding.
@@ -268,11 +270,12 @@ def simulate_draw(structure, book, inputs, key, out):
     cohorts = initial_cohorts(book, n_months, n_segments)
     sources = initial_loop_sources(structure, book, inputs, key, n_months)
     tables = cohort_tables(structure.seg_int, inputs.seg_par)
+    logs = funnel_logs(inputs.hazard, inputs.conversion)
     for t in range(n_months):
         funnel.entries[:, :] = 0
         channel_entries(t, structure, inputs, key, funnel.entries, out.flags)
         loop_entries(t, structure, inputs, key, sources.history, funnel.entries, out)
-        stage_flows(t, structure, inputs, key, funnel, out)
+        stage_flows(t, structure, inputs, logs, key, funnel, out)
         if not new_cohorts(t, inputs, key, funnel, book.segment.shape[0], cohorts, out):
             return
         customer_month(t, structure, inputs, tables, key, book.segment.shape[0] + (t + 1) * n_segments,
@@ -348,6 +351,19 @@ def cohort_tables(seg_int, seg_par):
     return tables
 
 
+@njit(cache=True, nogil=True)
+def funnel_logs(hazard, conversion):
+    """Per segment and stage, :func:`~revsim.engine.sampling.binomial_logs` of the hazard (columns 0, 1) and of
+    the conversion (2, 3): the logarithms the funnel's binomials would otherwise take every month."""
+    n_segments, n_stages = hazard.shape
+    logs = np.empty((n_segments, n_stages, 4))
+    for s in range(n_segments):
+        for k in range(n_stages):
+            logs[s, k, 0], logs[s, k, 1] = binomial_logs(hazard[s, k])
+            logs[s, k, 2], logs[s, k, 3] = binomial_logs(conversion[s, k])
+    return logs
+
+
 # -- the steps of a month ---------------------------------------------------------------------------------------
 # (each step reads its structures' arrays into local names first: the loops then index plain arrays)
 
@@ -411,13 +427,14 @@ def loop_entries(t, structure, inputs, key, history, entries, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def stage_flows(t, structure, inputs, key, funnel, out):
+def stage_flows(t, structure, inputs, logs, key, funnel, out):
     """3. Acquisition stages, in order, so a member can move through several stages in a month: each member
     leaves with probability ``hazard``, a leaver converts with probability ``conversion``; won deals beyond the
     month's sales capacity wait, already won, and close first in the following months.
 
     Leaves in ``funnel.carried`` the members who reach the last stage (won) this month. Uniforms: the event
-    ``(stage, segment)`` gives the leavers' and the converters', drawn only when the stage has members."""
+    ``(stage, segment)`` gives the leavers' and the converters', drawn only when the stage has members.
+    ``logs`` holds the logarithms of the hazards and conversions (:func:`funnel_logs`)."""
     stock, entries, wins, allowed, waiting, carried = funnel
     hazard, conversion = inputs.hazard, inputs.conversion
     n_segments, n_stages = stock.shape
@@ -433,8 +450,10 @@ def stage_flows(t, structure, inputs, key, funnel, out):
             wins[s] = 0
             if stock[s, k] > 0:
                 u_leave, u_convert, _, _ = event_uniforms(key, P_CONVERSION, t, k, s)
-                leaving = draw_binomial(stock[s, k], hazard[s, k], u_leave)
-                wins[s] = draw_binomial(leaving, conversion[s, k], u_convert)
+                leaving = np.int64(binomial_quantile_given_logs(stock[s, k], hazard[s, k], u_leave, logs[s, k, 0],
+                                                                logs[s, k, 1]))
+                wins[s] = np.int64(binomial_quantile_given_logs(leaving, conversion[s, k], u_convert, logs[s, k, 2],
+                                                                logs[s, k, 3]))
             stock[s, k] -= leaving
             out.stage_converted[t, s, k] = wins[s]
             out.stage_lost[t, s, k] = leaving - wins[s]

@@ -40,6 +40,8 @@ from revsim.engine.special import betainc, binomial_pmf, gamma_density, gamma_p,
 
 __all__ = [
     "binomial_quantile",
+    "binomial_quantile_given_logs",
+    "binomial_logs",
     "binomial_zero_terms",
     "small_binomial_quantile",
     "SMALL_MEAN",
@@ -234,13 +236,17 @@ def binomial_zero_terms(p, size):
 
 
 @njit(cache=True, nogil=True)
-def _binomial_quantile_low(n, p, u):
-    """Quantile of Binomial(n, p) at u for p <= 1/2."""
+def _binomial_quantile_low(n, p, u, log_p, log_q):
+    """Quantile of Binomial(n, p) at u for p <= 1/2, given ``log(p)`` and ``log1p(-p)`` (or NaN: computed here)."""
     q = 1.0 - p
     ratio = p / q
     mean = n * p
+    if log_q != log_q:
+        log_q = math.log1p(-p)
     if mean < SMALL_MEAN or (mean < _LARGE_SMALL_MEAN and n >= _N_RECIPROCALS):
-        return small_binomial_quantile(n, ratio, math.exp(n * math.log1p(-p)), mean, u)
+        return small_binomial_quantile(n, ratio, math.exp(n * log_q), mean, u)
+    if log_p != log_p:
+        log_p = math.log(p)
     variance = mean * q
     sd = math.sqrt(variance)
     if variance > _HUGE_VARIANCE:
@@ -261,7 +267,7 @@ def _binomial_quantile_low(n, p, u):
     # walk from the start to the answer, from the exact distribution function at the start
     if n < _N_RECIPROCALS:  # the mass from the table of log factorials: to about 1e-12, and fast
         pmf = math.exp(_LOG_FACTORIALS[n] - _LOG_FACTORIALS[start] - _LOG_FACTORIALS[n - start]
-                       + start * math.log(p) + (n - start) * math.log1p(-p))
+                       + start * log_p + (n - start) * log_q)
     else:  # Loader's formula: the lgamma terms of the textbook one would lose 1e-16 n log n
         pmf = binomial_pmf(start, n, p)
     if sd < _SUMMED_TAIL_SD:
@@ -286,8 +292,31 @@ def binomial_quantile(n, p, u):
         return n
     if p > 0.5:
         # by symmetry: n - Binomial(n, 1 - p) evaluated at 1 - u is the same quantile
-        return n - _binomial_quantile_low(n, 1.0 - p, 1.0 - u)
-    return _binomial_quantile_low(n, p, u)
+        return n - _binomial_quantile_low(n, 1.0 - p, 1.0 - u, math.nan, math.nan)
+    return _binomial_quantile_low(n, p, u, math.nan, math.nan)
+
+
+@njit(cache=True, nogil=True)
+def binomial_logs(p):
+    """``log(r)`` and ``log1p(-r)`` for ``r = min(p, 1 - p)`` (``1 - p`` as :func:`binomial_quantile` computes
+    it), or NaN where p is 0 or 1: what :func:`binomial_quantile_given_logs` takes for a p used many times."""
+    low = 1.0 - p if p > 0.5 else p
+    if not 0.0 < low <= 0.5:
+        return math.nan, math.nan
+    return math.log(low), math.log1p(-low)
+
+
+@njit(cache=True, nogil=True)
+def binomial_quantile_given_logs(n, p, u, log_low, log1m_low):
+    """:func:`binomial_quantile` given :func:`binomial_logs` of p (the same quantile, without the two
+    logarithms)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if p > 0.5:
+        return n - _binomial_quantile_low(n, 1.0 - p, 1.0 - u, log_low, log1m_low)
+    return _binomial_quantile_low(n, p, u, log_low, log1m_low)
 
 
 @njit(cache=True, nogil=True)
