@@ -165,7 +165,7 @@ def test_a_disk_that_fills_while_writing_keeps_the_earlier_results(base_scenario
     earlier = {"results.nc": b"earlier results", "summary.csv": b"month\n"}
     for name, content in earlier.items():
         (out / name).write_bytes(content)
-    monkeypatch.setattr(write_errors, "_free_bytes", lambda path: 10**12)
+    monkeypatch.setattr(write_errors, "free_bytes", lambda path: 10**12)
     result = _run(base_scenario, str(out), "--force")
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: --out: cannot write results.nc into {out}: the device is full (")
@@ -242,11 +242,25 @@ def test_a_folder_that_turns_read_only_while_streaming_keeps_the_earlier_results
     assert _tree(out) == earlier
 
 
-def test_a_disk_that_fills_while_streaming_leaves_nothing(base_scenario: Path, full_disk: Path) -> None:
+def test_a_store_a_real_device_clearly_cannot_take_is_refused(base_scenario: Path, full_disk: Path) -> None:
     out = full_disk / "out"
     proc = subprocess.run([sys.executable, "-m", "revsim.cli.main", "run", str(base_scenario), "--draws", "4000",
                            "--out", str(out), "--quiet", "--store", "zarr"], capture_output=True, text=True,
                           timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: --out: {out} has ")
+    assert " free, and results.zarr of 4,000 draws needs at least " in lines[0]
+    assert list(full_disk.iterdir()) == [], _tree(full_disk)
+
+
+def test_a_disk_that_fills_while_streaming_leaves_nothing(base_scenario: Path, full_disk: Path) -> None:
+    """Few enough draws to pass the check (room for a tenth of the uncompressed store), too many to fit."""
+    out = full_disk / "out"
+    proc = subprocess.run([sys.executable, "-m", "revsim.cli.main", "run", str(base_scenario), "--draws", "100",
+                           "--threads", "1", "--out", str(out), "--quiet", "--store", "zarr"], capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
@@ -284,3 +298,50 @@ def test_the_exit_code_of_each_write_error() -> None:
                                               "to write, 250.0 kB free); nothing was written. Free some space or "
                                               "choose another --out")
     assert output_error(OSError(errno.EIO, "Input/output error"), out, name="results.nc").exit_code == 1
+
+
+# ------------------------------------------------------------------------------- room for a streamed store
+
+
+def _free_space(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    import shutil
+
+    real = shutil.disk_usage
+
+    def disk_usage(path: object) -> object:
+        usage = real(path)
+        return type(usage)(usage.total, usage.total - free, free)
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_a_store_the_device_clearly_cannot_take_is_refused_before_simulating(
+        base_scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_simulation: None,
+        backend: str) -> None:
+    """The store's uncompressed size is known before a draw is computed: less room than a tenth of it is
+    refused (exit 2, the folder and the sizes named), before a dask cluster is started, and nothing written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.nc").write_bytes(b"earlier results")
+    _free_space(monkeypatch, 50_000)
+    result = _run(base_scenario, str(out), "--store", "zarr", "--backend", backend, "--force")
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith(f"error: --out: {out} has 50.0 kB free, and results.zarr of 200 draws needs at least ")
+    assert " uncompressed, compressed to 10% at best); nothing was written. Free some space, choose another " \
+           "--out, or run fewer draws (" in message
+    assert len(message.splitlines()) == 1
+    assert _tree(out) == {"results.nc": 15}
+
+
+def test_a_store_that_may_fit_is_streamed(base_scenario: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Room for the store as compressed (not for its uncompressed bound, about three times larger): it runs."""
+    out = tmp_path / "out"
+    assert _run(base_scenario, str(tmp_path / "first"), "--store", "zarr").exit_code == 0
+    written = sum(p.stat().st_blocks * 512 for p in (tmp_path / "first" / "results.zarr").rglob("*") if p.is_file())
+    _free_space(monkeypatch, written)
+    result = _run(base_scenario, str(out), "--store", "zarr")
+    assert result.exit_code == 0, result.output
+    assert (out / "results.zarr").is_dir()
