@@ -49,6 +49,8 @@ BACKENDS = ("local", "dask")
 #: interface: keep it on the loopback interface, on any free port.
 LOCAL_SCHEDULER_OPTIONS = {"dashboard_address": "127.0.0.1:0"}
 _INSTALL = "pip install 'dask[distributed]'"
+#: Preload module of the local cluster's workers: they leave Ctrl-C to the client (:mod:`revsim.engine.local_worker`).
+LOCAL_WORKER_SETUP = "revsim.engine.local_worker"
 
 
 def check_backend_options(backend: str, *, workers: int | None, scheduler: str | None,
@@ -104,7 +106,7 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
         return
     cluster = LocalCluster(n_workers=workers or default_threads(), threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                           scheduler_kwargs=LOCAL_SCHEDULER_OPTIONS)
+                           scheduler_kwargs=LOCAL_SCHEDULER_OPTIONS, preload=[LOCAL_WORKER_SETUP])
     with cluster, Client(cluster) as client:
         yield client
 
