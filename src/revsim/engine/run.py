@@ -184,7 +184,9 @@ def _run_on_threads(run_block: Callable[[int, int], None], blocks: list[tuple[in
     """Run every block on ``threads`` threads, each taking the next block when it is done with one (one
     thread task each, rather than a task per block: a task costs some 20 us of Python holding the GIL).
 
-    A thread that fails stops the others after their current block; the first failure is raised.
+    A thread that fails, or an interruption of the calling thread, stops the threads after their current
+    block, and they are waited for (the caller's clean-up may clear :data:`~revsim.interruption.STOP`); the
+    first failure is raised.
     """
     pending = iter(blocks)
     lock = threading.Lock()
@@ -202,10 +204,15 @@ def _run_on_threads(run_block: Callable[[int, int], None], blocks: list[tuple[in
                 failed.set()
                 raise
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [pool.submit(work) for _ in range(threads)]
-    for future in futures:
-        future.result()
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        for future in [pool.submit(work) for _ in range(threads)]:
+            future.result()
+    except BaseException:  # a failed thread, or a signal raised here in the main thread
+        failed.set()
+        raise
+    finally:  # the threads end after their current block: none runs on once this returns
+        pool.shutdown(wait=True)
 
 
 def _blocks(n: int, threads: int) -> list[tuple[int, int]]:
