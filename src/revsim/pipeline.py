@@ -162,14 +162,16 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     Raises
     ------
     InputError
-        For impossible run options, or an input the model cannot use (found when its block is drawn).
+        For impossible run options, an input the model cannot use (found when its block is drawn), or a
+        device that clearly has too little room for the store
+        (:func:`~revsim.results.zarr_store.check_store_room`).
     SimulationError
         When MRR grows beyond what can be counted in some draw.
     """
     from revsim.engine.distributed import DEFAULT_CHUNK_SIZE
     from revsim.results.dataset import build_dataset, run_attrs
     from revsim.results.storage import is_large
-    from revsim.results.zarr_store import create_store, finish_store
+    from revsim.results.zarr_store import check_store_room, create_store, finish_store
     from revsim.streaming import stream_distributed, stream_local
 
     check_run_options(draws=draws, seed=seed, threads=threads)
@@ -189,8 +191,9 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     path = Path(store).absolute()
     sample = build_dataset(compiled, RawResults.zeros(compiled, compiled.draw_parameters(seed, 0, 1), cohorts=keep),
                            seed=seed, provenance=False)
-    create_store(path, sample, draws=draws, chunk=chunk,
-                 large=is_large(draws, compiled.n_months, len(compiled.segments)),
+    large = is_large(draws, compiled.n_months, len(compiled.segments))
+    check_store_room(Path(store), sample, draws=draws, chunk=chunk, large=large)  # before any draw is computed
+    create_store(path, sample, draws=draws, chunk=chunk, large=large,
                  attrs={**run_attrs(compiled, seed=seed, draws=draws, command=command), **(attrs or {})})
     del sample
     if on_dask:

@@ -325,3 +325,78 @@ def test_a_signal_during_a_streamed_run_leaves_no_store_and_the_previous_results
     assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == previous
     assert sorted(p.name for p in out.iterdir()) == ["results.zarr", "summary.csv"], "a partial store was left"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "out"], "a file was left behind"
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes started by ``pid`` and by them (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_dask_streamed_run_leaves_no_store_the_previous_results_and_no_worker(
+        long_scenario: Path, base_scenario: Path, tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the client and the local cluster's nannies and
+    workers. Once blocks are being written by the workers, the run stops with exit code 130, removes the
+    partial store (no worker writes into it afterwards), keeps the earlier results and leaves no process.
+    About 15 s: a local cluster of 2 workers starts in a few seconds."""
+    from click.testing import CliRunner
+
+    from revsim.cli.main import cli
+
+    out = tmp_path / "out"
+    first = CliRunner().invoke(cli, ["run", str(base_scenario), "--draws", "3", "--out", str(out), "--quiet",
+                                     "--store", "zarr"])
+    assert first.exit_code == 0, first.output
+    previous = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    proc = subprocess.Popen([sys.executable, "-m", "revsim.cli.main", "run", str(long_scenario), "--draws", "20000",
+                             "--backend", "dask", "--workers", "2", "--chunk-size", "50", "--out", str(out),
+                             "--force", "--store", "zarr"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        started = time.monotonic()
+        # a block written by a worker (the store's first chunk is written with its metadata)
+        while not [p for p in out.glob(".results.zarr.*.partial/arr/c/*") if p.name != "0"]:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - started < 90, "no block was written"
+            time.sleep(0.1)
+        workers = _descendants(proc.pid)
+        assert len(workers) >= 2, "the local cluster's processes"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
+        sent = time.monotonic()
+        _, stderr = proc.communicate(timeout=60)
+        stopped_after = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "interrupted by SIGINT: nothing was written" in stderr
+    assert "Traceback" not in stderr, stderr
+    assert stopped_after < 20, f"took {stopped_after:.1f} s to stop"
+    time.sleep(1.0)  # a worker that outlived the client would write its block into a recreated folder now
+    assert not [pid for pid in workers if _alive(pid)], "a worker process outlived the run"
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == previous
+    assert sorted(p.name for p in out.iterdir()) == ["results.zarr", "summary.csv"], "a partial store was left"

@@ -1,7 +1,7 @@
-"""Every operating-system error on the write path is one clear message: exit code 2 for a path the user can
-fix (read-only, under a regular file, a dangling symbolic link, an empty or too long name), 1 for a machine
-that cannot take the files (a full disk, an input/output error); temporary files are removed, and problems of
-the path are found before the simulation runs.
+"""Every operating-system error on the write path is one clear message: exit code 2 for a location the user
+can change (read-only, full, under a regular file, a dangling symbolic link, an empty or too long name), 1 for
+an error of the machine that another location would not cure (an input/output error); temporary files are
+removed, and problems of the path are found before the simulation runs.
 
 The read-only and full file systems are small tmpfs mounts, made only when the tests run as root.
 """
@@ -66,12 +66,15 @@ def read_only(tmp_path: Path, mounts: list[Path]) -> Path:
 @pytest.fixture
 def no_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if the simulation starts: these problems must be found before it."""
+    from revsim import pipeline, streaming
     from revsim.engine import run as engine_run
 
     def simulate(*args: object, **kwargs: object) -> None:
         raise AssertionError("the simulation ran before the output path was checked")
 
-    monkeypatch.setattr(engine_run, "run_draws", simulate)
+    # patched where it is called: a module imported first while the patch is on would keep it for later tests
+    for module in (engine_run, pipeline, streaming):
+        monkeypatch.setattr(module, "run_draws", simulate)
 
 
 def _run(scenario: Path, out: str, *more: str):
@@ -143,10 +146,11 @@ def test_a_full_disk_in_a_real_process_is_one_message_and_leaves_nothing(base_sc
     out = full_disk / "out"
     proc = subprocess.run([sys.executable, "-m", "revsim.cli.main", "run", str(base_scenario), "--draws", "2000",
                            "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"error: cannot write results.nc into {out}: the device is full (")
+    assert lines[0].startswith(f"error: --out: cannot write results.nc into {out}: the device is full (")
+    assert " to write, " in lines[0], "the bytes to write are named"
     assert lines[0].endswith(" free); nothing was written. Free some space or choose another --out")
     assert list(full_disk.iterdir()) == [], _tree(full_disk)
 
@@ -161,10 +165,10 @@ def test_a_disk_that_fills_while_writing_keeps_the_earlier_results(base_scenario
     earlier = {"results.nc": b"earlier results", "summary.csv": b"month\n"}
     for name, content in earlier.items():
         (out / name).write_bytes(content)
-    monkeypatch.setattr(write_errors, "_free_bytes", lambda path: 10**12)
+    monkeypatch.setattr(write_errors, "free_bytes", lambda path: 10**12)
     result = _run(base_scenario, str(out), "--force")
-    assert result.exit_code == 1, result.output
-    assert result.stderr.startswith(f"error: cannot write results.nc into {out}: the device is full (")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --out: cannot write results.nc into {out}: the device is full (")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
 
 
@@ -238,13 +242,106 @@ def test_a_folder_that_turns_read_only_while_streaming_keeps_the_earlier_results
     assert _tree(out) == earlier
 
 
-def test_a_disk_that_fills_while_streaming_leaves_nothing(base_scenario: Path, full_disk: Path) -> None:
+def test_a_store_a_real_device_clearly_cannot_take_is_refused(base_scenario: Path, full_disk: Path) -> None:
     out = full_disk / "out"
     proc = subprocess.run([sys.executable, "-m", "revsim.cli.main", "run", str(base_scenario), "--draws", "4000",
                            "--out", str(out), "--quiet", "--store", "zarr"], capture_output=True, text=True,
                           timeout=300)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"error: cannot write results.zarr into {out}: the device is full (")
+    assert lines[0].startswith(f"error: --out: {out} has ")
+    assert " free, and results.zarr of 4,000 draws needs at least " in lines[0]
     assert list(full_disk.iterdir()) == [], _tree(full_disk)
+
+
+def test_a_disk_that_fills_while_streaming_leaves_nothing(base_scenario: Path, full_disk: Path) -> None:
+    """Few enough draws to pass the check (room for a tenth of the uncompressed store), too many to fit."""
+    out = full_disk / "out"
+    proc = subprocess.run([sys.executable, "-m", "revsim.cli.main", "run", str(base_scenario), "--draws", "100",
+                           "--threads", "1", "--out", str(out), "--quiet", "--store", "zarr"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: --out: cannot write results.zarr into {out}: the device is full (")
+    assert lines[0].endswith(" free); nothing was written. Free some space or choose another --out")
+    assert list(full_disk.iterdir()) == [], _tree(full_disk)
+
+
+# ------------------------------------------------------------------------------------------- other commands
+
+
+def test_a_report_on_a_full_disk_is_a_usage_error_and_leaves_nothing(base_scenario: Path, tmp_path: Path,
+                                                                    full_disk: Path) -> None:
+    """The other commands write through the same code: a full device is another --out to choose (exit 2)."""
+    run_dir = tmp_path / "run"
+    assert _run(base_scenario, str(run_dir)).exit_code == 0
+    out = full_disk / "report"
+    result = CliRunner().invoke(cli, ["report", str(run_dir / "results.nc"), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --out: cannot write ")
+    assert f" into {out}: the device is full (" in result.stderr
+    assert result.stderr.endswith(" free); nothing was written. Free some space or choose another --out\n")
+    assert list(full_disk.iterdir()) == [], _tree(full_disk)
+
+
+def test_the_exit_code_of_each_write_error() -> None:
+    """Another location cures a full or read-only device (2); an input/output error is the machine's (1)."""
+    from revsim.results.write_errors import NoRoom, output_error
+
+    out = Path("out")
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        assert output_error(OSError(code, os.strerror(code)), out, name="results.nc").exit_code == 2, code
+    room = output_error(NoRoom(3_000_000, 250_000, out / "results.nc"), out, name="results.nc")
+    assert (room.exit_code, str(room)) == (2, "--out: cannot write results.nc into out: the device is full (3.0 MB "
+                                              "to write, 250.0 kB free); nothing was written. Free some space or "
+                                              "choose another --out")
+    assert output_error(OSError(errno.EIO, "Input/output error"), out, name="results.nc").exit_code == 1
+
+
+# ------------------------------------------------------------------------------- room for a streamed store
+
+
+def _free_space(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    import shutil
+
+    real = shutil.disk_usage
+
+    def disk_usage(path: object) -> object:
+        usage = real(path)
+        return type(usage)(usage.total, usage.total - free, free)
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_a_store_the_device_clearly_cannot_take_is_refused_before_simulating(
+        base_scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_simulation: None,
+        backend: str) -> None:
+    """The store's uncompressed size is known before a draw is computed: less room than a tenth of it is
+    refused (exit 2, the folder and the sizes named), before a dask cluster is started, and nothing written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.nc").write_bytes(b"earlier results")
+    _free_space(monkeypatch, 50_000)
+    result = _run(base_scenario, str(out), "--store", "zarr", "--backend", backend, "--force")
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith(f"error: --out: {out} has 50.0 kB free, and results.zarr of 200 draws needs at least ")
+    assert " uncompressed, compressed to 10% at best); nothing was written. Free some space, choose another " \
+           "--out, or run fewer draws (" in message
+    assert len(message.splitlines()) == 1
+    assert _tree(out) == {"results.nc": 15}
+
+
+def test_a_store_that_may_fit_is_streamed(base_scenario: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Room for the store as compressed (not for its uncompressed bound, about three times larger): it runs."""
+    out = tmp_path / "out"
+    assert _run(base_scenario, str(tmp_path / "first"), "--store", "zarr").exit_code == 0
+    written = sum(p.stat().st_blocks * 512 for p in (tmp_path / "first" / "results.zarr").rglob("*") if p.is_file())
+    _free_space(monkeypatch, written)
+    result = _run(base_scenario, str(out), "--store", "zarr")
+    assert result.exit_code == 0, result.output
+    assert (out / "results.zarr").is_dir()

@@ -66,6 +66,33 @@ def test_draws_do_not_depend_on_blocks(example_scenario):
     xr.testing.assert_identical(dataset(whole), pieces)
 
 
+def test_parameters_sampled_on_threads_are_those_sampled_on_one(example_scenario, example_data):
+    """A run on several threads samples its parameters in pieces at once (correlated inputs included):
+    the same values, and the same refusal of a bad draw, naming the same first draw."""
+    from revsim.engine.compile import PARALLEL_SAMPLING_DRAWS
+    from revsim.errors import InputError
+
+    compiled = compile_scenario(example_scenario)
+    assert compiled.correlated, "the example correlates inputs"
+    n = PARALLEL_SAMPLING_DRAWS * 3 + 7
+    one = compiled.draw_parameters(SEED, 5, 5 + n)
+    three = compiled.draw_parameters(SEED, 5, 5 + n, threads=3)
+    for name in PARAM_ARRAYS:
+        np.testing.assert_array_equal(getattr(one, name), getattr(three, name), err_msg=name)
+    for path, values in one.inputs.items():
+        np.testing.assert_array_equal(values, three.inputs[path], err_msg=path)
+
+    example_data["channels"][0]["volume"] = {"dist": "lognormal", "median": 100, "sigma": 2000}
+    wild = compile_scenario(scenario_from_dict(example_data))
+    messages = []
+    for threads in (1, 3):
+        with pytest.raises(InputError) as refused:
+            wild.draw_parameters(SEED, 0, n, threads=threads)
+        messages.append(str(refused.value))
+    assert "drew a value that is not finite; draw " in messages[0]
+    assert messages[0] == messages[1]
+
+
 def test_different_seeds_give_different_results(example_scenario):
     a = simulate(example_scenario, draws=50, seed=1, threads=2)
     b = simulate(example_scenario, draws=50, seed=2, threads=2)

@@ -219,3 +219,24 @@ def test_compare_reads_its_metrics_from_a_store_as_from_memory(run) -> None:
     lazy = open_results(folder)
     for metric in comparison_metrics(load_scenario(EXAMPLE)):
         np.testing.assert_array_equal(metric.values(lazy), metric.values(ds), err_msg=metric.name)
+
+
+def test_the_store_size_bound_holds_and_is_not_loose(tmp_path: Path) -> None:
+    """store_bytes bounds the disk space of a written store (uncompressed chunks in whole disk blocks), and the
+    store takes more than the share of it below which a run is refused."""
+    from revsim.engine.compile import compile_scenario
+    from revsim.engine.run import RawResults
+    from revsim.pipeline import run_store
+    from revsim.results.dataset import build_dataset
+    from revsim.results.zarr_store import SMALLEST_COMPRESSED_SHARE, store_bytes
+    from revsim.scenario.load import load_scenario
+
+    compiled = compile_scenario(load_scenario(Path(__file__).parents[2] / "scenarios" / "saas_sales_led.yaml"))
+    store = tmp_path / "results.zarr"
+    run_store(compiled, store, draws=300, seed=3, threads=2, cohorts=False)
+    chunk = int(xr.open_zarr(store)["arr"].encoding["chunks"][0])
+    sample = build_dataset(compiled, RawResults.zeros(compiled, compiled.draw_parameters(3, 0, 1), cohorts=False),
+                           seed=3, provenance=False)
+    bound = store_bytes(sample, draws=300, chunk=chunk, large=False)
+    on_disk = sum(p.stat().st_blocks * 512 for p in [store, *store.rglob("*")])  # files and folders, as du
+    assert SMALLEST_COMPRESSED_SHARE * bound < on_disk <= bound, (on_disk, bound)

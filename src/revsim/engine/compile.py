@@ -30,6 +30,9 @@ from revsim.scenario.schema import ALL_SEGMENTS, MAX_ACV_CV, Scenario, iter_inpu
 MAX_RELATIVE_CHANGE = 10.0
 #: Largest ACV a draw may take: beyond it a month's new MRR could overflow the kernels' int64 cents.
 MAX_ACV = 1e12
+#: Fewest draws sampled on several threads (:meth:`CompiledScenario.draw_parameters`): below it starting the
+#: threads costs more than they save.
+PARALLEL_SAMPLING_DRAWS = 512
 
 __all__ = ["CompiledScenario", "DrawParameters", "compile_scenario", "segment_input_path", "split_evenly"]
 
@@ -145,11 +148,29 @@ class CompiledScenario:
         inputs = {path: slim(dist) for path, dist in self.inputs.items()}
         return dataclasses.replace(self, source=source, inputs=inputs)  # type: ignore[arg-type]
 
-    def draw_parameters(self, seed: int, start: int, stop: int) -> DrawParameters:
+    def draw_parameters(self, seed: int, start: int, stop: int, *, threads: int = 1) -> DrawParameters:
         """Sample every input for draws ``start`` to ``stop - 1``.
 
-        Draw ``i``'s values depend only on ``seed``, ``i`` and each input's path.
+        Draw ``i``'s values depend only on ``seed``, ``i`` and each input's path. With ``threads`` above 1, a
+        block of at least :data:`PARALLEL_SAMPLING_DRAWS` draws is sampled in that many pieces at once (the
+        quantile functions, most of the time, release the GIL), with the same values.
         """
+        n = stop - start
+        if threads > 1 and n >= PARALLEL_SAMPLING_DRAWS:
+            from concurrent.futures import ThreadPoolExecutor
+
+            edges = [start + n * i // threads for i in range(threads + 1)]
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                pieces = list(pool.map(lambda a, b: self._sampled_values(seed, a, b), edges[:-1], edges[1:]))
+            values = {path: np.concatenate([piece[path] for piece in pieces]) for path in self.inputs}
+        else:
+            values = self._sampled_values(seed, start, stop)
+        self._check_ranges(values, start)
+        return self._layout(values, start, stop)
+
+    def _sampled_values(self, seed: int, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Every input's values in draws ``start`` to ``stop - 1``, by path (row ``i`` depends on draw ``i``
+        only, also for correlated inputs: :func:`~revsim.scenario.correlation.correlate_uniforms`)."""
         n = stop - start
         uniforms: dict[str, np.ndarray] = {}
         for path, dist in self.inputs.items():
@@ -161,12 +182,10 @@ class CompiledScenario:
             for j, path in enumerate(self.correlated):
                 uniforms[path] = block[:, j]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # _check_ranges names non-finite draws
-            values = {
+            return {
                 path: (np.full(n, float(dist.mean())) if dist.is_constant else np.asarray(dist.ppf(uniforms[path]), float))
                 for path, dist in self.inputs.items()
             }
-        self._check_ranges(values, start)
-        return self._layout(values, start, stop)
 
     # -- internals -------------------------------------------------------------------------------------------
 

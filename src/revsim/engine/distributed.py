@@ -49,6 +49,14 @@ BACKENDS = ("local", "dask")
 #: interface: keep it on the loopback interface, on any free port.
 LOCAL_SCHEDULER_OPTIONS = {"dashboard_address": "127.0.0.1:0"}
 _INSTALL = "pip install 'dask[distributed]'"
+#: dask keeps the last 1,000 batches of messages each connection sent (``distributed.admin.low-level-log-length``,
+#: for debugging), with their payloads when under 1 MB: a task's sampled inputs stayed in the client's log to
+#: the scheduler and in the scheduler's log to its worker, both in the process of ``revsim run`` with a local
+#: cluster (about 1.6 MiB per board-scale task of 256 draws: the client grew from 344 to 966 MiB from 12 to 391
+#: tasks). Ten batches are kept instead.
+SHORT_LOGS = {"distributed.admin.low-level-log-length": 10}
+#: Preload module of the local cluster's workers: they leave Ctrl-C to the client (:mod:`revsim.engine.local_worker`).
+LOCAL_WORKER_SETUP = "revsim.engine.local_worker"
 
 
 def check_backend_options(backend: str, *, workers: int | None, scheduler: str | None,
@@ -88,13 +96,15 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
         When dask.distributed is not installed, or the scheduler cannot be reached within ``timeout`` seconds.
     """
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise InputError.single(f"--backend dask needs dask.distributed, which is not installed: {_INSTALL}",
                                 path=("--backend",)) from None
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout=timeout)
+            with dask.config.set(SHORT_LOGS):  # the client's log of what it sent the scheduler
+                client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError.single(f"cannot reach the dask scheduler at {scheduler} ({exc}); check the address "
                                     "(tcp://HOST:8786) and that the scheduler is running",
@@ -102,11 +112,15 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=workers or default_threads(), threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                           scheduler_kwargs=LOCAL_SCHEDULER_OPTIONS)
-    with cluster, Client(cluster) as client:
-        yield client
+    with dask.config.set(SHORT_LOGS):  # the scheduler runs in this process, and its workers get the setting
+        cluster = LocalCluster(n_workers=workers or default_threads(), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                               scheduler_kwargs=LOCAL_SCHEDULER_OPTIONS, preload=[LOCAL_WORKER_SETUP])
+    with cluster:
+        with dask.config.set(SHORT_LOGS):
+            client = Client(cluster)
+        with client:
+            yield client
 
 
 def _run_chunk(compiled: CompiledScenario, seed: int, params: DrawParameters, cohorts: bool = False

@@ -9,6 +9,7 @@ blocks.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ __all__ = ["RawResults", "RunawayWarning", "run_draws", "default_threads", "chec
            "check_overflow", "flag_tally", "merge_tallies", "runaway_messages", "keeps_cohorts", "COHORT_DETAIL_LIMIT"]
 
 MAX_DRAWS = 10_000_000
-#: Draws per thread task (at most).
-_TASK_DRAWS = 16
-#: Draws per call of the kernel: between calls a worker checks for an interruption and reports progress.
-_CALL_DRAWS = 4
+#: Draws per block a thread takes (at most), each run by one call of the kernel: between calls a thread
+#: checks for an interruption and reports progress (32 board-scale draws take about 0.2 s). Each call costs
+#: a few microseconds of Python holding the GIL (its arguments unboxed), which other threads wait for.
+_TASK_DRAWS = 32
+_CALL_DRAWS = _TASK_DRAWS
 
 
 class RunawayWarning(UserWarning):
@@ -139,8 +141,9 @@ def run_draws(
     from revsim.engine.memory import check_run_memory
 
     check_run_memory(compiled, stop - start, cohorts=cohorts)  # before anything is allocated
+    threads = threads or default_threads()
     if params is None:
-        params = compiled.draw_parameters(seed, start, stop)
+        params = compiled.draw_parameters(seed, start, stop, threads=threads)
     elif (params.start, params.stop) != (start, stop):
         raise ValueError(f"params are those of draws {params.start} to {params.stop - 1}, not {start} to {stop - 1}")
     n = stop - start
@@ -166,7 +169,6 @@ def run_draws(
             if progress is not None:
                 progress(j - i)
 
-    threads = threads or default_threads()
     blocks = _blocks(n, threads)
     if threads == 1 or len(blocks) == 1:
         for first, last in blocks:
@@ -174,10 +176,43 @@ def run_draws(
     else:
         # compile (or load from cache) once before the threads start
         run_block(*blocks[0])
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            for future in [pool.submit(run_block, first, last) for first, last in blocks[1:]]:
-                future.result()
+        _run_on_threads(run_block, blocks[1:], threads)
     return raw
+
+
+def _run_on_threads(run_block: Callable[[int, int], None], blocks: list[tuple[int, int]], threads: int) -> None:
+    """Run every block on ``threads`` threads, each taking the next block when it is done with one (one
+    thread task each, rather than a task per block: a task costs some 20 us of Python holding the GIL).
+
+    A thread that fails, or an interruption of the calling thread, stops the threads after their current
+    block, and they are waited for (the caller's clean-up may clear :data:`~revsim.interruption.STOP`); the
+    first failure is raised.
+    """
+    pending = iter(blocks)
+    lock = threading.Lock()
+    failed = threading.Event()
+
+    def work() -> None:
+        while not failed.is_set():
+            with lock:
+                block = next(pending, None)
+            if block is None:
+                return
+            try:
+                run_block(*block)
+            except BaseException:
+                failed.set()
+                raise
+
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        for future in [pool.submit(work) for _ in range(threads)]:
+            future.result()
+    except BaseException:  # a failed thread, or a signal raised here in the main thread
+        failed.set()
+        raise
+    finally:  # the threads end after their current block: none runs on once this returns
+        pool.shutdown(wait=True)
 
 
 def _blocks(n: int, threads: int) -> list[tuple[int, int]]:

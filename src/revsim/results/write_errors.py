@@ -1,5 +1,7 @@
-"""Operating-system errors on the write path, worded for the user: exit code 2 for a path the user can fix,
-1 for a machine that cannot take the files (a full disk, an input/output error).
+"""Operating-system errors on the write path, worded for the user: exit code 2 for a location the user can
+change (a read-only or full file system, permissions, a file in the way: another ``--out`` fixes it), 1 for an
+error of the machine that another location would not cure (an input/output error of a failing disk or a
+network file system that went away).
 
 Also the netCDF writers: HDF5 fails badly on a full disk (dozens of tracebacks from its clean-up, then a
 segmentation fault), so netCDF files are built in memory and written with plain file writes, after checking
@@ -19,9 +21,11 @@ from typing import Any
 
 from revsim.errors import InputError, RevsimError
 
-__all__ = ["NoRoom", "WriteError", "output_error", "check_creatable", "write_bytes", "write_netcdf", "write_inference_data"]
+__all__ = ["NoRoom", "WriteError", "output_error", "check_creatable", "free_bytes", "readable_size", "write_bytes",
+           "write_netcdf", "write_inference_data"]
 
-#: Errors of the user's path: another path fixes them (exit code 2).
+#: Errors of the user's path: another path fixes them (exit code 2). A full device or quota is one too
+#: (:func:`output_error`), worded with the space needed and free.
 _PATH_ERRORS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG,
                 errno.ELOOP, errno.EISDIR}
 
@@ -32,10 +36,12 @@ class NoRoom(OSError):
     def __init__(self, needed: int, free: int, path: Path) -> None:
         super().__init__(errno.ENOSPC, f"{needed} bytes to write, {free} free", str(path))
         self.needed = needed
+        self.free = free
 
 
 class WriteError(RevsimError):
-    """The machine could not take the outputs (a full disk, an input/output error). Exit code 1."""
+    """The machine could not take the outputs for a reason another location would not cure (an input/output
+    error). Exit code 1."""
 
     exit_code = 1
 
@@ -70,13 +76,13 @@ def output_error(exc: OSError, out_dir: Path, *, name: str | None = None, option
     what = f"cannot write {name} into {out_dir}" if name else f"cannot write to {out_dir}"
     code = exc.errno
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        free = _free_bytes(out_dir)
-        room = f" ({_size(free)} free)" if free is not None else ""
+        free = free_bytes(out_dir)
+        room = f" ({readable_size(free)} free)" if free is not None else ""
         if isinstance(exc, NoRoom):
-            room = f" ({_size(exc.needed)} to write, {_size(free or 0)} free)"
+            room = f" ({readable_size(exc.needed)} to write, {readable_size(exc.free)} free)"
         reason = "the device is full" if code == errno.ENOSPC else "the disk quota is exhausted"
-        return WriteError(f"{what}: {reason}{room}; nothing was written. Free some space or choose another "
-                          f"{option}")
+        return InputError.single(f"{what}: {reason}{room}; nothing was written. Free some space or choose "
+                                 f"another {option}", path=(option,))
     if code in _PATH_ERRORS:
         reason = {
             errno.EROFS: "the file system is read-only",
@@ -95,7 +101,8 @@ def output_error(exc: OSError, out_dir: Path, *, name: str | None = None, option
     return WriteError(f"{what}: {exc.strerror or exc}; nothing was written")
 
 
-def _free_bytes(path: Path) -> int | None:
+def free_bytes(path: Path) -> int | None:
+    """Free bytes of the device holding ``path`` or its nearest existing parent (None where unknown)."""
     for candidate in (path, *path.parents):
         try:
             return shutil.disk_usage(candidate).free
@@ -104,7 +111,8 @@ def _free_bytes(path: Path) -> int | None:
     return None
 
 
-def _size(n: int) -> str:
+def readable_size(n: int) -> str:
+    """``n`` bytes in kB, MB or GB (powers of ten, as ``df -H``)."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
@@ -113,7 +121,7 @@ def _size(n: int) -> str:
 
 def write_bytes(path: Path, data: bytes | memoryview) -> None:
     """Write ``data`` to ``path`` once the device is seen to have room for it (ENOSPC otherwise)."""
-    free = _free_bytes(Path(path).parent)
+    free = free_bytes(Path(path).parent)
     if free is not None and free < len(data):
         raise NoRoom(len(data), free, path)
     with open(path, "wb") as file:

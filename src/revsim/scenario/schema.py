@@ -12,6 +12,7 @@ segment name to settings, with an optional ``default`` entry for the segments no
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -1116,9 +1117,10 @@ def _uncertain_domain(field: Any) -> str | None:
     return None
 
 
+@functools.cache
 def positive_input_names() -> frozenset[str]:
     """Names of the uncertain inputs that must be > 0 (``acv``, ``reps``...): a draw of 0 is refused like the
-    constant 0 is."""
+    constant 0 is. (Read from the schema once: every block of draws checks its values against it.)"""
     names = set()
     pending: list[type[BaseModel]] = [Scenario]
     seen: set[type[BaseModel]] = set()
