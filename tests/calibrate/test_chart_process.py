@@ -68,3 +68,16 @@ def test_an_unused_child_is_stopped_and_its_folder_removed() -> None:
     assert not folder.exists()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_child_never_sent_anything_is_stopped_and_its_folder_removed() -> None:
+    from revsim.calibrate.chart_process import start_chart_process
+
+    process = start_chart_process()
+    assert process is not None
+    pid, folder = process.pid, process.folder
+    process.close()  # a calibration that failed before its checks
+    assert not folder.exists()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert process.draw(_checks()) is None

@@ -275,9 +275,10 @@ def calibrate(
     out_dir
         Where ``calibrated.yaml`` will be written, so that files the scenario names keep resolving.
     charts_in_background
-        Start drawing the posterior-predictive charts in a child process as soon as the checks are computed
-        (where the system can fork one), for a :meth:`Calibration.write` that follows: the charts are then
-        drawn while the diagnostics are computed and the other files written.
+        Draw the posterior-predictive charts in a child process (where the system can fork one), for a
+        :meth:`Calibration.write` that follows: the child imports matplotlib while the model is prepared, and
+        draws the charts while the diagnostics are computed and the other files written
+        (:mod:`revsim.calibrate.chart_process`).
     announce
         Called with one line of text once the history is read, before the models are compiled and sampled.
     display
@@ -313,6 +314,11 @@ def calibrate(
     options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                          retention=retention, progress=progress, cache=cache)
     options.check()
+    charts = None
+    if checks and charts_in_background:
+        from revsim.calibrate.chart_process import start_chart_process
+
+        charts = start_chart_process()  # imports matplotlib on the other core, then waits for the checks
     loaded = _load(scenario)
     context = context_from_scenario(loaded) if loaded is not None else None
     if isinstance(history, History):
@@ -333,10 +339,8 @@ def calibrate(
         from revsim.calibrate.checks import predictive_checks
 
         predictive = predictive_checks(result, seed=seed)
-        if charts_in_background:
-            from revsim.calibrate.chart_process import draw_in_background
-
-            drawn = draw_in_background(predictive)
+        if charts is not None:
+            drawn = charts.draw(predictive)
     notes = list(data.notes) + result.notes
     last = data.last_month
     if loaded is not None and last is not None and context.start is not None and context.start <= last:
