@@ -53,7 +53,9 @@ def fit_in_one_process(cache_dir: str) -> dict[str, Any]:
     second = _fit("b")
     after_second = compilations()
     cold = _fit("b", cache=False)
-    return {"compilations": [after_first, after_second, compilations()],
+    from revsim.calibrate.nutpie_entry import compiled_by_a_child
+
+    return {"compilations": [after_first, after_second, compilations()], "from_child": compiled_by_a_child(),
             "sources": [first.compiled_from, second.compiled_from, cold.compiled_from],
             "warm": _draws(second), "cold": _draws(cold), "notes": second.notes + cold.notes}
 

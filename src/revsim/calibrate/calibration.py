@@ -52,6 +52,7 @@ class Calibration:
     gate: Gate | None = None
     weak: list[str] = field(default_factory=list)  # weakly identified forecast inputs, one sentence per group
     command: str | None = None
+    drawn: Any = None  # the charts a child process draws meanwhile (revsim.calibrate.chart_process), if any
 
     @property
     def forecast_ready(self) -> bool:
@@ -84,7 +85,7 @@ class Calibration:
 
         out = Path(out_dir)
         names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, self.scenario_file]
-        charts_writers = chart_writers(self.checks) if charts else {}
+        charts_writers = chart_writers(self.checks, self.drawn) if charts else {}
         check_output_dir(out, [*names, *charts_writers], force=force)
         idata = self.written_idata()
         writers = {
@@ -96,7 +97,12 @@ class Calibration:
         elif self.forecast_ready:
             writers[INPUTS_FILE] = lambda path: Path(path).write_text(self.inputs_text(), encoding="utf-8")
         writers.update(charts_writers)
-        written = write_files(out, writers)
+        try:
+            written = write_files(out, writers)
+        finally:
+            if self.drawn is not None:
+                self.drawn.close()
+                self.drawn = None
         if not self.forecast_ready:
             (out / self.scenario_file).unlink(missing_ok=True)
         return written
@@ -238,6 +244,7 @@ def calibrate(
     out_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
     checks: bool = True,
+    charts_in_background: bool = False,
     announce: Callable[[str], None] | None = None,
     display: FitDisplay | None = None,
     cache: bool = True,
@@ -267,6 +274,11 @@ def calibrate(
         Months per period of the cohort table (12 for annual contracts).
     out_dir
         Where ``calibrated.yaml`` will be written, so that files the scenario names keep resolving.
+    charts_in_background
+        Draw the posterior-predictive charts in a child process (where the system can fork one), for a
+        :meth:`Calibration.write` that follows: the child imports matplotlib while the model is prepared, and
+        draws the charts while the diagnostics are computed and the other files written
+        (:mod:`revsim.calibrate.chart_process`).
     announce
         Called with one line of text once the history is read, before the models are compiled and sampled.
     display
@@ -302,6 +314,11 @@ def calibrate(
     options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                          retention=retention, progress=progress, cache=cache)
     options.check()
+    charts = None
+    if checks and charts_in_background:
+        from revsim.calibrate.chart_process import start_chart_process
+
+        charts = start_chart_process()  # imports matplotlib on the other core, then waits for the checks
     loaded = _load(scenario)
     context = context_from_scenario(loaded) if loaded is not None else None
     if isinstance(history, History):
@@ -317,6 +334,13 @@ def calibrate(
     if display is not None:
         display.phase("checking the fit")
     add_derived(result, loaded)
+    predictive = drawn = None
+    if checks:
+        from revsim.calibrate.checks import predictive_checks
+
+        predictive = predictive_checks(result, seed=seed)
+        if charts is not None:
+            drawn = charts.draw(predictive)
     notes = list(data.notes) + result.notes
     last = data.last_month
     if loaded is not None and last is not None and context.start is not None and context.start <= last:
@@ -342,11 +366,9 @@ def calibrate(
     gate = diagnostics_gate(table, result.divergences, accepted=accept_diagnostics)
     calibration = Calibration(fit=result, diagnostics=table, warnings=warnings, notes=notes, loaded=loaded,
                               scenario_data=scenario_data, inputs=inputs_fragment(items), calibrated_paths=paths,
-                              gate=gate, weak=weak_descriptions(table, result), command=command)
-    if checks:
-        from revsim.calibrate.checks import predictive_checks
-
-        calibration.checks = predictive_checks(result, seed=seed)
+                              gate=gate, weak=weak_descriptions(table, result), command=command, drawn=drawn)
+    if predictive is not None:
+        calibration.checks = predictive
     return calibration
 
 

@@ -19,9 +19,10 @@ from revsim.calibrate.funnel import conversion_trials
 from revsim.calibrate.retention import log_survival_grid
 
 if TYPE_CHECKING:  # pragma: no cover
+    from revsim.calibrate.chart_process import BackgroundCharts
     from revsim.calibrate.fit import Fit
 
-__all__ = ["PredictiveCheck", "predictive_checks", "chart_writers", "PREDICTIVE_DRAWS"]
+__all__ = ["PredictiveCheck", "predictive_checks", "chart_file", "chart_writers", "PREDICTIVE_DRAWS"]
 
 #: Posterior draws simulated for the checks.
 PREDICTIVE_DRAWS = 300
@@ -293,9 +294,18 @@ def draw_check(check: PredictiveCheck, path: Path) -> None:
     plt.close(fig)
 
 
-def chart_writers(checks: list[PredictiveCheck]) -> dict[str, Callable[[Path], None]]:
-    """File name -> writer of every check's chart (``ppc_<block>.png``)."""
-    return {f"ppc_{c.block}.png": (lambda path, c=c: draw_check(c, path)) for c in checks}
+def chart_file(check: PredictiveCheck) -> str:
+    """The file name of a check's chart."""
+    return f"ppc_{check.block}.png"
+
+
+def chart_writers(checks: list[PredictiveCheck], drawn: BackgroundCharts | None = None
+                  ) -> dict[str, Callable[[Path], None]]:
+    """File name -> writer of every check's chart (``ppc_<block>.png``); ``drawn`` holds the charts a child
+    process drew meanwhile (:mod:`revsim.calibrate.chart_process`)."""
+    if drawn is not None:
+        return {chart_file(c): drawn.writer(c) for c in checks}
+    return {chart_file(c): (lambda path, c=c: draw_check(c, path)) for c in checks}
 
 
 def checks_summary(checks: list[PredictiveCheck]) -> list[tuple[str, float]]:

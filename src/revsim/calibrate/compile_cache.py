@@ -241,7 +241,7 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
             shutil.rmtree(folder, ignore_errors=True)
     else:
         folder = _store(directory, structure, source, graphs, report)
-        logp, expand, cached = load_entry_points(folder / "entry.py", inner)
+        logp, expand, cached = load_entry_points(folder / "entry.py", inner, parallel=True)
         if not cached:
             report.notes.append("numba cannot cache this model's compiled code (an operation holds a pointer): "
                                 "it is compiled again in every run")

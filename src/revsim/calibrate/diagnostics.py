@@ -61,13 +61,15 @@ def diagnostics_table(result: Fit) -> pd.DataFrame:
     import arviz as az
     import pandas as pd
 
+    from revsim.calibrate.arviz_numba import numpy_statistics
+
     posterior = result.idata.posterior
     rows: list[dict[str, Any]] = []
     divergences = result.divergences
     chains, draws = int(posterior.sizes["chain"]), int(posterior.sizes["draw"])
     for block, name in reported_variables(result):
         array = posterior[name]
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), numpy_statistics():
             warnings.simplefilter("ignore")
             rhat = az.rhat(array.to_dataset(name=name))[name]
             ess_bulk = az.ess(array.to_dataset(name=name), method="bulk")[name]

@@ -416,7 +416,9 @@ def _loop_block(history: History, context: ScenarioContext, notes: list[str]) ->
 
 def build_model(blocks: list[Any]) -> Any:
     """One PyMC model holding every block."""
-    import pymc as pm
+    from revsim.calibrate.arviz_numba import import_pymc
+
+    pm = import_pymc()
 
     coords: dict[str, list[str]] = {}
     for block in blocks:
@@ -641,12 +643,14 @@ def compare_retention(block: RetentionBlock, posterior: Any) -> RetentionCompari
 
     import arviz as az
 
+    from revsim.calibrate.arviz_numba import numpy_statistics
+
     loo_i, pointwise = {}, {}
     for model in ("sbg", "constant"):
         ll = block.pointwise_loglik(posterior, model)
         pointwise[model] = ll
         data = az.from_dict(posterior={"draw_index": np.zeros(ll.shape[:2])}, log_likelihood={"cohorts": ll})
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with np.errstate(all="ignore"), warnings.catch_warnings(), numpy_statistics():
             warnings.simplefilter("ignore")
             loo_i[model] = np.asarray(az.loo(data, pointwise=True).loo_i, dtype=np.float64)
     d = block.data

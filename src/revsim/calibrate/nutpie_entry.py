@@ -137,13 +137,20 @@ def expand(dim, expanded, x_, out_, user_data_):
 '''
 
 
-def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any, bool]:
+def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
+                      parallel: bool = False) -> tuple[Any, Any, bool]:
     """Import the generated module at ``path`` and load its entry points from numba's cache, or compile them.
 
     ``inner()`` returns the compiled log density and expansion the entry points call; it is called only when
     numba's cache lacks an entry point (the cached code already holds them). Returns (logp cfunc, expand
     cfunc, whether numba could cache them).
+
+    With ``parallel``, when both entry points are to be compiled (a new structure), a forked child compiles
+    the expansion into numba's cache while this process compiles the log density, then this process loads
+    the expansion from the cache (or compiles it, when the child failed or numba could not cache it): the
+    same code, compiled on two cores (:func:`_compile_in_child`).
     """
+    global _FROM_CHILD
     import numba
     from numba.core import utils as numba_utils
     from numba.core.ccallback import CFunc
@@ -171,22 +178,90 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]]) -> tuple
     entries = []
     with global_compiler_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", numba.NumbaWarning)
+        made = {}
         for function, signature in signatures.items():
             # what numba's cfunc(cache=True) does, with the inner functions made only when compiling
             entry = CFunc(getattr(module, function), normalize_signature(signature), locals={}, options={})
             entry.enable_caching()
-            result = entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
-            if result is None:
-                if module.logp_inner is None:
-                    module.logp_inner, module.expand_inner = inner()
-                result = entry._compile_uncached()
-                entry._cache.save_overload(entry._sig, result)
-            entry._library = result.library
-            entry._wrapper_name = result.fndesc.llvm_cfunc_wrapper_name
-            entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
-            entries.append(entry)
+            made[function] = entry
+        found = {name: entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
+                 for name, entry in made.items()}
+        child = None
+        if parallel and all(result is None for result in found.values()):
+            child = _compile_in_child(lambda: _compile_entry(made["expand"], module, inner))
+        try:
+            for function, entry in made.items():
+                result = found[function]
+                if result is None and child is not None and function == "expand":
+                    succeeded, child = _child_succeeded(child), None
+                    if succeeded:
+                        result = entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
+                    if result is not None:
+                        _FROM_CHILD += 1
+                if result is None:
+                    result = _compile_entry(entry, module, inner)
+                entry._library = result.library
+                entry._wrapper_name = result.fndesc.llvm_cfunc_wrapper_name
+                entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
+                entries.append(entry)
+        finally:
+            if child is not None:  # this process failed first: collect the child
+                _child_succeeded(child)
         cached = not any("Cannot cache" in str(w.message) for w in caught)
     return entries[0], entries[1], cached
+
+
+_FROM_CHILD = 0
+
+
+def compiled_by_a_child() -> int:
+    """How many entry points this process loaded from a child's compilation (tests count them)."""
+    return _FROM_CHILD
+
+
+def _compile_entry(entry: Any, module: Any, inner: Callable[[], tuple[Any, Any]]) -> Any:
+    """Compile one entry point (and the inner functions it calls) and save it in numba's cache."""
+    if module.logp_inner is None:
+        module.logp_inner, module.expand_inner = inner()
+    result = entry._compile_uncached()
+    entry._cache.save_overload(entry._sig, result)
+    return result
+
+
+def _compile_in_child(work: Callable[[], Any]) -> int | None:
+    """Run ``work`` in a forked child (Linux only); its process id, or None where there is no fork.
+
+    The child only compiles into numba's cache and leaves with ``os._exit``: it runs no exit handlers and
+    flushes none of the parent's buffers. Its exit status says whether it finished.
+    """
+    import os
+
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:
+        status = 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                work()
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
+
+
+def _child_succeeded(pid: int) -> bool:
+    import os
+
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # pragma: no cover
+        return False
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 def user_data(arrays: list[np.ndarray]) -> np.ndarray:

@@ -72,7 +72,7 @@ def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | No
     with PhaseDisplay() as display:
         result = calibrate(list(history), scenario, sampler=sampler, draws=draws, tune=tune, chains=chains,
                            seed=seed, cores=cores, retention=retention, period_months=period_months, out_dir=out,
-                           progress=False, checks=not no_charts,
+                           progress=False, checks=not no_charts, charts_in_background=not no_charts,
                            announce=None if quiet else display.message,
                            display=None if quiet else display,
                            accept_diagnostics=accept_diagnostics, command=command_line())

@@ -130,14 +130,33 @@ def write_bytes(path: Path, data: bytes | memoryview) -> None:
         os.fsync(file.fileno())  # a full device shows now, not after the rename
 
 
+@contextlib.contextmanager
 def _local_scheduler() -> Any:
     """xarray takes a dask.distributed lock named after the target when a dask client is running (the dask
-    backend), which a memory buffer cannot name: the results are in memory, so write them without dask."""
-    if "dask" not in sys.modules:
-        return contextlib.nullcontext()
-    import dask
+    backend), which a memory buffer cannot name: the results are in memory, so write them without dask.
 
-    return dask.config.set(scheduler="synchronous")
+    When ``distributed`` was never imported, no client can be running: xarray and dask would import it only
+    to find none (about 0.5 s, in every ``revsim calibrate``), so it is not imported while writing, and dask's
+    note that it is unavailable is forgotten after.
+    """
+    if "dask" not in sys.modules:
+        yield
+        return
+    import dask
+    import dask.base
+
+    hidden = "distributed" not in sys.modules
+    if hidden:
+        sys.modules["distributed"] = None  # type: ignore[assignment]  # ``import distributed`` fails meanwhile
+    try:
+        with dask.config.set(scheduler=dask.get):
+            yield
+    finally:
+        if hidden:
+            if sys.modules.get("distributed", False) is None:
+                del sys.modules["distributed"]
+            if getattr(dask.base, "_DISTRIBUTED_AVAILABLE", None) is False:
+                dask.base._DISTRIBUTED_AVAILABLE = None
 
 
 def write_netcdf(ds: Any, path: Path, **kwargs: Any) -> None:
