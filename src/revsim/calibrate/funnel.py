@@ -9,18 +9,14 @@ the conversions of the stage-:math:`k` leavers of that month, whose expected num
 
     N_t = \\sum_{j=0}^{t} h(1-h)^j\\, n_{t-j} + (1-h)^{t+1} n_0,
 
-with :math:`n` the entries into stage :math:`k`. The last term is the stage's members from before the
-history: its entries are taken to follow, before the history, the log-linear trend fitted to its entries
-during the history (:func:`trend_before_history`: :math:`n_0` at the first month, growing :math:`g` a month,
-so :math:`n_0(1+g)^{-i}` entered :math:`i` months before it), and with :math:`q = (1-h)/(1+g)` the term is
-:math:`(1-h)^t n_0 hq/(1-q)`, which is the steady state :math:`(1-h)^{t+1} n_0` above when :math:`g = 0`.
-Each member entered in month :math:`t-j`
+with :math:`n` the entries into stage :math:`k` (the last term assumes the stage was in a steady state
+before the history starts, its entries :math:`n_0` a month: the level at the history's first month of a
+log-linear trend fitted to the stage's entries, :func:`level_before_history`). Each member entered in month :math:`t-j`
 converts in month :math:`t` with probability :math:`q_j = hp(1-h)^j`, so the conversions of month :math:`t`
 are a sum of binomials with mean :math:`\\mu_t = pN_t` and variance :math:`\\sum_j n_{t-j} q_j (1-q_j)`:
 smaller than :math:`\\mu_t` by :math:`h^2p^2 B_t`, with
-:math:`A_t = \\sum_j (1-h)^j n_{t-j} + (1-h)^t n_0\\, q/(1-q)` (the stage's members before the month's
-leaving, :math:`N_t = hA_t`) and :math:`B_t = \\sum_j (1-h)^{2j} n_{t-j} + (1-h)^{2t} n_0\\, q_2/(1-q_2)` with
-:math:`q_2 = (1-h)^2/(1+g)`.
+:math:`A_t = \\sum_j (1-h)^j n_{t-j} + (1-h)^{t+1} n_0 / h` (the stage's members before the month's
+leaving, :math:`N_t = hA_t`) and :math:`B_t = \\sum_j (1-h)^{2j} n_{t-j} + (1-h)^{2(t+1)} n_0 / (1-(1-h)^2)`.
 A binomial with :math:`n^*_t = A_t^2 / B_t` trials and rate :math:`r_t = hpB_t/A_t` has exactly this mean
 and variance (a binomial of :math:`N_t` trials at rate :math:`p`, the plain choice, understates it: by a
 factor :math:`1-p` instead of about :math:`1 - hp/(2-h)`, which leaves out 40% of the variance at
@@ -55,8 +51,7 @@ from revsim.calibrate.plan_priors import PlanValue
 from revsim.calibrate.priors import PRIORS, PriorOverride, prior_for, to_pymc
 
 __all__ = ["FunnelData", "funnel_data", "FunnelBlock", "VolumeData", "volume_data", "VolumeBlock",
-           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp", "trend_before_history",
-           "before_history_terms"]
+           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp", "level_before_history"]
 
 #: Fewest months a channel needs before its seasonality is estimated (two full years).
 SEASONALITY_MIN_MONTHS = 24
@@ -84,14 +79,13 @@ class FunnelData:
     weight: np.ndarray
     months: list[str]
     segments_with_data: list[str] = field(default_factory=list)
-    #: ``[pair]``: the trend of the upstream stage's entries, continued before the history: its level at the
-    #: first month and its monthly growth (:func:`trend_before_history`).
-    before: tuple[np.ndarray, np.ndarray] | None = None
+    #: ``[pair]``: the upstream stage's entries a month before the history (:func:`level_before_history`).
+    before: np.ndarray | None = None
 
     @property
-    def entries_before(self) -> tuple[np.ndarray, np.ndarray]:
-        """``([pair], [pair])``: the level and monthly growth of the upstream stage's entries before the history."""
-        return trend_before_history(self.trials) if self.before is None else self.before
+    def entries_before(self) -> np.ndarray:
+        """``[pair]``: the upstream stage's entries a month before the history."""
+        return level_before_history(self.trials) if self.before is None else self.before
 
     @property
     def segment_names(self) -> list[str]:
@@ -141,33 +135,27 @@ def funnel_data(funnel: FunnelHistory, *, order: list[str] | None = None) -> Fun
         pair_segment=np.array([p[2] for p in pairs]), pair_channel=np.array([p[3] for p in pairs]),
         weight=weight, months=list(funnel.months),
         segments_with_data=[funnel.segment_names[s] for s in seg_with_data],
-        before=trend_before_history(np.stack([funnel.counts[:, p[0], p[2], p[3]] for p in pairs])))
+        before=level_before_history(np.stack([funnel.counts[:, p[0], p[2], p[3]] for p in pairs])))
 
 
-#: Bounds of the monthly growth of a stage's entries continued before the history.
-GROWTH_BEFORE = (-0.05, 0.1)
+def level_before_history(trials: np.ndarray, iterations: int = 25) -> np.ndarray:
+    """The entries a month into a stage before the history starts, ``trials[..., month]`` -> ``[...]``.
 
-
-def trend_before_history(trials: np.ndarray, iterations: int = 25) -> tuple[np.ndarray, np.ndarray]:
-    """How a stage's entries ran before the history: ``trials[..., month]`` -> (level, growth), each ``[...]``.
-
-    The funnel model continues the stage's entries before the history along this trend: ``level`` entered
-    in the month before the first, ``level * (1 + growth) ** -i`` in the ``i``-th month before it. Those
-    members (about ``level x months in stage`` of them) leave during the history's first months, so for a
-    slow stage this trend weighs on the conversion and the months in stage as much as a year of entries. It
-    is a log-linear trend fitted to every month's entries by Poisson maximum likelihood (a few Newton steps),
-    its growth kept within :data:`GROWTH_BEFORE`. Reading the level from the first month's count alone let one
-    month's noise, multiplied by the months in stage, misplace the stock (an enterprise stage of eight months
-    in opportunity whose first month counted 12 where the trend gives 17 started with a third fewer members
-    than it had, and the win rate and the months in stage fitted the difference); a constant level overstates
-    the stock of a growing stage, and the win rate came out low. A series whose first month counts 0 is taken
-    to start in the history (nobody before it): level 0.
+    The funnel model assumes the stage was in a steady state before the history, fed at this level: its
+    members at the start (:math:`n_0 / h` of them, :math:`n_0 m` for :math:`m` months in stage) leave during
+    the history's first months, so for a slow stage the level weighs on the conversion and the months in
+    stage as much as a year of entries. It is the level at the first month of a log-linear trend fitted to
+    every month's entries by Poisson maximum likelihood (a few Newton steps), not the first month's count
+    alone: one month's noise, multiplied by the months in stage, misplaced the stock (an enterprise stage of
+    eight months in opportunity whose first month counted 12 where the trend gives 17 started with a third
+    fewer members than it had, and the win rate and the months in stage fitted the difference). A series
+    whose first month counts 0 is taken to start in the history (nobody before it): 0.
     """
     y = np.nan_to_num(np.asarray(trials, dtype=np.float64))
     T = y.shape[-1]
     out = np.zeros(y.shape[:-1])
     if T == 0:
-        return out, out.copy()
+        return out
     started = y[..., 0] > 0
     t = np.arange(T, dtype=np.float64)
     mean = np.maximum(y.mean(axis=-1), 1e-12)
@@ -182,18 +170,7 @@ def trend_before_history(trials: np.ndarray, iterations: int = 25) -> tuple[np.n
         step_a = np.where(safe, (h_bb * g_a - h_ab * g_b) / np.where(safe, det, 1.0), 0.0)
         step_b = np.where(safe, (h_aa * g_b - h_ab * g_a) / np.where(safe, det, 1.0), 0.0)
         a, b = a + step_a, np.clip(b + step_b, -0.2, 0.2)
-    growth = np.clip(np.expm1(b), *GROWTH_BEFORE)
-    return np.where(started, np.exp(a), 0.0), np.where(started, growth, 0.0)
-
-
-def before_history_terms(h: np.ndarray, growth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``q/(1-q)`` and ``q2/(1-q2)`` of the module docstring: the members from before the history per unit of
-    ``level``, in the first month's stock ``A`` and in ``B`` (numpy). A decline faster than half the hazard is
-    taken as half the hazard, so that the stock stays finite (``q < 1``)."""
-    growth = np.maximum(growth, -h / 2)
-    q = (1 - h) / (1 + growth)
-    q2 = (1 - h) ** 2 / (1 + growth)
-    return q / (1 - q), q2 / (1 - q2)
+    return np.where(started, np.exp(a), 0.0)
 
 
 def lag_matrix(counts: np.ndarray) -> np.ndarray:
@@ -205,32 +182,30 @@ def lag_matrix(counts: np.ndarray) -> np.ndarray:
     return np.where(j <= t, counts[..., index], 0.0)
 
 
-def expected_leavers(trials: np.ndarray, hazard: np.ndarray,
-                     before: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def expected_leavers(trials: np.ndarray, hazard: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
     """:math:`N_t` of the module docstring, in numpy: ``trials[..., t]`` with ``hazard[...]`` broadcast;
-    ``before`` the level and growth of the entries before the history (default :func:`trend_before_history`)."""
+    ``before[...]`` the entries a month before the history (default :func:`level_before_history`)."""
     stock, _ = stage_stock(trials, hazard, before)
     return np.asarray(hazard)[..., None] * stock
 
 
-def stage_stock(trials: np.ndarray, hazard: np.ndarray, before: tuple[np.ndarray, np.ndarray] | None = None
+def stage_stock(trials: np.ndarray, hazard: np.ndarray, before: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
     """:math:`A_t` and :math:`B_t` of the module docstring, in numpy: ``trials[..., t]``, ``hazard[...]``,
-    ``before`` the level and growth of the entries before the history (default :func:`trend_before_history`)."""
+    ``before[...]`` the entries a month before the history (default :func:`level_before_history`)."""
     T = trials.shape[-1]
     h = np.asarray(hazard, dtype=np.float64)[..., None]
     survive = (1 - h) ** np.arange(T)  # [..., T]
     lagged = lag_matrix(trials)  # [..., T, T]
-    level, growth = trend_before_history(trials) if before is None else before
-    level = np.asarray(level, dtype=np.float64)[..., None]
-    in_stock, in_squared = before_history_terms(h, np.asarray(growth, dtype=np.float64)[..., None])
-    stock = np.einsum("...tj,...j->...t", lagged, survive) + survive * level * in_stock
-    squared = np.einsum("...tj,...j->...t", lagged, survive ** 2) + survive ** 2 * level * in_squared
+    tail = (1 - h) ** (np.arange(T) + 1)
+    first = (level_before_history(trials) if before is None else np.asarray(before, dtype=np.float64))[..., None]
+    stock = np.einsum("...tj,...j->...t", lagged, survive) + tail * first / h
+    squared = np.einsum("...tj,...j->...t", lagged, survive ** 2) + tail ** 2 * first / (1 - (1 - h) ** 2)
     return stock, squared
 
 
 def conversion_trials(trials: np.ndarray, hazard: np.ndarray, conversion: np.ndarray,
-                      concentration: np.ndarray, before: tuple[np.ndarray, np.ndarray] | None = None
+                      concentration: np.ndarray, before: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The beta-binomial of the conversions, in numpy: trials :math:`n^*`, rate :math:`r` and concentration
     :math:`\\kappa_r` of the module docstring (``hazard``, ``conversion`` and ``concentration`` broadcast
@@ -388,11 +363,9 @@ class FunnelBlock:
         m = months[ps, pg if segmented else np.zeros_like(pg)]
         h = 1.0 / (1.0 + m)  # [pair]
         lagged = pm.Data("funnel_lagged_trials", lag_matrix(d.trials))  # [pair, T, T]
-        level, growth = d.entries_before
-        first = pm.Data("funnel_first_trials", level)
-        first_growth = pm.Data("funnel_growth_before", growth)
+        first = pm.Data("funnel_first_trials", d.entries_before)
         y = pm.Data("funnel_conversions", d.conversions)
-        logp = conversion_logp(h, p, concentration[ps], lagged, first, y, first_growth)
+        logp = conversion_logp(h, p, concentration[ps], lagged, first, y)
         pm.Potential("funnel_loglik", pt.sum(logp))
 
     def variables(self) -> list[str]:
@@ -411,13 +384,13 @@ class FunnelBlock:
         return renames
 
 
-def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any, growth: Any = 0.0) -> Any:
+def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any) -> Any:
     """Log-likelihood ``[pair, month]`` of the entries into the next stage (the module docstring's
     beta-binomial), in PyTensor.
 
     ``h``, ``p`` and ``kappa`` are per pair (hazard, conversion, concentration); ``lagged[pair, t, j]`` the
-    stage's entries ``j`` months before ``t`` (:func:`lag_matrix`), ``first[pair]`` and ``growth[pair]`` the
-    level and monthly growth of its entries before the history (:func:`trend_before_history`), ``y[pair, t]`` the entries into the next stage. A month whose stage holds nobody (no entries yet,
+    stage's entries ``j`` months before ``t`` (:func:`lag_matrix`), ``first[pair]`` the level before the
+    history, ``y[pair, t]`` the entries into the next stage. A month whose stage holds nobody (no entries yet,
     and none before the history, as in a small channel's first months) is left out of the likelihood: the model
     cannot say anything about its conversions (one counted there entered before the history). Its terms are
     computed on stand-in values, so that no 0/0 reaches the value or the gradient. Which months are empty is
@@ -429,14 +402,11 @@ def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any,
     j = pt.arange(T, dtype="float64")
     log1mh = pt.log1p(-h)[:, None]
     survive = pt.exp(log1mh * j[None, :])  # (1-h)^j  [pair, T]
+    tail = pt.exp(log1mh * (j[None, :] + 1))
     before = first[:, None]
-    grow = pt.as_tensor(growth)
-    grow = pt.maximum(grow[:, None] if grow.ndim == 1 else grow, -h[:, None] / 2)  # a finite stock: q < 1
-    q = pt.exp(log1mh) / (1 + grow)
-    q2 = pt.exp(2 * log1mh) / (1 + grow)
-    stock = pt.sum(lagged * survive[:, None, :], axis=2) + survive * before * q / (1 - q)  # A_t
+    stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * before / h[:, None]  # A_t
     squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
-               + survive ** 2 * before * q2 / (1 - q2))  # B_t
+               + tail ** 2 * before / (1 - pt.exp(2 * log1mh)))  # B_t
     occupied = pt.gt(squared, 0)
     safe_stock = pt.switch(occupied, stock, 1.0)
     safe_squared = pt.switch(occupied, squared, 1.0)
@@ -542,11 +512,10 @@ def informative_delays(d: FunnelData, sd: Any) -> np.ndarray:
             profile = np.empty(PROFILE_MONTHS.size)
             for i, months in enumerate(PROFILE_MONTHS):
                 h = 1.0 / (1.0 + months)
-                before = tuple(x[pairs] for x in d.entries_before)
-                leavers = expected_leavers(trials, np.full(pairs.size, h), before)
+                leavers = expected_leavers(trials, np.full(pairs.size, h), d.entries_before[pairs])
                 p = float(np.clip(y.sum() / max(leavers.sum(), 1e-12), 1e-6, 1 - 1e-6))
                 n, r, kappa_r = conversion_trials(trials, np.full(pairs.size, h), np.full(pairs.size, p),
-                                                  np.full(pairs.size, 100.0), before)
+                                                  np.full(pairs.size, 100.0), d.entries_before[pairs])
                 n = np.maximum(np.nan_to_num(n), y)
                 a, b = r * kappa_r, (1 - r) * kappa_r
                 with np.errstate(all="ignore"):
