@@ -153,13 +153,14 @@ def oracle_report(fig: dict[str, Any]) -> str:
         tilt = ", ".join(f"{m} {v:+.2f}" for m, v in fig["pit_tilt"][method].items())
         lines.append(f"  {names[method]}: CRPS / best naive {parts}; 80% coverage {fig['coverage_80'][method]:.0%}; "
                      f"PIT tilt {tilt}")
-    methods = [m for m in ("actual", "revsim", "true_funnel", "oracle", "last_value", "linear_trend")]
+    methods = ("actual", "revsim", "true_funnel", "oracle", "last_value", "linear_trend")
     for h in HORIZONS:
-        lines.append(f"  median ARR {h} months ahead (millions): origin  " + "  ".join(f"{m:>12}" for m in methods))
+        lines.append(f"  median ARR {h} months ahead (millions)")
+        lines.append(f"    {'origin':<8}" + "".join(f"{m:>14}" for m in methods))
         for row in fig["median_arr"]:
             if f"actual@{h}" in row:
-                lines.append(f"  {'':>40}{row['origin']}  " + "  ".join(f"{row.get(f'{m}@{h}', float('nan')) / 1e6:>12.2f}"
-                                                                         for m in methods))
+                lines.append(f"    {row['origin']:<8}" + "".join(f"{row.get(f'{m}@{h}', float('nan')) / 1e6:>14.2f}"
+                                                              for m in methods))
     return "\n".join(lines)
 
 
