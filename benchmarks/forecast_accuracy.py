@@ -19,6 +19,14 @@ value, linear trend and seasonal naive at that horizon) for ARR and new customer
 0.5, positive when the actual values run above the forecast). Every table of every backtest is written under
 ``--out``; the figures are also written to ``--json``.
 
+With ``--oracle``, each simulated company's cuts are also forecast by the engine from the company itself: the
+true parameters and the true state at the cut (:func:`benchmarks.company.plan.true_scenario`), scored the same
+way. That is the best forecast a calibration could give: where it loses to a naive baseline too, the company's
+own noise at that horizon is the reason, not the calibration. A second forecast, revsim's calibration with the
+true funnel (every stage's conversion and months in stage, and the members open at the cut), tells how much of
+revsim's error is the funnel's. Printed per origin: the median ARR 6 and 12 months ahead of each forecast,
+against the actual value and the naive baselines'.
+
 Few posterior draws are enough here: the scores average over origins, horizons and 500 simulated draws, and a
 posterior of 2 x 250 draws gives the same intervals to about a percent.
 """
@@ -68,6 +76,92 @@ def company_inputs(name: str, work: Path, seed: int, plan_shift_seed: int | None
     plan = run.plan_scenario(cut=last, shift_seed=plan_shift_seed)
     scenario.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
     return scenario, folder
+
+
+def simulated_run(name: str, seed: int) -> Any:
+    """The independent simulator's company ``name`` (as :func:`company_inputs` draws it)."""
+    from benchmarks.company import shapes, simulate_company
+
+    shape, months, _, _ = COMPANIES[name]
+    return simulate_company(getattr(shapes, shape)(), months=months, seed=seed)
+
+
+def oracle_figures(result: Any, run: Any, draws: int, seed: int) -> dict[str, Any]:
+    """Scores of the forecasts from the true parameters and state (``oracle``) and of revsim's calibration with
+    the true funnel (``true_funnel``) at the backtest's cuts, and every forecast's median ARR 6 and 12 months
+    ahead per origin."""
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    import revsim
+    from revsim.calibrate.backtest import POSTERIOR_FILE, SCENARIO_FILE, forecast_samples
+    from revsim.calibrate.backtest_scoring import score_origin, summarise
+    from revsim.calibrate.history import month_index
+    from revsim.results.write_errors import write_inference_data
+    from revsim.scenario.load import scenario_from_dict
+
+    rows: dict[str, list[dict]] = {"oracle": [], "true_funnel": []}
+    paths: list[dict[str, Any]] = []
+    table = result.table
+    for origin in result.origins:
+        cut = month_index(origin.cut)
+        truth = run.true_scenario(origin.cut, horizon_months=result.holdout)
+        true_funnel = dict(origin.scenario_data, funnel=dict(origin.scenario_data["funnel"], stages=truth["funnel"]["stages"],
+                                                             open_at_start=truth["funnel"]["open_at_start"]))
+        medians: dict[str, Any] = {"origin": origin.cut}
+        with tempfile.TemporaryDirectory(prefix="revsim-oracle-") as folder:
+            write_inference_data(origin.posterior, Path(folder) / POSTERIOR_FILE)
+            for method, data in (("oracle", truth), ("true_funnel", true_funnel)):
+                loaded = scenario_from_dict(data, base_dir=folder, file=SCENARIO_FILE)
+                forecast = revsim.simulate(loaded, draws=draws, seed=seed)
+                samples = {m: forecast_samples(forecast, m) for m in ("arr", "new_customers", "churned_arr")}
+                scored = [r for r in score_origin(result.series, samples, cut, result.holdout) if r["method"] == "revsim"]
+                rows[method] += [dict(r, method=method) for r in scored]
+                for h in HORIZONS:
+                    if h <= result.holdout:
+                        medians[f"{method}@{h}"] = float(np.median(samples["arr"][:, h - 1]))
+        at = table[(table.origin == origin.cut) & (table.metric == "arr")]
+        for h in HORIZONS:
+            for method, group in at[at.horizon == h].groupby("method"):
+                medians[f"{method}@{h}"] = float(group["median"].iloc[0])
+                medians[f"actual@{h}"] = float(group["actual"].iloc[0])
+        paths.append(medians)
+    out: dict[str, Any] = {"crps": {}, "pit_tilt": {}, "median_arr": paths}
+    for method, scored in rows.items():
+        frame = pd.DataFrame(scored)
+        summary = summarise(frame)
+        naive = result.summary[result.summary.method != "revsim"]
+        for metric in SCORED:
+            for h in HORIZONS:
+                at = summary[(summary.metric == metric) & (summary.horizon == str(h))]
+                best = naive[(naive.metric == metric) & (naive.horizon == str(h))].crps.min()
+                if not at.empty:
+                    out["crps"].setdefault(method, {})[f"{metric}@{h}"] = {
+                        "crps": float(at.crps.iloc[0]), "best_naive": float(best), "ratio": float(at.crps.iloc[0]) / float(best)}
+        out["pit_tilt"][method] = {m: float(g.pit.mean() - 0.5) for m, g in frame.groupby("metric")}
+        out.setdefault("coverage_80", {})[method] = float(summary[summary.horizon == "all"].coverage_80.mean())
+    return out
+
+
+def oracle_report(fig: dict[str, Any]) -> str:
+    lines = []
+    names = {"oracle": "true parameters and state", "true_funnel": "revsim with the true funnel"}
+    for method, crps in fig["crps"].items():
+        parts = "  ".join(f"{key} {row['ratio']:.2f}" for key, row in crps.items())
+        tilt = ", ".join(f"{m} {v:+.2f}" for m, v in fig["pit_tilt"][method].items())
+        lines.append(f"  {names[method]}: CRPS / best naive {parts}; 80% coverage {fig['coverage_80'][method]:.0%}; "
+                     f"PIT tilt {tilt}")
+    methods = ("actual", "revsim", "true_funnel", "oracle", "last_value", "linear_trend")
+    for h in HORIZONS:
+        lines.append(f"  median ARR {h} months ahead (millions)")
+        lines.append(f"    {'origin':<8}" + "".join(f"{m:>14}" for m in methods))
+        for row in fig["median_arr"]:
+            if f"actual@{h}" in row:
+                lines.append(f"    {row['origin']:<8}" + "".join(f"{row.get(f'{m}@{h}', float('nan')) / 1e6:>14.2f}"
+                                                              for m in methods))
+    return "\n".join(lines)
 
 
 def figures(result: Any) -> dict[str, Any]:
@@ -130,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="move the centre of every guessed interval of the simulated companies' plans off the "
                              "truth (by up to a factor 1.22 either way, the truth staying inside), seeded; by default "
                              "the plan's intervals are centred on the truth")
+    parser.add_argument("--oracle", action="store_true",
+                        help="also forecast each simulated company from its true parameters and state, and revsim's "
+                             "calibration with the true funnel, at the same cuts (see the module doc)")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "forecast_accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
@@ -152,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
         fig["wall_s"] = time.perf_counter() - started
         results[name] = fig
         print(report(name, fig), flush=True)
+        if args.oracle and name in COMPANIES:
+            fig["oracle"] = oracle_figures(result, simulated_run(name, args.seed), args.simulation_draws, args.seed)
+            print(oracle_report(fig["oracle"]), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
 

@@ -28,7 +28,7 @@ from benchmarks.company.truth import month_label
 if TYPE_CHECKING:  # pragma: no cover
     from benchmarks.company.run import CompanyRun
 
-__all__ = ["plan_scenario"]
+__all__ = ["plan_scenario", "true_scenario"]
 
 #: Fields whose value is a probability, a positive quantity or a real number, when widened.
 _PROBABILITY, _POSITIVE, _REAL = "probability", "positive", "real"
@@ -210,3 +210,19 @@ def _initial_book(run: CompanyRun, t_cut: int, book: str) -> list[dict[str, Any]
                             "arr": round(12.0 * float(mrr[pick].sum()), 2), "age_months": low,
                             "spread_months": high - low + 1})
     return entries
+
+
+def true_scenario(run: CompanyRun, cut: str, *, horizon_months: int = 12) -> dict[str, Any]:
+    """The company itself from the month after ``cut``: every input the truth's constant, each channel's volume
+    its expected entries in the first month, the true state at the cut (every active cohort with its
+    customers, MRR and age, the members open in each stage). Forecast with revsim's engine, it is the best
+    forecast a calibration could give (the oracle of ``benchmarks/forecast_accuracy.py --oracle``)."""
+    t_cut = run.month(cut)
+    truth = copy.deepcopy(run.truth)
+    plan = plan_scenario(run, cut, horizon_months=horizon_months, book="cohort")
+    truth["start"], truth["horizon_months"] = plan["start"], int(horizon_months)
+    for item, channel in zip(truth.get("channels") or [], run.company.channels, strict=True):
+        item["volume"] = float(channel.volume * (1.0 + channel.growth) ** (t_cut + 1))
+    truth["initial_book"] = plan["initial_book"]
+    truth["funnel"]["open_at_start"] = plan["funnel"]["open_at_start"]
+    return truth

@@ -161,3 +161,10 @@ class CompanyRun:
         from benchmarks.company.plan import plan_scenario
 
         return plan_scenario(self, cut, **options)
+
+    def true_scenario(self, cut: str, **options: Any) -> dict[str, Any]:
+        """The company itself from the month after ``cut``, with its true state (see
+        :func:`benchmarks.company.plan.true_scenario`)."""
+        from benchmarks.company.plan import true_scenario
+
+        return true_scenario(self, cut, **options)

@@ -83,6 +83,7 @@ def test_the_open_pipeline_follows_each_posterior_samples_months_in_stage() -> N
     import xarray as xr
 
     from revsim.calibrate.cut_state import open_pipeline_draws
+    from revsim.calibrate.funnel import level_before_history
 
     loaded = load_scenario(EXAMPLE_SCENARIO)
     full = _history(EXAMPLE_HISTORY, loaded)
@@ -103,7 +104,8 @@ def test_the_open_pipeline_follows_each_posterior_samples_months_in_stage() -> N
     # months 0: nobody stays open; months 1: half of the cut month's entries, a quarter of the month before...
     assert stock.sel(segment="mid_market").values[0, 0, 0] == pytest.approx(0.0)
     j = np.arange(entries.size)
-    expected = np.sum(entries[::-1] * 0.5 ** (j + 1)) + entries[0] * 0.5 ** (entries.size + 1) / 0.5
+    before = level_before_history(history.funnel.counts[:, history.funnel.stages.index("opportunity"), 1, :].T).sum()
+    expected = np.sum(entries[::-1] * 0.5 ** (j + 1)) + before * 0.5 ** (entries.size + 1) / 0.5
     assert stock.sel(segment="mid_market").values[0, 1, 0] == pytest.approx(expected)
     # a slower stage holds more members open
     assert stock.values[0, 2, 0, 1] > 3 * stock.values[0, 1, 0, 1]

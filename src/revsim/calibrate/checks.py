@@ -93,7 +93,8 @@ def _funnel(result: Fit, picks: np.ndarray, rng: np.random.Generator) -> Predict
     p = p_all[:, d.pair_stage, seg, ch]  # [draw, pair]
     m = m_all[:, d.pair_stage, seg]
     k = kappa[:, d.pair_stage]
-    n, r, k_r = conversion_trials(d.trials[None, :, :], 1.0 / (1.0 + m), p, k)  # [draw, pair, T]
+    n, r, k_r = conversion_trials(d.trials[None, :, :], 1.0 / (1.0 + m), p, k,
+                                  d.entries_before[None, :])  # [draw, pair, T]
     q = rng.beta(np.maximum(r * k_r, 1e-9), np.maximum((1 - r) * k_r, 1e-9))
     y = rng.binomial(np.round(np.maximum(n, 0)).astype(np.int64), q)
     series = []

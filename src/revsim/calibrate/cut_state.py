@@ -119,10 +119,12 @@ def open_pipeline_draws(fit: Fit, history: History, cut: int) -> xr.DataArray | 
 
     A member that entered ``j`` months before the end of the cut month has faced ``j + 1`` monthly hazards
     ``h = 1 / (1 + months_in_stage)``, so the stock is ``sum_j n_{cut-j} (1-h)^(j+1)``, plus the members who
-    entered before the history at its first month's rate (``n_0 (1-h)^(T+1) / h``, as the funnel model
-    assumes). None when the funnel model was not fitted.
+    entered before the history at the level the funnel model assumes (``n_0 (1-h)^(T+1) / h``, ``n_0`` from
+    :func:`revsim.calibrate.funnel.level_before_history`). None when the funnel model was not fitted.
     """
     import xarray as xr
+
+    from revsim.calibrate.funnel import level_before_history
 
     block = fit.block("funnel")
     funnel = history.funnel
@@ -141,10 +143,12 @@ def open_pipeline_draws(fit: Fit, history: History, cut: int) -> xr.DataArray | 
         for s, seg in enumerate(segments):
             m = months.sel(stage=stage, segment=seg) if "segment" in months.dims else months.sel(stage=stage)
             h = 1.0 / (1.0 + np.asarray(m.values, float))[..., None]  # [chain, draw, 1]
-            entries = np.nan_to_num(np.nansum(funnel.counts[: t_cut + 1, k, s], axis=-1))[::-1]  # cut, cut-1, ...
+            by_channel = np.nan_to_num(funnel.counts[: t_cut + 1, k, s])  # [month, channel]
+            entries = by_channel.sum(axis=-1)[::-1]  # cut, cut-1, ...
+            before = float(level_before_history(by_channel.T).sum())  # as the funnel model assumes
             j = np.arange(entries.size)
             stock = np.sum(entries * (1.0 - h) ** (j + 1), axis=-1)
-            stock += entries[-1] * (1.0 - h[..., 0]) ** (entries.size + 1) / h[..., 0]
+            stock += before * (1.0 - h[..., 0]) ** (entries.size + 1) / h[..., 0]
             out[:, :, i, s] = stock
     return xr.DataArray(out, dims=("chain", "draw", "stage", "segment"),
                         coords={"chain": months.chain, "draw": months.draw, "stage": stages, "segment": segments},

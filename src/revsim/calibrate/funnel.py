@@ -10,7 +10,8 @@ the conversions of the stage-:math:`k` leavers of that month, whose expected num
     N_t = \\sum_{j=0}^{t} h(1-h)^j\\, n_{t-j} + (1-h)^{t+1} n_0,
 
 with :math:`n` the entries into stage :math:`k` (the last term assumes the stage was in a steady state
-at the level of the first month before the history starts). Each member entered in month :math:`t-j`
+before the history starts, its entries :math:`n_0` a month: the level at the history's first month of a
+log-linear trend fitted to the stage's entries, :func:`level_before_history`). Each member entered in month :math:`t-j`
 converts in month :math:`t` with probability :math:`q_j = hp(1-h)^j`, so the conversions of month :math:`t`
 are a sum of binomials with mean :math:`\\mu_t = pN_t` and variance :math:`\\sum_j n_{t-j} q_j (1-q_j)`:
 smaller than :math:`\\mu_t` by :math:`h^2p^2 B_t`, with
@@ -50,7 +51,7 @@ from revsim.calibrate.plan_priors import PlanValue
 from revsim.calibrate.priors import PRIORS, PriorOverride, prior_for, to_pymc
 
 __all__ = ["FunnelData", "funnel_data", "FunnelBlock", "VolumeData", "volume_data", "VolumeBlock",
-           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp"]
+           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp", "level_before_history"]
 
 #: Fewest months a channel needs before its seasonality is estimated (two full years).
 SEASONALITY_MIN_MONTHS = 24
@@ -78,6 +79,13 @@ class FunnelData:
     weight: np.ndarray
     months: list[str]
     segments_with_data: list[str] = field(default_factory=list)
+    #: ``[pair]``: the upstream stage's entries a month before the history (:func:`level_before_history`).
+    before: np.ndarray | None = None
+
+    @property
+    def entries_before(self) -> np.ndarray:
+        """``[pair]``: the upstream stage's entries a month before the history."""
+        return level_before_history(self.trials) if self.before is None else self.before
 
     @property
     def segment_names(self) -> list[str]:
@@ -126,7 +134,43 @@ def funnel_data(funnel: FunnelHistory, *, order: list[str] | None = None) -> Fun
         pair_stage=np.array([from_stages.index(stages[p[0]]) for p in pairs]),
         pair_segment=np.array([p[2] for p in pairs]), pair_channel=np.array([p[3] for p in pairs]),
         weight=weight, months=list(funnel.months),
-        segments_with_data=[funnel.segment_names[s] for s in seg_with_data])
+        segments_with_data=[funnel.segment_names[s] for s in seg_with_data],
+        before=level_before_history(np.stack([funnel.counts[:, p[0], p[2], p[3]] for p in pairs])))
+
+
+def level_before_history(trials: np.ndarray, iterations: int = 25) -> np.ndarray:
+    """The entries a month into a stage before the history starts, ``trials[..., month]`` -> ``[...]``.
+
+    The funnel model assumes the stage was in a steady state before the history, fed at this level: its
+    members at the start (:math:`n_0 / h` of them, :math:`n_0 m` for :math:`m` months in stage) leave during
+    the history's first months, so for a slow stage the level weighs on the conversion and the months in
+    stage as much as a year of entries. It is the level at the first month of a log-linear trend fitted to
+    every month's entries by Poisson maximum likelihood (a few Newton steps), not the first month's count
+    alone: one month's noise, multiplied by the months in stage, misplaced the stock (an enterprise stage of
+    eight months in opportunity whose first month counted 12 where the trend gives 17 started with a third
+    fewer members than it had, and the win rate and the months in stage fitted the difference). A series
+    whose first month counts 0 is taken to start in the history (nobody before it): 0.
+    """
+    y = np.nan_to_num(np.asarray(trials, dtype=np.float64))
+    T = y.shape[-1]
+    out = np.zeros(y.shape[:-1])
+    if T == 0:
+        return out
+    started = y[..., 0] > 0
+    t = np.arange(T, dtype=np.float64)
+    mean = np.maximum(y.mean(axis=-1), 1e-12)
+    a = np.log(mean)  # log level at month 0
+    b = np.zeros_like(a)  # monthly log growth
+    for _ in range(iterations):
+        mu = np.exp(a[..., None] + b[..., None] * t)
+        g_a, g_b = np.sum(y - mu, axis=-1), np.sum((y - mu) * t, axis=-1)
+        h_aa, h_ab, h_bb = np.sum(mu, axis=-1), np.sum(mu * t, axis=-1), np.sum(mu * t * t, axis=-1)
+        det = h_aa * h_bb - h_ab ** 2
+        safe = det > 1e-12
+        step_a = np.where(safe, (h_bb * g_a - h_ab * g_b) / np.where(safe, det, 1.0), 0.0)
+        step_b = np.where(safe, (h_aa * g_b - h_ab * g_a) / np.where(safe, det, 1.0), 0.0)
+        a, b = a + step_a, np.clip(b + step_b, -0.2, 0.2)
+    return np.where(started, np.exp(a), 0.0)
 
 
 def lag_matrix(counts: np.ndarray) -> np.ndarray:
@@ -138,34 +182,38 @@ def lag_matrix(counts: np.ndarray) -> np.ndarray:
     return np.where(j <= t, counts[..., index], 0.0)
 
 
-def expected_leavers(trials: np.ndarray, hazard: np.ndarray) -> np.ndarray:
-    """:math:`N_t` of the module docstring, in numpy: ``trials[..., t]`` with ``hazard[...]`` broadcast."""
-    stock, _ = stage_stock(trials, hazard)
+def expected_leavers(trials: np.ndarray, hazard: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
+    """:math:`N_t` of the module docstring, in numpy: ``trials[..., t]`` with ``hazard[...]`` broadcast;
+    ``before[...]`` the entries a month before the history (default :func:`level_before_history`)."""
+    stock, _ = stage_stock(trials, hazard, before)
     return np.asarray(hazard)[..., None] * stock
 
 
-def stage_stock(trials: np.ndarray, hazard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`A_t` and :math:`B_t` of the module docstring, in numpy: ``trials[..., t]``, ``hazard[...]``."""
+def stage_stock(trials: np.ndarray, hazard: np.ndarray, before: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`A_t` and :math:`B_t` of the module docstring, in numpy: ``trials[..., t]``, ``hazard[...]``,
+    ``before[...]`` the entries a month before the history (default :func:`level_before_history`)."""
     T = trials.shape[-1]
     h = np.asarray(hazard, dtype=np.float64)[..., None]
     survive = (1 - h) ** np.arange(T)  # [..., T]
     lagged = lag_matrix(trials)  # [..., T, T]
     tail = (1 - h) ** (np.arange(T) + 1)
-    first = trials[..., :1]
+    first = (level_before_history(trials) if before is None else np.asarray(before, dtype=np.float64))[..., None]
     stock = np.einsum("...tj,...j->...t", lagged, survive) + tail * first / h
     squared = np.einsum("...tj,...j->...t", lagged, survive ** 2) + tail ** 2 * first / (1 - (1 - h) ** 2)
     return stock, squared
 
 
 def conversion_trials(trials: np.ndarray, hazard: np.ndarray, conversion: np.ndarray,
-                      concentration: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      concentration: np.ndarray, before: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The beta-binomial of the conversions, in numpy: trials :math:`n^*`, rate :math:`r` and concentration
     :math:`\\kappa_r` of the module docstring (``hazard``, ``conversion`` and ``concentration`` broadcast
     against ``trials[..., 0]``)."""
     h = np.asarray(hazard, dtype=np.float64)[..., None]
     p = np.asarray(conversion, dtype=np.float64)[..., None]
     kappa = np.asarray(concentration, dtype=np.float64)[..., None]
-    stock, squared = stage_stock(trials, hazard)
+    stock, squared = stage_stock(trials, hazard, before)
     with np.errstate(divide="ignore", invalid="ignore"):
         n = np.where(squared > 0, stock ** 2 / squared, 0.0)
         r = np.clip(np.where(stock > 0, h * p * squared / stock, p), 1e-12, 1 - 1e-12)
@@ -315,7 +363,7 @@ class FunnelBlock:
         m = months[ps, pg if segmented else np.zeros_like(pg)]
         h = 1.0 / (1.0 + m)  # [pair]
         lagged = pm.Data("funnel_lagged_trials", lag_matrix(d.trials))  # [pair, T, T]
-        first = pm.Data("funnel_first_trials", d.trials[:, 0])
+        first = pm.Data("funnel_first_trials", d.entries_before)
         y = pm.Data("funnel_conversions", d.conversions)
         logp = conversion_logp(h, p, concentration[ps], lagged, first, y)
         pm.Potential("funnel_loglik", pt.sum(logp))
@@ -464,10 +512,10 @@ def informative_delays(d: FunnelData, sd: Any) -> np.ndarray:
             profile = np.empty(PROFILE_MONTHS.size)
             for i, months in enumerate(PROFILE_MONTHS):
                 h = 1.0 / (1.0 + months)
-                leavers = expected_leavers(trials, np.full(pairs.size, h))
+                leavers = expected_leavers(trials, np.full(pairs.size, h), d.entries_before[pairs])
                 p = float(np.clip(y.sum() / max(leavers.sum(), 1e-12), 1e-6, 1 - 1e-6))
                 n, r, kappa_r = conversion_trials(trials, np.full(pairs.size, h), np.full(pairs.size, p),
-                                                  np.full(pairs.size, 100.0))
+                                                  np.full(pairs.size, 100.0), d.entries_before[pairs])
                 n = np.maximum(np.nan_to_num(n), y)
                 a, b = r * kappa_r, (1 - r) * kappa_r
                 with np.errstate(all="ignore"):
