@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="the speed targets: the worked example cold and warm, retention only against "
                              "PyMC-Marketing (see benchmarks/calibration_targets.py)")
     parser.add_argument("--runs", type=int, default=3, help="--targets: runs of each warm measurement")
-    parser.add_argument("--no-cold", action="store_true", help="--targets: skip the cold worked example")
+    parser.add_argument("--no-cold", action="store_true", help="--targets: skip the cold worked example (an unmeasured run compiles the model first)")
     parser.add_argument("--part", choices=["example", "retention"], action="append",
                         help="--targets: only the worked example, or only retention against PyMC-Marketing "
                              "(repeatable; default both)")
