@@ -102,3 +102,17 @@ def test_the_command_streams_with_store_zarr_and_replaces_the_other_form(funnel_
     assert open_results(out / f"{lever}.zarr").sizes["draw"] == DRAWS
     bad = runner.invoke(cli, [*common, "--store", "hdf5"])
     assert bad.exit_code == 2
+
+
+def test_a_large_streamed_comparison_keeps_float64_so_its_numbers_stay_exact(funnel_scenario, tmp_path,
+                                                                             monkeypatch) -> None:
+    """A large streamed run stores money and ratios as float32; compare's stores keep float64, so a run large
+    enough to stream gives the table of the same runs held in memory (the size limit lowered to this run)."""
+    import revsim.results.storage
+
+    monkeypatch.setattr(revsim.results.storage, "AUTO_DRAWS_LIMIT", 100)
+    plan = plan_comparison(funnel_scenario, levers=["churn_down"])
+    held, _ = write_comparison(plan, tmp_path / "netcdf", draws=DRAWS, seed=2, store="netcdf")
+    streamed, _ = write_comparison(plan, tmp_path / "zarr", draws=DRAWS, seed=2, store="zarr", chunk_size=CHUNK)
+    assert streamed.datasets["base"]["arr"].dtype == np.float64
+    pd.testing.assert_frame_equal(held.table, streamed.table, check_exact=True)

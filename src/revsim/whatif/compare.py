@@ -427,7 +427,8 @@ def write_comparison(plan: ComparisonPlan, out_dir: str | Path, *, draws: int = 
         def write(path: Path) -> None:
             path.unlink()  # the store is a directory in place of the temporary file
             run = run_store(variant.scenario, path, draws=draws, seed=seed, threads=threads, progress=progress,
-                            command=command, attrs=_variant_attrs(plan, variant), backend=backend)
+                            command=command, attrs=_variant_attrs(plan, variant), backend=backend,
+                            exact=True)  # float64 even when large: compare.csv as from runs held in memory
             stores[variant.name] = path
             messages.extend(f"{variant.name}: {m}" for m in run.warnings)
         return write
