@@ -100,6 +100,9 @@ def test_the_command_streams_with_store_zarr_and_replaces_the_other_form(funnel_
     assert (out / "compare.csv").read_bytes() == held_table
     assert sorted(p.name for p in out.iterdir()) == ["base.zarr", "compare.csv", "compare.png", f"{lever}.zarr"]
     assert open_results(out / f"{lever}.zarr").sizes["draw"] == DRAWS
+    again = runner.invoke(cli, [*common, "--store", "netcdf", "--force", "-q"])  # the stores give way to files
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in out.iterdir()) == ["base.nc", "compare.csv", "compare.png", f"{lever}.nc"]
     bad = runner.invoke(cli, [*common, "--store", "hdf5"])
     assert bad.exit_code == 2
 

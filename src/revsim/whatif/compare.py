@@ -201,7 +201,8 @@ class Comparison:
         return paired_difference_chart(self, metrics)
 
     def write(self, out_dir: str | Path, *, force: bool = False) -> list[Path]:
-        """Write ``compare.csv``, ``compare.png`` and one results file per run into ``out_dir``, atomically.
+        """Write ``compare.csv``, ``compare.png`` and one results file per run (``NAME.nc``) into ``out_dir``,
+        atomically.
 
         Raises
         ------
@@ -215,13 +216,18 @@ class Comparison:
         check_output_dir(out, self.plan.output_files, force=force)
         figure = self.plot()
         writers: dict[str, Callable[[Path], None]] = {
-            CSV_NAME: lambda path: self.table.to_csv(path, index=False, float_format="%.6g"),
+            CSV_NAME: self.write_table,
             CHART_NAME: lambda path: figure.savefig(path, format="png"),
         }
-        for variant in [self.plan.base, *self.plan.variants]:
+        for variant in self.plan.runs:
             ds = self.datasets[variant.name]
             writers[variant.file_name] = lambda path, ds=ds: write_netcdf(ds, path)
-        return write_files(out, writers)
+        # an earlier streamed comparison's stores describe other runs: removed with the renames
+        return write_files(out, writers, replaces=[v.store_name for v in self.plan.runs])
+
+    def write_table(self, path: str | Path) -> None:
+        """Write ``compare.csv`` (the table) to ``path``."""
+        self.table.to_csv(path, index=False, float_format="%.6g")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -408,15 +414,19 @@ def write_comparison(plan: ComparisonPlan, out_dir: str | Path, *, draws: int = 
     Raises
     ------
     InputError
-        When ``out_dir`` already holds these outputs and ``force`` is not set, or for a bad ``store``.
+        When ``out_dir`` already holds these outputs and ``force`` is not set.
+    ValueError
+        For a ``store`` other than ``auto``, ``netcdf`` and ``zarr``.
     """
     from revsim.pipeline import Backend, run_store
     from revsim.results.output_dir import check_output_dir, write_files
     from revsim.results.reading import open_results
-    from revsim.results.write_errors import write_netcdf
 
     out = Path(out_dir)
-    streamed = comparison_streams(plan, store, draws=draws)
+    if not comparison_streams(plan, store, draws=draws):
+        check_output_dir(out, plan.output_files, force=force)  # before the runs, as after them
+        result = run_comparison(plan, draws=draws, seed=seed, threads=threads, progress=progress, command=command)
+        return result, result.write(out, force=force)
     check_output_dir(out, plan.output_files, force=force)
     stores: dict[str, Path] = {}
     messages: list[str] = []
@@ -433,30 +443,20 @@ def write_comparison(plan: ComparisonPlan, out_dir: str | Path, *, draws: int = 
             messages.extend(f"{variant.name}: {m}" for m in run.warnings)
         return write
 
-    def write_table(path: Path) -> None:
-        if streamed:  # every store complete: read back lazily, at its temporary name
-            datasets = {name: open_results(store) for name, store in stores.items()}
-            done["result"] = _tabulate(plan, datasets, messages, draws=draws, seed=seed)
-        else:
-            done["result"] = run_comparison(plan, draws=draws, seed=seed, threads=threads, progress=progress,
-                                            command=command)
-        done["result"].table.to_csv(path, index=False, float_format="%.6g")
+    def write_table(path: Path) -> None:  # every store complete: read back lazily, at its temporary name
+        datasets = {name: open_results(store) for name, store in stores.items()}
+        done["result"] = _tabulate(plan, datasets, messages, draws=draws, seed=seed)
+        done["result"].write_table(path)
 
-    writers: dict[str, Callable[[Path], None]] = {}
-    if streamed:
-        writers |= {v.store_name: write_store(v) for v in plan.runs}
+    writers: dict[str, Callable[[Path], None]] = {v.store_name: write_store(v) for v in plan.runs}
     writers[CSV_NAME] = write_table
     writers[CHART_NAME] = lambda path: done["result"].plot().savefig(path, format="png")
-    if not streamed:
-        writers |= {v.file_name: lambda path, name=v.name: write_netcdf(done["result"].datasets[name], path)
-                    for v in plan.runs}
-    other_form = [v.file_name if streamed else v.store_name for v in plan.runs]
-    written = write_files(out, writers, replaces=other_form)  # an earlier comparison's runs in the other form
+    # an earlier comparison's results files describe other runs: removed with the renames
+    written = write_files(out, writers, replaces=[v.file_name for v in plan.runs])
     result = done["result"]
-    if streamed:  # the stores were read at their temporary names: opened again where they now are
-        for ds in result.datasets.values():
-            ds.close()
-        result.datasets = {v.name: open_results(out / v.store_name) for v in plan.runs}
+    for ds in result.datasets.values():  # the stores were read at their temporary names: opened where they are
+        ds.close()
+    result.datasets = {v.name: open_results(out / v.store_name) for v in plan.runs}
     return result, written
 
 
