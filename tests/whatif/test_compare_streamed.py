@@ -119,3 +119,21 @@ def test_a_large_streamed_comparison_keeps_float64_so_its_numbers_stay_exact(fun
     streamed, _ = write_comparison(plan, tmp_path / "zarr", draws=DRAWS, seed=2, store="zarr", chunk_size=CHUNK)
     assert streamed.datasets["base"]["arr"].dtype == np.float64
     pd.testing.assert_frame_equal(held.table, streamed.table, check_exact=True)
+
+
+def test_auto_streams_when_the_runs_held_together_would_not_fit(funnel_scenario, monkeypatch) -> None:
+    """``auto`` asks revsim run's test about every run's draws at once: a comparison held in memory holds
+    every run."""
+    import revsim.engine.memory as memory
+    from revsim.engine.compile import compile_scenario
+    from revsim.whatif.compare import comparison_streams
+
+    plan = plan_comparison(funnel_scenario, levers=["mql_up", "churn_down"])
+    one_run, _ = memory.run_bytes(compile_scenario(funnel_scenario), 1000, cohorts=False)
+    monkeypatch.setattr(memory, "available_bytes", lambda: None)
+    monkeypatch.setattr(memory, "STREAM_ABOVE_BYTES", 2 * one_run)  # one run fits, three do not
+    assert comparison_streams(plan, "auto", draws=1000)
+    assert not comparison_streams(plan, "auto", draws=600)  # three runs of 600 draws fit
+    assert not comparison_streams(plan, "netcdf", draws=1000) and comparison_streams(plan, "zarr", draws=10)
+    with pytest.raises(ValueError, match="store"):
+        comparison_streams(plan, "hdf5", draws=10)
