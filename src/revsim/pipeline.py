@@ -146,7 +146,8 @@ def streams(store: str, compiled: CompiledScenario, *, draws: int, cohorts: bool
 def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathLike[str], *, draws: int, seed: int,
               threads: int | None = None, progress: Callable[[int], None] | None = None,
               cohorts: bool | None = False, backend: Backend | None = None, command: str | None = None,
-              attrs: dict[str, object] | None = None, client: object | None = None) -> StreamedRun:
+              attrs: dict[str, object] | None = None, client: object | None = None,
+              exact: bool = False) -> StreamedRun:
     """Run draws ``0 .. draws - 1`` and write their results into a new Zarr store at ``store``, block by block.
 
     The store holds what :func:`run_dataset`'s Dataset holds (its ``--keep draws`` form, see
@@ -158,6 +159,9 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     backend's ``chunk_size`` is the draws per block (and per chunk of the store), on dask (default 256) or
     locally (default: about 128 MB of peak memory per block, :func:`~revsim.engine.memory.stream_chunk`).
     ``client``: a ``distributed.Client`` already connected, used in place of the backend's cluster.
+    ``exact``: keep every variable's in-memory type even in a large run, whose money and ratios are otherwise
+    stored as float32 (:mod:`revsim.results.zarr_store`): numbers read back from the store are then those
+    of the same run held in memory, bit for bit (``revsim compare`` relies on it).
 
     Raises
     ------
@@ -191,7 +195,7 @@ def run_store(scenario: LoadedScenario | CompiledScenario, store: str | os.PathL
     path = Path(store).absolute()
     sample = build_dataset(compiled, RawResults.zeros(compiled, compiled.draw_parameters(seed, 0, 1), cohorts=keep),
                            seed=seed, provenance=False)
-    large = is_large(draws, compiled.n_months, len(compiled.segments))
+    large = not exact and is_large(draws, compiled.n_months, len(compiled.segments))
     check_store_room(Path(store), sample, draws=draws, chunk=chunk, large=large)  # before any draw is computed
     create_store(path, sample, draws=draws, chunk=chunk, large=large,
                  attrs={**run_attrs(compiled, seed=seed, draws=draws, command=command), **(attrs or {})})

@@ -19,19 +19,24 @@ __all__ = ["compare"]
 @click.option("--lever", "-l", "levers", multiple=True, metavar="NAME",
               help="A variant: the base with one of its levers applied (repeatable). NAME is a lever of the "
                    "scenario's levers: block, several joined by + (a+b), or PATH=CHANGE (retention.smb.churn=-20%).")
+@click.option("--store", type=click.Choice(["auto", "netcdf", "zarr"]), default="auto", show_default=True,
+              help="As for revsim run: netcdf holds every run in memory and writes NAME.nc; zarr writes each block "
+                   "of draws into NAME.zarr as it is computed and reads the compared metrics back from it chunk "
+                   "by chunk; auto: zarr when the runs together would need more than 2 GiB or half the "
+                   "available memory.")
 @set_option
 @run_options()
 @out_options("compare")
 @allow_files_option
 @reports_errors
 def compare(base: str, variants: tuple[str, ...], levers: tuple[str, ...], overrides: tuple[str, ...], draws: int,
-            seed: int, threads: int | None, quiet: bool, out_dir: Path | None, force: bool) -> None:
+            seed: int, threads: int | None, quiet: bool, out_dir: Path | None, force: bool, store: str = "auto") -> None:
     """Compare VARIANTS (scenario files) or levers of BASE with BASE, draw by draw.
 
     Every run uses the same seed and the same random numbers, so the difference in each draw is the effect
     of the change alone. Writes DIR/compare.csv (per variant and metric: the paired difference's mean,
-    P10, P50, P90 and the probability that the variant is better), DIR/compare.png and a results file per
-    run. --set applies to every scenario compared.
+    P10, P50, P90 and the probability that the variant is better), DIR/compare.png and the results of each
+    run (DIR/NAME.nc, or DIR/NAME.zarr when streamed: --store). --set applies to every scenario compared.
 
     \b
     Examples:
@@ -40,7 +45,7 @@ def compare(base: str, variants: tuple[str, ...], levers: tuple[str, ...], overr
     """
     from revsim.cli.progress import ProgressBar
     from revsim.results.output_dir import check_output_dir
-    from revsim.whatif.compare import plan_comparison, run_comparison
+    from revsim.whatif.compare import plan_comparison, write_comparison
 
     plan = plan_comparison(base, list(variants), levers=list(levers), overrides=list(overrides), source="--set")
     notes = [note for variant in (plan.base, *plan.variants) for note in variant.scenario.notes]
@@ -50,10 +55,10 @@ def compare(base: str, variants: tuple[str, ...], levers: tuple[str, ...], overr
 
     bar = ProgressBar(draws * (1 + len(plan.variants)))
     try:
-        result = run_comparison(plan, draws=draws, seed=seed, threads=threads, progress=bar, command=command_line())
+        result, written = write_comparison(plan, out_dir, draws=draws, seed=seed, threads=threads, store=store,
+                                           force=force, progress=bar, command=command_line())
     finally:
         bar.close()
-    written = result.write(out_dir, force=force)
     for message in result.warnings:
         click.echo(f"warning: {message}", err=True)
     if not quiet:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from revsim.scenario.load import LoadedScenario
 
 __all__ = ["Metric", "Variant", "ComparisonPlan", "Comparison", "compare", "plan_comparison", "run_comparison",
-           "comparison_metrics", "TABLE_COLUMNS", "CSV_NAME", "CHART_NAME"]
+           "write_comparison", "comparison_streams", "comparison_metrics", "TABLE_COLUMNS", "CSV_NAME", "CHART_NAME"]
 
 CSV_NAME = "compare.csv"
 CHART_NAME = "compare.png"
@@ -103,7 +103,13 @@ class Variant:
 
     @property
     def file_name(self) -> str:
+        """Its results file when the comparison holds its runs in memory."""
         return _file_stem(self.name) + ".nc"
+
+    @property
+    def store_name(self) -> str:
+        """Its results store when the comparison streams its runs (:func:`write_comparison`)."""
+        return _file_stem(self.name) + ".zarr"
 
 
 @dataclass(frozen=True)
@@ -115,9 +121,15 @@ class ComparisonPlan:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def runs(self) -> list[Variant]:
+        """The base, then the variants."""
+        return [self.base, *self.variants]
+
+    @property
     def output_files(self) -> list[str]:
-        """The files :meth:`Comparison.write` writes."""
-        return [CSV_NAME, CHART_NAME, self.base.file_name, *(v.file_name for v in self.variants)]
+        """The files :meth:`Comparison.write` writes, and the stores a streamed comparison writes instead of
+        the results files (an earlier comparison's, in either form, is replaced only with ``force``)."""
+        return [CSV_NAME, CHART_NAME, *(v.file_name for v in self.runs), *(v.store_name for v in self.runs)]
 
 
 @dataclass
@@ -189,7 +201,8 @@ class Comparison:
         return paired_difference_chart(self, metrics)
 
     def write(self, out_dir: str | Path, *, force: bool = False) -> list[Path]:
-        """Write ``compare.csv``, ``compare.png`` and one results file per run into ``out_dir``, atomically.
+        """Write ``compare.csv``, ``compare.png`` and one results file per run (``NAME.nc``) into ``out_dir``,
+        atomically.
 
         Raises
         ------
@@ -203,13 +216,18 @@ class Comparison:
         check_output_dir(out, self.plan.output_files, force=force)
         figure = self.plot()
         writers: dict[str, Callable[[Path], None]] = {
-            CSV_NAME: lambda path: self.table.to_csv(path, index=False, float_format="%.6g"),
+            CSV_NAME: self.write_table,
             CHART_NAME: lambda path: figure.savefig(path, format="png"),
         }
-        for variant in [self.plan.base, *self.plan.variants]:
+        for variant in self.plan.runs:
             ds = self.datasets[variant.name]
             writers[variant.file_name] = lambda path, ds=ds: write_netcdf(ds, path)
-        return write_files(out, writers)
+        # an earlier streamed comparison's stores describe other runs: removed with the renames
+        return write_files(out, writers, replaces=[v.store_name for v in self.plan.runs])
+
+    def write_table(self, path: str | Path) -> None:
+        """Write ``compare.csv`` (the table) to ``path``."""
+        self.table.to_csv(path, index=False, float_format="%.6g")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -314,16 +332,15 @@ def run_comparison(plan: ComparisonPlan, *, draws: int = 1000, seed: int = 0, th
                    progress: Callable[[int], None] | None = None, command: str | None = None,
                    cache: MutableMapping[tuple[str, int, int], tuple[xr.Dataset, list[str]]] | None = None
                    ) -> Comparison:
-    """Run the base and every variant on the same draws and seed; tabulate the paired differences.
+    """Run the base and every variant on the same draws and seed, in memory; tabulate the paired differences.
 
     ``cache`` holds runs already made, keyed by (scenario hash, draws, seed): a scenario found there is not
     run again (the same scenario, draws and seed give identical results), and the new runs are added to it.
+    (:func:`write_comparison` can stream the runs into stores instead.)
     """
-    metrics = comparison_metrics(plan.base.scenario)
     datasets: dict[str, xr.Dataset] = {}
-    values: dict[str, dict[str, np.ndarray]] = {}
     messages: list[str] = []
-    for variant in [plan.base, *plan.variants]:
+    for variant in plan.runs:
         key = (variant.scenario.sha256, draws, seed)
         if cache is not None and key in cache:
             ds, more = cache[key]
@@ -333,14 +350,114 @@ def run_comparison(plan: ComparisonPlan, *, draws: int = 1000, seed: int = 0, th
             if cache is not None:
                 cache[key] = (ds, more)
         ds = ds.copy()  # the same run may be the base here and a variant there: attributes of its own
-        ds.attrs["variant"] = variant.name
-        ds.attrs["variant_change"] = variant.change or "(the base)"
-        ds.attrs["variant_base"] = plan.base.name
+        ds.attrs.update(_variant_attrs(plan, variant))
         datasets[variant.name] = ds
-        values[variant.name] = {m.name: m.values(ds) for m in metrics}
         messages += [f"{variant.name}: {m}" for m in more]
+    return _tabulate(plan, datasets, messages, draws=draws, seed=seed)
+
+
+def _variant_attrs(plan: ComparisonPlan, variant: Variant) -> dict[str, object]:
+    """What a run's results record about its place in the comparison."""
+    return {"variant": variant.name, "variant_change": variant.change or "(the base)",
+            "variant_base": plan.base.name}
+
+
+def _tabulate(plan: ComparisonPlan, datasets: dict[str, xr.Dataset], messages: list[str], *, draws: int,
+              seed: int) -> Comparison:
+    """The comparison of runs made: each metric in each draw, and the table of paired differences.
+
+    A run streamed into a store is read lazily, one chunk of draws at a time (:meth:`Metric.values`).
+    """
+    from revsim.results.reading import reading_store
+
+    metrics = comparison_metrics(plan.base.scenario)
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for name, ds in datasets.items():
+        with reading_store(ds):  # a damaged chunk of a store is reported naming the store
+            values[name] = {m.name: m.values(ds) for m in metrics}
     table = _table(plan, metrics, values)
     return Comparison(plan, metrics, datasets, values, table, draws=draws, seed=seed, warnings=messages)
+
+
+def comparison_streams(plan: ComparisonPlan, store: str, *, draws: int) -> bool:
+    """Whether a comparison streams its runs for the choice ``store`` (``auto``, ``netcdf`` or ``zarr``, as
+    ``revsim run --store``).
+
+    ``auto`` asks :func:`revsim.pipeline.streams` about every run as if it held the draws of all the runs: a
+    comparison held in memory holds every run's Dataset at once. Then every run streams, or none.
+    """
+    from revsim.engine.compile import compile_scenario
+    from revsim.pipeline import streams
+
+    runs = plan.runs if store == "auto" else plan.runs[:1]  # the other choices do not depend on the runs
+    held = draws * len(plan.runs)
+    return any(streams(store, compile_scenario(v.scenario), draws=held) for v in runs)
+
+
+def write_comparison(plan: ComparisonPlan, out_dir: str | Path, *, draws: int = 1000, seed: int = 0,
+                     threads: int | None = None, store: str = "netcdf", force: bool = False,
+                     progress: Callable[[int], None] | None = None, command: str | None = None,
+                     chunk_size: int | None = None) -> tuple[Comparison, list[Path]]:
+    """Run a comparison and write it into ``out_dir``: ``compare.csv``, ``compare.png`` and each run's results,
+    ``<name>.nc`` (runs held in memory) or ``<name>.zarr`` (runs streamed as they are computed).
+
+    ``store`` chooses as ``revsim run --store`` does (:func:`comparison_streams`). Every output is written
+    under a temporary name and renamed into place once all are complete; on an error or an interruption
+    nothing is renamed and the temporary files and stores are removed
+    (:func:`revsim.results.output_dir.write_files`).
+
+    Returns
+    -------
+    (Comparison, list of Path)
+        The comparison (a streamed run's Dataset is its store in ``out_dir`` opened lazily) and the written paths.
+
+    Raises
+    ------
+    InputError
+        When ``out_dir`` already holds these outputs and ``force`` is not set.
+    ValueError
+        For a ``store`` other than ``auto``, ``netcdf`` and ``zarr``.
+    """
+    from revsim.pipeline import Backend, run_store
+    from revsim.results.output_dir import check_output_dir, write_files
+    from revsim.results.reading import open_results
+
+    out = Path(out_dir)
+    if not comparison_streams(plan, store, draws=draws):
+        check_output_dir(out, plan.output_files, force=force)  # before the runs, as after them
+        result = run_comparison(plan, draws=draws, seed=seed, threads=threads, progress=progress, command=command)
+        return result, result.write(out, force=force)
+    check_output_dir(out, plan.output_files, force=force)
+    stores: dict[str, Path] = {}
+    messages: list[str] = []
+    done: dict[str, Comparison] = {}
+    backend = Backend("local", chunk_size=chunk_size) if chunk_size is not None else None
+
+    def write_store(variant: Variant) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            path.unlink()  # the store is a directory in place of the temporary file
+            run = run_store(variant.scenario, path, draws=draws, seed=seed, threads=threads, progress=progress,
+                            command=command, attrs=_variant_attrs(plan, variant), backend=backend,
+                            exact=True)  # float64 even when large: compare.csv as from runs held in memory
+            stores[variant.name] = path
+            messages.extend(f"{variant.name}: {m}" for m in run.warnings)
+        return write
+
+    def write_table(path: Path) -> None:  # every store complete: read back lazily, at its temporary name
+        datasets = {name: open_results(store) for name, store in stores.items()}
+        done["result"] = _tabulate(plan, datasets, messages, draws=draws, seed=seed)
+        done["result"].write_table(path)
+
+    writers: dict[str, Callable[[Path], None]] = {v.store_name: write_store(v) for v in plan.runs}
+    writers[CSV_NAME] = write_table
+    writers[CHART_NAME] = lambda path: done["result"].plot().savefig(path, format="png")
+    # an earlier comparison's results files describe other runs: removed with the renames
+    written = write_files(out, writers, replaces=[v.file_name for v in plan.runs])
+    result = done["result"]
+    for ds in result.datasets.values():  # the stores were read at their temporary names: opened where they are
+        ds.close()
+    result.datasets = {v.name: open_results(out / v.store_name) for v in plan.runs}
+    return result, written
 
 
 def compare(base: ScenarioLike, variants: Sequence[ScenarioLike] | Mapping[str, ScenarioLike] = (), *,
