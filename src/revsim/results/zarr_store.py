@@ -55,11 +55,53 @@ _METADATA_BYTES = 2 * _DISK_BLOCK
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
-    """Zarr format 3 stores consolidated metadata as an extension, and says so at every write."""
+def _zarr_writes() -> Iterator[None]:
+    """Zarr format 3 stores consolidated metadata as an extension, and says so at every write.
+
+    When a write fails (a full device), zarr's other writes of the same call may still be running on its I/O
+    loop: they are waited for before the error goes on, so that the partial store is not removed under them
+    (they would then fail again, printing "Future exception was never retrieved" when the process exits, or
+    create files after the removal).
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        yield
+        try:
+            yield
+        except BaseException:
+            _settle_pending_writes()
+            raise
+
+
+#: Seconds to wait for zarr's writes in flight after a failed write.
+_SETTLE_TIMEOUT = 60.0
+
+
+def _settle_pending_writes() -> None:
+    """Wait for every task on zarr's I/O loop to end, and take their exceptions (they are the failed write's)."""
+    import asyncio
+
+    try:
+        from zarr.core.sync import _get_loop
+    except ImportError:  # pragma: no cover - another zarr layout: nothing to wait for that revsim can see
+        return
+
+    async def settle() -> None:
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        if not pending:
+            return
+        done, _ = await asyncio.wait(pending, timeout=_SETTLE_TIMEOUT)
+        for task in done:
+            if not task.cancelled():
+                task.exception()
+
+    loop = _get_loop()
+    if loop.is_closed():  # pragma: no cover - at interpreter exit
+        return
+    try:
+        asyncio.run_coroutine_threadsafe(settle(), loop).result(timeout=_SETTLE_TIMEOUT + 5)
+    except Exception:  # pragma: no cover - the original error matters more than a slow loop
+        return
 
 
 def _compressors() -> tuple[Any, ...]:
@@ -154,7 +196,7 @@ def create_store(path: Path, sample: xr.Dataset, *, draws: int, chunk: int, larg
     first.attrs = {**attrs, **STORE_ATTRS}
     encoding = store_encoding(sample, chunk=chunk, large=large)
     encoding["draw"] = {"chunks": (min(draws, DRAW_COORDINATE_CHUNK),)}
-    with _quiet():
+    with _zarr_writes():
         # every chunk written, even one equal to the fill value (a scenario without initial customers): a store
         # missing a chunk is incomplete (revsim.results.reading)
         first.to_zarr(path, mode="w-", consolidated=False, encoding=encoding, write_empty_chunks=True)
@@ -172,7 +214,7 @@ def write_block(path: Path | str, block: xr.Dataset) -> None:
     part = block[names]
     part = part.drop_vars([name for name in part.coords])  # written with the store
     part.attrs = {}
-    with _quiet():
+    with _zarr_writes():
         # every chunk written, even one that equals the fill value (a block with no ARR at all): a missing
         # chunk then means a block that was not written (finish_store)
         part.to_zarr(path, mode="r+", region={"draw": slice(int(draws[0]), int(draws[-1]) + 1)},
@@ -190,7 +232,7 @@ def finish_store(path: Path, attrs: Mapping[str, Any]) -> None:
     """
     import zarr
 
-    with _quiet():
+    with _zarr_writes():
         group = zarr.open_group(str(path), mode="r+")
         group.attrs.update(dict(attrs))
         arr = group["arr"]
