@@ -137,3 +137,20 @@ def test_auto_streams_when_the_runs_held_together_would_not_fit(funnel_scenario,
     assert not comparison_streams(plan, "netcdf", draws=1000) and comparison_streams(plan, "zarr", draws=10)
     with pytest.raises(ValueError, match="store"):
         comparison_streams(plan, "hdf5", draws=10)
+
+
+def test_a_store_the_device_cannot_take_is_named_as_compare_writes_it(funnel_scenario, tmp_path, monkeypatch) -> None:
+    """The room check names the comparison's store (``base.zarr``), not its temporary name nor results.zarr."""
+    import shutil
+
+    from revsim.errors import InputError
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: type(real(path))(real(path).total, real(path).total - 1, 1))
+    plan = plan_comparison(funnel_scenario, levers=["mql_up"])
+    with pytest.raises(InputError) as raised:
+        write_comparison(plan, tmp_path / "out", draws=DRAWS, seed=1, store="zarr", chunk_size=CHUNK)
+    message = str(raised.value)
+    assert " free, and base.zarr of 30 draws needs at least " in message, message
+    left = sorted(p.name for p in (tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else []
+    assert not [name for name in left if name.endswith((".zarr", ".partial", ".csv", ".png"))], left

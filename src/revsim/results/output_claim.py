@@ -24,12 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LOCK_NAME", "claim_output_dir", "command_scope", "partial_prefix", "remove_stale_partials"]
+__all__ = ["LOCK_NAME", "claim_output_dir", "command_scope", "output_name", "partial_prefix", "remove_stale_partials"]
 
 #: The lock file inside a claimed output directory (removed when the command ends).
 LOCK_NAME = ".revsim.lock"
 
 _PARTIAL = re.compile(r"^\..+\.(\d+)\.[^.]+\.partial$")
+_NAMED_PARTIAL = re.compile(r"^\.(.+)\.\d+\.[^.]+\.partial$")
 
 
 @dataclass
@@ -60,6 +61,12 @@ def command_scope() -> Iterator[None]:
 def partial_prefix(name: str) -> str:
     """The prefix of a temporary file for output ``name`` written by this process."""
     return f".{name}.{os.getpid()}."
+
+
+def output_name(path: Path) -> str:
+    """The name of the output that ``path`` is written for: its own, or the one its temporary name was made from."""
+    match = _NAMED_PARTIAL.match(path.name)
+    return match.group(1) if match else path.name
 
 
 def claim_output_dir(out_dir: Path) -> bool:

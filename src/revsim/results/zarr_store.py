@@ -160,6 +160,7 @@ def check_store_room(path: Path, sample: xr.Dataset, *, draws: int, chunk: int, 
         Naming the output directory, its free space and the store's estimated size (exit code 2).
     """
     from revsim.errors import InputError
+    from revsim.results.output_claim import output_name
     from revsim.results.write_errors import free_bytes, readable_size
 
     free = free_bytes(path.parent)
@@ -172,7 +173,7 @@ def check_store_room(path: Path, sample: xr.Dataset, *, draws: int, chunk: int, 
     fit = int(draws * free / least)
     fewer = f"run fewer draws ({fit:,} might fit)" if fit >= 1 else "run fewer draws"
     raise InputError.single(
-        f"{path.parent} has {readable_size(free)} free, and {STORE_NAME} of {draws:,} draws needs at least "
+        f"{path.parent} has {readable_size(free)} free, and {output_name(path)} of {draws:,} draws needs at least "
         f"{readable_size(least)} ({readable_size(bound)} uncompressed, compressed to {SMALLEST_COMPRESSED_SHARE:.0%} "
         f"at best); nothing was written. Free some space, choose another --out, or {fewer}", path=("--out",))
 
