@@ -150,13 +150,13 @@ def _slow_stage(rng: np.random.Generator, months: float) -> Any:
 
 
 def test_the_months_in_a_slow_stage_are_recovered_from_the_open_counts_to_their_standard_error() -> None:
-    """Over 200 simulated histories, the maximum-likelihood hazard of the open counts errs by its standard error
+    """Over 400 simulated histories, the maximum-likelihood hazard of the open counts errs by its standard error
     (the binomial's Fisher information, sum of the members in the stage / (h (1 - h))): the z-scores average 0
-    within 3 standard errors of a mean of 200 (0.21) and spread by 1 within 4 standard errors of a standard
-    deviation (0.2); the months in stage are then within 10% of the truth in at least 90% of the histories
+    within 3 standard errors of a mean of 400 (0.15) and spread by 1 within 4 standard errors of a standard
+    deviation (0.14); the months in stage are then within 10% of the truth in at least 90% of the histories
     (their standard error is about 4%)."""
     rng = np.random.default_rng(31)
-    months, reps = 8.0, 200
+    months, reps = 8.0, 400
     h = 1 / (1 + months)
     z, relative = [], []
     for _ in range(reps):
