@@ -62,7 +62,11 @@ def test_open_counts_of_the_last_stage_are_noted_and_an_empty_column_too(tmp_pat
     notes = " ".join(read_history([tmp_path], stages=["lead", "won"]).notes)
     assert "open counts of stage won, the last one, are not used" in notes
     write(tmp_path, "funnel.csv", "month,stage,count,open\n2026-01,lead,10,\n2026-02,lead,9,\n")
-    assert "the open column is empty" in " ".join(read_history([tmp_path]).notes)
+    history = read_history([tmp_path])
+    assert "the open column is empty" in " ".join(history.notes) and history.funnel.open is None
+    write(tmp_path, "funnel.csv", "month,stage,count,open\n2026-01,lead,10,4\n2026-02,lead,3,9\n2026-03,lead,2,5\n")
+    notes = " ".join(read_history([tmp_path]).notes)
+    assert "the open count grows by more than the month's entries in 1 case(s) (the first: stage lead, 2026-02)" in notes
 
 
 BAD_OPEN = [

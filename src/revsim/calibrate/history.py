@@ -526,24 +526,33 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
         if open_counts is not None:
             open_counts[months[i] - first, k, s, c] = float(by_column["open"][i])
     if open_counts is not None:
-        _note_open(open_counts, stage_list, stages, table.file, notes)
+        open_counts = _note_open(open_counts, counts, stage_list, stages, first, table.file, notes)
     return FunnelHistory(file=table.file, months=[month_label(m) for m in range(first, known[-1] + 1)],
                          stages=stage_list, segments=segment_names, channels=channel_names, counts=counts,
                          open=open_counts)
 
 
-def _note_open(open_counts: np.ndarray, stage_list: list[str], order: Sequence[str] | None, file: str,
-               notes: list[str]) -> None:
-    """Notes on the ``open`` column: a file whose column is empty, and open counts of the last stage (customers,
-    not pipeline: not used)."""
+def _note_open(open_counts: np.ndarray, counts: np.ndarray, stage_list: list[str], order: Sequence[str] | None,
+               first: int, file: str, notes: list[str]) -> np.ndarray | None:
+    """The open counts as the history keeps them (None for an empty column), with notes: an empty column, open
+    counts of the last stage (customers, not pipeline: not used), and open counts above what the month before's
+    open members and the month's entries allow."""
     if not np.isfinite(open_counts).any():
         notes.append(f"{file}: the open column is empty: the members open in each stage are not known, and "
                      "the funnel is fitted from its entries alone")
-        return
+        return None
     last = (order or stage_list)[-1]
     if last in stage_list and np.isfinite(open_counts[:, stage_list.index(last)]).any():
         notes.append(f"{file}: open counts of stage {last}, the last one, are not used (its entries are the new "
                      "customers, who do not wait in it)")
+    with np.errstate(invalid="ignore"):
+        above = open_counts[1:] > open_counts[:-1] + np.nan_to_num(counts[1:])  # NaN compares False
+    if above.any():
+        t, k = np.argwhere(above)[0][:2]
+        notes.append(f"{file}: the open count grows by more than the month's entries in {int(above.sum())} "
+                     f"case(s) (the first: stage {stage_list[k]}, {month_label(first + int(t) + 1)}); the funnel "
+                     "model takes such a month as one where nobody left the stage")
+    return open_counts
 
 
 def _read_cohorts(table: CsvTable, *, segments: Sequence[str] | None, period_months: int, notes: list[str],
