@@ -10,13 +10,15 @@ through the normal calibration path on the months before it). The companies:
 * ``product_led``, ``enterprise`` (and any other shape of :mod:`benchmarks.company.shapes`): a history drawn
   by the independent company simulator (:mod:`benchmarks.company`, which does not use the engine), with the
   plan a team would write at the end of the history (:func:`benchmarks.company.plan.plan_scenario`) as the
-  scenario.
+  scenario. Their ``funnel.csv`` has the ``open`` column (the members open in each stage at month end, as a
+  CRM's pipeline report gives them).
 
 Printed, per company: revsim's mean CRPS against the best naive baseline's (the lowest mean CRPS of last
 value, linear trend and seasonal naive at that horizon) for ARR and new customers 6 and 12 months ahead
 (target: revsim at most the baseline); the 80% interval coverage averaged over the series and origins
 (target 70-90%); and revsim's PIT histogram per series (target: flat, no tilt; ``tilt`` is the mean PIT minus
-0.5, positive when the actual values run above the forecast). Every table of every backtest is written under
+0.5, positive when the actual values run above the forecast), and the posterior median months in the slowest
+stage at each origin. Every table of every backtest is written under
 ``--out``; the figures are also written to ``--json``.
 
 With ``--oracle``, each simulated company's cuts are also forecast by the engine from the company itself: the
