@@ -10,13 +10,15 @@ through the normal calibration path on the months before it). The companies:
 * ``product_led``, ``enterprise`` (and any other shape of :mod:`benchmarks.company.shapes`): a history drawn
   by the independent company simulator (:mod:`benchmarks.company`, which does not use the engine), with the
   plan a team would write at the end of the history (:func:`benchmarks.company.plan.plan_scenario`) as the
-  scenario.
+  scenario. Their ``funnel.csv`` has the ``open`` column (the members open in each stage at month end, as a
+  CRM's pipeline report gives them).
 
 Printed, per company: revsim's mean CRPS against the best naive baseline's (the lowest mean CRPS of last
 value, linear trend and seasonal naive at that horizon) for ARR and new customers 6 and 12 months ahead
 (target: revsim at most the baseline); the 80% interval coverage averaged over the series and origins
 (target 70-90%); and revsim's PIT histogram per series (target: flat, no tilt; ``tilt`` is the mean PIT minus
-0.5, positive when the actual values run above the forecast). Every table of every backtest is written under
+0.5, positive when the actual values run above the forecast), and the posterior median months in the slowest
+stage at each origin. Every table of every backtest is written under
 ``--out``; the figures are also written to ``--json``.
 
 With ``--oracle``, each simulated company's cuts are also forecast by the engine from the company itself: the
@@ -190,6 +192,23 @@ def figures(result: Any) -> dict[str, Any]:
         counts, _ = np.histogram(np.clip(group.pit, 0, 1), bins=np.linspace(0, 1, 11))
         out["pit"][metric] = {"counts": counts.tolist(), "tilt": float(group.pit.mean() - 0.5)}
     out["seconds"] = [o.seconds for o in result.origins]
+    out["months_in_stage"] = {o.cut: months_medians(o.posterior.posterior) for o in result.origins}
+    return out
+
+
+def months_medians(posterior: Any) -> dict[str, float]:
+    """The posterior median of every stage's months in stage (per segment), ``stage/segment`` -> months."""
+    import numpy as np
+
+    if "months_in_stage" not in posterior:
+        return {}
+    months = posterior["months_in_stage"]
+    out = {}
+    for stage in months.stage.values:
+        cell = months.sel(stage=stage)
+        for seg in (cell.segment.values if "segment" in cell.dims else [None]):
+            values = cell.sel(segment=seg) if seg is not None else cell
+            out[f"{stage}/{seg}" if seg is not None else str(stage)] = float(np.median(values.values))
     return out
 
 
@@ -203,6 +222,11 @@ def report(name: str, fig: dict[str, Any]) -> str:
     lines.append(f"  80% coverage {fig['coverage_80_mean']:.0%} over series and origins ({cover}); target 70-90%")
     for metric, pit in fig["pit"].items():
         lines.append(f"  PIT {metric:<14} {' '.join(f'{c:3d}' for c in pit['counts'])}   tilt {pit['tilt']:+.2f}")
+    slowest = [key for key in next(iter(fig["months_in_stage"].values()), {}) if key.split("/")[0] ==
+               max(fig["months_in_stage"][fig["origins"][-1]], key=fig["months_in_stage"][fig["origins"][-1]].get).split("/")[0]]
+    for key in slowest:
+        lines.append(f"  months in {key} (posterior median) per origin: "
+                     + ", ".join(f"{fig['months_in_stage'][o][key]:.1f}" for o in fig["origins"]))
     return "\n".join(lines)
 
 

@@ -4,10 +4,12 @@ The four files of ``docs/calibration.md`` ("History files"), for the months ``fi
 ``last_month`` (the cohort table holds every cohort acquired since the truth's ``start``, observed until
 ``last_month``):
 
-``funnel.csv``     ``month,stage,segment,channel,count``: entries into each stage each month. ``channel`` is
-                   the channel that brought the member into the funnel, or the loop's name for the members
-                   a loop brought. Rows are written for the (stage, segment, channel) cells that can hold
-                   entries: the stages from the one the channel (or loop) enters, the segments it feeds.
+``funnel.csv``     ``month,stage,segment,channel,count,open``: entries into each stage each month, and the
+                   members open in it at month end (the CRM's open pipeline; empty for the last stage, whose
+                   entries are customers). ``channel`` is the channel that brought the member into the
+                   funnel, or the loop's name for the members a loop brought. Rows are written for the
+                   (stage, segment, channel) cells that can hold entries: the stages from the one the channel
+                   (or loop) enters, the segments it feeds.
 ``cohorts.csv``    ``cohort,period,customers,mrr,segment``: customers of each cohort (acquisition month x
                    segment) at the end of each month since acquisition, and their MRR; period 0 holds those
                    acquired. Onboarding failures show as the drop at period ``max(onboarding.months, 1)``,
@@ -49,6 +51,7 @@ def write_history(
     cohort_mrr: bool = True,
     empty_cohorts: bool = False,
     loop: str | None = None,
+    open_column: bool = True,
 ) -> dict[str, str]:
     """Write the history files of ``run`` into ``directory`` (created if needed).
 
@@ -72,6 +75,8 @@ def write_history(
     loop
         The loop whose entries ``referrals.csv`` holds, when the company has several (default: the only
         loop, else the one of kind ``referral``).
+    open_column
+        Write the ``open`` column of ``funnel.csv`` (the members open in each stage at month end).
 
     Returns
     -------
@@ -90,7 +95,7 @@ def write_history(
     folder.mkdir(parents=True, exist_ok=True)
     texts: dict[str, str] = {}
     if "funnel" in files:
-        texts["funnel"] = _funnel(run, first, last, segment_column, channel_column)
+        texts["funnel"] = _funnel(run, first, last, segment_column, channel_column, open_column)
     if "cohorts" in files:
         texts["cohorts"] = _cohorts(run, last, segment_column, cohort_mrr, empty_cohorts)
     if "mrr" in files:
@@ -133,13 +138,16 @@ def _possible_cells(run: CompanyRun) -> np.ndarray:
     return possible
 
 
-def _funnel(run: CompanyRun, first: int, last: int, segment_column: bool, channel_column: bool) -> str:
+def _funnel(run: CompanyRun, first: int, last: int, segment_column: bool, channel_column: bool,
+            open_column: bool = True) -> str:
     counts = run.stage_entries  # [T, K, S, R]
+    open_counts = run.open_by_source  # [T, K, S, R]
+    open_column = open_column and open_counts is not None
     possible = _possible_cells(run)
     segments = run.segments if segment_column else [None]
     channels = run.sources if channel_column else [None]
     header = ["month", "stage"] + (["segment"] if segment_column else []) + (["channel"] if channel_column else [])
-    lines = [",".join(header + ["count"])]
+    lines = [",".join(header + ["count"] + (["open"] if open_column else []))]
     for t in range(first, last + 1):
         for k, stage in enumerate(run.stages):
             for s, segment in enumerate(segments):
@@ -150,7 +158,11 @@ def _funnel(run: CompanyRun, first: int, last: int, segment_column: bool, channe
                         continue
                     count = int(counts[t, k, seg_sel, src_sel].sum())
                     row = [run.months[t], stage] + ([segment] if segment else []) + ([channel] if channel else [])
-                    lines.append(",".join(row + [str(count)]))
+                    cells = [str(count)]
+                    if open_column:
+                        last_stage = k == len(run.stages) - 1
+                        cells.append("" if last_stage else str(int(open_counts[t, k, seg_sel, src_sel].sum())))
+                    lines.append(",".join(row + cells))
     return "\n".join(lines) + "\n"
 
 

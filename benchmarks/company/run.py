@@ -52,6 +52,9 @@ class CompanyRun:
     cohort_customers, cohort_mrr
         ``[T, T, S]``: ``[t, b, s]`` customers (and their MRR) at the end of month ``t`` of the cohort
         acquired in month ``b`` in segment ``s`` (0 for ``b > t``).
+    open_by_source
+        ``[T, K, S, R]``: ``open_in_stage`` by the source that brought each member into the funnel (the open
+        pipeline a CRM exports; ``funnel.csv``'s ``open`` column).
     """
 
     truth: dict[str, Any]
@@ -81,6 +84,7 @@ class CompanyRun:
     loop_source: np.ndarray
     cohort_customers: np.ndarray
     cohort_mrr: np.ndarray
+    open_by_source: np.ndarray | None = None
 
     @property
     def segments(self) -> list[str]:

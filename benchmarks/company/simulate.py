@@ -119,8 +119,9 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0, *,
             _pool_cohorts(customers, T, S)
         _month_end(company, rng, t, customers, out)
     arrivals_left = out.entries[:, :-1] - out.converted[:, :-1] - out.lost[:, :-1]  # [T, K-1, S, R]
-    open_in_stage = np.zeros((T, K, S), np.int64)
-    open_in_stage[:, :-1] = np.cumsum(arrivals_left.sum(axis=3), axis=0)
+    open_by_source = np.zeros((T, K, S, R), np.int64)
+    open_by_source[:, :-1] = np.cumsum(arrivals_left, axis=0)
+    open_in_stage = open_by_source.sum(axis=3)
     return CompanyRun(
         truth=truth, company=company, seed=seed,
         months=[month_label(company.start + t) for t in range(T)],
@@ -132,7 +133,7 @@ def simulate_company(truth: dict[str, Any], months: int = 60, seed: int = 0, *,
         uplift_mrr=out.uplift_mrr, new_mrr=out.new_mrr, expansion_mrr=out.expansion_mrr,
         contraction_mrr=out.contraction_mrr, churned_mrr=out.churned_mrr, mrr=out.mrr,
         loop_entries=out.loop_entries, loop_source=out.loop_source,
-        cohort_customers=out.cohort_customers, cohort_mrr=out.cohort_mrr,
+        cohort_customers=out.cohort_customers, cohort_mrr=out.cohort_mrr, open_by_source=open_by_source,
     )
 
 

@@ -292,3 +292,25 @@ def slow_stage_fits() -> dict[str, Any]:
         out[name] = {"months": values.reshape(-1, values.shape[-1]), "divergences": result.divergences,
                      "compiled_from": result.compiled_from}
     return out
+
+
+def slow_stage_open_fit() -> dict[str, Any]:
+    """The funnel of :data:`SLOW_STAGE_TRUTH` on the same 48 months of synthetic counts as ``slow_stage_fits``, with
+    the members open in each stage at month end (the ``open`` column), calibrated with the default prior on the
+    months in stage."""
+    from revsim.calibrate.context import ScenarioContext
+    from revsim.calibrate.fit import FitOptions, fit
+    from revsim.calibrate.history import History
+    from revsim.calibrate.synthetic import funnel_counts
+
+    truth = SLOW_STAGE_TRUTH
+    funnel = funnel_counts(volume=600, growth=0.01, dispersion=0.02, conversion=truth["conversion"],
+                           months_in_stage=truth["months_in_stage"], months=48, rng=np.random.default_rng(5),
+                           seasonality=[1.0, 1.05, 1.1, 1.05, 1.0, 0.95, 0.85, 0.85, 1.05, 1.1, 1.05, 0.95],
+                           stages=truth["stages"], segments=truth["segments"], shares=[0.6, 0.4], with_open=True)
+    context = ScenarioContext(stages=truth["stages"], segments=truth["segments"])
+    result = fit(History(funnel=funnel), context, FitOptions(draws=500, tune=500, chains=2, seed=11))
+    months = np.asarray(result.posterior["months_in_stage"].values, dtype=float)
+    conversion = np.asarray(result.posterior["conversion"].values, dtype=float)
+    return {"months": months.reshape(-1, *months.shape[2:]), "conversion": conversion.reshape(-1, *conversion.shape[2:]),
+            "divergences": result.divergences, "stages": list(result.posterior["months_in_stage"].stage.values)}

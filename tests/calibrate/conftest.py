@@ -24,6 +24,7 @@ from calibration_workers import (
     joint_fit,
     retention_fits,
     slow_stage_fits,
+    slow_stage_open_fit,
 )
 
 QUICK_ARGS = ["--draws", str(QUICK["draws"]), "--tune", str(QUICK["tune"]), "--chains", str(QUICK["chains"]),
@@ -130,7 +131,8 @@ JOBS: dict[str, tuple[str | tuple[str, ...], Callable[[Path], Any]]] = {
     "funnel_coverage": ("test_models.py", lambda work: in_fresh_process(funnel_coverage)),
     "arr_coverage": ("test_forecast_coverage.py", lambda work: in_fresh_process(arr_coverage)),
     "funnel_stages": ("test_models.py", lambda work: in_fresh_process(funnel_stages_fit)),
-    "slow_stage": ("test_plan_priors.py", lambda work: in_fresh_process(slow_stage_fits)),
+    "slow_stage": (("test_plan_priors.py", "test_open_pipeline.py"), lambda work: in_fresh_process(slow_stage_fits)),
+    "slow_stage_open": ("test_open_pipeline.py", lambda work: in_fresh_process(slow_stage_open_fit)),
     "twice": (("test_reproducible.py", "test_company_history.py"), _twice_in_fresh_processes),
     "gated": ("test_gate.py", _gated),
     "accepted": ("test_gate.py", lambda work: _gated(work, "--accept-diagnostics")),

@@ -173,7 +173,7 @@ def test_an_alias_bomb_is_refused_fast_with_little_memory(tmp_path: Path) -> Non
 def _read_history(path: Path, format_name: str):
     spec = FORMATS[format_name]
     return read_csv_table(path, required=spec["required"], optional=spec["optional"], numeric=spec["numeric"],
-                          what=spec["what"])
+                          what=spec["what"], blank=spec.get("blank", ()))
 
 
 @pytest.mark.parametrize("case", [c for c in HISTORY_CASES if c.values[0]["level"] == "csv"])

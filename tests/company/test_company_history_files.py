@@ -64,7 +64,28 @@ def test_channels_have_rows_from_their_entry_stage_only(tmp_path: Path, enterpri
     outbound = funnel[funnel.channel == "outbound"]
     assert set(outbound.stage) == {"sql", "opportunity", "won"}
     assert set(funnel[funnel.channel == "inbound"].stage) == set(enterprise_run.stages)
-    assert list(funnel.columns) == ["month", "stage", "segment", "channel", "count"]
+    assert list(funnel.columns) == ["month", "stage", "segment", "channel", "count", "open"]
+    assert funnel[funnel.stage == "won"].open.isna().all()  # customers are not pipeline
+
+
+def test_the_open_column_is_each_stage_s_members_at_month_end(tmp_path: Path, enterprise_run: object) -> None:
+    """Read back, the open counts are the simulator's members in each stage, segment and source at month end, and
+    they follow from the flows: open at the end of the month before + entries - the month's leavers."""
+    run = enterprise_run
+    run.write_history(tmp_path, "2023-01", "2026-12")
+    funnel = read_history([tmp_path], stages=run.stages, segments=run.segments).funnel
+    first, last = run.month("2023-01"), run.month("2026-12")
+    opportunity = run.stages.index("opportunity")
+    for s, seg in enumerate(run.segments):
+        for r, source in enumerate(run.sources):
+            column = funnel.open[:, opportunity, funnel.segments.index(seg), funnel.channels.index(source)]
+            np.testing.assert_array_equal(column, run.open_by_source[first:last + 1, opportunity, s, r])
+    np.testing.assert_array_equal(np.nansum(funnel.open[:, opportunity], axis=(1, 2)),
+                                  run.series("open_in_stage", stage="opportunity")[first:last + 1])
+    leavers = run.stage_converted[:, opportunity] + run.stage_lost[:, opportunity]  # [T, S]
+    flows = run.open_in_stage[first - 1:last, opportunity] + run.stage_entries[first:last + 1, opportunity].sum(axis=2)
+    np.testing.assert_array_equal(run.open_in_stage[first:last + 1, opportunity], flows - leavers[first:last + 1])
+    assert np.isnan(funnel.open[:, run.stages.index("won")]).all()
 
 
 def test_columns_can_be_dropped_and_are_then_summed(tmp_path: Path, enterprise_run: object) -> None:
@@ -78,6 +99,9 @@ def test_columns_can_be_dropped_and_are_then_summed(tmp_path: Path, enterprise_r
                                   enterprise_run.series("stage_entries", stage="sql")[first:last + 1])
     np.testing.assert_allclose(history.mrr.mrr[:, 0], enterprise_run.mrr[first:last + 1].sum(axis=1), atol=0.01)
     assert list(pd.read_csv(tmp_path / "cohorts.csv").columns) == ["cohort", "period", "customers"]
+    enterprise_run.write_history(tmp_path, "2023-01", "2026-12", open_column=False)
+    assert "open" not in pd.read_csv(tmp_path / "funnel.csv").columns
+    assert read_history([tmp_path], stages=enterprise_run.stages).funnel.open is None
 
 
 def test_a_bad_window_is_refused(tmp_path: Path, enterprise_run: object) -> None:

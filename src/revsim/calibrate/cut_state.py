@@ -3,11 +3,11 @@
 The forecast of a backtest starts from the end of the cut month. The **book** is the cohort table's customers
 at that month, each cohort with its true age (so its renewal months follow its acquisition month) and its
 MRR: from the table's ``mrr`` column, else its share of the segment's MRR at the cut, so that the book's ARR
-is the observed ARR. The **open pipeline** is not observed: members still in a stage are the stage's entries
-that have not left yet, which depends on the months in stage. It is computed for every posterior sample with
-that sample's months in stage, so each simulated draw starts with the pipeline its own delays imply (a
-slow-stage draw holds more open members, which leave more slowly): the stock and the hazard then agree, as
-they do in the history.
+is the observed ARR. The **open pipeline** is the CRM's open count at the cut where ``funnel.csv`` gives it
+(its ``open`` column). Where it does not, members still in a stage are the stage's entries that have not
+left yet, which depends on the months in stage. It is computed for every posterior sample with that sample's
+months in stage, so each simulated draw starts with the pipeline its own delays imply (a slow-stage draw holds
+more open members, which leave more slowly): the stock and the hazard then agree, as they do in the history.
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ def open_pipeline_draws(fit: Fit, history: History, cut: int) -> xr.DataArray | 
     A member that entered ``j`` months before the end of the cut month has faced ``j + 1`` monthly hazards
     ``h = 1 / (1 + months_in_stage)``, so the stock is ``sum_j n_{cut-j} (1-h)^(j+1)``, plus the members who
     entered before the history at the level the funnel model assumes (``n_0 (1-h)^(T+1) / h``, ``n_0`` from
-    :func:`revsim.calibrate.funnel.level_before_history`). None when the funnel model was not fitted.
+    :func:`revsim.calibrate.funnel.level_before_history`). Where the history's ``open`` column gives a (stage,
+    segment, channel)'s members open at the end of month ``cut``, that count is used instead, the same in every
+    sample. None when the funnel model was not fitted.
     """
     import xarray as xr
 
@@ -144,12 +146,16 @@ def open_pipeline_draws(fit: Fit, history: History, cut: int) -> xr.DataArray | 
             m = months.sel(stage=stage, segment=seg) if "segment" in months.dims else months.sel(stage=stage)
             h = 1.0 / (1.0 + np.asarray(m.values, float))[..., None]  # [chain, draw, 1]
             by_channel = np.nan_to_num(funnel.counts[: t_cut + 1, k, s])  # [month, channel]
-            entries = by_channel.sum(axis=-1)[::-1]  # cut, cut-1, ...
-            before = float(level_before_history(by_channel.T).sum())  # as the funnel model assumes
+            observed = (np.full(by_channel.shape[1], np.nan) if funnel.open is None
+                        else funnel.open[t_cut, k, s])  # [channel]: open at the cut, NaN where not known
+            known = np.isfinite(observed)
+            estimated = by_channel[:, ~known]  # the channels whose open count is not known
+            entries = estimated.sum(axis=-1)[::-1]  # cut, cut-1, ...
+            before = float(level_before_history(estimated.T).sum()) if estimated.size else 0.0
             j = np.arange(entries.size)
             stock = np.sum(entries * (1.0 - h) ** (j + 1), axis=-1)
             stock += before * (1.0 - h[..., 0]) ** (entries.size + 1) / h[..., 0]
-            out[:, :, i, s] = stock
+            out[:, :, i, s] = stock + observed[known].sum()
     return xr.DataArray(out, dims=("chain", "draw", "stage", "segment"),
                         coords={"chain": months.chain, "draw": months.draw, "stage": stages, "segment": segments},
                         attrs={"long_name": f"members open in each stage at the end of {month_label(cut)}"})

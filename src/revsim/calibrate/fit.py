@@ -141,10 +141,14 @@ def align_segments(history: History, segments: list[str] | None) -> History:
     def funnel(part: FunnelHistory | None) -> FunnelHistory | None:
         if part is None or part.segments is None or part.segments == segments:
             return part
-        counts = np.full(part.counts.shape[:2] + (len(segments),) + part.counts.shape[3:], np.nan)
-        for s, seg in enumerate(part.segments):
-            counts[:, :, segments.index(seg)] = part.counts[:, :, s]
-        return replace(part, segments=list(segments), counts=counts)
+        def widen(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            out = np.full(a.shape[:2] + (len(segments),) + a.shape[3:], np.nan)
+            for s, seg in enumerate(part.segments):
+                out[:, :, segments.index(seg)] = a[:, :, s]
+            return out
+        return replace(part, segments=list(segments), counts=widen(part.counts), open=widen(part.open))
 
     def cohorts(part: CohortHistory | None) -> CohortHistory | None:
         if part is None or part.segments is None or part.segments == segments:

@@ -51,7 +51,8 @@ from revsim.calibrate.plan_priors import PlanValue
 from revsim.calibrate.priors import PRIORS, PriorOverride, prior_for, to_pymc
 
 __all__ = ["FunnelData", "funnel_data", "FunnelBlock", "VolumeData", "volume_data", "VolumeBlock",
-           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp", "level_before_history"]
+           "expected_leavers", "stage_stock", "conversion_trials", "conversion_logp", "level_before_history",
+           "open_observations", "open_logp"]
 
 #: Fewest months a channel needs before its seasonality is estimated (two full years).
 SEASONALITY_MIN_MONTHS = 24
@@ -81,6 +82,9 @@ class FunnelData:
     segments_with_data: list[str] = field(default_factory=list)
     #: ``[pair]``: the upstream stage's entries a month before the history (:func:`level_before_history`).
     before: np.ndarray | None = None
+    #: ``[pair, month]``: the members open in the upstream stage at month end (NaN where not known); None when
+    #: the history has no ``open`` column.
+    open: np.ndarray | None = None
 
     @property
     def entries_before(self) -> np.ndarray:
@@ -135,7 +139,8 @@ def funnel_data(funnel: FunnelHistory, *, order: list[str] | None = None) -> Fun
         pair_segment=np.array([p[2] for p in pairs]), pair_channel=np.array([p[3] for p in pairs]),
         weight=weight, months=list(funnel.months),
         segments_with_data=[funnel.segment_names[s] for s in seg_with_data],
-        before=level_before_history(np.stack([funnel.counts[:, p[0], p[2], p[3]] for p in pairs])))
+        before=level_before_history(np.stack([funnel.counts[:, p[0], p[2], p[3]] for p in pairs])),
+        open=None if funnel.open is None else np.stack([funnel.open[:, p[0], p[2], p[3]] for p in pairs]))
 
 
 def level_before_history(trials: np.ndarray, iterations: int = 25) -> np.ndarray:
@@ -219,6 +224,58 @@ def conversion_trials(trials: np.ndarray, hazard: np.ndarray, conversion: np.nda
         r = np.clip(np.where(stock > 0, h * p * squared / stock, p), 1e-12, 1 - 1e-12)
         kappa_r = (kappa + 1) * p * (1 - r) / (r * (1 - p)) - 1
     return n, r, kappa_r
+
+
+@dataclass(frozen=True)
+class OpenObservations:
+    """The open counts of a funnel history arranged for the likelihood of :func:`open_logp` (``[pair, month]``
+    each): ``observed`` (0 where not known); ``step`` 1 where the month before is known too, and ``trials`` then
+    the members in the stage during the month (open at the end of the month before plus the month's entries, at
+    least ``observed``); ``level`` 1 where the month is known but not the month before (the first month, or
+    after a gap)."""
+
+    observed: np.ndarray
+    trials: np.ndarray
+    step: np.ndarray
+    level: np.ndarray
+
+
+def open_observations(trials: np.ndarray, open_counts: np.ndarray) -> OpenObservations:
+    """:class:`OpenObservations` of ``trials[pair, month]`` (the stage's entries) and ``open_counts[pair, month]``
+    (NaN where not known)."""
+    known = np.isfinite(open_counts)
+    observed = np.where(known, open_counts, 0.0)
+    before_known = np.zeros_like(known)
+    before_known[:, 1:] = known[:, :-1]
+    step = known & before_known
+    previous = np.zeros_like(observed)
+    previous[:, 1:] = observed[:, :-1]
+    inside = np.where(step, np.maximum(previous + trials, observed), 0.0)
+    return OpenObservations(observed=observed, trials=inside, step=step.astype(np.float64),
+                            level=(known & ~before_known).astype(np.float64))
+
+
+def open_logp(trials: np.ndarray, open_counts: np.ndarray, hazard: np.ndarray,
+              before: np.ndarray | None = None) -> np.ndarray:
+    """Log-likelihood ``[pair, month]`` of the members open at month end, in numpy (0 where not known); the
+    same as the model's (:func:`open_logp_tensor`).
+
+    Of the members in the stage during a month (those open at the end of the month before and the month's
+    entries), each stays with probability :math:`1-h`: the open count at month end is a binomial of them
+    (where the month before's count is known). Where it is not (the first month, or after a gap), the count is
+    Poisson around the model's expected stock at month end, :math:`(1-h)A_t` (:func:`stage_stock`).
+    """
+    obs = open_observations(trials, open_counts)
+    h = np.asarray(hazard, dtype=np.float64)[..., None]
+    stock, _ = stage_stock(trials, hazard, before)
+    from scipy.special import gammaln
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = (gammaln(obs.trials + 1) - gammaln(obs.observed + 1) - gammaln(obs.trials - obs.observed + 1)
+                + obs.observed * np.log1p(-h) + (obs.trials - obs.observed) * np.log(h))
+        mean = np.maximum((1 - h) * stock, 1e-9)
+        level = obs.observed * np.log(mean) - mean - gammaln(obs.observed + 1)
+    return np.where(obs.step > 0, step, 0.0) + np.where(obs.level > 0, level, 0.0)
 
 
 @dataclass
@@ -367,6 +424,11 @@ class FunnelBlock:
         y = pm.Data("funnel_conversions", d.conversions)
         logp = conversion_logp(h, p, concentration[ps], lagged, first, y)
         pm.Potential("funnel_loglik", pt.sum(logp))
+        if d.open is not None:
+            obs = open_observations(d.trials, d.open)
+            data = {name: pm.Data(f"funnel_open_{name}", getattr(obs, name))
+                    for name in ("observed", "trials", "step", "level")}
+            pm.Potential("funnel_open_loglik", pt.sum(open_logp_tensor(m, lagged, first, **data)))
 
     def variables(self) -> list[str]:
         names = ["conversion", "months_in_stage", "conversion_concentration"]
@@ -384,6 +446,45 @@ class FunnelBlock:
         return renames
 
 
+def stage_stock_tensor(h: Any, lagged: Any, first: Any) -> tuple[Any, Any]:
+    """:math:`A_t` and :math:`B_t` ``[pair, month]`` of the module docstring, in PyTensor (``h[pair]``,
+    ``lagged[pair, t, j]``, ``first[pair]`` as in :func:`conversion_logp`)."""
+    import pytensor.tensor as pt
+
+    T = lagged.shape[-1]
+    j = pt.arange(T, dtype="float64")
+    log1mh = pt.log1p(-h)[:, None]
+    survive = pt.exp(log1mh * j[None, :])  # (1-h)^j  [pair, T]
+    tail = pt.exp(log1mh * (j[None, :] + 1))
+    before = first[:, None]
+    stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * before / h[:, None]  # A_t
+    squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
+               + tail ** 2 * before / (1 - pt.exp(2 * log1mh)))  # B_t
+    return stock, squared
+
+
+def open_logp_tensor(months: Any, lagged: Any, first: Any, *, observed: Any, trials: Any, step: Any,
+                     level: Any) -> Any:
+    """Log-likelihood ``[pair, month]`` of the members open at month end (:func:`open_logp`), in PyTensor.
+
+    ``months[pair]`` are the months in stage (:math:`h = 1/(1+m)`, so :math:`\\log h = -\\log(1+m)` and
+    :math:`\\log(1-h) = \\log m - \\log(1+m)`, exact for any months); the other arguments are the arrays of
+    :class:`OpenObservations` and those of :func:`conversion_logp`. Which months are known is read from the
+    data inside the graph, so that a model compiled once serves another history.
+    """
+    import pytensor.tensor as pt
+
+    log1pm = pt.log1p(months)[:, None]
+    log_h, log_stay = -log1pm, pt.log(months)[:, None] - log1pm
+    h = 1.0 / (1.0 + months)
+    stock, _ = stage_stock_tensor(h, lagged, first)
+    stays = (pt.gammaln(trials + 1) - pt.gammaln(observed + 1) - pt.gammaln(trials - observed + 1)
+             + observed * log_stay + (trials - observed) * log_h)
+    mean = pt.maximum(pt.exp(log_stay) * stock, 1e-9)
+    poisson = observed * pt.log(mean) - mean - pt.gammaln(observed + 1)
+    return pt.switch(pt.gt(step, 0), stays, 0.0) + pt.switch(pt.gt(level, 0), poisson, 0.0)
+
+
 def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any) -> Any:
     """Log-likelihood ``[pair, month]`` of the entries into the next stage (the module docstring's
     beta-binomial), in PyTensor.
@@ -398,15 +499,7 @@ def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any)
     """
     import pytensor.tensor as pt
 
-    T = lagged.shape[-1]
-    j = pt.arange(T, dtype="float64")
-    log1mh = pt.log1p(-h)[:, None]
-    survive = pt.exp(log1mh * j[None, :])  # (1-h)^j  [pair, T]
-    tail = pt.exp(log1mh * (j[None, :] + 1))
-    before = first[:, None]
-    stock = pt.sum(lagged * survive[:, None, :], axis=2) + tail * before / h[:, None]  # A_t
-    squared = (pt.sum(lagged * (survive ** 2)[:, None, :], axis=2)
-               + tail ** 2 * before / (1 - pt.exp(2 * log1mh)))  # B_t
+    stock, squared = stage_stock_tensor(h, lagged, first)
     occupied = pt.gt(squared, 0)
     safe_stock = pt.switch(occupied, stock, 1.0)
     safe_squared = pt.switch(occupied, squared, 1.0)
@@ -522,6 +615,9 @@ def informative_delays(d: FunnelData, sd: Any) -> np.ndarray:
                     terms = (gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1) + gammaln(y + a) + gammaln(n - y + b)
                              - gammaln(n + a + b) - gammaln(a) - gammaln(b) + gammaln(a + b))
                 profile[i] = np.sum(np.where(n > 0, terms, 0.0))
+                if d.open is not None:
+                    profile[i] += float(np.sum(open_logp(trials, d.open[pairs], np.full(pairs.size, h),
+                                                         d.entries_before[pairs])))
             inside = np.flatnonzero(profile >= np.nanmax(profile) - 0.5)
             if inside[0] == 0 or inside[-1] == PROFILE_MONTHS.size - 1:
                 continue

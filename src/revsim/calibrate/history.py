@@ -3,7 +3,8 @@
 Four CSV files, each optional (see ``docs/calibration.md`` for their columns and meaning):
 
 =================  =====================================================================================
-``funnel.csv``     ``month,stage,count[,segment][,channel]``: entries into each stage each month
+``funnel.csv``     ``month,stage,count[,segment][,channel][,open]``: entries into each stage each month (and
+                   the members open in it at month end)
 ``cohorts.csv``    ``cohort,period,customers[,mrr][,segment]``: customers still active ``period`` periods
                    after their acquisition (period 0 = acquired)
 ``mrr.csv``        ``month,new,expansion,contraction,churn[,reactivation][,mrr][,segment]``: MRR movements
@@ -56,12 +57,14 @@ __all__ = [
 HISTORY_FILES = {"funnel": "funnel.csv", "cohorts": "cohorts.csv", "mrr": "mrr.csv", "referrals": "referrals.csv"}
 #: Columns of each kind: (required, optional, numeric).
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "funnel": (("month", "stage", "count"), ("segment", "channel"), ("count",)),
+    "funnel": (("month", "stage", "count"), ("segment", "channel", "open"), ("count", "open")),
     "cohorts": (("cohort", "period", "customers"), ("mrr", "segment"), ("period", "customers", "mrr")),
     "mrr": (("month", "new", "expansion", "contraction", "churn"), ("reactivation", "mrr", "segment"),
             ("new", "expansion", "contraction", "churn", "reactivation", "mrr")),
     "referrals": (("month", "referred"), ("source_count",), ("referred", "source_count")),
 }
+#: Numeric columns whose cells may be empty (a value not known that month).
+_BLANK = {"funnel": ("open",)}
 _WHAT = {"funnel": "funnel history", "cohorts": "cohort retention history", "mrr": "MRR movements",
          "referrals": "referral history"}
 #: A column that tells a file's kind when its name does not.
@@ -93,7 +96,10 @@ class FunnelHistory:
 
     ``counts[month, stage, segment, channel]`` is NaN for a (stage, segment, channel) cell the file never
     mentions; a cell it mentions in some months counts 0 in the months it leaves out. ``segments`` and
-    ``channels`` are None when the file has no such column (one segment, one channel).
+    ``channels`` are None when the file has no such column (one segment, one channel). ``open`` (same shape)
+    holds the members open in each cell at month end when the file has an ``open`` column (the CRM's open
+    pipeline), NaN where it is not known (an empty cell, or a month without the cell's row); None without the
+    column.
     """
 
     file: str
@@ -102,6 +108,7 @@ class FunnelHistory:
     segments: list[str] | None
     channels: list[str] | None
     counts: np.ndarray
+    open: np.ndarray | None = None
 
     @property
     def segment_names(self) -> list[str]:
@@ -115,7 +122,8 @@ class FunnelHistory:
         keep = [i for i, m in enumerate(self.months) if month_index(m) <= last]
         if len(keep) < 2:
             return None
-        return replace(self, months=[self.months[i] for i in keep], counts=self.counts[keep])
+        return replace(self, months=[self.months[i] for i in keep], counts=self.counts[keep],
+                       open=None if self.open is None else self.open[keep])
 
 
 @dataclass(frozen=True)
@@ -369,7 +377,8 @@ def _read_table(file: str, kind: str) -> CsvTable:
     from revsim.scenario.csv_source import read_csv_table
 
     required, optional, numeric = COLUMNS[kind]
-    return read_csv_table(file, required=required, optional=optional, numeric=numeric, what=_WHAT[kind])
+    return read_csv_table(file, required=required, optional=optional, numeric=numeric, what=_WHAT[kind],
+                          blank=_BLANK.get(kind, ()))
 
 
 class _Problems:
@@ -450,6 +459,8 @@ def _names(table: CsvTable, column: str, known: Sequence[str] | None, what: str,
 
 def _whole_counts(table: CsvTable, column: str, problems: _Problems, what: str) -> None:
     for value, line in zip(table.frame[column], table.line_of_row, strict=True):
+        if value != value:  # an empty cell of a column that allows them (not known)
+            continue
         if value < 0:
             problems.add(f"negative {what} {value:g}: counts cannot be below 0", column, line)
         elif value != round(value):
@@ -472,6 +483,9 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
     segment_names = _names(table, "segment", segments, "segment", problems)
     channel_names = _names(table, "channel", None, "channel", problems)
     _whole_counts(table, "count", problems, "count")
+    has_open = "open" in frame.columns
+    if has_open:
+        _whole_counts(table, "open", problems, "open count")
     known = _check_month_order(months, lines, problems)  # reported with the problems above
     problems.raise_if_any()
     seen: dict[tuple, int] = {}
@@ -494,6 +508,7 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
     seg_list = segment_names or ["all"]
     ch_list = channel_names or ["all"]
     counts = np.full((len(known), len(stage_list), len(seg_list), len(ch_list)), np.nan)
+    open_counts = np.full_like(counts, np.nan) if has_open else None
     first = known[0]
     cells = set()
     for i in range(len(lines)):
@@ -508,8 +523,36 @@ def _read_funnel(table: CsvTable, *, stages: Sequence[str] | None, segments: Seq
         s = seg_list.index(by_column["segment"][i]) if has_seg else 0
         c = ch_list.index(by_column["channel"][i]) if has_ch else 0
         counts[months[i] - first, k, s, c] = float(by_column["count"][i])
+        if open_counts is not None:
+            open_counts[months[i] - first, k, s, c] = float(by_column["open"][i])
+    if open_counts is not None:
+        open_counts = _note_open(open_counts, counts, stage_list, stages, first, table.file, notes)
     return FunnelHistory(file=table.file, months=[month_label(m) for m in range(first, known[-1] + 1)],
-                         stages=stage_list, segments=segment_names, channels=channel_names, counts=counts)
+                         stages=stage_list, segments=segment_names, channels=channel_names, counts=counts,
+                         open=open_counts)
+
+
+def _note_open(open_counts: np.ndarray, counts: np.ndarray, stage_list: list[str], order: Sequence[str] | None,
+               first: int, file: str, notes: list[str]) -> np.ndarray | None:
+    """The open counts as the history keeps them (None for an empty column), with notes: an empty column, open
+    counts of the last stage (customers, not pipeline: not used), and open counts above what the month before's
+    open members and the month's entries allow."""
+    if not np.isfinite(open_counts).any():
+        notes.append(f"{file}: the open column is empty: the members open in each stage are not known, and "
+                     "the funnel is fitted from its entries alone")
+        return None
+    last = (order or stage_list)[-1]
+    if last in stage_list and np.isfinite(open_counts[:, stage_list.index(last)]).any():
+        notes.append(f"{file}: open counts of stage {last}, the last one, are not used (its entries are the new "
+                     "customers, who do not wait in it)")
+    with np.errstate(invalid="ignore"):
+        above = open_counts[1:] > open_counts[:-1] + np.nan_to_num(counts[1:])  # NaN compares False
+    if above.any():
+        t, k = np.argwhere(above)[0][:2]
+        notes.append(f"{file}: the open count grows by more than the month's entries in {int(above.sum())} "
+                     f"case(s) (the first: stage {stage_list[k]}, {month_label(first + int(t) + 1)}); the funnel "
+                     "model takes such a month as one where nobody left the stage")
+    return open_counts
 
 
 def _read_cohorts(table: CsvTable, *, segments: Sequence[str] | None, period_months: int, notes: list[str],

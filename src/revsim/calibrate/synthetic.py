@@ -72,6 +72,7 @@ def funnel_counts(
     first_month: str = "2024-01",
     segments: Sequence[str] | None = None,
     shares: Sequence[float] | None = None,
+    with_open: bool = False,
 ) -> FunnelHistory:
     """Monthly entries into each stage of a funnel, simulated with revsim's stage equations.
 
@@ -82,6 +83,8 @@ def funnel_counts(
 
     With ``segments``, the entries are split across them by a multinomial of ``shares`` (equal by default)
     and ``conversion`` and ``months_in_stage`` are given per segment (``conversion[segment][stage]``).
+    With ``with_open``, the history holds the members open in each stage at month end (``open``; NaN for the
+    last stage), as a CRM's open pipeline gives them; the counts are the same with or without.
     """
     names_s = list(segments) if segments else ["all"]
     S = len(names_s)
@@ -94,6 +97,7 @@ def funnel_counts(
     first = int(first_month[:4]) * 12 + int(first_month[5:7]) - 1
     stock = np.zeros((S, K - 1), np.int64)
     out = np.zeros((months, K, S))
+    open_counts = np.full((months, K, S), np.nan)
     for t in range(-burn_in, months):
         mu = volume * (1 + growth) ** t * season[(first + t) % 12]
         if dispersion > 0:
@@ -109,10 +113,12 @@ def funnel_counts(
                 stock[s, k] += arrivals
                 leave = rng.binomial(stock[s, k], 1 / (1 + stay[s, k]))
                 stock[s, k] -= leave
+                if t >= 0:
+                    open_counts[t, k, s] = stock[s, k]
                 arrivals = rng.binomial(leave, conv[s, k])
     return FunnelHistory(file="<synthetic funnel>", months=[month_label(first + t) for t in range(months)],
                          stages=names, segments=list(segments) if segments else None, channels=None,
-                         counts=out[:, :, :, None])
+                         counts=out[:, :, :, None], open=open_counts[:, :, :, None] if with_open else None)
 
 
 def mrr_movements(

@@ -137,6 +137,7 @@ def read_csv_table(
     numeric: Sequence[str] = (),
     what: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    blank: Sequence[str] = (),
 ) -> CsvTable:
     """Read a CSV file whose columns are known, checking every cell of the numeric ones.
 
@@ -150,6 +151,8 @@ def read_csv_table(
         Columns the file may have. Any other column is an error, with a suggestion for a misspelt one.
     numeric
         Columns (among ``required`` and ``optional``) whose every cell must be a finite number.
+    blank
+        Numeric columns whose cells may also be empty (read as NaN: a value not known on that line).
     what
         What the file holds, for messages: ``"funnel history"``, ``"empirical samples"``.
     max_bytes
@@ -208,12 +211,19 @@ def read_csv_table(
     for index, name in enumerate(names):
         texts = [row[index] for row in cells.rows]
         if name in numeric_set:
-            values, _, column_problems, note = numeric_column(cells, index)
+            may_be_blank = name in set(blank)
+            values, value_lines, column_problems, note = numeric_column(cells, index, skip_blank=may_be_blank)
             problems += [Problem(p.message, (name,), p.line) for p in column_problems]
             if note and note not in notes:
                 notes.append(note)
             if not column_problems:
-                columns[name] = np.asarray(values, dtype=np.float64)
+                if may_be_blank:
+                    row_of_line = {line: row for row, line in enumerate(cells.lines)}
+                    full = np.full(len(cells.rows), np.nan)
+                    full[[row_of_line[line] for line in value_lines]] = values
+                    columns[name] = full
+                else:
+                    columns[name] = np.asarray(values, dtype=np.float64)
         else:
             if name in required_set:
                 for text, line in zip(texts, cells.lines, strict=True):
