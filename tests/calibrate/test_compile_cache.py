@@ -157,3 +157,45 @@ def test_a_variable_rebuilt_on_a_data_input_keeps_its_name() -> None:
     structure = model_structure(model)
     assert sorted(structure.expand_names) == ["offset", "scaled"]
     assert all(isinstance(name, str) for name in structure.value_names + structure.expand_names)
+
+
+def test_the_entry_points_call_the_graph_with_many_data_arrays(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A model of more than 30 data arrays (the worked example has 46) is compiled by the cache, not by nutpie's
+    fallback, and its entry point computes PyMC's log density and gradient.
+
+    The entry points call PyTensor's function of the graph itself (not its compiled-function wrapper), inside
+    a ``try`` whose call takes its arguments as one tuple: Python compiles a call of more than 30 arguments
+    into bytecode numba cannot analyse there. About 10 s of CPU.
+    """
+    pm = pytest.importorskip("pymc")
+    pytest.importorskip("nutpie")
+    import ctypes
+
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+
+    monkeypatch.setenv("REVSIM_CACHE_DIR", str(tmp_path))
+    with pm.Model() as model:
+        level = pm.Normal("level", 0.0, 1.0, shape=2)
+        for k in range(32):
+            pm.Normal(f"y{k}", level[k % 2] * (1.0 + k / 10.0), 1.0, observed=np.linspace(0.0, 1.0, 4) + k / 32)
+    clear_memory()
+    with strict_floating_point():
+        compiled, report = compile_model(model)
+    assert report.source == "compiled" and not report.notes, report.notes
+    assert len(compiled.shared_data) > 30
+    inner = compiled.entry.logp_inner  # PyTensor's function of the graph, not its wrappers
+    assert inner.targetoptions.get("no_cpython_wrapper") and "jitable_func" not in inner.py_func.__globals__
+
+    point = np.array([0.3, -0.7])
+    grad, value = np.zeros(2), np.zeros(1)
+    address = compiled.user_data.ctypes.data
+    double_p = ctypes.POINTER(ctypes.c_double)
+    status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(double_p), grad.ctypes.data_as(double_p),
+                                                value.ctypes.data_as(double_p), ctypes.c_void_p(address))
+    assert status == 0
+    expected = model.compile_logp()({"level": point})
+    expected_grad = model.compile_dlogp()({"level": point})
+    np.testing.assert_allclose(value[0], expected, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12)
+    clear_memory()

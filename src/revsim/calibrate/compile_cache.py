@@ -219,7 +219,7 @@ def _numba_settings() -> Any:
 def _compile(directory: Path | None, structure: Any, report: CompileReport,
              phase: Callable[[str], None] | None) -> CompiledEntry:
     """Compile ``structure`` and, with a cache directory, store it there."""
-    from revsim.calibrate.nutpie_entry import load_entry_points, wrapper_source
+    from revsim.calibrate.nutpie_entry import graph_function, load_entry_points, wrapper_source
 
     global _COMPILATIONS
     if phase is not None:
@@ -231,7 +231,8 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     source = wrapper_source(structure.key, structure.n_dim, structure.n_expanded, layout)
     graphs = pickle.dumps(_graphs(logp_fn, expand_fn), protocol=pickle.HIGHEST_PROTOCOL)
     start = time.perf_counter()
-    inner = lambda: (logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)  # noqa: E731
+    logp_inner, expand_inner = graph_function(logp_fn.vm.jit_fn), graph_function(expand_fn.vm.jit_fn)
+    inner = lambda: (logp_inner, expand_inner)  # noqa: E731
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))
         (folder / "entry.py").write_text(source, encoding="utf-8")
@@ -248,8 +249,8 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
         _prune(directory)
     report.seconds["numba"] = time.perf_counter() - start
     _COMPILATIONS += 1
-    return CompiledEntry(key=structure.key, logp=logp, expand=expand, logp_inner=logp_fn.vm.jit_fn,
-                         expand_inner=expand_fn.vm.jit_fn, cached_by_numba=cached)
+    return CompiledEntry(key=structure.key, logp=logp, expand=expand, logp_inner=logp_inner,
+                         expand_inner=expand_inner, cached_by_numba=cached)
 
 
 def _graphs(logp_fn: Any, expand_fn: Any) -> tuple[Any, Any]:
@@ -334,10 +335,10 @@ def _from_disk(directory: Path | None, structure: Any, report: CompileReport,
 
 def _load(folder: Path, structure: Any) -> CompiledEntry:
     from pytensor.graph.fg import FunctionGraph
-    from pytensor.link.numba.dispatch.basic import numba_funcify_ensure_cache, numba_njit
+    from pytensor.link.numba.dispatch.basic import numba_funcify_ensure_cache
 
     from revsim.calibrate.model_structure import environment
-    from revsim.calibrate.nutpie_entry import load_entry_points
+    from revsim.calibrate.nutpie_entry import graph_function, load_entry_points
 
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     source = (folder / "entry.py").read_bytes()
@@ -358,8 +359,8 @@ def _load(folder: Path, structure: Any) -> CompiledEntry:
         with _numba_settings():
             for inputs, outputs in pickle.loads(graphs):
                 fgraph = FunctionGraph(inputs, outputs, clone=False)
-                converted, cache_key = numba_funcify_ensure_cache(fgraph)
-                functions.append(numba_njit(converted.py_func, final_function=True, cache=cache_key is not None))
+                converted, _ = numba_funcify_ensure_cache(fgraph)
+                functions.append(graph_function(converted))
         return functions[0], functions[1]
 
     logp, expand, cached = load_entry_points(folder / "entry.py", inner)
