@@ -79,8 +79,14 @@ def company_inputs(name: str, work: Path, seed: int, plan_shift_seed: int | None
 
 
 def simulated_run(name: str, seed: int) -> Any:
-    """The independent simulator's company ``name`` (as :func:`company_inputs` draws it)."""
+    """The independent simulator's company ``name`` (as :func:`company_inputs` draws it); for the worked example,
+    its true company (:class:`benchmarks.worked_example_truth.WorkedExampleTruth`)."""
     from benchmarks.company import shapes, simulate_company
+
+    if name == "worked_example":
+        from benchmarks.worked_example_truth import WorkedExampleTruth
+
+        return WorkedExampleTruth()
 
     shape, months, _, _ = COMPANIES[name]
     return simulate_company(getattr(shapes, shape)(), months=months, seed=seed)
@@ -142,7 +148,77 @@ def oracle_figures(result: Any, run: Any, draws: int, seed: int) -> dict[str, An
                         "crps": float(at.crps.iloc[0]), "best_naive": float(best), "ratio": float(at.crps.iloc[0]) / float(best)}
         out["pit_tilt"][method] = {m: float(g.pit.mean() - 0.5) for m, g in frame.groupby("metric")}
         out.setdefault("coverage_80", {})[method] = float(summary[summary.horizon == "all"].coverage_80.mean())
+    own = table[table.method == "revsim"]
+    for method, frame in (("revsim", own), *((m, pd.DataFrame(r)) for m, r in rows.items())):
+        out.setdefault("coverage_80_by_metric", {})[method] = {
+            m: float(g.covered_80.mean()) for m, g in frame.groupby("metric")}
+        width = frame.assign(width=frame.high_80 - frame.low_80)
+        out.setdefault("width_80", {})[method] = {
+            m: {str(h): float(g[g.horizon == h].width.mean()) for h in (1, *HORIZONS) if h <= result.holdout}
+            for m, g in width.groupby("metric")}
     return out
+
+
+#: Blocks of calibrated inputs put one at a time into the true company by ``--swap-blocks``: name -> the
+#: scenario's top-level keys (``funnel`` holds the stage conversions, months and the pipeline open at the cut).
+SWAP_BLOCKS = {"lead volume, growth, seasonality": ("channels",), "funnel and open pipeline": ("funnel",),
+               "contract values": ("pricing",), "retention and onboarding": ("retention", "onboarding"),
+               "expansion and contraction": ("expansion",), "referral loop": ("loops",),
+               "all (revsim)": ("channels", "funnel", "pricing", "retention", "onboarding", "expansion", "loops")}
+
+
+def swap_widths(result: Any, run: Any, draws: int, seed: int) -> dict[str, Any]:
+    """Width of the 80% interval of each scored series 1, 6 and 12 months ahead when one block of revsim's
+    calibrated inputs (:data:`SWAP_BLOCKS`) replaces the truth's in the true company at each cut, over the true
+    company's own width (1 = no wider), averaged over the cuts; and the coverage of those forecasts."""
+    import tempfile
+
+    import numpy as np
+
+    import revsim
+    from revsim.calibrate.backtest import POSTERIOR_FILE, SCENARIO_FILE, forecast_samples
+    from revsim.calibrate.backtest_scoring import score_origin
+    from revsim.calibrate.history import month_index
+    from revsim.results.write_errors import write_inference_data
+    from revsim.scenario.load import scenario_from_dict
+
+    metrics = ("arr", "new_customers", "churned_arr")
+    horizons = [h for h in (1, *HORIZONS) if h <= result.holdout]
+    widths: dict[str, dict[str, list[list[float]]]] = {}
+    covered: dict[str, dict[str, list[bool]]] = {}
+    for origin in result.origins:
+        truth = run.true_scenario(origin.cut, horizon_months=result.holdout)
+        with tempfile.TemporaryDirectory(prefix="revsim-swap-") as folder:
+            write_inference_data(origin.posterior, Path(folder) / POSTERIOR_FILE)
+            for name, keys in {"true company": (), **SWAP_BLOCKS}.items():
+                data = dict(truth)
+                for key in keys:
+                    if key in origin.scenario_data:
+                        data[key] = origin.scenario_data[key]
+                loaded = scenario_from_dict(data, base_dir=folder, file=SCENARIO_FILE)
+                forecast = revsim.simulate(loaded, draws=draws, seed=seed)
+                samples = {m: forecast_samples(forecast, m) for m in metrics}
+                for m in metrics:
+                    low, high = np.quantile(samples[m][:, [h - 1 for h in horizons]], [0.1, 0.9], axis=0)
+                    widths.setdefault(name, {}).setdefault(m, []).append(list(high - low))
+                for row in score_origin(result.series, samples, month_index(origin.cut), result.holdout):
+                    if row["method"] == "revsim":
+                        covered.setdefault(name, {}).setdefault(row["metric"], []).append(row["covered_80"])
+    base = {m: np.mean(widths["true company"][m], axis=0) for m in metrics}
+    return {name: {m: {"width": {str(h): float(w) for h, w in zip(horizons, np.mean(by[m], axis=0) / base[m],
+                                                                      strict=True)},
+                       "coverage_80": float(np.mean(covered[name][m]))} for m in metrics}
+            for name, by in widths.items()}
+
+
+def swap_report(fig: dict[str, Any]) -> str:
+    lines = ["  one block of revsim's inputs in the true company: 80% interval width 1/6/12 months ahead over the "
+             "true company's, and 80% coverage"]
+    for name, by in fig.items():
+        parts = ", ".join(f"{m} {'/'.join(f'{w:.2f}' for w in row['width'].values())} ({row['coverage_80']:.0%})"
+                          for m, row in by.items())
+        lines.append(f"    {name:<34} {parts}")
+    return "\n".join(lines)
 
 
 def oracle_report(fig: dict[str, Any]) -> str:
@@ -153,6 +229,15 @@ def oracle_report(fig: dict[str, Any]) -> str:
         tilt = ", ".join(f"{m} {v:+.2f}" for m, v in fig["pit_tilt"][method].items())
         lines.append(f"  {names[method]}: CRPS / best naive {parts}; 80% coverage {fig['coverage_80'][method]:.0%}; "
                      f"PIT tilt {tilt}")
+    lines.append("  80% coverage per series, and mean width of the 80% interval 1, 6 and 12 months ahead over the "
+                 "true parameters' (oracle = 1.00)")
+    oracle_width = fig["width_80"]["oracle"]
+    for method in ("revsim", "true_funnel", "oracle"):
+        parts = []
+        for metric, cover in fig["coverage_80_by_metric"][method].items():
+            ratios = "/".join(f"{w / oracle_width[metric][h]:.2f}" for h, w in fig["width_80"][method][metric].items())
+            parts.append(f"{metric} {cover:.0%} (width {ratios})")
+        lines.append(f"    {method:<12} " + ", ".join(parts))
     methods = ("actual", "revsim", "true_funnel", "oracle", "last_value", "linear_trend")
     for h in HORIZONS:
         lines.append(f"  median ARR {h} months ahead (millions)")
@@ -227,6 +312,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--oracle", action="store_true",
                         help="also forecast each simulated company from its true parameters and state, and revsim's "
                              "calibration with the true funnel, at the same cuts (see the module doc)")
+    parser.add_argument("--swap-blocks", action="store_true",
+                        help="with --oracle: put each block of revsim's calibrated inputs into the true company at "
+                             "every cut, one at a time, and print how much each widens the 80%% intervals")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "forecast_accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
@@ -249,9 +337,13 @@ def main(argv: list[str] | None = None) -> None:
         fig["wall_s"] = time.perf_counter() - started
         results[name] = fig
         print(report(name, fig), flush=True)
-        if args.oracle and name in COMPANIES:
+        if args.oracle and (name in COMPANIES or name == "worked_example"):
             fig["oracle"] = oracle_figures(result, simulated_run(name, args.seed), args.simulation_draws, args.seed)
             print(oracle_report(fig["oracle"]), flush=True)
+            if args.swap_blocks:
+                fig["swap_blocks"] = swap_widths(result, simulated_run(name, args.seed), args.simulation_draws,
+                                                 args.seed)
+                print(swap_report(fig["swap_blocks"]), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
 
