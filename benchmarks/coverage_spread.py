@@ -15,6 +15,10 @@ months ahead and the three series. Printed: the mean of that coverage over the h
 and the simulator agree), its spread (the standard deviation over histories and the 5th to 95th percentiles),
 the share of histories at or above ``--observed`` (and at or below ``1 - (--observed - 0.8)``, its mirror
 below 80%), and each series' mean and spread; ``--json`` writes them.
+
+``--worked-example-noise DRAWS`` measures instead how calm the shipped worked example's history is: the
+standard deviation of each series' month-to-month changes over 2024-01 to 2026-12, against ``DRAWS``
+simulations of ``scenarios/history/truth.yaml`` by the engine.
 """
 
 from __future__ import annotations
@@ -62,6 +66,37 @@ def history_coverage(shape: str, months: int, first: str, cuts: list[str], holdo
     return {m: float(np.mean(v)) for m, v in covered.items()}
 
 
+def worked_example_noise(draws: int, seed: int) -> dict[str, dict[str, float]]:
+    """How calm the shipped worked example's history is: for each monthly series of 2024-01 to 2026-12, the
+    standard deviation of its month-to-month changes, against the same statistic in ``draws`` simulations of
+    ``truth.yaml`` by the engine (the share of them below the history's is its percentile)."""
+    import numpy as np
+    import pandas as pd
+
+    import revsim
+    from benchmarks.worked_example_truth import HISTORY
+    from revsim.scenario.load import load_scenario
+
+    truth = load_scenario(HISTORY / "truth.yaml")
+    forecast = revsim.simulate(truth, draws=draws, seed=seed)
+    mrr = pd.read_csv(HISTORY / "mrr.csv").groupby("month").sum(numeric_only=True)
+    funnel = pd.read_csv(HISTORY / "funnel.csv")
+    won = funnel[funnel.stage == truth.model.stage_names[-1]].groupby("month")["count"].sum()
+    history = {"arr": 12 * mrr.mrr.to_numpy(), "new_customers": won.to_numpy(), "new_arr": 12 * mrr.new.to_numpy(),
+               "churned_arr": 12 * mrr.churn.to_numpy(), "expansion_arr": 12 * mrr.expansion.to_numpy(),
+               "contraction_arr": 12 * mrr.contraction.to_numpy()}
+    months = slice(truth.model.horizon_months - len(mrr), truth.model.horizon_months)
+    out = {}
+    for name, observed in history.items():
+        simulated = forecast["stage_entries"].isel(stage=-1) if name == "new_customers" else forecast[name]
+        values = simulated.sum("segment").values[:, months]
+        spread = np.diff(values, axis=1).std(axis=1)
+        mine = float(np.diff(observed).std())
+        out[name] = {"history": mine, "engine_median": float(np.median(spread)),
+                     "percentile": float(np.mean(spread < mine))}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", default="worked_example")
@@ -74,11 +109,25 @@ def main(argv: list[str] | None = None) -> None:
                         help="the coverage to place in the spread [default: the worked example's, 0.95]")
     parser.add_argument("--seed", type=int, default=1, help="first history's seed (then +1 each)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--worked-example-noise", type=int, default=0, metavar="DRAWS",
+                        help="instead, compare the month-to-month changes of the shipped worked example's history "
+                             "with DRAWS simulations of its truth.yaml by the engine")
     args = parser.parse_args(argv)
 
     import numpy as np
 
     from benchmarks.company import shapes
+
+    if args.worked_example_noise:
+        noise = worked_example_noise(args.worked_example_noise, args.seed)
+        print(f"worked example, 2024-01 to 2026-12: standard deviation of the month-to-month changes, the history's "
+              f"against {args.worked_example_noise} engine simulations of truth.yaml")
+        for name, row in noise.items():
+            print(f"  {name:<16} history {row['history']:>12,.1f}  simulations' median {row['engine_median']:>12,.1f}"
+                  f"  share of simulations calmer than the history {row['percentile']:.1%}")
+        if args.json is not None:
+            args.json.write_text(json.dumps(noise, indent=1) + "\n", encoding="utf-8")
+        return
 
     first = str(getattr(shapes, args.shape)()["start"])
     cuts = args.cuts.split(",")

@@ -19,13 +19,17 @@ value, linear trend and seasonal naive at that horizon) for ARR and new customer
 0.5, positive when the actual values run above the forecast). Every table of every backtest is written under
 ``--out``; the figures are also written to ``--json``.
 
-With ``--oracle``, each simulated company's cuts are also forecast by the engine from the company itself: the
+With ``--oracle``, each simulated company's (and the worked example's) cuts are also forecast by the engine from the company itself: the
 true parameters and the true state at the cut (:func:`benchmarks.company.plan.true_scenario`), scored the same
 way. That is the best forecast a calibration could give: where it loses to a naive baseline too, the company's
 own noise at that horizon is the reason, not the calibration. A second forecast, revsim's calibration with the
 true funnel (every stage's conversion and months in stage, and the members open at the cut), tells how much of
-revsim's error is the funnel's. Printed per origin: the median ARR 6 and 12 months ahead of each forecast,
-against the actual value and the naive baselines'.
+revsim's error is the funnel's. Printed: each forecast's 80% coverage per series and the mean width of its 80%
+interval 1, 6 and 12 months ahead over the true company's; per origin, the median ARR 6 and 12 months ahead of
+each forecast, against the actual value and the naive baselines'. The worked example's true company is
+``truth.yaml`` at each cut (:mod:`benchmarks.worked_example_truth`). With ``--swap-blocks`` too, each block of
+revsim's calibrated inputs (:data:`SWAP_BLOCKS`) is put into the true company alone, and the widths and
+coverage of those forecasts printed: which inputs widen revsim's intervals.
 
 Few posterior draws are enough here: the scores average over origins, horizons and 500 simulated draws, and a
 posterior of 2 x 250 draws gives the same intervals to about a percent.
