@@ -295,6 +295,73 @@ def report(name: str, fig: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_company(name: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Backtest one company (its history drawn with ``seed``), print and return its figures."""
+    from revsim.calibrate.backtest import backtest
+
+    scenario, history = company_inputs(name, out / "histories", seed, args.plan_shift_seed)
+    started = time.perf_counter()
+    result = backtest(scenario, history, args.holdout, origins=args.origins, spacing=args.spacing,
+                      draws=args.draws, tune=args.tune, chains=args.chains, seed=seed,
+                      retention=args.retention or ("both" if name == "worked_example" else "auto"),
+                      simulation_draws=args.simulation_draws,
+                      announce=lambda text: print(f"  [{time.perf_counter() - started:5.0f} s] {text}",
+                                                  file=sys.stderr, flush=True))
+    result.write(out / name, force=True)
+    fig = figures(result)
+    fig["wall_s"] = time.perf_counter() - started
+    print(report(name if args.seeds is None else f"{name} (seed {seed})", fig), flush=True)
+    if args.oracle and (name in COMPANIES or name == "worked_example"):
+        fig["oracle"] = oracle_figures(result, simulated_run(name, seed), args.simulation_draws, seed)
+        print(oracle_report(fig["oracle"]), flush=True)
+        if args.swap_blocks:
+            fig["swap_blocks"] = swap_widths(result, simulated_run(name, seed), args.simulation_draws, seed)
+            print(swap_report(fig["swap_blocks"]), flush=True)
+    return fig
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1-10`` or ``1,4,7`` -> the seeds."""
+    if "-" in text:
+        first, last = (int(part) for part in text.split("-", 1))
+        return list(range(first, last + 1))
+    return [int(part) for part in text.split(",")]
+
+
+def over_seeds(by_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """80% coverage per series averaged over the histories (with its standard error over them), revsim's and,
+    with ``--oracle``, the true parameters'."""
+    import numpy as np
+
+    methods: dict[str, list[dict[str, float]]] = {"revsim": [fig["coverage_80"] for fig in by_seed.values()]}
+    if all("oracle" in fig for fig in by_seed.values()):
+        methods["oracle"] = [fig["oracle"]["coverage_80_by_metric"]["oracle"] for fig in by_seed.values()]
+    out: dict[str, Any] = {"seeds": list(by_seed)}
+    for method, rows in methods.items():
+        metrics = list(rows[0])
+        means = np.array([[row[m] for m in metrics] for row in rows])
+        overall = means.mean(axis=1)
+        se = float(overall.std(ddof=1) / np.sqrt(len(overall))) if len(overall) > 1 else float("nan")
+        out[method] = {"coverage_80": {m: float(means[:, i].mean()) for i, m in enumerate(metrics)},
+                       "coverage_80_mean": float(overall.mean()), "standard_error": se,
+                       "per_history": overall.tolist()}
+    return out
+
+
+def seeds_report(name: str, summary: dict[str, Any]) -> str:
+    seeds = summary["seeds"]
+    lines = [f"{name}: {len(seeds)} histories (seeds {seeds[0]} to {seeds[-1]})"]
+    for method, row in summary.items():
+        if method == "seeds":
+            continue
+        cover = ", ".join(f"{m} {v:.1%}" for m, v in row["coverage_80"].items())
+        label = "revsim" if method == "revsim" else "true parameters and state"
+        lines.append(f"  {label}: 80% coverage {row['coverage_80_mean']:.1%} (standard error {row['standard_error']:.1%}"
+                     f" over histories; {min(row['per_history']):.0%} to {max(row['per_history']):.0%}) ({cover}); "
+                     f"target 70-90%")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--companies", default="worked_example,product_led,enterprise")
@@ -309,6 +376,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="retention models [default: both for the worked example, whose plan has constant churn "
                              "where the history has sBG retention; auto (the plan's) for the others]")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", default=None,
+                        help="several histories of each simulated company, e.g. 1-10: each is drawn and calibrated "
+                             "with its seed, and the 80%% coverage averaged over them is printed (with --oracle, the "
+                             "true parameters' too)")
     parser.add_argument("--plan-shift-seed", type=int, default=None,
                         help="move the centre of every guessed interval of the simulated companies' plans off the "
                              "truth (by up to a factor 1.22 either way, the truth staying inside), seeded; by default "
@@ -323,31 +394,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
 
-    from revsim.calibrate.backtest import backtest
-
+    seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
     results: dict[str, Any] = {"load_average": os.getloadavg()[0], "options": vars(args) | {"out": str(args.out),
                                                                                            "json": str(args.json)}}
     for name in args.companies.split(","):
-        scenario, history = company_inputs(name, args.out / "histories", args.seed, args.plan_shift_seed)
-        started = time.perf_counter()
-        result = backtest(scenario, history, args.holdout, origins=args.origins, spacing=args.spacing,
-                          draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                          retention=args.retention or ("both" if name == "worked_example" else "auto"),
-                          simulation_draws=args.simulation_draws,
-                          announce=lambda text: print(f"  [{time.perf_counter() - started:5.0f} s] {text}",
-                                                      file=sys.stderr, flush=True))
-        result.write(args.out / name, force=True)
-        fig = figures(result)
-        fig["wall_s"] = time.perf_counter() - started
-        results[name] = fig
-        print(report(name, fig), flush=True)
-        if args.oracle and (name in COMPANIES or name == "worked_example"):
-            fig["oracle"] = oracle_figures(result, simulated_run(name, args.seed), args.simulation_draws, args.seed)
-            print(oracle_report(fig["oracle"]), flush=True)
-            if args.swap_blocks:
-                fig["swap_blocks"] = swap_widths(result, simulated_run(name, args.seed), args.simulation_draws,
-                                                 args.seed)
-                print(swap_report(fig["swap_blocks"]), flush=True)
+        if len(seeds) == 1:
+            results[name] = run_company(name, seeds[0], args, args.out)
+            continue
+        by_seed = {seed: run_company(name, seed, args, args.out / f"seed{seed}") for seed in seeds}
+        results[name] = {"by_seed": by_seed, "over_seeds": over_seeds(by_seed)}
+        print(seeds_report(name, results[name]["over_seeds"]), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
 
