@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.shape}: {args.histories} histories, cuts {cuts[0]} to {cuts[-1]}, {args.holdout} months ahead; "
           f"forecasts from the true parameters and state")
     print(f"  80% coverage over series and origins: mean {out['mean']:.1%} (sd {out['sd']:.1%}; 5-95%: "
-          f"{out['p05']:.0%} to {out['p95']:.0%}); at or above {args.observed:.0%}: {out['share_at_or_above_observed']:.0%} "
+          f"{out['p05']:.0%} to {out['p95']:.0%}); at or above {args.observed:.0%}: "
+          f"{out['share_at_or_above_observed']:.0%} "
           f"of histories; at or below {mirror:.0%}: {out['share_at_or_below_mirror']:.0%}")
     for m, row in out["per_series"].items():
         print(f"  {m:<14} mean {row['mean']:.1%}  sd {row['sd']:.1%}  at or above {args.observed:.0%}: "

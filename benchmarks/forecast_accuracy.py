@@ -19,17 +19,22 @@ value, linear trend and seasonal naive at that horizon) for ARR and new customer
 0.5, positive when the actual values run above the forecast). Every table of every backtest is written under
 ``--out``; the figures are also written to ``--json``.
 
-With ``--oracle``, each simulated company's (and the worked example's) cuts are also forecast by the engine from the company itself: the
-true parameters and the true state at the cut (:func:`benchmarks.company.plan.true_scenario`), scored the same
-way. That is the best forecast a calibration could give: where it loses to a naive baseline too, the company's
-own noise at that horizon is the reason, not the calibration. A second forecast, revsim's calibration with the
-true funnel (every stage's conversion and months in stage, and the members open at the cut), tells how much of
-revsim's error is the funnel's. Printed: each forecast's 80% coverage per series and the mean width of its 80%
-interval 1, 6 and 12 months ahead over the true company's; per origin, the median ARR 6 and 12 months ahead of
-each forecast, against the actual value and the naive baselines'. The worked example's true company is
-``truth.yaml`` at each cut (:mod:`benchmarks.worked_example_truth`). With ``--swap-blocks`` too, each block of
-revsim's calibrated inputs (:data:`SWAP_BLOCKS`) is put into the true company alone, and the widths and
-coverage of those forecasts printed: which inputs widen revsim's intervals.
+With ``--oracle``, each simulated company's (and the worked example's) cuts are also forecast by the engine from
+the company itself: the true parameters and the true state at the cut
+(:func:`benchmarks.company.plan.true_scenario`), scored the same way. That is the best forecast a calibration
+could give: where it loses to a naive baseline too, the company's own noise at that horizon is the reason, not
+the calibration. A second forecast, revsim's calibration with the true funnel (every stage's conversion and
+months in stage, and the members open at the cut), tells how much of revsim's error is the funnel's. Printed:
+each forecast's 80% coverage per series and the mean width of its 80% interval 1, 6 and 12 months ahead over the
+true company's; per origin, the median ARR 6 and 12 months ahead of each forecast, against the actual value and
+the naive baselines'. The worked example's true company is ``truth.yaml`` at each cut
+(:mod:`benchmarks.worked_example_truth`). With ``--swap-blocks`` too, each block of revsim's calibrated inputs
+(:data:`SWAP_BLOCKS`) is put into the true company alone, and the widths and coverage of those forecasts
+printed: which inputs widen revsim's intervals.
+
+``--seeds 1-10`` backtests ten histories of each simulated company (each drawn and calibrated with its seed,
+written under ``--out/seedN``) and prints the 80% coverage averaged over them, with its standard error over the
+histories: one history's coverage is known to about 8 points only (``benchmarks/coverage_spread.py``).
 
 Few posterior draws are enough here: the scores average over origins, horizons and 500 simulated draws, and a
 posterior of 2 x 250 draws gives the same intervals to about a percent.
@@ -312,10 +317,11 @@ def run_company(name: str, seed: int, args: argparse.Namespace, out: Path) -> di
     fig["wall_s"] = time.perf_counter() - started
     print(report(name if args.seeds is None else f"{name} (seed {seed})", fig), flush=True)
     if args.oracle and (name in COMPANIES or name == "worked_example"):
-        fig["oracle"] = oracle_figures(result, simulated_run(name, seed), args.simulation_draws, seed)
+        truth = simulated_run(name, seed)
+        fig["oracle"] = oracle_figures(result, truth, args.simulation_draws, seed)
         print(oracle_report(fig["oracle"]), flush=True)
         if args.swap_blocks:
-            fig["swap_blocks"] = swap_widths(result, simulated_run(name, seed), args.simulation_draws, seed)
+            fig["swap_blocks"] = swap_widths(result, truth, args.simulation_draws, seed)
             print(swap_report(fig["swap_blocks"]), flush=True)
     return fig
 
@@ -356,8 +362,8 @@ def seeds_report(name: str, summary: dict[str, Any]) -> str:
             continue
         cover = ", ".join(f"{m} {v:.1%}" for m, v in row["coverage_80"].items())
         label = "revsim" if method == "revsim" else "true parameters and state"
-        lines.append(f"  {label}: 80% coverage {row['coverage_80_mean']:.1%} (standard error {row['standard_error']:.1%}"
-                     f" over histories; {min(row['per_history']):.0%} to {max(row['per_history']):.0%}) ({cover}); "
+        lines.append(f"  {label}: 80% coverage {row['coverage_80_mean']:.1%} (standard error "
+                     f"{row['standard_error']:.1%} over histories; {min(row['per_history']):.0%} to {max(row['per_history']):.0%}) ({cover}); "
                      f"target 70-90%")
     return "\n".join(lines)
 

@@ -32,7 +32,8 @@ def test_the_open_pipeline_is_the_stock_of_the_observed_entries_at_the_true_mont
     """Against a direct sum: each month's entries, still there after j + 1 monthly hazards of 1 / (1 + months)."""
     funnel = pd.read_csv(HISTORY / "funnel.csv")
     data = truth.true_scenario("2025-12")
-    for stage, segment, months in (("opportunity", "smb", 2.0), ("opportunity", "mid_market", 3.5), ("sql", "smb", 1.0)):
+    cases = (("opportunity", "smb", 2.0), ("opportunity", "mid_market", 3.5), ("sql", "smb", 1.0))
+    for stage, segment, months in cases:
         entries = funnel[(funnel.stage == stage) & (funnel.segment == segment) & (funnel.month <= "2025-12")]
         counts = entries.sort_values("month")["count"].to_numpy()[::-1]
         h = 1.0 / (1.0 + months)
