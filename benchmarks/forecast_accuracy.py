@@ -21,13 +21,22 @@ value, linear trend and seasonal naive at that horizon) for ARR and new customer
 stage at each origin. Every table of every backtest is written under
 ``--out``; the figures are also written to ``--json``.
 
-With ``--oracle``, each simulated company's cuts are also forecast by the engine from the company itself: the
-true parameters and the true state at the cut (:func:`benchmarks.company.plan.true_scenario`), scored the same
-way. That is the best forecast a calibration could give: where it loses to a naive baseline too, the company's
-own noise at that horizon is the reason, not the calibration. A second forecast, revsim's calibration with the
-true funnel (every stage's conversion and months in stage, and the members open at the cut), tells how much of
-revsim's error is the funnel's. Printed per origin: the median ARR 6 and 12 months ahead of each forecast,
-against the actual value and the naive baselines'.
+With ``--oracle``, each simulated company's (and the worked example's) cuts are also forecast by the engine from
+the company itself: the true parameters and the true state at the cut
+(:func:`benchmarks.company.plan.true_scenario`), scored the same way. That is the best forecast a calibration
+could give: where it loses to a naive baseline too, the company's own noise at that horizon is the reason, not
+the calibration. A second forecast, revsim's calibration with the true funnel (every stage's conversion and
+months in stage, and the members open at the cut), tells how much of revsim's error is the funnel's. Printed:
+each forecast's 80% coverage per series and the mean width of its 80% interval 1, 6 and 12 months ahead over the
+true company's; per origin, the median ARR 6 and 12 months ahead of each forecast, against the actual value and
+the naive baselines'. The worked example's true company is ``truth.yaml`` at each cut
+(:mod:`benchmarks.worked_example_truth`). With ``--swap-blocks`` too, each block of revsim's calibrated inputs
+(:data:`SWAP_BLOCKS`) is put into the true company alone, and the widths and coverage of those forecasts
+printed: which inputs widen revsim's intervals.
+
+``--seeds 1-10`` backtests ten histories of each simulated company (each drawn and calibrated with its seed,
+written under ``--out/seedN``) and prints the 80% coverage averaged over them, with its standard error over the
+histories: one history's coverage is known to about 8 points only (``benchmarks/coverage_spread.py``).
 
 Few posterior draws are enough here: the scores average over origins, horizons and 500 simulated draws, and a
 posterior of 2 x 250 draws gives the same intervals to about a percent.
@@ -81,8 +90,14 @@ def company_inputs(name: str, work: Path, seed: int, plan_shift_seed: int | None
 
 
 def simulated_run(name: str, seed: int) -> Any:
-    """The independent simulator's company ``name`` (as :func:`company_inputs` draws it)."""
+    """The independent simulator's company ``name`` (as :func:`company_inputs` draws it); for the worked example,
+    its true company (:class:`benchmarks.worked_example_truth.WorkedExampleTruth`)."""
     from benchmarks.company import shapes, simulate_company
+
+    if name == "worked_example":
+        from benchmarks.worked_example_truth import WorkedExampleTruth
+
+        return WorkedExampleTruth()
 
     shape, months, _, _ = COMPANIES[name]
     return simulate_company(getattr(shapes, shape)(), months=months, seed=seed)
@@ -144,7 +159,77 @@ def oracle_figures(result: Any, run: Any, draws: int, seed: int) -> dict[str, An
                         "crps": float(at.crps.iloc[0]), "best_naive": float(best), "ratio": float(at.crps.iloc[0]) / float(best)}
         out["pit_tilt"][method] = {m: float(g.pit.mean() - 0.5) for m, g in frame.groupby("metric")}
         out.setdefault("coverage_80", {})[method] = float(summary[summary.horizon == "all"].coverage_80.mean())
+    own = table[table.method == "revsim"]
+    for method, frame in (("revsim", own), *((m, pd.DataFrame(r)) for m, r in rows.items())):
+        out.setdefault("coverage_80_by_metric", {})[method] = {
+            m: float(g.covered_80.mean()) for m, g in frame.groupby("metric")}
+        width = frame.assign(width=frame.high_80 - frame.low_80)
+        out.setdefault("width_80", {})[method] = {
+            m: {str(h): float(g[g.horizon == h].width.mean()) for h in (1, *HORIZONS) if h <= result.holdout}
+            for m, g in width.groupby("metric")}
     return out
+
+
+#: Blocks of calibrated inputs put one at a time into the true company by ``--swap-blocks``: name -> the
+#: scenario's top-level keys (``funnel`` holds the stage conversions, months and the pipeline open at the cut).
+SWAP_BLOCKS = {"lead volume, growth, seasonality": ("channels",), "funnel and open pipeline": ("funnel",),
+               "contract values": ("pricing",), "retention and onboarding": ("retention", "onboarding"),
+               "expansion and contraction": ("expansion",), "referral loop": ("loops",),
+               "all (revsim)": ("channels", "funnel", "pricing", "retention", "onboarding", "expansion", "loops")}
+
+
+def swap_widths(result: Any, run: Any, draws: int, seed: int) -> dict[str, Any]:
+    """Width of the 80% interval of each scored series 1, 6 and 12 months ahead when one block of revsim's
+    calibrated inputs (:data:`SWAP_BLOCKS`) replaces the truth's in the true company at each cut, over the true
+    company's own width (1 = no wider), averaged over the cuts; and the coverage of those forecasts."""
+    import tempfile
+
+    import numpy as np
+
+    import revsim
+    from revsim.calibrate.backtest import POSTERIOR_FILE, SCENARIO_FILE, forecast_samples
+    from revsim.calibrate.backtest_scoring import score_origin
+    from revsim.calibrate.history import month_index
+    from revsim.results.write_errors import write_inference_data
+    from revsim.scenario.load import scenario_from_dict
+
+    metrics = ("arr", "new_customers", "churned_arr")
+    horizons = [h for h in (1, *HORIZONS) if h <= result.holdout]
+    widths: dict[str, dict[str, list[list[float]]]] = {}
+    covered: dict[str, dict[str, list[bool]]] = {}
+    for origin in result.origins:
+        truth = run.true_scenario(origin.cut, horizon_months=result.holdout)
+        with tempfile.TemporaryDirectory(prefix="revsim-swap-") as folder:
+            write_inference_data(origin.posterior, Path(folder) / POSTERIOR_FILE)
+            for name, keys in {"true company": (), **SWAP_BLOCKS}.items():
+                data = dict(truth)
+                for key in keys:
+                    if key in origin.scenario_data:
+                        data[key] = origin.scenario_data[key]
+                loaded = scenario_from_dict(data, base_dir=folder, file=SCENARIO_FILE)
+                forecast = revsim.simulate(loaded, draws=draws, seed=seed)
+                samples = {m: forecast_samples(forecast, m) for m in metrics}
+                for m in metrics:
+                    low, high = np.quantile(samples[m][:, [h - 1 for h in horizons]], [0.1, 0.9], axis=0)
+                    widths.setdefault(name, {}).setdefault(m, []).append(list(high - low))
+                for row in score_origin(result.series, samples, month_index(origin.cut), result.holdout):
+                    if row["method"] == "revsim":
+                        covered.setdefault(name, {}).setdefault(row["metric"], []).append(row["covered_80"])
+    base = {m: np.mean(widths["true company"][m], axis=0) for m in metrics}
+    return {name: {m: {"width": {str(h): float(w) for h, w in zip(horizons, np.mean(by[m], axis=0) / base[m],
+                                                                      strict=True)},
+                       "coverage_80": float(np.mean(covered[name][m]))} for m in metrics}
+            for name, by in widths.items()}
+
+
+def swap_report(fig: dict[str, Any]) -> str:
+    lines = ["  one block of revsim's inputs in the true company: 80% interval width 1/6/12 months ahead over the "
+             "true company's, and 80% coverage"]
+    for name, by in fig.items():
+        parts = ", ".join(f"{m} {'/'.join(f'{w:.2f}' for w in row['width'].values())} ({row['coverage_80']:.0%})"
+                          for m, row in by.items())
+        lines.append(f"    {name:<34} {parts}")
+    return "\n".join(lines)
 
 
 def oracle_report(fig: dict[str, Any]) -> str:
@@ -155,6 +240,15 @@ def oracle_report(fig: dict[str, Any]) -> str:
         tilt = ", ".join(f"{m} {v:+.2f}" for m, v in fig["pit_tilt"][method].items())
         lines.append(f"  {names[method]}: CRPS / best naive {parts}; 80% coverage {fig['coverage_80'][method]:.0%}; "
                      f"PIT tilt {tilt}")
+    lines.append("  80% coverage per series, and mean width of the 80% interval 1, 6 and 12 months ahead over the "
+                 "true parameters' (oracle = 1.00)")
+    oracle_width = fig["width_80"]["oracle"]
+    for method in ("revsim", "true_funnel", "oracle"):
+        parts = []
+        for metric, cover in fig["coverage_80_by_metric"][method].items():
+            ratios = "/".join(f"{w / oracle_width[metric][h]:.2f}" for h, w in fig["width_80"][method][metric].items())
+            parts.append(f"{metric} {cover:.0%} (width {ratios})")
+        lines.append(f"    {method:<12} " + ", ".join(parts))
     methods = ("actual", "revsim", "true_funnel", "oracle", "last_value", "linear_trend")
     for h in HORIZONS:
         lines.append(f"  median ARR {h} months ahead (millions)")
@@ -230,6 +324,74 @@ def report(name: str, fig: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_company(name: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Backtest one company (its history drawn with ``seed``), print and return its figures."""
+    from revsim.calibrate.backtest import backtest
+
+    scenario, history = company_inputs(name, out / "histories", seed, args.plan_shift_seed)
+    started = time.perf_counter()
+    result = backtest(scenario, history, args.holdout, origins=args.origins, spacing=args.spacing,
+                      draws=args.draws, tune=args.tune, chains=args.chains, seed=seed,
+                      retention=args.retention or ("both" if name == "worked_example" else "auto"),
+                      simulation_draws=args.simulation_draws,
+                      announce=lambda text: print(f"  [{time.perf_counter() - started:5.0f} s] {text}",
+                                                  file=sys.stderr, flush=True))
+    result.write(out / name, force=True)
+    fig = figures(result)
+    fig["wall_s"] = time.perf_counter() - started
+    print(report(name if args.seeds is None else f"{name} (seed {seed})", fig), flush=True)
+    if args.oracle and (name in COMPANIES or name == "worked_example"):
+        truth = simulated_run(name, seed)
+        fig["oracle"] = oracle_figures(result, truth, args.simulation_draws, seed)
+        print(oracle_report(fig["oracle"]), flush=True)
+        if args.swap_blocks:
+            fig["swap_blocks"] = swap_widths(result, truth, args.simulation_draws, seed)
+            print(swap_report(fig["swap_blocks"]), flush=True)
+    return fig
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1-10`` or ``1,4,7`` -> the seeds."""
+    if "-" in text:
+        first, last = (int(part) for part in text.split("-", 1))
+        return list(range(first, last + 1))
+    return [int(part) for part in text.split(",")]
+
+
+def over_seeds(by_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """80% coverage per series averaged over the histories (with its standard error over them), revsim's and,
+    with ``--oracle``, the true parameters'."""
+    import numpy as np
+
+    methods: dict[str, list[dict[str, float]]] = {"revsim": [fig["coverage_80"] for fig in by_seed.values()]}
+    if all("oracle" in fig for fig in by_seed.values()):
+        methods["oracle"] = [fig["oracle"]["coverage_80_by_metric"]["oracle"] for fig in by_seed.values()]
+    out: dict[str, Any] = {"seeds": list(by_seed)}
+    for method, rows in methods.items():
+        metrics = list(rows[0])
+        means = np.array([[row[m] for m in metrics] for row in rows])
+        overall = means.mean(axis=1)
+        se = float(overall.std(ddof=1) / np.sqrt(len(overall))) if len(overall) > 1 else float("nan")
+        out[method] = {"coverage_80": {m: float(means[:, i].mean()) for i, m in enumerate(metrics)},
+                       "coverage_80_mean": float(overall.mean()), "standard_error": se,
+                       "per_history": overall.tolist()}
+    return out
+
+
+def seeds_report(name: str, summary: dict[str, Any]) -> str:
+    seeds = summary["seeds"]
+    lines = [f"{name}: {len(seeds)} histories (seeds {seeds[0]} to {seeds[-1]})"]
+    for method, row in summary.items():
+        if method == "seeds":
+            continue
+        cover = ", ".join(f"{m} {v:.1%}" for m, v in row["coverage_80"].items())
+        label = "revsim" if method == "revsim" else "true parameters and state"
+        lines.append(f"  {label}: 80% coverage {row['coverage_80_mean']:.1%} (standard error "
+                     f"{row['standard_error']:.1%} over histories; {min(row['per_history']):.0%} to {max(row['per_history']):.0%}) ({cover}); "
+                     f"target 70-90%")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--companies", default="worked_example,product_led,enterprise")
@@ -244,6 +406,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="retention models [default: both for the worked example, whose plan has constant churn "
                              "where the history has sBG retention; auto (the plan's) for the others]")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", default=None,
+                        help="several histories of each simulated company, e.g. 1-10: each is drawn and calibrated "
+                             "with its seed, and the 80%% coverage averaged over them is printed (with --oracle, the "
+                             "true parameters' too)")
     parser.add_argument("--plan-shift-seed", type=int, default=None,
                         help="move the centre of every guessed interval of the simulated companies' plans off the "
                              "truth (by up to a factor 1.22 either way, the truth staying inside), seeded; by default "
@@ -251,31 +417,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--oracle", action="store_true",
                         help="also forecast each simulated company from its true parameters and state, and revsim's "
                              "calibration with the true funnel, at the same cuts (see the module doc)")
+    parser.add_argument("--swap-blocks", action="store_true",
+                        help="with --oracle: put each block of revsim's calibrated inputs into the true company at "
+                             "every cut, one at a time, and print how much each widens the 80%% intervals")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "forecast_accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
 
-    from revsim.calibrate.backtest import backtest
-
+    seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
     results: dict[str, Any] = {"load_average": os.getloadavg()[0], "options": vars(args) | {"out": str(args.out),
                                                                                            "json": str(args.json)}}
     for name in args.companies.split(","):
-        scenario, history = company_inputs(name, args.out / "histories", args.seed, args.plan_shift_seed)
-        started = time.perf_counter()
-        result = backtest(scenario, history, args.holdout, origins=args.origins, spacing=args.spacing,
-                          draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                          retention=args.retention or ("both" if name == "worked_example" else "auto"),
-                          simulation_draws=args.simulation_draws,
-                          announce=lambda text: print(f"  [{time.perf_counter() - started:5.0f} s] {text}",
-                                                      file=sys.stderr, flush=True))
-        result.write(args.out / name, force=True)
-        fig = figures(result)
-        fig["wall_s"] = time.perf_counter() - started
-        results[name] = fig
-        print(report(name, fig), flush=True)
-        if args.oracle and name in COMPANIES:
-            fig["oracle"] = oracle_figures(result, simulated_run(name, args.seed), args.simulation_draws, args.seed)
-            print(oracle_report(fig["oracle"]), flush=True)
+        if len(seeds) == 1:
+            results[name] = run_company(name, seeds[0], args, args.out)
+            continue
+        by_seed = {seed: run_company(name, seed, args, args.out / f"seed{seed}") for seed in seeds}
+        results[name] = {"by_seed": by_seed, "over_seeds": over_seeds(by_seed)}
+        print(seeds_report(name, results[name]["over_seeds"]), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
 

@@ -22,7 +22,9 @@ that month by a multinomial draw weighted by each cohort's customers and its sBG
 renewal (``docs/model.md`` section 4.3). The split is an approximation of which cohorts the churners came
 from; the totals are the simulation's own, so the cohort table adds up exactly to its active customers.
 
-The seed is fixed: running the script again writes the same files. The simulation also runs on for two
+The seed is fixed, but the files here were drawn by the engine of November 2026: its random streams have
+changed since, so running the script today writes another history of the same company (the files are kept:
+the figures of docs/calibration.md are measured on them). The simulation also runs on for two
 more years, which are not written: the script prints the ARR the company actually reached, to compare a
 forecast made from the history with what happened.
 """
