@@ -73,6 +73,7 @@ def calibrate(scenario: str | None, history: tuple[str, ...], out_dir: Path | No
         result = calibrate(list(history), scenario, sampler=sampler, draws=draws, tune=tune, chains=chains,
                            seed=seed, cores=cores, retention=retention, period_months=period_months, out_dir=out,
                            progress=False, checks=not no_charts, charts_in_background=not no_charts,
+                           prior_in_background=True,
                            announce=None if quiet else display.message,
                            display=None if quiet else display,
                            accept_diagnostics=accept_diagnostics, command=command_line())
