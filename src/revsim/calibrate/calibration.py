@@ -86,7 +86,7 @@ class Calibration:
             return self._write(Path(out_dir), force=force, charts=charts)
 
     def _write(self, out: Path, *, force: bool, charts: bool) -> list[Path]:
-        from revsim.calibrate.checks import chart_writers
+        from revsim.calibrate.checks import chart_file, chart_writers
         from revsim.results.output_dir import check_output_dir, write_files
         from revsim.results.write_errors import write_inference_data
 
@@ -105,6 +105,8 @@ class Calibration:
         writers.update(charts_writers)
         try:
             written = write_files(out, writers)
+            order = {name: i for i, name in enumerate([*names, *(chart_file(c) for c in self.checks)])}
+            written.sort(key=lambda path: order.get(path.name, len(order)))  # the charts were written in reverse
         finally:
             if self.drawn is not None:
                 self.drawn.close()
