@@ -92,9 +92,11 @@ def test_the_parent_draws_the_charts_the_child_has_not_begun(tmp_path: Path) -> 
     drawn = process.draw(checks)
     assert drawn is not None
     writers = chart_writers(checks, drawn)
-    assert list(writers) == [chart_file(c) for c in reversed(checks)]  # the child draws in order, the parent from the end
+    # the child draws in order, the parent from the end
+    assert list(writers) == [chart_file(c) for c in reversed(checks)]
     last = checks[-1]
-    writers[chart_file(last)](tmp_path / "parent.png")  # asked at once: the child is still importing or drawing the first
+    # asked at once: the child is still importing matplotlib or drawing the first chart
+    writers[chart_file(last)](tmp_path / "parent.png")
     for name in list(writers)[1:]:
         writers[name](tmp_path / f"child_{name}")
     assert drawn.wait()

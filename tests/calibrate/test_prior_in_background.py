@@ -12,7 +12,8 @@ from test_parametrisation import history
 from revsim.calibrate.funnel import FunnelBlock, funnel_data
 from revsim.calibrate.identification import _draw_priors, prior_variables, start_prior_draws
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the priors are drawn by a forked child on Linux")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the priors are drawn by a forked child on Linux")
 
 
 @pytest.fixture(scope="module")
