@@ -81,3 +81,28 @@ def test_a_child_never_sent_anything_is_stopped_and_its_folder_removed() -> None
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     assert process.draw(_checks()) is None
+
+
+def test_the_parent_draws_the_charts_the_child_has_not_begun(tmp_path: Path) -> None:
+    from revsim.calibrate.chart_process import start_chart_process
+
+    checks = _checks()
+    process = start_chart_process()
+    assert process is not None
+    drawn = process.draw(checks)
+    assert drawn is not None
+    writers = chart_writers(checks, drawn)
+    # the child draws in order, the parent from the end
+    assert list(writers) == [chart_file(c) for c in reversed(checks)]
+    last = checks[-1]
+    # asked at once: the child is still importing matplotlib or drawing the first chart
+    writers[chart_file(last)](tmp_path / "parent.png")
+    for name in list(writers)[1:]:
+        writers[name](tmp_path / f"child_{name}")
+    assert drawn.wait()
+    assert not (drawn.folder / chart_file(last)).exists()  # the child left it to the parent
+    drawn.close()
+    draw_check(last, tmp_path / "here.png")
+    assert (tmp_path / "parent.png").read_bytes() == (tmp_path / "here.png").read_bytes()
+    draw_check(checks[0], tmp_path / "first.png")
+    assert (tmp_path / f"child_{chart_file(checks[0])}").read_bytes() == (tmp_path / "first.png").read_bytes()

@@ -23,7 +23,17 @@ __all__ = ["import_pymc", "numpy_statistics"]
 
 
 def import_pymc() -> Any:
-    """``import pymc`` (and ArviZ), without compiling ArviZ's ECDF ufunc at import (see the module doc)."""
+    """``import pymc`` (and ArviZ), without compiling ArviZ's ECDF ufunc at import (see the module doc), nor
+    importing the modules PyMC loads for nothing in a calibration (:mod:`revsim.calibrate.unused_modules`)."""
+    from revsim.calibrate.unused_modules import hidden_modules, pymc_unused_modules
+
+    if "pymc" not in sys.modules:
+        with hidden_modules(pymc_unused_modules()):
+            return _import_pymc()
+    return _import_pymc()
+
+
+def _import_pymc() -> Any:
     if "arviz" not in sys.modules:
         import numba
 

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,11 +80,16 @@ class Calibration:
         and one left there by an earlier calibration is removed (it would read the new posterior.nc): the
         posterior, the diagnostics and the charts are written for inspection.
         """
-        from revsim.calibrate.checks import chart_writers
+        from revsim.calibrate.unused_modules import without_dask
+
+        with without_dask():
+            return self._write(Path(out_dir), force=force, charts=charts)
+
+    def _write(self, out: Path, *, force: bool, charts: bool) -> list[Path]:
+        from revsim.calibrate.checks import chart_file, chart_writers
         from revsim.results.output_dir import check_output_dir, write_files
         from revsim.results.write_errors import write_inference_data
 
-        out = Path(out_dir)
         names = [POSTERIOR_FILE, DIAGNOSTICS_FILE, self.scenario_file]
         charts_writers = chart_writers(self.checks, self.drawn) if charts else {}
         check_output_dir(out, [*names, *charts_writers], force=force)
@@ -99,6 +105,8 @@ class Calibration:
         writers.update(charts_writers)
         try:
             written = write_files(out, writers)
+            order = {name: i for i, name in enumerate([*names, *(chart_file(c) for c in self.checks)])}
+            written.sort(key=lambda path: order.get(path.name, len(order)))  # the charts were written in reverse
         finally:
             if self.drawn is not None:
                 self.drawn.close()
@@ -211,24 +219,57 @@ def dump_yaml(data: Any) -> str:
 #: default is 700): building, compiling and summarising a PyMC model allocate millions of objects, and the
 #: cyclic garbage collector's passes over them took about 5% of a calibration's CPU time.
 GC_THRESHOLD = 50_000
+#: Collections of the youngest generation between two of the middle one (Python's default is 10): the middle
+#: generation holds every object that survived up to this many collections of the youngest (a graph being
+#: built or rewritten survives them), and each of its collections rescanned hundreds of thousands of them
+#: (about 25 ms each; 0.2 s of a warm run of the worked example, for no memory: its peak was the same).
+GC_THRESHOLD_OLDER = 100
 
 
-def _fewer_collections(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``function`` with the garbage collector's youngest generation collected less often (then restored)."""
+def _calibration_settings(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``function`` with the garbage collector's youngest generation collected less often, without
+    importing dask (:func:`revsim.calibrate.unused_modules.without_dask`), and without PyTensor's stack traces
+    (all restored after).
+
+    PyTensor records, for every variable and operation it creates, the user's stack where it was created
+    (``traceback__limit``, 8 frames by default), for its error messages: about 10% of building, splitting and
+    compiling a calibration's graphs. revsim builds those graphs itself, so those frames would only ever
+    point into revsim.
+    """
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        before = gc.get_threshold()
-        gc.set_threshold(GC_THRESHOLD, *before[1:])
-        try:
+        from revsim.calibrate.unused_modules import without_dask
+
+        with fewer_collections(), without_dask(), _without_stack_traces():
             return function(*args, **kwargs)
-        finally:
-            gc.set_threshold(*before)
 
     return wrapper
 
 
-@_fewer_collections
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's garbage collector at :data:`GC_THRESHOLD` and :data:`GC_THRESHOLD_OLDER` inside the block
+    (restored after). ``revsim calibrate`` keeps them until it has written its results: restored between
+    the calibration and the writing, the collector's next pass went over everything the calibration had left
+    (0.25 s)."""
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, GC_THRESHOLD_OLDER, *before[2:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+@contextlib.contextmanager
+def _without_stack_traces() -> Iterator[None]:
+    import pytensor
+
+    with pytensor.config.change_flags(traceback__limit=0):
+        yield
+
+
+@_calibration_settings
 def calibrate(
     history: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | History,
     scenario: str | os.PathLike[str] | LoadedScenario | None = None,
@@ -245,6 +286,7 @@ def calibrate(
     progress: bool = False,
     checks: bool = True,
     charts_in_background: bool = False,
+    prior_in_background: bool = False,
     announce: Callable[[str], None] | None = None,
     display: FitDisplay | None = None,
     cache: bool = True,
@@ -279,6 +321,10 @@ def calibrate(
         :meth:`Calibration.write` that follows: the child imports matplotlib while the model is prepared, and
         draws the charts while the diagnostics are computed and the other files written
         (:mod:`revsim.calibrate.chart_process`).
+    prior_in_background
+        Draw the priors of the identification measure in a child process (where the system can fork one),
+        started once the model is built, while the model's structure is analysed and its compiled code
+        loaded (:func:`revsim.calibrate.identification.start_prior_draws`); the same draws.
     announce
         Called with one line of text once the history is read, before the models are compiled and sampled.
     display
@@ -308,7 +354,7 @@ def calibrate(
         used_by_forecast,
     )
     from revsim.calibrate.fit import fit
-    from revsim.calibrate.identification import add_identification, prior_draws, weak_descriptions
+    from revsim.calibrate.identification import add_identification, prior_draws, start_prior_draws, weak_descriptions
     from revsim.calibrate.scenario_update import add_derived, assignments, calibrated_scenario, inputs_fragment
 
     options = FitOptions(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
@@ -330,7 +376,20 @@ def calibrate(
     if context is None:
         context = context_without_scenario(data)
     _check_priors(loaded, context)
-    result = fit(data, context, options, announce=announce, display=display, layout=layout)
+    early: list[Any] = []  # the prior draws, started in a child once the model is built (see prior_draws)
+
+    def start_priors(model: Any, blocks: list[Any]) -> None:
+        if prior_in_background:
+            early.append(start_prior_draws(model, blocks, seed=seed))
+
+    try:
+        result = fit(data, context, options, announce=announce, display=display, layout=layout,
+                     on_model=start_priors)
+    except BaseException:
+        for drawn in early:
+            if drawn is not None:
+                drawn.discard()
+        raise
     if display is not None:
         display.phase("checking the fit")
     add_derived(result, loaded)
@@ -360,7 +419,8 @@ def calibrate(
     table = diagnostics_table(result)
     table["forecast_input"] = used_by_forecast(table, forecast_inputs(items))
     started = time.perf_counter()
-    table = add_identification(table, result, prior_draws(result, loaded, seed=seed))
+    table = add_identification(table, result, prior_draws(result, loaded, seed=seed,
+                                                          drawn=early[0] if early else None))
     result.timings["prior_draws"] = time.perf_counter() - started
     warnings = diagnostic_warnings(table, result.divergences)
     gate = diagnostics_gate(table, result.divergences, accepted=accept_diagnostics)

@@ -9,6 +9,11 @@ every chart into a temporary folder and exits. :meth:`BackgroundCharts.writer` c
 the output, or draws it in the calling process when the child failed (where there is no ``fork``, the charts
 are drawn as before, when they are written). The files are the same bytes either way (tested).
 
+Once the calibration has written its other files, it has nothing left to do but the charts: it writes them
+in reverse order, and draws itself each chart the child has not begun (each chart is claimed, by the child
+or the parent, by creating a file), so that the two cores share the last charts instead of one waiting for
+the other.
+
 The child only draws (matplotlib's Agg backend) and leaves with ``os._exit``: it runs no exit handlers and
 flushes none of the parent's buffers. It leaves when the parent closes the pipe without sending anything
 (a calibration that failed, or that has no charts to draw).
@@ -72,7 +77,23 @@ def _draw_from_pipe(read_end: int, folder: Path) -> None:
     if not data:  # the parent has nothing to draw
         return
     for check in pickle.loads(data):
-        draw_check(check, folder / chart_file(check))
+        if _claim(folder, check):  # else the parent, done with its own work, is drawing it
+            partial = folder / f"{chart_file(check)}.partial"
+            draw_check(check, partial)
+            os.replace(partial, folder / chart_file(check))
+
+
+def _claim(folder: Path, check: Any) -> bool:
+    """Claim the drawing of ``check``'s chart (for the child or the parent, whichever asks first)."""
+    from revsim.calibrate.checks import chart_file
+
+    try:
+        os.close(os.open(folder / f"{chart_file(check)}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    except OSError:  # the folder is gone: the parent draws
+        return not folder.exists()
+    return True
 
 
 def draw_in_background(checks: list[Any]) -> BackgroundCharts | None:
@@ -132,12 +153,15 @@ class BackgroundCharts:
         return self._status == 0
 
     def writer(self, check: Any) -> Callable[[Path], None]:
-        """A writer of ``check``'s chart: the child's file, or drawn here when the child failed."""
+        """A writer of ``check``'s chart: the child's file; or drawn here when the child has not begun it (the
+        child draws the checks in order, so a caller that writes them in reverse order shares the work with
+        it) or failed."""
         from revsim.calibrate.checks import chart_file, draw_check
 
         def write(path: Path) -> None:
             drawn = self.folder / chart_file(check)
-            if any(c is check for c in self.checks) and self.wait() and drawn.is_file():
+            if (any(c is check for c in self.checks) and not _claim(self.folder, check) and self.wait()
+                    and drawn.is_file()):
                 shutil.copyfile(drawn, path)
             else:
                 draw_check(check, path)

@@ -303,9 +303,10 @@ def chart_file(check: PredictiveCheck) -> str:
 def chart_writers(checks: list[PredictiveCheck], drawn: BackgroundCharts | None = None
                   ) -> dict[str, Callable[[Path], None]]:
     """File name -> writer of every check's chart (``ppc_<block>.png``); ``drawn`` holds the charts a child
-    process drew meanwhile (:mod:`revsim.calibrate.chart_process`)."""
+    process draws meanwhile (:mod:`revsim.calibrate.chart_process`): then the writers come in reverse order,
+    the caller drawing the charts the child, drawing in order, has not begun."""
     if drawn is not None:
-        return {chart_file(c): drawn.writer(c) for c in checks}
+        return {chart_file(c): drawn.writer(c) for c in reversed(checks)}
     return {chart_file(c): (lambda path, c=c: draw_check(c, path)) for c in checks}
 
 

@@ -554,11 +554,13 @@ def check_complete(idata: Any, options: FitOptions) -> None:
 
 def fit(history: History, context: ScenarioContext, options: FitOptions,
         announce: Callable[[str], None] | None = None, display: FitDisplay | None = None,
-        layout: History | None = None) -> Fit:
+        layout: History | None = None, on_model: Callable[[Any, list[Any]], None] | None = None) -> Fit:
     """Plan, build, sample and post-process a calibration.
 
     A second fit of a model with the same structure (the same blocks, segments, stages and priors; other
     data) reuses the model compiled by the first, in this process or, through the disk cache, an earlier one.
+    ``on_model`` is called with the PyMC model and its blocks once the model is built, before it is compiled
+    and sampled (a calibration starts its prior draws there).
     """
     options.check()
     timings: dict[str, float] = {}
@@ -571,6 +573,8 @@ def fit(history: History, context: ScenarioContext, options: FitOptions,
     start = time.perf_counter()
     model = build_model(blocks)
     timings["build"] = time.perf_counter() - start
+    if on_model is not None:
+        on_model(model, blocks)
     compiled_from: list[str] = []
     idata = sample_model(model, options, timings, display=display, notes=notes, compiled_from=compiled_from)
     result = Fit(blocks=blocks, idata=idata, history=history, context=context, options=options, notes=notes,

@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from revsim.calibrate.fit import Fit
     from revsim.scenario.load import LoadedScenario
 
-__all__ = ["PRIOR_DRAWS", "WEAK_RATIO", "prior_draws", "add_identification", "weak_descriptions"]
+__all__ = ["PRIOR_DRAWS", "WEAK_RATIO", "prior_draws", "prior_variables", "start_prior_draws", "PriorDrawsInBackground",
+           "add_identification", "weak_descriptions"]
 
 #: Draws of the priors used to measure their spread (the ratio is then known to about 2%).
 PRIOR_DRAWS = 1000
@@ -35,32 +36,72 @@ PRIOR_DRAWS = 1000
 WEAK_RATIO = 0.5
 
 
-def prior_draws(result: Fit, loaded: LoadedScenario | None, *, draws: int = PRIOR_DRAWS, seed: int = 0) -> Any:
+def prior_draws(result: Fit, loaded: LoadedScenario | None, *, draws: int = PRIOR_DRAWS, seed: int = 0,
+                drawn: PriorDrawsInBackground | None = None) -> Any:
     """Draws of the reported variables under the priors, as a posterior-like Dataset (chain, draw, ...).
 
+    ``drawn``, draws started before sampling (:func:`start_prior_draws`), are used when they were made for the
+    same variables, number of draws and seed (the same draws, then); otherwise they are drawn here.
     Returns None when the fit kept no model to draw from.
     """
-    import logging
-    import warnings
-
-    import pymc as pm
-
     from revsim.calibrate.diagnostics import reported_variables
     from revsim.calibrate.scenario_update import add_derived
 
     model = result.model
     if model is None:
+        if drawn is not None:
+            drawn.discard()
         return None
+    var_names = prior_variables(model, result.blocks, reported=[name for _, name in reported_variables(result)])
+    prior = drawn.take(var_names, draws, seed) if drawn is not None else None
+    if prior is None and var_names:
+        prior = _draw_priors(model, var_names, draws, seed)
+    if prior is None:
+        return None
+    renames = _renames(result.blocks)
+    for old, new in renames.items():
+        if old in prior and new not in prior:
+            prior = prior.rename({old: new})
+    # the derived variables, computed from the prior draws exactly as from the posterior's
+    shadow = replace(result, idata=_as_idata(prior), derived={}, notes=[])
+    add_derived(shadow, loaded)
+    return shadow.idata.posterior
+
+
+#: Variables whose prior draws the derived variables need, besides the reported ones.
+_FOR_DERIVED = {"volume_level", "growth", "expansion_rate", "contraction_rate", "mrr_churn_rate"}
+
+
+def prior_variables(model: Any, blocks: list[Any], reported: list[str] | None = None) -> list[str]:
+    """The model's variables to draw under the priors: those behind the reported ones and those the derived
+    variables need.
+
+    ``reported`` are the reported variables (:func:`revsim.calibrate.diagnostics.reported_variables`);
+    before sampling, they are predicted from the model (the blocks' variables that the trace will hold).
+    """
+    renames = _renames(blocks)
     named = set(model.named_vars)
-    renames: dict[str, str] = {}
-    for block in result.blocks:
-        renames.update(block.rename())
-    wanted = {name for _, name in reported_variables(result)}
-    wanted |= {"volume_level", "growth", "expansion_rate", "contraction_rate", "mrr_churn_rate"}
+    if reported is None:
+        traced = {renames.get(v.name, v.name) for v in [*model.free_RVs, *model.deterministics]}
+        reported = [name for block in blocks for name in block.variables() if name in traced]
     inverse = {new: old for old, new in renames.items()}
-    var_names = sorted({inverse.get(name, name) for name in wanted} & named)
-    if not var_names:
-        return None
+    return sorted({inverse.get(name, name) for name in set(reported) | _FOR_DERIVED} & named)
+
+
+def _renames(blocks: list[Any]) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    for block in blocks:
+        renames.update(block.rename())
+    return renames
+
+
+def _draw_priors(model: Any, var_names: list[str], draws: int, seed: int) -> Any:
+    """``pm.sample_prior_predictive`` of ``var_names``: the prior group (a Dataset)."""
+    import logging
+    import warnings
+
+    import pymc as pm
+
     logger = logging.getLogger("pymc")
     level = logger.level
     logger.setLevel(logging.ERROR)  # not "Sampling: [...]" on the user's terminal
@@ -69,17 +110,115 @@ def prior_draws(result: Fit, loaded: LoadedScenario | None, *, draws: int = PRIO
             warnings.simplefilter("ignore")
             # FAST_COMPILE: PyTensor's Python implementations, no C code to compile (the first run on a
             # machine compiled it with g++ for about 25 s); the draws themselves are NumPy's either way
-            prior = pm.sample_prior_predictive(draws=draws, model=model, var_names=var_names, random_seed=seed,
-                                               compile_kwargs={"mode": "FAST_COMPILE"}).prior
+            return pm.sample_prior_predictive(draws=draws, model=model, var_names=var_names, random_seed=seed,
+                                              compile_kwargs={"mode": "FAST_COMPILE"}).prior
     finally:
         logger.setLevel(level)
-    for old, new in renames.items():
-        if old in prior and new not in prior:
-            prior = prior.rename({old: new})
-    # the derived variables, computed from the prior draws exactly as from the posterior's
-    shadow = replace(result, idata=_as_idata(prior), derived={}, notes=[])
-    add_derived(shadow, loaded)
-    return shadow.idata.posterior
+
+
+def start_prior_draws(model: Any, blocks: list[Any], *, draws: int = PRIOR_DRAWS,
+                      seed: int = 0) -> PriorDrawsInBackground | None:
+    """Draw the priors of ``model`` in a forked child while the calibration prepares and samples the model.
+
+    The prior draws need the model, not the posterior: on a two-core machine, the child draws them on the
+    core left idle while the structure of the model is analysed and its compiled code loaded, instead of after
+    sampling, on the calibration's one busy core. The variables drawn are predicted from the model;
+    :func:`prior_draws` uses the child's draws only when they are those of the variables it needs, with the
+    same number of draws and seed (the same function of the same model: the same draws). None where there is
+    no ``fork``, or it failed.
+    """
+    import os
+    import sys
+    import tempfile
+
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return None
+    var_names = prior_variables(model, blocks)
+    if not var_names:
+        return None
+    handle, path = tempfile.mkstemp(prefix="revsim-prior-", suffix=".pickle")
+    os.close(handle)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.unlink(path)
+        return None
+    if pid == 0:  # the child: draw, write, leave without running anything of the parent's
+        status = 1
+        try:
+            import pickle
+
+            prior = _draw_priors(model, var_names, draws, seed)
+            with open(path, "wb") as file:
+                pickle.dump(prior, file, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    return PriorDrawsInBackground(pid, path, var_names, draws, seed)
+
+
+class PriorDrawsInBackground:
+    """Prior draws made by a child process (:func:`start_prior_draws`)."""
+
+    def __init__(self, pid: int, path: str, var_names: list[str], draws: int, seed: int) -> None:
+        import weakref
+
+        self.pid = pid
+        self.path = path
+        self.var_names = list(var_names)
+        self.draws = draws
+        self.seed = seed
+        self._finalizer = weakref.finalize(self, _collect, pid, path, True)
+
+    def take(self, var_names: list[str], draws: int, seed: int) -> Any:
+        """The child's draws when made for ``var_names``, ``draws`` and ``seed``; else None (the child is
+        stopped)."""
+        if (list(var_names), draws, seed) != (self.var_names, self.draws, self.seed):
+            self.discard()
+            return None
+        import pickle
+
+        self._finalizer.detach()
+        try:
+            if not _collect(self.pid, None, False):
+                return None
+            with open(self.path, "rb") as file:
+                return pickle.load(file)
+        except (OSError, pickle.UnpicklingError, EOFError):  # pragma: no cover - drawn here instead
+            return None
+        finally:
+            _remove(self.path)
+
+    def discard(self) -> None:
+        """Stop the child (if still drawing) and remove its file."""
+        self._finalizer()
+
+
+def _collect(pid: int, path: str | None, kill: bool) -> bool:
+    """Wait for the child (killed first when ``kill``); whether it succeeded. Removes ``path``."""
+    import os
+    import signal
+
+    ok = False
+    try:
+        if kill:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        ok = os.waitstatus_to_exitcode(status) == 0
+    except (ChildProcessError, ProcessLookupError, OSError):
+        pass
+    if path is not None:
+        _remove(path)
+    return ok
+
+
+def _remove(path: str) -> None:
+    import os
+
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _as_idata(dataset: Any) -> Any:

@@ -86,8 +86,14 @@ def cli() -> None:
     """
 
 
+#: Whether this process runs one command and ends (the console script), not a host calling ``cli`` (a test).
+ENDS_AFTER_COMMAND = False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``revsim`` console script."""
+    global ENDS_AFTER_COMMAND
+    ENDS_AFTER_COMMAND = True
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="revsim")
 
 
