@@ -191,13 +191,14 @@ class CompiledScenario:
 
     def _stream_name(self, path: str, dist: Distribution) -> str:
         """The input stream of ``path``: its own, or its group's (all draws of one posterior file share one,
-        named by the file's content so that moving the file does not change the draws)."""
+        named by the file's samples, so that moving the file, or writing the same draws again, does not change
+        the draws: :meth:`~revsim.scenario.posterior_file.PosteriorFile.samples_sha256`)."""
         if dist.group is None:
             return path
-        from revsim.scenario.load import file_sha256
+        from revsim.scenario.posterior_file import posterior_file
 
         source = getattr(dist, "path", "") or getattr(dist, "source", "") or dist.group
-        return "group:" + (file_sha256(Path(source)) if Path(source).is_file() else dist.group)
+        return "group:" + (posterior_file(source).samples_sha256() if Path(source).is_file() else dist.group)
 
     def _check_ranges(self, values: dict[str, np.ndarray], start: int) -> None:
         """Refuse draws the model cannot use, naming the input and the first such draw."""

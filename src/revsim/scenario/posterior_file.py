@@ -75,6 +75,38 @@ class PosteriorFile:
     variables: tuple[str, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
     _arrays: dict[str, Any] = field(default_factory=dict, repr=False)
+    _samples_sha256: str | None = field(default=None, repr=False)
+
+    def samples_sha256(self) -> str:
+        """SHA-256 of the posterior's samples: every variable's name, type, shape and values, in name order.
+
+        It names the random stream that every input read from this file shares (:mod:`revsim.engine.compile`),
+        so that two files holding the same draws give the same draws of a run, whatever else differs in their
+        bytes (attributes such as the time a calibration ran, HDF5's own records). Each variable is hashed as
+        ``NAME``, ``DTYPE`` (numpy's ``dtype.str``, little-endian) and the shape (``,``-joined), each followed by
+        a NUL byte, then its values' bytes in C order, little-endian. Computed once per version of the file.
+        """
+        if self._samples_sha256 is None:
+            import hashlib
+
+            import numpy as np
+            import xarray as xr
+
+            digest = hashlib.sha256()
+            with xr.open_dataset(self.path, group=self.group, engine="h5netcdf") as dataset:
+                for name in sorted(self.variables):
+                    held = self._arrays.get(name)
+                    values = np.asarray(held.values if held is not None else dataset[name].values)
+                    if values.dtype.kind in "biuf":
+                        values = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+                        data = values.tobytes()
+                    else:  # not read as samples (refused by a posterior input), hashed by its text
+                        data = repr(values.tolist()).encode()
+                    shape = ",".join(str(n) for n in values.shape)
+                    digest.update(f"{name}\0{values.dtype.str}\0{shape}\0".encode())
+                    digest.update(data)
+            self._samples_sha256 = digest.hexdigest()
+        return self._samples_sha256
 
     def array(self, var: str) -> Any:
         """Variable ``var`` (one of :attr:`variables`), read from the file the first time it is asked for."""
