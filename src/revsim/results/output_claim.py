@@ -29,8 +29,8 @@ __all__ = ["LOCK_NAME", "claim_output_dir", "command_scope", "output_name", "par
 #: The lock file inside a claimed output directory (removed when the command ends).
 LOCK_NAME = ".revsim.lock"
 
-_PARTIAL = re.compile(r"^\..+\.(\d+)\.[^.]+\.partial$")
-_NAMED_PARTIAL = re.compile(r"^\.(.+)\.\d+\.[^.]+\.partial$")
+#: A temporary file's name (:func:`partial_prefix`): ``.NAME.PID.RANDOM.partial``.
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.partial$")
 
 
 @dataclass
@@ -65,8 +65,8 @@ def partial_prefix(name: str) -> str:
 
 def output_name(path: Path) -> str:
     """The name of the output that ``path`` is written for: its own, or the one its temporary name was made from."""
-    match = _NAMED_PARTIAL.match(path.name)
-    return match.group(1) if match else path.name
+    match = _PARTIAL.match(path.name)
+    return match["name"] if match else path.name
 
 
 def claim_output_dir(out_dir: Path) -> bool:
@@ -157,7 +157,7 @@ def remove_stale_partials(directory: Path) -> list[Path]:
         match = _PARTIAL.match(entry.name)
         if match is None or entry.is_symlink():
             continue
-        pid = int(match.group(1))
+        pid = int(match["pid"])
         if pid == os.getpid() or _alive_since_before(pid, entry.stat(follow_symlinks=False).st_mtime):
             continue
         try:

@@ -423,11 +423,10 @@ def write_comparison(plan: ComparisonPlan, out_dir: str | Path, *, draws: int = 
     from revsim.results.reading import open_results
 
     out = Path(out_dir)
+    check_output_dir(out, plan.output_files, force=force)  # before the runs (a held comparison checks again after)
     if not comparison_streams(plan, store, draws=draws):
-        check_output_dir(out, plan.output_files, force=force)  # before the runs, as after them
         result = run_comparison(plan, draws=draws, seed=seed, threads=threads, progress=progress, command=command)
         return result, result.write(out, force=force)
-    check_output_dir(out, plan.output_files, force=force)
     stores: dict[str, Path] = {}
     messages: list[str] = []
     done: dict[str, Comparison] = {}
