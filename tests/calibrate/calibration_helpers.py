@@ -24,6 +24,21 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def assert_calibrate_refuses(history: Path, out: Path, expected: list[str]) -> None:
+    """``revsim calibrate`` of the example scenario on ``history``: exit code 2, an error naming each of
+    ``expected``, no traceback, and nothing written to ``out``."""
+    from click.testing import CliRunner
+
+    from revsim.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["calibrate", str(EXAMPLE_SCENARIO), "--history", str(history), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    for part in expected:
+        assert part in result.stderr
+    assert not out.exists()
+
+
 def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
     """Run ``function(*args)`` in a new Python process (started afresh, not forked) and return its result.
 

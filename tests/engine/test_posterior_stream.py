@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from posterior_scenarios import posterior_scenario
 
 from revsim.engine.compile import compile_scenario
-from revsim.scenario.load import file_sha256, scenario_from_dict
+from revsim.scenario.load import file_sha256
 from revsim.scenario.posterior_file import posterior_file
 
 SAMPLES = 400
@@ -25,18 +26,9 @@ def _posterior(seed: int = 1) -> xr.Dataset:
 
 
 def _scenario(folder: Path, posterior: xr.Dataset, attrs: dict[str, str]):
-    folder.mkdir()
     written = posterior.copy()
     written.attrs = attrs
-    written.to_netcdf(folder / "posterior.nc", group="posterior", engine="h5netcdf")
-    ref = {"dist": "posterior", "file": "posterior.nc"}
-    return scenario_from_dict({
-        "name": "Posterior", "start": "2027-01", "horizon_months": 12,
-        "channels": [{"name": "inbound", "volume": [80, 120]}],
-        "funnel": {"stages": [{"name": "lead", "conversion": [0.2, 0.3], "months": 1}, {"name": "won"}]},
-        "pricing": {"acv": {**ref, "var": "acv"}},
-        "retention": {"churn": {**ref, "var": "churn"}},
-    }, base_dir=folder)
+    return posterior_scenario(folder, written)
 
 
 def _inputs(scenario) -> dict[str, np.ndarray]:

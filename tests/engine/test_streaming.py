@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from posterior_scenarios import posterior_scenario
 
 from revsim.engine.compile import compile_scenario
 from revsim.pipeline import Backend, run_dataset, run_store, streams
@@ -126,17 +127,7 @@ def _posterior_scenario(tmp_path: Path, samples: int):
         "acv": (("chain", "draw"), rng.uniform(8_000, 12_000, (2, samples // 2))),
         "churn": (("chain", "draw"), rng.uniform(0.01, 0.03, (2, samples // 2))),
     })
-    folder = tmp_path / f"p{samples}"
-    folder.mkdir()
-    posterior.to_netcdf(folder / "posterior.nc", group="posterior", engine="h5netcdf")
-    ref = {"dist": "posterior", "file": "posterior.nc"}
-    return scenario_from_dict({
-        "name": "Posterior", "start": "2027-01", "horizon_months": 12,
-        "channels": [{"name": "inbound", "volume": [80, 120]}],
-        "funnel": {"stages": [{"name": "lead", "conversion": [0.2, 0.3], "months": 1}, {"name": "won"}]},
-        "pricing": {"acv": {**ref, "var": "acv"}},
-        "retention": {"churn": {**ref, "var": "churn"}},
-    }, base_dir=folder)
+    return posterior_scenario(tmp_path / f"p{samples}", posterior)
 
 
 def test_a_tasks_payload_does_not_grow_with_the_posterior(tmp_path):
