@@ -173,7 +173,7 @@ def funnel_coverage(seeds: int, months: list[float], prior_median: float | None 
     import nutpie
     import pymc as pm
 
-    from revsim.calibrate.funnel import FunnelBlock, funnel_data, lag_matrix
+    from revsim.calibrate.funnel import FunnelBlock, funnel_data
     from revsim.calibrate.priors import parse_prior_override
     from revsim.calibrate.synthetic import funnel_counts
 
@@ -197,7 +197,7 @@ def funnel_coverage(seeds: int, months: list[float], prior_median: float | None 
     medians, widths = [], []
     for seed in range(1, seeds + 1):
         d = funnel_data(history(seed))
-        values = {"funnel_lagged_trials": lag_matrix(d.trials), "funnel_first_trials": d.entries_before,
+        values = {"funnel_trials": d.trials, "funnel_first_trials": d.entries_before,
                   "funnel_conversions": d.conversions}
         fitted = compiled.with_data(**{k: v for k, v in values.items() if k in compiled.shared_data})
         idata = nutpie.sample(fitted, draws=300, tune=300, chains=2, cores=1, seed=seed, progress_bar=False)

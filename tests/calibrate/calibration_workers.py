@@ -232,7 +232,7 @@ def funnel_stages_fit() -> dict[str, Any]:
 
     from revsim.calibrate.context import context_without_scenario
     from revsim.calibrate.fit import FitOptions, fit
-    from revsim.calibrate.funnel import conversion_logp, lag_matrix
+    from revsim.calibrate.funnel import conversion_logp
     from revsim.calibrate.history import History
     from revsim.calibrate.synthetic import funnel_counts
 
@@ -251,7 +251,7 @@ def funnel_stages_fit() -> dict[str, Any]:
     trials = np.array([[0.0, 0.0, 3.0, 1.0, 0.0, 2.0, 0.0, 0.0]])
     conversions = np.array([[0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0]])
     logp = conversion_logp(pt.as_tensor([0.5]), pt.as_tensor([0.4]), pt.as_tensor([100.0]),
-                           pt.as_tensor(lag_matrix(trials)), pt.as_tensor(trials[:, 0]),
+                           pt.as_tensor(trials), pt.as_tensor(trials[:, 0]),
                            pt.as_tensor(conversions)).eval()
     return {"months": months, "divergences": result.divergences, "empty_stage_logp": np.asarray(logp)}
 

@@ -419,12 +419,13 @@ class FunnelBlock:
         p = cell[ps, pg if segmented else np.zeros_like(pg), pc if channelled else np.zeros_like(pc)]
         m = months[ps, pg if segmented else np.zeros_like(pg)]
         h = 1.0 / (1.0 + m)  # [pair]
-        lagged = pm.Data("funnel_lagged_trials", lag_matrix(d.trials))  # [pair, T, T]
+        trials = pm.Data("funnel_trials", d.trials)  # [pair, T]
         first = pm.Data("funnel_first_trials", d.entries_before)
         y = pm.Data("funnel_conversions", d.conversions)
-        logp = conversion_logp(h, p, concentration[ps], lagged, first, y)
+        logp = conversion_logp(h, p, concentration[ps], trials, first, y)
         pm.Potential("funnel_loglik", pt.sum(logp))
         if d.open is not None:
+            lagged = pm.Data("funnel_lagged_trials", lag_matrix(d.trials))  # [pair, T, T]
             obs = open_observations(d.trials, d.open)
             data = {name: pm.Data(f"funnel_open_{name}", getattr(obs, name))
                     for name in ("observed", "trials", "step", "level")}
@@ -485,33 +486,22 @@ def open_logp_tensor(months: Any, lagged: Any, first: Any, *, observed: Any, tri
     return pt.switch(pt.gt(step, 0), stays, 0.0) + pt.switch(pt.gt(level, 0), poisson, 0.0)
 
 
-def conversion_logp(h: Any, p: Any, kappa: Any, lagged: Any, first: Any, y: Any) -> Any:
+def conversion_logp(h: Any, p: Any, kappa: Any, trials: Any, first: Any, y: Any) -> Any:
     """Log-likelihood ``[pair, month]`` of the entries into the next stage (the module docstring's
     beta-binomial), in PyTensor.
 
-    ``h``, ``p`` and ``kappa`` are per pair (hazard, conversion, concentration); ``lagged[pair, t, j]`` the
-    stage's entries ``j`` months before ``t`` (:func:`lag_matrix`), ``first[pair]`` the level before the
-    history, ``y[pair, t]`` the entries into the next stage. A month whose stage holds nobody (no entries yet,
-    and none before the history, as in a small channel's first months) is left out of the likelihood: the model
-    cannot say anything about its conversions (one counted there entered before the history). Its terms are
-    computed on stand-in values, so that no 0/0 reaches the value or the gradient. Which months are empty is
-    read from the data inside the graph, so that a model compiled once serves another history.
+    ``h``, ``p`` and ``kappa`` are per pair (hazard, conversion, concentration); ``trials[pair, t]`` the
+    stage's entries, ``first[pair]`` the level before the history, ``y[pair, t]`` the entries into the next
+    stage. A month whose stage holds nobody (no entries yet, and none before the history, as in a small
+    channel's first months) is left out of the likelihood: the model cannot say anything about its conversions
+    (one counted there entered before the history). Which months are empty is read from the data when the
+    log density is evaluated, so that a model compiled once serves another history. One operation computes
+    the value and its gradient (:mod:`revsim.calibrate.conversion_op`; the arithmetic in
+    :mod:`revsim.calibrate.conversion_kernel`).
     """
-    import pytensor.tensor as pt
+    from revsim.calibrate.conversion_op import conversion_logp_op
 
-    stock, squared = stage_stock_tensor(h, lagged, first)
-    occupied = pt.gt(squared, 0)
-    safe_stock = pt.switch(occupied, stock, 1.0)
-    safe_squared = pt.switch(occupied, squared, 1.0)
-    n = pt.maximum(pt.switch(occupied, safe_stock ** 2 / safe_squared, 0.0), y)
-    p_ = p[:, None]
-    r = pt.clip(pt.switch(occupied, h[:, None] * p_ * safe_squared / safe_stock, p_), 1e-12, 1 - 1e-12)
-    kappa_ = kappa[:, None]
-    kappa_r = (kappa_ + 1) * p_ * (1 - r) / (r * (1 - p_)) - 1
-    a, b = r * kappa_r, (1 - r) * kappa_r
-    logp = (pt.gammaln(n + 1) - pt.gammaln(y + 1) - pt.gammaln(n - y + 1)
-            + _betaln(y + a, n - y + b) - _betaln(a, b))
-    return pt.switch(occupied, logp, 0.0)
+    return conversion_logp_op(h, p, kappa, trials, first, y)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -659,12 +649,6 @@ def segment_effects(name: str, centre: Any, sd: Any, *, centred: np.ndarray | No
     z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=rows.size)
     value = pt.set_subtensor(value[rows, cols], mu[rows, cols] + sd * z)
     return pm.Deterministic(name, value, dims=("stage", "segment"))
-
-
-def _betaln(a: Any, b: Any) -> Any:
-    import pytensor.tensor as pt
-
-    return pt.gammaln(a) + pt.gammaln(b) - pt.gammaln(a + b)
 
 
 # --------------------------------------------------------------------------------------------------------
