@@ -32,7 +32,8 @@ def reference_conversion_logp(h: Any, p: Any, kappa: Any, trials: np.ndarray, fi
     safe_squared = pt.switch(occupied, squared, 1.0)
     n = pt.maximum(pt.switch(occupied, safe_stock ** 2 / safe_squared, 0.0), y)
     p_ = p[:, None]
-    r = pt.clip(pt.switch(occupied, h[:, None] * p_ * safe_squared / safe_stock, p_), 1e-12, 1 - 1e-12)
+    share = pt.clip(pt.switch(occupied, h[:, None] * safe_squared / safe_stock, 1.0), 1e-12, 1 - 1e-12)
+    r = share * p_  # the bounds on the leaving share keep the rate below the conversion
     kappa_ = kappa[:, None]
     kappa_r = (kappa_ + 1) * p_ * (1 - r) / (r * (1 - p_)) - 1
     a, b = r * kappa_r, (1 - r) * kappa_r
@@ -110,6 +111,17 @@ def test_each_month_matches_the_reference_and_empty_months_count_nothing() -> No
     for array in (logp, d_h, d_p, d_kappa):
         assert np.all(array[0, empty] == 0.0)
     assert np.all(logp[0, ~empty] != 0.0)
+
+
+def test_a_vanishing_conversion_cannot_explain_conversions() -> None:
+    # the rate r = q p: with a bound on r itself, a conversion below the bound put r above it, the beta-binomial's
+    # parameters turned negative and the log-likelihood rose again as the conversion fell (a trap for a chain)
+    months = 24
+    trials, first, conversions = np.full((1, months), 3000.0), np.array([3000.0]), np.full((1, months), 750.0)
+    for kappa in (300.0, 1e-8):
+        totals = [conversion_terms(np.array([0.6]), np.array([p]), np.array([kappa]), trials, first,
+                                   conversions)[0].sum() for p in (0.25, 1e-3, 1e-9, 1e-12, 1e-14, 1e-16, 1e-200)]
+        assert np.all(np.diff(totals) < 0), totals
 
 
 def test_the_gradient_matches_central_differences() -> None:

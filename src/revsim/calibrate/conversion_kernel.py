@@ -31,16 +31,17 @@ from revsim.calibrate.digamma import digamma
 __all__ = ["conversion_terms", "log_gamma_and_digamma", "IMPLEMENTATION", "RATE_BOUNDS"]
 
 #: Part of the cache key of the compiled code: change it whenever this module's arithmetic changes.
-IMPLEMENTATION = "revsim-conversion-1"
+IMPLEMENTATION = "revsim-conversion-2"
 
-#: The conversion rate is kept within these bounds (as ``clip`` in the graph: no derivative outside).
+#: The share of a stage's members leaving in a month, :math:`q = hB_t/A_t` (the rate is :math:`r = qp`), is
+#: kept within these bounds (as ``clip``: no derivative with respect to the stock outside them).
 RATE_BOUNDS = (1e-12, 1 - 1e-12)
 
 _HALF_LOG_TWO_PI = 0.9189385332046727
-_digamma = numba.njit(digamma, cache=True, nogil=True)
+_digamma = numba.njit(digamma, cache=True, nogil=True, error_model="numpy")
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def log_gamma_and_digamma(x: float) -> tuple[float, float]:
     """:math:`\\ln\\Gamma(x)` and :math:`\\psi(x)`.
 
@@ -62,7 +63,7 @@ def log_gamma_and_digamma(x: float) -> tuple[float, float]:
     return log_gamma, log_x - 0.5 / x - series
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _month(stock: float, squared: float, y: float, h: float, p: float, kappa: float
            ) -> tuple[float, float, float, float, float, float]:
     """One month of an occupied stage: the log-likelihood and its partial derivatives.
@@ -76,13 +77,18 @@ def _month(stock: float, squared: float, y: float, h: float, p: float, kappa: fl
         n, dn_da, dn_db = ratio, 2.0 * stock / squared, -ratio / squared
     else:
         n, dn_da, dn_db = y, 0.0, 0.0
-    raw = h * p * squared / stock
+    # r = q p with q = h B / A, the share of the stage's members leaving this month (at most 1, since B <= A):
+    # the bounds apply to q, so that r never exceeds p (a bound on r itself put r above a conversion below
+    # 1e-12, where kappa_r turned negative and the log-gamma functions of negative numbers made the
+    # likelihood rise again as the conversion fell)
+    raw = h * squared / stock
     if raw < low:
-        r, dr_da, dr_db, dr_dh, dr_dp = low, 0.0, 0.0, 0.0, 0.0
+        q, dq_da, dq_db, dq_dh = low, 0.0, 0.0, 0.0
     elif raw > high:
-        r, dr_da, dr_db, dr_dh, dr_dp = high, 0.0, 0.0, 0.0, 0.0
+        q, dq_da, dq_db, dq_dh = high, 0.0, 0.0, 0.0
     else:
-        r, dr_da, dr_db, dr_dh, dr_dp = raw, -raw / stock, raw / squared, p * squared / stock, h * squared / stock
+        q, dq_da, dq_db, dq_dh = raw, -raw / stock, raw / squared, squared / stock
+    r, dr_da, dr_db, dr_dh, dr_dp = q * p, p * dq_da, p * dq_db, p * dq_dh, q
     odds = p / (1.0 - p)
     rest = (1.0 - r) / r
     kappa_r = (kappa + 1.0) * odds * rest - 1.0
@@ -109,7 +115,7 @@ def _month(stock: float, squared: float, y: float, h: float, p: float, kappa: fl
     return value, d_stock, d_squared, d_r * dr_dh, d_p, d_kappa_r * odds * rest
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def conversion_terms(hazard: np.ndarray, conversion: np.ndarray, concentration: np.ndarray,
                      trials: np.ndarray, before: np.ndarray, conversions: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
