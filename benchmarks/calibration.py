@@ -33,6 +33,9 @@ time and in CPU time (of every thread of the process; less sensitive to other jo
 and months in stage over ``N`` synthetic histories (one model compiled once, sampled on each history);
 ``--months`` sets the true months in stage and ``--months-prior MEDIAN`` a lognormal prior (sigma 1) for them.
 
+``--evaluation`` times one evaluation of the worked example's log density and gradient, for the joint model
+and each of its blocks (:mod:`benchmarks.log_density_cost`): what decides a warm calibration's sampling time.
+
 ``--convergence N`` measures the convergence of the default calibration on ``N`` companies of the
 two-channel, two-segment shape drawn by the independent simulator (:mod:`benchmarks.convergence`, which
 takes ``--variant`` to compare parametrisations).
@@ -281,7 +284,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--convergence", type=int, metavar="N",
                         help="convergence of the default calibration over N synthetic companies (benchmarks/convergence.py)")
     parser.add_argument("--variant", default="default", help="with --convergence: the parametrisation to measure")
+    parser.add_argument("--evaluation", action="store_true",
+                        help="the cost of one evaluation of the worked example's log density and gradient, per block "
+                             "(benchmarks/log_density_cost.py)")
     args = parser.parse_args(argv)
+    if args.evaluation:
+        from benchmarks.log_density_cost import main as evaluation
+
+        evaluation([])
+        return
     if args.targets:
         from benchmarks.calibration_targets import run
 
