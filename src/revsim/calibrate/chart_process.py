@@ -24,12 +24,13 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import sys
 import tempfile
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from revsim.calibrate.forked_child import can_fork, fork_child, stop_child, wait_child
 
 __all__ = ["ChartProcess", "BackgroundCharts", "start_chart_process", "draw_in_background"]
 
@@ -37,7 +38,7 @@ __all__ = ["ChartProcess", "BackgroundCharts", "start_chart_process", "draw_in_b
 def start_chart_process() -> ChartProcess | None:
     """Fork the child that will draw the charts (it imports matplotlib meanwhile); None where there is no
     ``fork`` (not Linux) or it failed."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+    if not can_fork():
         return None
     folder = Path(tempfile.mkdtemp(prefix="revsim-charts-"))
     try:
@@ -45,22 +46,17 @@ def start_chart_process() -> ChartProcess | None:
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
+
+    def draw() -> None:  # in the child: draw what the parent sends
+        os.close(write_end)
+        _draw_from_pipe(read_end, folder)
+
+    pid = fork_child(draw)
+    os.close(read_end)
+    if pid is None:
         os.close(write_end)
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    if pid == 0:  # the child: draw what the parent sends, then leave without running anything of the parent's
-        status = 1
-        try:
-            os.close(write_end)
-            _draw_from_pipe(read_end, folder)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(read_end)
     return ChartProcess(pid, folder, write_end)
 
 
@@ -145,11 +141,7 @@ class BackgroundCharts:
     def wait(self) -> bool:
         """Wait for the child; whether it drew every chart."""
         if self._status is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-                self._status = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:  # pragma: no cover - already collected
-                self._status = -1
+            self._status = 0 if wait_child(self.pid) else -1
         return self._status == 0
 
     def writer(self, check: Any) -> Callable[[Path], None]:
@@ -175,17 +167,10 @@ class BackgroundCharts:
 
 
 def _clean_up(pid: int, folder: Path, write_end: int | None) -> None:
-    import signal
-
     if write_end is not None:  # nothing was sent
         try:
             os.close(write_end)
         except OSError:
             pass
-    try:
-        if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still importing or drawing: not needed any more
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ChildProcessError, ProcessLookupError, OSError):
-        pass
+    stop_child(pid)  # still importing or drawing: not needed any more
     shutil.rmtree(folder, ignore_errors=True)

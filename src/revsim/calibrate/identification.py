@@ -128,32 +128,28 @@ def start_prior_draws(model: Any, blocks: list[Any], *, draws: int = PRIOR_DRAWS
     no ``fork``, or it failed.
     """
     import os
-    import sys
+    import pickle
     import tempfile
 
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+    from revsim.calibrate.forked_child import can_fork, fork_child
+
+    if not can_fork():
         return None
     var_names = prior_variables(model, blocks)
     if not var_names:
         return None
     handle, path = tempfile.mkstemp(prefix="revsim-prior-", suffix=".pickle")
     os.close(handle)
-    try:
-        pid = os.fork()
-    except OSError:
-        os.unlink(path)
-        return None
-    if pid == 0:  # the child: draw, write, leave without running anything of the parent's
-        status = 1
-        try:
-            import pickle
 
-            prior = _draw_priors(model, var_names, draws, seed)
-            with open(path, "wb") as file:
-                pickle.dump(prior, file, protocol=pickle.HIGHEST_PROTOCOL)
-            status = 0
-        finally:
-            os._exit(status)
+    def draw_and_write() -> None:
+        prior = _draw_priors(model, var_names, draws, seed)
+        with open(path, "wb") as file:
+            pickle.dump(prior, file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    pid = fork_child(draw_and_write)
+    if pid is None:
+        _remove(path)
+        return None
     return PriorDrawsInBackground(pid, path, var_names, draws, seed)
 
 
@@ -195,18 +191,14 @@ class PriorDrawsInBackground:
 
 
 def _collect(pid: int, path: str | None, kill: bool) -> bool:
-    """Wait for the child (killed first when ``kill``); whether it succeeded. Removes ``path``."""
-    import os
-    import signal
+    """Wait for the child (stopped instead when ``kill``); whether it succeeded. Removes ``path``."""
+    from revsim.calibrate.forked_child import stop_child, wait_child
 
     ok = False
-    try:
-        if kill:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        ok = os.waitstatus_to_exitcode(status) == 0
-    except (ChildProcessError, ProcessLookupError, OSError):
-        pass
+    if kill:
+        stop_child(pid)
+    else:
+        ok = wait_child(pid)
     if path is not None:
         _remove(path)
     return ok

@@ -158,7 +158,7 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
     With ``parallel``, when both entry points are to be compiled (a new structure), a forked child compiles
     the expansion into numba's cache while this process compiles the log density, then this process loads
     the expansion from the cache (or compiles it, when the child failed or numba could not cache it): the
-    same code, compiled on two cores (:func:`_compile_in_child`).
+    same code, compiled on two cores (:func:`revsim.calibrate.forked_child.fork_child`).
     """
     global _FROM_CHILD
     import numba
@@ -166,6 +166,8 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
     from numba.core.ccallback import CFunc
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.sigutils import normalize_signature
+
+    from revsim.calibrate.forked_child import fork_child, wait_child
 
     # numba gives functions compiled from generated source (PyTensor's) the globals of its placeholder
     # module "<dynamic>", and rebuilds them from cache with importlib.import_module("<dynamic>"), which fails
@@ -198,12 +200,12 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
                  for name, entry in made.items()}
         child = None
         if parallel and all(result is None for result in found.values()):
-            child = _compile_in_child(lambda: _compile_entry(made["expand"], module, inner))
+            child = fork_child(lambda: _compile_entry(made["expand"], module, inner))
         try:
             for function, entry in made.items():
                 result = found[function]
                 if result is None and child is not None and function == "expand":
-                    succeeded, child = _child_succeeded(child), None
+                    succeeded, child = wait_child(child), None
                     if succeeded:
                         result = entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
                     if result is not None:
@@ -216,7 +218,7 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
                 entries.append(entry)
         finally:
             if child is not None:  # this process failed first: collect the child
-                _child_succeeded(child)
+                wait_child(child)
         cached = not any("Cannot cache" in str(w.message) for w in caught)
     return entries[0], entries[1], cached
 
@@ -236,42 +238,6 @@ def _compile_entry(entry: Any, module: Any, inner: Callable[[], tuple[Any, Any]]
     result = entry._compile_uncached()
     entry._cache.save_overload(entry._sig, result)
     return result
-
-
-def _compile_in_child(work: Callable[[], Any]) -> int | None:
-    """Run ``work`` in a forked child (Linux only); its process id, or None where there is no fork.
-
-    The child only compiles into numba's cache and leaves with ``os._exit``: it runs no exit handlers and
-    flushes none of the parent's buffers. Its exit status says whether it finished.
-    """
-    import os
-
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        return None
-    if pid == 0:
-        status = 1
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                work()
-            status = 0
-        finally:
-            os._exit(status)
-    return pid
-
-
-def _child_succeeded(pid: int) -> bool:
-    import os
-
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:  # pragma: no cover
-        return False
-    return os.waitstatus_to_exitcode(status) == 0
 
 
 def user_data(arrays: list[np.ndarray]) -> np.ndarray:
