@@ -11,6 +11,7 @@ orders of magnitude above that.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,6 +161,41 @@ def test_the_numba_backend_calls_the_same_kernel() -> None:
     python = pytensor.function(inputs, outputs, mode="FAST_COMPILE")(*values)
     for a, b in zip(numba, python, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+_FIRST_COMPILED_BY = """
+import sys
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from revsim.calibrate.conversion_op import ConversionLogp
+if sys.argv[1] == "fast-math graph":  # the kernel first compiled as the callee of a graph with numba's fast-math
+    inputs = [pt.dvector(), pt.dvector(), pt.dvector(), pt.dmatrix(), pt.dvector(), pt.dmatrix()]
+    values = [np.full(2, 0.5), np.full(2, 0.3), np.full(2, 50.0), np.full((2, 6), 40.0), np.full(2, 40.0),
+              np.full((2, 6), 5.0)]
+    with pytensor.config.change_flags(numba__fastmath=True):
+        pytensor.function(inputs, ConversionLogp()(*inputs), mode="NUMBA")(*values)
+from revsim.calibrate.conversion_kernel import log_gamma_and_digamma
+print(repr([log_gamma_and_digamma(float(x)) for x in np.geomspace(10, 1e6, 200)]))
+"""
+
+
+def test_the_kernel_is_the_same_whoever_compiles_it_first(tmp_path: Path) -> None:
+    # numba compiles a callee with its caller's fast-math flags unless the callee sets them: a graph compiled
+    # with fast-math once made the kernel's log-gamma differ in its last bits, in that process and, through
+    # numba's cache, in later ones
+    import os
+    import subprocess
+    import sys
+
+    printed = []
+    for first in ("direct call", "fast-math graph"):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / first.replace(" ", "_")),
+               "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / first.replace(' ', '_')}_pytensor"}
+        done = subprocess.run([sys.executable, "-c", _FIRST_COMPILED_BY, first], capture_output=True, text=True,
+                              env=env, check=True)
+        printed.append(done.stdout.strip().splitlines()[-1])
+    assert printed[0] == printed[1]
 
 
 def test_misshapen_inputs_are_refused() -> None:

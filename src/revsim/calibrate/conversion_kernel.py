@@ -38,10 +38,13 @@ IMPLEMENTATION = "revsim-conversion-2"
 RATE_BOUNDS = (1e-12, 1 - 1e-12)
 
 _HALF_LOG_TWO_PI = 0.9189385332046727
-_digamma = numba.njit(digamma, cache=True, nogil=True, error_model="numpy")
+# fastmath=False is stated, not left to the default: numba compiles a function whose flags are not set with
+# the flags of the first function that calls it, and a graph compiled with fast-math would otherwise give the
+# kernel other rounding, kept by numba's cache for later processes
+_digamma = numba.njit(digamma, cache=True, nogil=True, error_model="numpy", fastmath=False)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
 def log_gamma_and_digamma(x: float) -> tuple[float, float]:
     """:math:`\\ln\\Gamma(x)` and :math:`\\psi(x)`.
 
@@ -63,7 +66,7 @@ def log_gamma_and_digamma(x: float) -> tuple[float, float]:
     return log_gamma, log_x - 0.5 / x - series
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
 def _month(stock: float, squared: float, y: float, h: float, p: float, kappa: float
            ) -> tuple[float, float, float, float, float, float]:
     """One month of an occupied stage: the log-likelihood and its partial derivatives.
@@ -115,7 +118,7 @@ def _month(stock: float, squared: float, y: float, h: float, p: float, kappa: fl
     return value, d_stock, d_squared, d_r * dr_dh, d_p, d_kappa_r * odds * rest
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
 def conversion_terms(hazard: np.ndarray, conversion: np.ndarray, concentration: np.ndarray,
                      trials: np.ndarray, before: np.ndarray, conversions: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from typing import Any
 __all__ = ["digamma", "register", "IMPLEMENTATION"]
 
 #: Part of the cache key of the compiled code: change it whenever :func:`digamma` changes.
-IMPLEMENTATION = "revsim-digamma-1"
+IMPLEMENTATION = "revsim-digamma-2"
 
 
 def digamma(x: float) -> float:
@@ -53,7 +53,8 @@ def register() -> None:
     from pytensor.link.numba.dispatch.scalar import scalar_op_cache_key
     from pytensor.scalar.math import Psi
 
-    compiled = numba_basic.numba_njit(digamma)
+    # fast-math off, stated: PyTensor's default would take the flags of whatever context registers it first
+    compiled = numba_basic.numba_njit(digamma, fastmath=False)
 
     @numba_basic.register_funcify_and_cache_key(Psi)
     def numba_funcify_psi(op: Any, node: Any = None, **kwargs: Any) -> tuple[Any, str]:
