@@ -48,6 +48,12 @@ def _backtest(work: Path) -> subprocess.CompletedProcess:
                   *QUICK_ARGS)
 
 
+def _readme_backtest(work: Path) -> subprocess.CompletedProcess:
+    """The README's rolling-origin backtest of the worked example, as written there (its default settings)."""
+    return revsim("backtest", str(EXAMPLE_SCENARIO), "--history", str(EXAMPLE_HISTORY), "--holdout", "12",
+                  "--origins", "6", "--retention", "both", "--out", str(work / "readme_backtest"))
+
+
 def _without_scenario(work: Path) -> subprocess.CompletedProcess:
     history = work / "mrr_and_referrals"
     history.mkdir()
@@ -124,6 +130,7 @@ def _twice_in_fresh_processes(work: Path) -> tuple[list[subprocess.CompletedProc
 JOBS: dict[str, tuple[str | tuple[str, ...], Callable[[Path], Any]]] = {
     "calibrate": ("test_commands.py", _calibrate),
     "backtest": ("test_commands.py", _backtest),
+    "readme_backtest": ("test_commands.py", _readme_backtest),
     "without_scenario": ("test_commands.py", _without_scenario),
     "joint": ("test_models.py", lambda work: in_fresh_process(joint_fit)),
     "retention": ("test_retention.py", lambda work: in_fresh_process(retention_fits)),

@@ -232,3 +232,15 @@ def test_backtest_starts_from_the_book_at_the_cut(backtested: tuple[Path, Any]) 
     at_cut = mrr[mrr.month == "2026-06"].mrr.sum()
     assert sum(c.monthly_revenue for c in book) == pytest.approx(at_cut, rel=1e-4)
     assert loaded.model.funnel.open_at_start  # the pipeline open at the cut
+
+
+def test_the_readmes_rolling_origin_backtest_passes_the_gate_at_every_origin(fits: dict[str, Any]) -> None:
+    # one chain of this command once stayed where a vanishing conversion made the likelihood rise again: the
+    # gate failed its 2025-04 origin and the command exited with code 3
+    result = finished(fits, "readme_backtest")
+    gates = [line for line in result.stdout.splitlines() + result.stderr.splitlines()
+             if line.startswith("diagnostics gate, origin")]
+    assert len(gates) == 6 and all(line.endswith(": passed") for line in gates), gates
+    out = Path(result.args[result.args.index("--out") + 1])
+    summary = pd.read_csv(out / "backtest_summary.csv")
+    assert {"arr", "new_customers"} <= set(summary["metric"])
