@@ -219,11 +219,20 @@ def conversion_trials(trials: np.ndarray, hazard: np.ndarray, conversion: np.nda
     p = np.asarray(conversion, dtype=np.float64)[..., None]
     kappa = np.asarray(concentration, dtype=np.float64)[..., None]
     stock, squared = stage_stock(trials, hazard, before)
+    low, high = _rate_bounds()
     with np.errstate(divide="ignore", invalid="ignore"):
         n = np.where(squared > 0, stock ** 2 / squared, 0.0)
-        r = np.clip(np.where(stock > 0, h * p * squared / stock, p), 1e-12, 1 - 1e-12)
+        # the bounds apply to the leaving share h B / A, so that r never exceeds p (as in the model's kernel)
+        r = np.where(stock > 0, np.clip(h * squared / stock, low, high) * p, p)
         kappa_r = (kappa + 1) * p * (1 - r) / (r * (1 - p)) - 1
     return n, r, kappa_r
+
+
+def _rate_bounds() -> tuple[float, float]:
+    """The bounds of the leaving share, the model's (imported here: the kernel's module imports numba)."""
+    from revsim.calibrate.conversion_kernel import RATE_BOUNDS
+
+    return RATE_BOUNDS
 
 
 @dataclass(frozen=True)
