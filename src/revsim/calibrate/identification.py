@@ -164,7 +164,7 @@ class PriorDrawsInBackground:
         self.var_names = list(var_names)
         self.draws = draws
         self.seed = seed
-        self._finalizer = weakref.finalize(self, _collect, pid, path, True)
+        self._finalizer = weakref.finalize(self, _stop, pid, path)
 
     def take(self, var_names: list[str], draws: int, seed: int) -> Any:
         """The child's draws when made for ``var_names``, ``draws`` and ``seed``; else None (the child is
@@ -174,9 +174,11 @@ class PriorDrawsInBackground:
             return None
         import pickle
 
+        from revsim.calibrate.forked_child import wait_child
+
         self._finalizer.detach()
         try:
-            if not _collect(self.pid, None, False):
+            if not wait_child(self.pid):
                 return None
             with open(self.path, "rb") as file:
                 return pickle.load(file)
@@ -190,18 +192,12 @@ class PriorDrawsInBackground:
         self._finalizer()
 
 
-def _collect(pid: int, path: str | None, kill: bool) -> bool:
-    """Wait for the child (stopped instead when ``kill``); whether it succeeded. Removes ``path``."""
-    from revsim.calibrate.forked_child import stop_child, wait_child
+def _stop(pid: int, path: str) -> None:
+    """Stop the child (if still drawing) and remove its file."""
+    from revsim.calibrate.forked_child import stop_child
 
-    ok = False
-    if kill:
-        stop_child(pid)
-    else:
-        ok = wait_child(pid)
-    if path is not None:
-        _remove(path)
-    return ok
+    stop_child(pid)
+    _remove(path)
 
 
 def _remove(path: str) -> None:
