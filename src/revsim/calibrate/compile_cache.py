@@ -56,7 +56,11 @@ _COMPILATIONS = 0
 
 @dataclass
 class CompiledEntry:
-    """One structure compiled: nutpie's C entry points and the numba functions they call."""
+    """One structure compiled: nutpie's C entry points and the numba functions they call.
+
+    ``parts`` are the entry points of the log density's parts when it has several (``logp`` adds them);
+    ``logp_inner`` is the graph function of the first part.
+    """
 
     key: str
     logp: Any  # numba cfunc
@@ -64,6 +68,11 @@ class CompiledEntry:
     logp_inner: Any
     expand_inner: Any
     cached_by_numba: bool = True
+    parts: list[Any] = field(default_factory=list)
+
+    @property
+    def part_addresses(self) -> list[int]:
+        return [part.address for part in self.parts]
 
 
 @dataclass
@@ -173,8 +182,8 @@ def _uncached(model: Any, note: str, phase: Callable[[str], None] | None) -> tup
 # --------------------------------------------------------------------------------------------------------
 
 
-def _functions(structure: Any) -> tuple[Any, Any]:
-    """The log density with its gradient, and the expansion, compiled by PyTensor for numba."""
+def _functions(structure: Any) -> tuple[list[Any], Any]:
+    """The log density's parts with their gradients, and the expansion, compiled by PyTensor for numba."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import compile as compile_pymc
@@ -186,23 +195,26 @@ def _functions(structure: Any) -> tuple[Any, Any]:
     rewrites = list(LOGP_REWRITES)
     if not model.check_bounds:
         rewrites.append("local_remove_check_parameter")
-    logp = rewrite_graph(structure.logp, include=rewrites)
-    grads = pytensor.grad(logp, structure.value_vars)
-    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
     joined = pt.TensorType("float64", shape=(structure.n_dim,))("_unconstrained_point")
     replacements, start = {}, 0
     for var, shape in zip(structure.value_vars, structure.value_shapes, strict=True):
         size = math.prod(shape)
         replacements[var] = joined[start:start + size].reshape(shape).astype(var.dtype)
         start += size
-    logp, grad = pytensor.clone_replace([logp, grad], replacements)
-    expanded = pt.concatenate([joined, *[pt.as_tensor(v).ravel() for v in structure.expand]])
-    (expanded,) = pytensor.clone_replace([expanded], replacements)
     inputs = [joined, *structure.data_inputs]
+    logp_fns = []
     with model, _numba_settings():
-        logp_fn = compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore")
+        for part in structure.logp_parts:
+            logp = rewrite_graph(part, include=rewrites)
+            # a part's gradient is zero for the parameters of the other parts
+            grads = pytensor.grad(logp, structure.value_vars, disconnected_inputs="ignore")
+            grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
+            logp, grad = pytensor.clone_replace([logp, grad], replacements)
+            logp_fns.append(compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore"))
+        expanded = pt.concatenate([joined, *[pt.as_tensor(v).ravel() for v in structure.expand]])
+        (expanded,) = pytensor.clone_replace([expanded], replacements)
         expand_fn = compile_pymc(inputs, [expanded], mode="NUMBA", on_unused_input="ignore")
-    return logp_fn, expand_fn
+    return logp_fns, expand_fn
 
 
 def _numba_settings() -> Any:
@@ -225,41 +237,39 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     if phase is not None:
         phase("compiling")
     start = time.perf_counter()
-    logp_fn, expand_fn = _functions(structure)
+    logp_fns, expand_fn = _functions(structure)
     report.seconds["rewrite"] = time.perf_counter() - start
+    parts = len(logp_fns)
     layout = [(name, dtype, len(broadcastable)) for name, dtype, broadcastable in structure.data_layout]
-    source = wrapper_source(structure.key, structure.n_dim, structure.n_expanded, layout)
-    graphs = pickle.dumps(_graphs(logp_fn, expand_fn), protocol=pickle.HIGHEST_PROTOCOL)
+    source = wrapper_source(structure.key, structure.n_dim, structure.n_expanded, layout, parts)
+    graphs = pickle.dumps(_graphs([*logp_fns, expand_fn]), protocol=pickle.HIGHEST_PROTOCOL)
     start = time.perf_counter()
-    logp_inner, expand_inner = graph_function(logp_fn.vm.jit_fn), graph_function(expand_fn.vm.jit_fn)
-    inner = lambda: (logp_inner, expand_inner)  # noqa: E731
+    logp_inners = [graph_function(function.vm.jit_fn) for function in logp_fns]
+    expand_inner = graph_function(expand_fn.vm.jit_fn)
+    inner = lambda: (logp_inners, expand_inner)  # noqa: E731
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))
         (folder / "entry.py").write_text(source, encoding="utf-8")
         try:
-            logp, expand, cached = load_entry_points(folder / "entry.py", inner)
+            entry = load_entry_points(folder / "entry.py", inner, parts=parts)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     else:
         folder = _store(directory, structure, source, graphs, report)
-        logp, expand, cached = load_entry_points(folder / "entry.py", inner, parallel=True)
-        if not cached:
+        entry = load_entry_points(folder / "entry.py", inner, parts=parts, parallel=True)
+        if not entry.cached:
             report.notes.append("numba cannot cache this model's compiled code (an operation holds a pointer): "
                                 "it is compiled again in every run")
         _prune(directory)
     report.seconds["numba"] = time.perf_counter() - start
     _COMPILATIONS += 1
-    return CompiledEntry(key=structure.key, logp=logp, expand=expand, logp_inner=logp_inner,
-                         expand_inner=expand_inner, cached_by_numba=cached)
+    return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand, logp_inner=logp_inners[0],
+                         expand_inner=expand_inner, cached_by_numba=entry.cached, parts=entry.parts)
 
 
-def _graphs(logp_fn: Any, expand_fn: Any) -> tuple[Any, Any]:
-    """The rewritten graphs of both functions, (inputs, outputs) each, ready to pickle."""
-    found = []
-    for function in (logp_fn, expand_fn):
-        fgraph = function.maker.fgraph
-        found.append((list(fgraph.inputs), list(fgraph.outputs)))
-    return tuple(found)  # type: ignore[return-value]
+def _graphs(functions: list[Any]) -> list[tuple[list[Any], list[Any]]]:
+    """The rewritten graphs of ``functions``, (inputs, outputs) each, ready to pickle."""
+    return [(list(function.maker.fgraph.inputs), list(function.maker.fgraph.outputs)) for function in functions]
 
 
 def _store(directory: Path, structure: Any, source: str, graphs: bytes, report: CompileReport) -> Path:
@@ -353,19 +363,24 @@ def _load(folder: Path, structure: Any) -> CompiledEntry:
         if meta.get("sha256", {}).get(name) != _sha256(data):
             raise ValueError(f"{name} is damaged (checksum)")
     functions: list[Any] = []
+    parts = len(structure.logp_parts)
 
-    def inner() -> tuple[Any, Any]:
+    def inner() -> tuple[list[Any], Any]:
         """PyTensor's numba functions from the stored graphs (needed only if numba's cache lost the code)."""
         with _numba_settings():
             for inputs, outputs in pickle.loads(graphs):
                 fgraph = FunctionGraph(inputs, outputs, clone=False)
                 converted, _ = numba_funcify_ensure_cache(fgraph)
                 functions.append(graph_function(converted))
-        return functions[0], functions[1]
+        if len(functions) != parts + 1:
+            raise ValueError(f"graphs.pickle holds {len(functions)} graphs, not {parts + 1}")
+        return functions[:parts], functions[parts]
 
-    logp, expand, cached = load_entry_points(folder / "entry.py", inner)
-    return CompiledEntry(key=structure.key, logp=logp, expand=expand, logp_inner=functions[0] if functions else None,
-                         expand_inner=functions[1] if functions else None, cached_by_numba=cached)
+    entry = load_entry_points(folder / "entry.py", inner, parts=parts)
+    return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
+                         logp_inner=functions[0] if functions else None,
+                         expand_inner=functions[parts] if functions else None, cached_by_numba=entry.cached,
+                         parts=entry.parts)
 
 
 def _discard(folder: Path) -> None:

@@ -44,7 +44,9 @@ class ModelStructure:
     """The graphs to compile, their data inputs with this model's values, and the key of the structure.
 
     ``logp`` and ``expand`` are functions of ``value_vars`` (the unconstrained parameters, in nutpie's
-    order) and ``data_inputs``; ``data`` holds this model's value of each data input.
+    order) and ``data_inputs``; ``data`` holds this model's value of each data input. ``logp_parts`` is
+    ``logp`` as a sum of parts compiled separately (:mod:`revsim.calibrate.logp_parts`): ``[logp]`` when
+    the model is not split.
     """
 
     key: str
@@ -55,6 +57,7 @@ class ModelStructure:
     expand_names: list[str]
     expand_shapes: list[tuple[int, ...]]
     logp: Any
+    logp_parts: list[Any]
     expand: list[Any]
     data_inputs: list[Any]
     data_names: list[str]
@@ -92,8 +95,8 @@ def environment() -> dict[str, str]:
     found["pytensor_config"] = f"floatX={config.floatX} numba__fastmath={config.numba__fastmath}"
     # the code that lifts, compiles and wraps the graphs: an edit of it misses the cache
     code = hashlib.sha256()
-    for name in ("model_structure.py", "compile_cache.py", "nutpie_entry.py", "digamma.py", "conversion_kernel.py",
-                 "conversion_op.py"):
+    for name in ("model_structure.py", "logp_parts.py", "compile_cache.py", "nutpie_entry.py", "digamma.py",
+                 "conversion_kernel.py", "conversion_op.py"):
         code.update((Path(__file__).parent / name).read_bytes())
     found["code"] = code.hexdigest()[:16]
     return found
@@ -115,13 +118,17 @@ def model_structure(model: Any) -> ModelStructure:
     from pytensor.tensor.type import TensorType
 
     from pymc.initial_point import make_initial_point_fn
+    from revsim.calibrate.logp_parts import split_terms
 
     frozen = freeze_dims_and_data(model, data=[])  # dimensions are structure; data stay inputs
     value_vars = [frozen.rvs_to_values[rv] for rv in frozen.free_RVs]
     value_names = [v.name for v in value_vars]
     expand = [v for v in frozen.unobserved_value_vars if v.name not in value_names]
-    logp = frozen.logp()
-    outputs = [logp, *expand]
+    terms = frozen.logp(sum=False)
+    logp = _sum_of(terms)  # what frozen.logp() is
+    parts = split_terms(terms, value_vars)
+    part_logps = [_sum_of([terms[i] for i in members]) for members in parts] if len(parts) > 1 else []
+    outputs = [logp, *part_logps, *expand]
     # nutpie's start: the support point of every variable, jittered (U(-1, 1) on the unconstrained scale)
     initial_point = make_initial_point_fn(model=frozen, jitter_rvs=set(frozen.free_RVs),
                                           default_strategy="support_point", return_transformed=True)
@@ -168,10 +175,11 @@ def model_structure(model: Any) -> ModelStructure:
         names.append(unique)
         data.append(np.array(value, dtype=var.type.dtype, order="C"))  # a copy; 0-d stays 0-d
     lifted = _rebuild(outputs, dict(zip(originals, inputs, strict=True)))
-    logp, expand = lifted[0], list(lifted[1:])
+    split = 1 + len(part_logps)
+    logp, logp_parts, expand = lifted[0], list(lifted[1:split]) or [lifted[0]], list(lifted[split:])
     # The names are the model's: a variable whose last operation is rebuilt on a data input (an index array
     # made an input, say) comes out of the rebuild without its name.
-    expand_names = [v.name for v in outputs[1:]]
+    expand_names = [v.name for v in outputs[split:]]
 
     signature = _GraphSignature()
     signature.add_inputs("parameter", value_vars)
@@ -186,7 +194,16 @@ def model_structure(model: Any) -> ModelStructure:
     return ModelStructure(
         key=digest.hexdigest()[:32], model=frozen, value_vars=value_vars, value_names=value_names,
         value_shapes=value_shapes, expand_names=expand_names, expand_shapes=expand_shapes,
-        logp=logp, expand=expand, data_inputs=inputs, data_names=names, data=data, initial_point=initial_point)
+        logp=logp, logp_parts=logp_parts, expand=expand, data_inputs=inputs, data_names=names, data=data,
+        initial_point=initial_point)
+
+
+def _sum_of(terms: list[Any]) -> Any:
+    """The sum of log density terms, as PyMC's ``Model.logp`` adds them."""
+    from pytensor.tensor import as_tensor
+    from pytensor.tensor.math import variadic_add
+
+    return variadic_add(*(as_tensor(term).sum() for term in terms))
 
 
 def _rebuild(outputs: list[Any], replacements: dict[Any, Any]) -> list[Any]:

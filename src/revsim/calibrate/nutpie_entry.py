@@ -5,7 +5,9 @@ of a point into every variable of the trace. nutpie's own wrappers capture the m
 of the compiled code, which numba cannot cache; the wrappers generated here read the data through the
 pointer nutpie passes along (``user_data``: for each data array its address and shape), so their compiled
 code depends on the structure alone and numba caches it on disk beside the generated source. The data
-are swapped without compiling anything (:func:`bind`).
+are swapped without compiling anything (:func:`bind`). A log density split into parts
+(:mod:`revsim.calibrate.logp_parts`) has an entry point per part, compiled in processes of their own, and
+one that adds them.
 
 This module knows nutpie's internal model class (``nutpie.compile_pymc.CompiledPyMCModel``); the versions
 of nutpie and numba are part of the cache key, and any failure here makes the calibration fall back to
@@ -26,13 +28,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["wrapper_source", "graph_function", "load_entry_points", "bind", "address_as_pointer",
-           "PROGRESS_TEMPLATE"]
+__all__ = ["wrapper_source", "entry_names", "graph_function", "load_entry_points", "EntryPoints", "bind",
+           "address_as_pointer", "call_log_density", "PROGRESS_TEMPLATE"]
 
 #: What nutpie's progress callback receives: finished and total draws (tuning included).
 PROGRESS_TEMPLATE = "{{ total_finished_draws }} {{ total_draws }}"
 
-try:  # numba is a dependency of revsim; the intrinsic is defined once, at import
+try:  # numba is a dependency of revsim; the intrinsics are defined once, at import
+    from llvmlite import ir as llvm_ir
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 
@@ -45,13 +48,41 @@ try:  # numba is a dependency of revsim; the intrinsic is defined once, at impor
             return builder.inttoptr(args[0], cgutils.voidptr_t)
 
         return signature, codegen
+
+    @intrinsic
+    def call_log_density(typingctx: Any, address: Any, dim: Any, x: Any, grad: Any, value: Any,
+                         user_data: Any) -> Any:
+        """Call the C function at ``address`` with nutpie's log density signature (inside numba code).
+
+        The function is called through its address, not linked into the caller: the caller's compiled code
+        holds none of it. Pointers may be given as pointers or as integer addresses.
+        """
+        signature = types.int64(address, dim, x, grad, value, user_data)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            double_p = llvm_ir.DoubleType().as_pointer()
+            wanted = [llvm_ir.IntType(64), double_p, double_p, double_p, cgutils.voidptr_t]
+            function_type = llvm_ir.FunctionType(llvm_ir.IntType(64), wanted)
+            function = builder.inttoptr(args[0], function_type.as_pointer())
+            converted = []
+            for argument, kind, target in zip(args[1:], sig.args[1:], wanted, strict=True):
+                if isinstance(target, llvm_ir.IntType):
+                    converted.append(context.cast(builder, argument, kind, types.uint64))
+                elif isinstance(kind, types.Integer):
+                    converted.append(builder.inttoptr(argument, target))
+                else:
+                    converted.append(builder.bitcast(argument, target))
+            return builder.call(function, converted)
+
+        return signature, codegen
 except ImportError:  # pragma: no cover
-    address_as_pointer = None
+    address_as_pointer = call_log_density = None
 
 
-def _data_statements(layout: list[tuple[str, str, int]]) -> tuple[list[str], list[str], int]:
-    """Statements reading each data array from ``meta`` (address, then shape), their names, and ``meta``'s length."""
-    statements, names, offset = [], [], 0
+def _data_statements(layout: list[tuple[str, str, int]], start: int) -> tuple[list[str], list[str], int]:
+    """Statements reading each data array from ``meta`` (address, then shape; the first at ``start``),
+    their names, and ``meta``'s length."""
+    statements, names, offset = [], [], start
     for k, (_, dtype, ndim) in enumerate(layout):
         shape = ", ".join(f"meta[{offset + 1 + j}]" for j in range(ndim))
         shape = f"({shape},)" if ndim == 1 else f"({shape})"
@@ -62,59 +93,52 @@ def _data_statements(layout: list[tuple[str, str, int]]) -> tuple[list[str], lis
     return statements, names, max(offset, 1)
 
 
-def wrapper_source(key: str, n_dim: int, n_expanded: int, layout: list[tuple[str, str, int]]) -> str:
-    """Python source of the two C entry points for a structure (``layout``: name, dtype, ndim of each data).
+def entry_names(parts: int) -> list[str]:
+    """The functions of the generated module compiled as C entry points, in the order they are compiled:
+    the log density's parts (the log density itself when there is one part), the expansion, then the sum of
+    the parts."""
+    if parts == 1:
+        return ["logp", "expand"]
+    return [f"logp_part_{k}" for k in range(parts)] + ["expand", "logp"]
 
-    Each entry point reads the data arrays from ``meta``, then calls the graph's function, PyTensor's numba
-    function of the rewritten graph, inside a ``try`` holding that one call (numba's analysis of a ``try``
-    block grows fast with the statements inside it). The graph's function is called directly, not through
-    PyTensor's compiled-function wrapper or a function of our own: numba optimises and generates the
-    machine code of every function again at each level that links it, so each level between the graph and
-    the entry point cost as much as compiling the graph's top level once more.
+
+def wrapper_source(key: str, n_dim: int, n_expanded: int, layout: list[tuple[str, str, int]],
+                   parts: int = 1) -> str:
+    """Python source of the C entry points for a structure (``layout``: name, dtype, ndim of each data).
+
+    Each part of the log density (:mod:`revsim.calibrate.logp_parts`) has an entry point that reads the
+    data arrays from ``meta``, then calls the part's graph function, PyTensor's numba function of the
+    rewritten graph, inside a ``try`` holding that one call (numba's analysis of a ``try`` block grows fast
+    with the statements inside it). The graph's function is called directly, not through PyTensor's
+    compiled-function wrapper or a function of our own: numba optimises and generates the machine code of
+    every function again at each level that links it, so each level between the graph and the entry point
+    cost as much as compiling the graph's top level once more. With several parts, ``logp`` calls each
+    part's entry point through its address (the first items of ``meta``) and adds them: the parts are
+    compiled apart, each once, in processes of their own.
     """
-    statements, names, n_meta = _data_statements(layout)
+    start = parts if parts > 1 else 0
+    statements, names, n_meta = _data_statements(layout, start)
     # the call's arguments as one tuple, built before the ``try``: Python compiles a call or a tuple of more
     # than 30 items into bytecode that numba cannot analyse inside a ``try`` block
     reading = "".join(f"\n    {s}" for s in statements) + f"\n    arguments = (x, {', '.join(names)})"
+    inner = "".join(f"\nlogp_inner_{k} = None  # the numba function of part {k}'s graph, set before compiling"
+                    for k in range(parts))
+    log_densities = "".join(_part_source("logp" if parts == 1 else f"logp_part_{k}", f"logp_inner_{k}", reading)
+                            for k in range(parts))
+    total = _total_source() if parts > 1 else ""
     return f'''"""Generated by revsim for the model structure {key}: the entry points nutpie calls. Do not edit."""
 
 import numba
 import numpy as np
 
-from revsim.calibrate.nutpie_entry import address_as_pointer
+from revsim.calibrate.nutpie_entry import address_as_pointer, call_log_density
 
 N_DIM = {n_dim}
 N_EXPANDED = {n_expanded}
 N_META = {n_meta}
-logp_inner = None  # the numba function of the log density and gradient's graph, set before compiling
+N_PARTS = {parts}{inner}
 expand_inner = None  # the numba function of the expansion's graph, set before compiling
-
-
-def logp(dim, x_, out_, logp_, user_data_):
-    if dim != N_DIM:
-        return -1
-    meta = numba.carray(user_data_, (N_META,), np.int64)
-    x = numba.carray(x_, (N_DIM,))
-    out = numba.carray(out_, (N_DIM,))
-    result = numba.carray(logp_, ()){reading}
-    try:
-        value, grad = logp_inner(*arguments)
-    except Exception:
-        return 1
-    if grad.shape[0] != N_DIM:
-        return 5
-    result[()] = value
-    finite = True
-    for i in range(N_DIM):
-        out[i] = grad[i]
-        if not np.isfinite(grad[i]):
-            finite = False
-    if not finite:
-        return 3
-    if not np.isfinite(result[()]):
-        return 4
-    return 0
-
+{log_densities}{total}
 
 def expand(dim, expanded, x_, out_, user_data_):
     if dim != N_DIM or expanded != N_EXPANDED:
@@ -134,31 +158,113 @@ def expand(dim, expanded, x_, out_, user_data_):
 '''
 
 
+def _part_source(name: str, inner: str, reading: str) -> str:
+    """An entry point computing one part of the log density and its gradient with the graph ``inner``."""
+    return f'''
+
+def {name}(dim, x_, out_, logp_, user_data_):
+    if dim != N_DIM:
+        return -1
+    meta = numba.carray(user_data_, (N_META,), np.int64)
+    x = numba.carray(x_, (N_DIM,))
+    out = numba.carray(out_, (N_DIM,))
+    result = numba.carray(logp_, ()){reading}
+    try:
+        value, grad = {inner}(*arguments)
+    except Exception:
+        return 1
+    if grad.shape[0] != N_DIM:
+        return 5
+    result[()] = value
+    finite = True
+    for i in range(N_DIM):
+        out[i] = grad[i]
+        if not np.isfinite(grad[i]):
+            finite = False
+    if not finite:
+        return 3
+    if not np.isfinite(result[()]):
+        return 4
+    return 0
+'''
+
+
+def _total_source() -> str:
+    """The entry point nutpie calls when the log density has parts: their sum, part after part."""
+    return '''
+
+def logp(dim, x_, out_, logp_, user_data_):
+    if dim != N_DIM:
+        return -1
+    meta = numba.carray(user_data_, (N_META,), np.int64)
+    out = numba.carray(out_, (N_DIM,))
+    result = numba.carray(logp_, ())
+    status = call_log_density(meta[0], dim, x_, out_, logp_, user_data_)
+    if status != 0:
+        return status
+    value = result[()]
+    part = np.empty(N_DIM + 1)
+    for k in range(1, N_PARTS):
+        status = call_log_density(meta[k], dim, x_, part.ctypes.data, part.ctypes.data + 8 * N_DIM, user_data_)
+        if status != 0:
+            return status
+        value += part[N_DIM]
+        for i in range(N_DIM):
+            out[i] += part[i]
+    result[()] = value
+    for i in range(N_DIM):
+        if not np.isfinite(out[i]):
+            return 3
+    if not np.isfinite(value):
+        return 4
+    return 0
+'''
+
+
 def graph_function(function: Any) -> Any:
     """The numba function of a compiled PyTensor function's graph, which the entry points call.
 
     PyTensor's numba linker wraps the graph's function (``jitable_func``) in a function that numba can
     cache and compiles that wrapper again to be callable from Python; the entry points call the graph's
     function itself, so that numba compiles the graph's top level once for them rather than once per
-    wrapper. When PyTensor cannot cache the graph (no wrapper), ``function`` is returned as it is. ``function`` is PyTensor's callable (``vm.jit_fn``) or
-    the converted graph of :func:`pytensor.link.numba.dispatch.basic.numba_funcify_ensure_cache`.
+    wrapper. When PyTensor cannot cache the graph (no wrapper), ``function`` is returned as it is.
+    ``function`` is PyTensor's callable (``vm.jit_fn``) or the converted graph of
+    :func:`pytensor.link.numba.dispatch.basic.numba_funcify_ensure_cache`.
     """
     inner = getattr(getattr(function, "py_func", None), "__globals__", {}).get("jitable_func")
     return inner if hasattr(inner, "py_func") else function
 
 
-def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
-                      parallel: bool = False) -> tuple[Any, Any, bool]:
+@dataclasses.dataclass
+class EntryPoints:
+    """The compiled C entry points of one structure.
+
+    ``logp`` is the function nutpie calls; when the log density has several parts, ``parts`` holds their
+    entry points, which ``logp`` calls through the addresses :func:`user_data` puts first in ``meta``.
+    """
+
+    logp: Any
+    expand: Any
+    parts: list[Any]
+    cached: bool
+
+    @property
+    def part_addresses(self) -> list[int]:
+        return [part.address for part in self.parts]
+
+
+def load_entry_points(path: Path, inner: Callable[[], tuple[list[Any], Any]], *, parts: int = 1,
+                      parallel: bool = False) -> EntryPoints:
     """Import the generated module at ``path`` and load its entry points from numba's cache, or compile them.
 
-    ``inner()`` returns the compiled log density and expansion the entry points call; it is called only when
-    numba's cache lacks an entry point (the cached code already holds them). Returns (logp cfunc, expand
-    cfunc, whether numba could cache them).
+    ``inner()`` returns the compiled graphs the entry points call (the log density's ``parts`` and the
+    expansion); it is called only when numba's cache lacks an entry point (the cached code already holds
+    them). ``cached`` in the result says whether numba could cache them.
 
-    With ``parallel``, when both entry points are to be compiled (a new structure), a forked child compiles
-    the expansion into numba's cache while this process compiles the log density, then this process loads
-    the expansion from the cache (or compiles it, when the child failed or numba could not cache it): the
-    same code, compiled on two cores (:func:`revsim.calibrate.forked_child.fork_child`).
+    With ``parallel``, when several entry points are to be compiled (a new structure), each but the first is
+    compiled into numba's cache by a forked child while this process compiles the first, then this process
+    loads them from the cache (or compiles one itself, when its child failed or numba could not cache it):
+    the same code, compiled on several cores (:func:`revsim.calibrate.forked_child.fork_child`).
     """
     global _FROM_CHILD
     import numba
@@ -180,47 +286,51 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[Any, Any]], *,
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     types = numba.types
-    signatures = {
-        "logp": types.int64(types.uint64, types.CPointer(types.double), types.CPointer(types.double),
-                            types.CPointer(types.double), types.voidptr),
-        "expand": types.int64(types.uint64, types.uint64, types.CPointer(types.double),
-                              types.CPointer(types.double), types.voidptr),
-    }
-    cached = True
-    entries = []
+    log_density = types.int64(types.uint64, types.CPointer(types.double), types.CPointer(types.double),
+                              types.CPointer(types.double), types.voidptr)
+    expansion = types.int64(types.uint64, types.uint64, types.CPointer(types.double),
+                            types.CPointer(types.double), types.voidptr)
+    names = entry_names(parts)
+    total = ["logp"] if parts > 1 else []  # the sum of the parts calls no graph: compiled last, here
+    entries: dict[str, Any] = {}
     with global_compiler_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", numba.NumbaWarning)
         made = {}
-        for function, signature in signatures.items():
+        for function in names:
             # what numba's cfunc(cache=True) does, with the inner functions made only when compiling
+            signature = expansion if function == "expand" else log_density
             entry = CFunc(getattr(module, function), normalize_signature(signature), locals={}, options={})
             entry.enable_caching()
             made[function] = entry
         found = {name: entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
                  for name, entry in made.items()}
-        child = None
-        if parallel and all(result is None for result in found.values()):
-            child = fork_child(lambda: _compile_entry(made["expand"], module, inner))
+        pending = [function for function in names if function not in total and found[function] is None]
+        children = {}
+        if parallel and len(pending) > 1:
+            for function in pending[1:]:
+                children[function] = fork_child(
+                    lambda function=function: _compile_entry(made[function], module, inner, parts))
         try:
             for function, entry in made.items():
                 result = found[function]
-                if result is None and child is not None and function == "expand":
-                    succeeded, child = wait_child(child), None
+                if result is None and function in children:
+                    succeeded = wait_child(children.pop(function))
                     if succeeded:
                         result = entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
                     if result is not None:
                         _FROM_CHILD += 1
                 if result is None:
-                    result = _compile_entry(entry, module, inner)
+                    result = _compile_entry(entry, module, inner if function not in total else None, parts)
                 entry._library = result.library
                 entry._wrapper_name = result.fndesc.llvm_cfunc_wrapper_name
                 entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
-                entries.append(entry)
+                entries[function] = entry
         finally:
-            if child is not None:  # this process failed first: collect the child
+            for child in children.values():  # this process failed first: collect the children
                 wait_child(child)
         cached = not any("Cannot cache" in str(w.message) for w in caught)
-    return entries[0], entries[1], cached
+    return EntryPoints(logp=entries["logp"], expand=entries["expand"],
+                       parts=[entries[f"logp_part_{k}"] for k in range(parts)] if parts > 1 else [], cached=cached)
 
 
 _FROM_CHILD = 0
@@ -231,18 +341,28 @@ def compiled_by_a_child() -> int:
     return _FROM_CHILD
 
 
-def _compile_entry(entry: Any, module: Any, inner: Callable[[], tuple[Any, Any]]) -> Any:
-    """Compile one entry point (and the inner functions it calls) and save it in numba's cache."""
-    if module.logp_inner is None:
-        module.logp_inner, module.expand_inner = inner()
+def _compile_entry(entry: Any, module: Any, inner: Callable[[], tuple[list[Any], Any]] | None, parts: int) -> Any:
+    """Compile one entry point (and the inner functions it calls) and save it in numba's cache.
+
+    ``inner`` makes the graphs' functions when the module does not hold them yet (None: the entry point
+    calls none of them).
+    """
+    if inner is not None and module.expand_inner is None:
+        logp_inners, expand_inner = inner()
+        if len(logp_inners) != parts:
+            raise ValueError(f"{len(logp_inners)} graphs for a log density of {parts} parts")
+        for k, function in enumerate(logp_inners):
+            setattr(module, f"logp_inner_{k}", function)
+        module.expand_inner = expand_inner
     result = entry._compile_uncached()
     entry._cache.save_overload(entry._sig, result)
     return result
 
 
-def user_data(arrays: list[np.ndarray]) -> np.ndarray:
-    """The ``meta`` array the entry points read: for each array its address, then its shape."""
-    meta: list[int] = []
+def user_data(arrays: list[np.ndarray], part_addresses: list[int] | None = None) -> np.ndarray:
+    """The ``meta`` array the entry points read: the addresses of the log density's parts (when it has
+    several), then for each data array its address and its shape."""
+    meta: list[int] = [int(address) for address in part_addresses or []]
     for array in arrays:
         meta.append(array.ctypes.data)
         meta.extend(int(n) for n in array.shape)
@@ -267,7 +387,8 @@ def bind(entry: Any, structure: Any, *, progress: Callable[[int, int], None] | N
     dims, coords = _dims_and_coords(structure.model, structure.value_names, structure.value_shapes)
     return cls(
         dims=dims, compiled_logp_func=entry.logp, compiled_expand_func=entry.expand, initial_point_func=initial,
-        shared_data=dict(zip(structure.data_names, arrays, strict=True)), user_data=user_data(arrays),
+        shared_data=dict(zip(structure.data_names, arrays, strict=True)),
+        user_data=user_data(arrays, entry.part_addresses),
         n_expanded=structure.n_expanded, shape_info=(names, slices, shapes), logp_func=entry.logp_inner,
         expand_func=entry.expand_inner, _n_dim=structure.n_dim, _shapes=dict(zip(names, shapes, strict=True)),
         _coords=coords, entry=entry, progress_callback=progress)
@@ -301,7 +422,8 @@ def _model_class(base: Any) -> Any:
                                      f"{old.shape} has them; got {new.shape}")
                 new.flags.writeable = False
                 arrays[name] = new
-            return dataclasses.replace(self, shared_data=arrays, user_data=user_data(list(arrays.values())))
+            return dataclasses.replace(self, shared_data=arrays,
+                                       user_data=user_data(list(arrays.values()), self.entry.part_addresses))
 
         def with_progress(self, callback: Any) -> Any:
             return dataclasses.replace(self, progress_callback=callback)

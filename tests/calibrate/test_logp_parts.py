@@ -1,0 +1,165 @@
+"""The log density split into parts compiled apart: the split, and the sum nutpie calls against PyMC's own."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pm = pytest.importorskip("pymc")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+from revsim.calibrate import logp_parts  # noqa: E402
+from revsim.calibrate.logp_parts import split_terms  # noqa: E402
+
+
+def terms_of(model: Any) -> tuple[list[Any], list[Any]]:
+    return model.logp(sum=False), [model.rvs_to_values[rv] for rv in model.free_RVs]
+
+
+def two_groups(observed: int = 6, shift: float = 0.0) -> Any:
+    """Two sub-models sharing nothing (terms 0, 2..: level a; 1, 2+observed..: level b) and a bad region.
+
+    The potentials ``bad_a`` and ``bad_b`` are minus infinity when a > 5 or b > 5: the log density is not
+    finite there.
+    ``shift`` moves the data of yb4.
+    """
+    import pytensor.tensor as pt
+
+    with pm.Model() as model:
+        a = pm.Normal("a", 0.0, 1.0)
+        b = pm.Normal("b", 0.0, 2.0)
+        for k in range(observed):
+            pm.Normal(f"ya{k}", a * (1.0 + k / 10.0), 1.0, observed=np.linspace(0.0, 1.0, 4) + k)
+        for k in range(observed):
+            pm.StudentT(f"yb{k}", nu=4.0, mu=pm.math.exp(b / 3.0) * (k + 1), sigma=2.0,
+                        observed=np.linspace(-1.0, 2.0, 3) * k + shift * (k == 4))
+        pm.Potential("bad_a", pt.switch(pt.gt(a, 5.0), -np.inf, 0.0))
+        pm.Potential("bad_b", pt.switch(pt.gt(b, 5.0), -np.inf, 0.0))
+    return model
+
+
+def test_terms_sharing_a_parameter_stay_in_one_part() -> None:
+    model = two_groups()
+    terms, parameters = terms_of(model)
+    parts = split_terms(terms, parameters, min_part_nodes=1)
+    # free variables first (a, b), then the observed (ya0.., yb0..), then the potential
+    names = [v.name for v in model.free_RVs + model.observed_RVs] + ["bad_a", "bad_b"]
+    assert len(parts) == 2
+    assert [names[i] for i in parts[0]] == ["a"] + [f"ya{k}" for k in range(6)] + ["bad_a"]
+    assert [names[i] for i in parts[1]] == ["b"] + [f"yb{k}" for k in range(6)] + ["bad_b"]
+
+
+def test_a_small_model_or_one_whose_terms_share_a_parameter_stays_whole() -> None:
+    terms, parameters = terms_of(two_groups(observed=1))
+    assert split_terms(terms, parameters) == [list(range(len(terms)))]  # too small for two processes
+    terms, parameters = terms_of(two_groups())
+    assert split_terms(terms, parameters, min_part_nodes=10_000) == [list(range(len(terms)))]
+    with pm.Model() as shared:
+        level = pm.Normal("level", 0.0, 1.0)
+        for k in range(40):
+            pm.Normal(f"y{k}", level + k, 1.0, observed=[0.5, 1.5])
+    terms, parameters = terms_of(shared)
+    assert split_terms(terms, parameters, min_part_nodes=1) == [list(range(len(terms)))]
+
+
+def test_the_largest_groups_are_placed_first_each_in_the_lightest_part() -> None:
+    with pm.Model() as model:
+        sizes = [1, 5, 3, 4]
+        for g, size in enumerate(sizes):
+            level = pm.Normal(f"level{g}", 0.0, 1.0)
+            for k in range(size):
+                pm.Normal(f"y{g}_{k}", level * (k + 1), 1.0, observed=[0.1, 0.2])
+    terms, parameters = terms_of(model)
+    parts = split_terms(terms, parameters, min_part_nodes=1)
+    names = [v.name for v in model.free_RVs + model.observed_RVs]
+    groups = [sorted({names[i].split("_")[0].removeprefix("level").removeprefix("y") for i in p}) for p in parts]
+    # 5 -> part A; 4 -> part B; 3 -> B (4 < 5)? no: B holds 4, A holds 5: 3 goes to B; then 1 goes to A
+    assert groups == [["0", "1"], ["2", "3"]]
+    assert split_terms(terms, parameters, min_part_nodes=1) == parts  # the same split every time
+
+
+@pytest.fixture()
+def split_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    pytest.importorskip("nutpie")
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+
+    monkeypatch.setenv("REVSIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(logp_parts, "MIN_PART_NODES", 1)
+    model = two_groups()
+    clear_memory()
+    with strict_floating_point():
+        compiled, report = compile_model(model)
+    yield model, compiled, report
+    clear_memory()
+
+
+def call(compiled: Any, point: np.ndarray) -> tuple[int, float, np.ndarray]:
+    grad, value = np.zeros(point.size), np.zeros(1)
+    double_p = ctypes.POINTER(ctypes.c_double)
+    status = compiled.compiled_logp_func.ctypes(point.size, point.ctypes.data_as(double_p),
+                                                grad.ctypes.data_as(double_p), value.ctypes.data_as(double_p),
+                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
+    return status, float(value[0]), grad
+
+
+def as_point(compiled: Any, x: np.ndarray) -> dict[str, float]:
+    """``x`` (nutpie's order of the parameters, which is the frozen model's) by parameter name."""
+    names = compiled.shape_info[0][:x.size]
+    return dict(zip(names, x, strict=True))
+
+
+def test_the_entry_point_adds_the_parts_as_pymc_adds_the_terms(split_model: Any) -> None:
+    from revsim.calibrate.nutpie_entry import compiled_by_a_child
+
+    model, compiled, report = split_model
+    assert report.source == "compiled" and not report.notes, report.notes
+    assert len(compiled.entry.parts) == 2
+    if sys.platform.startswith("linux"):
+        assert compiled_by_a_child() >= 2  # the second part and the expansion, compiled by children
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    for x in ([0.3, -0.7], [-1.2, 2.5], [0.0, 0.0]):
+        status, value, grad = call(compiled, np.array(x))
+        point = as_point(compiled, np.array(x))
+        assert status == 0
+        np.testing.assert_allclose(value, logp(point), rtol=1e-12)
+        # PyMC's gradient is in the model's order of the parameters
+        expected = dict(zip([v.name for v in model.value_vars], dlogp(point), strict=True))
+        np.testing.assert_allclose(grad, [expected[name] for name in point], rtol=1e-12, atol=1e-12)
+
+
+def test_a_part_that_is_not_finite_makes_the_sum_fail(split_model: Any) -> None:
+    _, compiled, _ = split_model
+    for bad in ("a", "b"):  # each part in turn: the first writes into nutpie's arrays, the others do not
+        x = np.array([6.0 if name == bad else 0.3 for name in compiled.shape_info[0][:2]])
+        assert call(compiled, x)[0] == 4  # its part's log density is -inf
+    assert call(compiled, np.array([0.3, 0.3]))[0] == 0
+
+
+def test_new_data_and_a_model_loaded_from_disk_keep_the_parts(split_model: Any) -> None:
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+
+    model, compiled, _ = split_model
+    name = next(n for n in compiled.shared_data if compiled.shared_data[n].shape == (3,)
+                and np.array_equal(compiled.shared_data[n], np.linspace(-1.0, 2.0, 3) * 4))
+    point = np.array([0.3, -0.7])
+    moved = compiled.with_data(**{name: np.linspace(-1.0, 2.0, 3) * 4 + 1.0})
+    status, value, grad = call(moved, point)
+    expected = two_groups(shift=1.0)  # the same structure, yb4's data moved by one
+    named = as_point(compiled, point)
+    assert status == 0 and value != call(compiled, point)[1]
+    np.testing.assert_allclose(value, expected.compile_logp()(named), rtol=1e-12)
+    gradient = dict(zip([v.name for v in expected.value_vars], expected.compile_dlogp()(named), strict=True))
+    np.testing.assert_allclose(grad, [gradient[name] for name in named], rtol=1e-12)
+    clear_memory()
+    with strict_floating_point():
+        again, report = compile_model(model)
+    assert report.source == "disk" and len(again.entry.parts) == 2
+    assert call(again, point)[:2] == call(compiled, point)[:2]
+    np.testing.assert_array_equal(call(again, point)[2], call(compiled, point)[2])
