@@ -66,8 +66,8 @@ def test_a_damaged_entry_is_compiled_again_with_a_note(tmp_path: Path, cache_dir
     copy = tmp_path / "cache"
     shutil.copytree(cache_dir, copy)
     (entry,) = [p for p in (copy / "compiled").iterdir() if not p.name.startswith(".")]
-    pickled = entry / "graphs.pickle"
-    pickled.write_bytes(pickled.read_bytes()[: 1000])
+    source = entry / "entry.py"
+    source.write_bytes(source.read_bytes()[: 1000])
     result = in_fresh_process(fit_in_new_process, str(copy))
     assert result["source"] == "compiled"
     assert any("could not be used" in note and "compiled again" in note for note in result["notes"])

@@ -163,3 +163,24 @@ def test_new_data_and_a_model_loaded_from_disk_keep_the_parts(split_model: Any) 
     assert report.source == "disk" and len(again.entry.parts) == 2
     assert call(again, point)[:2] == call(compiled, point)[:2]
     np.testing.assert_array_equal(call(again, point)[2], call(compiled, point)[2])
+
+
+def test_an_entry_whose_compiled_code_was_lost_rebuilds_the_same_code(split_model: Any, tmp_path: Path) -> None:
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+
+    model, compiled, _ = split_model
+    (folder,) = [p for p in (tmp_path / "compiled").iterdir() if not p.name.startswith(".")]
+    lost = [p for p in folder.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert len(lost) >= 8  # an index and a file of code for each part, the expansion and the sum
+    for path in lost:
+        path.unlink()
+    clear_memory()
+    with strict_floating_point():
+        again, report = compile_model(model)
+    assert report.source == "disk" and report.seconds["load"] > 0
+    assert again.entry.logp_inner is not None  # the graphs were rewritten and compiled again
+    for x in ([0.3, -0.7], [1.1, 0.2]):
+        first, second = call(compiled, np.array(x)), call(again, np.array(x))
+        assert first[:2] == second[:2]
+        np.testing.assert_array_equal(first[2], second[2])

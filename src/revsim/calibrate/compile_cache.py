@@ -7,9 +7,8 @@ of it):
 
 * in memory, for the rest of the process: a second fit of the same structure on other data (a backtest's
   origins, a benchmark's histories) compiles nothing;
-* on disk, for later processes: each structure is an entry of the cache directory holding the rewritten
-  graphs, the generated C entry points nutpie calls (:mod:`revsim.calibrate.nutpie_entry`) and numba's
-  compiled code of them.
+* on disk, for later processes: each structure is an entry of the cache directory holding the generated C
+  entry points nutpie calls (:mod:`revsim.calibrate.nutpie_entry`) and numba's compiled code of them.
 
 The cache directory is ``$REVSIM_CACHE_DIR`` when set, else the user's cache directory
 (``$XDG_CACHE_HOME/revsim`` or ``~/.cache/revsim`` on Linux, ``~/Library/Caches/revsim`` on macOS,
@@ -31,7 +30,6 @@ import hashlib
 import json
 import math
 import os
-import pickle
 import shutil
 import sys
 import tempfile
@@ -182,8 +180,51 @@ def _uncached(model: Any, note: str, phase: Callable[[str], None] | None) -> tup
 # --------------------------------------------------------------------------------------------------------
 
 
-def _functions(structure: Any) -> tuple[list[Any], Any]:
-    """The log density's parts with their gradients, and the expansion, compiled by PyTensor for numba."""
+def _part_index(job: str) -> int:
+    """The part of the log density an entry point computes (``logp`` alone: the whole, part 0)."""
+    return 0 if job == "logp" else int(job.rsplit("_", 1)[1])
+
+
+class _GraphFunctions:
+    """The numba function of each entry point's graph, built by PyTensor when an entry point is compiled.
+
+    ``graphs(job)`` rewrites the graph of the entry point ``job`` (``logp``, ``logp_part_<k>`` or ``expand``)
+    and returns PyTensor's numba function of it. Each process builds only the graphs of the entry points it
+    compiles: with several parts, the children rewrite theirs while this process rewrites its own.
+    """
+
+    def __init__(self, structure: Any) -> None:
+        self.structure = structure
+        self.functions: dict[str, Any] = {}
+        self.seconds = 0.0  # spent by PyTensor in this process
+
+    def __call__(self, job: str) -> Any:
+        from revsim.calibrate.nutpie_entry import graph_function
+
+        if job not in self.functions:
+            start = time.perf_counter()
+            function = _expand_function(self.structure) if job == "expand" else \
+                _logp_function(self.structure, _part_index(job))
+            self.functions[job] = graph_function(function.vm.jit_fn)
+            self.seconds += time.perf_counter() - start
+        return self.functions[job]
+
+
+def _unconstrained_point(structure: Any) -> tuple[Any, dict[Any, Any]]:
+    """nutpie's flat vector of the unconstrained parameters, and each parameter as a slice of it."""
+    import pytensor.tensor as pt
+
+    joined = pt.TensorType("float64", shape=(structure.n_dim,))("_unconstrained_point")
+    replacements, start = {}, 0
+    for var, shape in zip(structure.value_vars, structure.value_shapes, strict=True):
+        size = math.prod(shape)
+        replacements[var] = joined[start:start + size].reshape(shape).astype(var.dtype)
+        start += size
+    return joined, replacements
+
+
+def _logp_function(structure: Any, part: int) -> Any:
+    """Part ``part`` of the log density with its gradient, compiled by PyTensor for numba."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import compile as compile_pymc
@@ -195,26 +236,27 @@ def _functions(structure: Any) -> tuple[list[Any], Any]:
     rewrites = list(LOGP_REWRITES)
     if not model.check_bounds:
         rewrites.append("local_remove_check_parameter")
-    joined = pt.TensorType("float64", shape=(structure.n_dim,))("_unconstrained_point")
-    replacements, start = {}, 0
-    for var, shape in zip(structure.value_vars, structure.value_shapes, strict=True):
-        size = math.prod(shape)
-        replacements[var] = joined[start:start + size].reshape(shape).astype(var.dtype)
-        start += size
-    inputs = [joined, *structure.data_inputs]
-    logp_fns = []
+    joined, replacements = _unconstrained_point(structure)
+    logp = rewrite_graph(structure.logp_parts[part], include=rewrites)
+    # a part's gradient is zero for the parameters of the other parts
+    grads = pytensor.grad(logp, structure.value_vars, disconnected_inputs="ignore")
+    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
+    logp, grad = pytensor.clone_replace([logp, grad], replacements)
     with model, _numba_settings():
-        for part in structure.logp_parts:
-            logp = rewrite_graph(part, include=rewrites)
-            # a part's gradient is zero for the parameters of the other parts
-            grads = pytensor.grad(logp, structure.value_vars, disconnected_inputs="ignore")
-            grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
-            logp, grad = pytensor.clone_replace([logp, grad], replacements)
-            logp_fns.append(compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore"))
-        expanded = pt.concatenate([joined, *[pt.as_tensor(v).ravel() for v in structure.expand]])
-        (expanded,) = pytensor.clone_replace([expanded], replacements)
-        expand_fn = compile_pymc(inputs, [expanded], mode="NUMBA", on_unused_input="ignore")
-    return logp_fns, expand_fn
+        return compile_pymc([joined, *structure.data_inputs], [logp, grad], mode="NUMBA", on_unused_input="ignore")
+
+
+def _expand_function(structure: Any) -> Any:
+    """The expansion (nutpie's point, then every other variable of the trace), compiled by PyTensor for numba."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pymc.pytensorf import compile as compile_pymc
+
+    joined, replacements = _unconstrained_point(structure)
+    expanded = pt.concatenate([joined, *[pt.as_tensor(v).ravel() for v in structure.expand]])
+    (expanded,) = pytensor.clone_replace([expanded], replacements)
+    with structure.model, _numba_settings():
+        return compile_pymc([joined, *structure.data_inputs], [expanded], mode="NUMBA", on_unused_input="ignore")
 
 
 def _numba_settings() -> Any:
@@ -237,42 +279,34 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     if phase is not None:
         phase("compiling")
     start = time.perf_counter()
-    logp_fns, expand_fn = _functions(structure)
-    report.seconds["rewrite"] = time.perf_counter() - start
-    parts = len(logp_fns)
+    parts = len(structure.logp_parts)
     layout = [(name, dtype, len(broadcastable)) for name, dtype, broadcastable in structure.data_layout]
     source = wrapper_source(structure.key, structure.n_dim, structure.n_expanded, layout, parts)
-    graphs = pickle.dumps(_graphs([*logp_fns, expand_fn]), protocol=pickle.HIGHEST_PROTOCOL)
-    start = time.perf_counter()
-    logp_inners = [graph_function(function.vm.jit_fn) for function in logp_fns]
-    expand_inner = graph_function(expand_fn.vm.jit_fn)
-    inner = lambda: (logp_inners, expand_inner)  # noqa: E731
+    graphs = _GraphFunctions(structure)
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))
         (folder / "entry.py").write_text(source, encoding="utf-8")
         try:
-            entry = load_entry_points(folder / "entry.py", inner, parts=parts)
+            entry = load_entry_points(folder / "entry.py", graphs, parts=parts)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     else:
-        folder = _store(directory, structure, source, graphs, report)
-        entry = load_entry_points(folder / "entry.py", inner, parts=parts, parallel=True)
+        folder = _store(directory, structure, source, report)
+        entry = load_entry_points(folder / "entry.py", graphs, parts=parts, parallel=True)
         if not entry.cached:
             report.notes.append("numba cannot cache this model's compiled code (an operation holds a pointer): "
                                 "it is compiled again in every run")
         _prune(directory)
-    report.seconds["numba"] = time.perf_counter() - start
+    # PyTensor's rewriting of the graphs this process compiled, then numba (with the children's work)
+    report.seconds["rewrite"] = graphs.seconds
+    report.seconds["numba"] = time.perf_counter() - start - graphs.seconds
     _COMPILATIONS += 1
-    return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand, logp_inner=logp_inners[0],
-                         expand_inner=expand_inner, cached_by_numba=entry.cached, parts=entry.parts)
+    return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
+                         logp_inner=graphs.functions.get("logp_part_0" if parts > 1 else "logp"),
+                         expand_inner=graphs.functions.get("expand"), cached_by_numba=entry.cached, parts=entry.parts)
 
 
-def _graphs(functions: list[Any]) -> list[tuple[list[Any], list[Any]]]:
-    """The rewritten graphs of ``functions``, (inputs, outputs) each, ready to pickle."""
-    return [(list(function.maker.fgraph.inputs), list(function.maker.fgraph.outputs)) for function in functions]
-
-
-def _store(directory: Path, structure: Any, source: str, graphs: bytes, report: CompileReport) -> Path:
+def _store(directory: Path, structure: Any, source: str, report: CompileReport) -> Path:
     """Write an entry atomically; returns its folder (another process's, when it was faster)."""
     from revsim.calibrate.model_structure import environment
 
@@ -282,12 +316,11 @@ def _store(directory: Path, structure: Any, source: str, graphs: bytes, report: 
     staging.mkdir()
     try:
         (staging / "entry.py").write_text(source, encoding="utf-8")
-        (staging / "graphs.pickle").write_bytes(graphs)
         meta = {
             "key": structure.key, "environment": environment(), "n_dim": structure.n_dim,
             "n_expanded": structure.n_expanded, "data": [list(map(_jsonable, item)) for item in structure.data_layout],
             "value_names": structure.value_names, "expand_names": structure.expand_names,
-            "sha256": {"entry.py": _sha256(source.encode()), "graphs.pickle": _sha256(graphs)},
+            "sha256": {"entry.py": _sha256(source.encode())},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -344,43 +377,27 @@ def _from_disk(directory: Path | None, structure: Any, report: CompileReport,
 
 
 def _load(folder: Path, structure: Any) -> CompiledEntry:
-    from pytensor.graph.fg import FunctionGraph
-    from pytensor.link.numba.dispatch.basic import numba_funcify_ensure_cache
-
     from revsim.calibrate.model_structure import environment
-    from revsim.calibrate.nutpie_entry import graph_function, load_entry_points
+    from revsim.calibrate.nutpie_entry import load_entry_points
 
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     source = (folder / "entry.py").read_bytes()
-    graphs = (folder / "graphs.pickle").read_bytes()
     expected = {"key": structure.key, "environment": environment(), "n_dim": structure.n_dim,
                 "n_expanded": structure.n_expanded,
                 "data": [list(map(_jsonable, item)) for item in structure.data_layout]}
     for name, value in expected.items():
         if meta.get(name) != value:
             raise ValueError(f"its {name} does not match the model's")
-    for name, data in (("entry.py", source), ("graphs.pickle", graphs)):
-        if meta.get("sha256", {}).get(name) != _sha256(data):
-            raise ValueError(f"{name} is damaged (checksum)")
-    functions: list[Any] = []
+    if meta.get("sha256", {}).get("entry.py") != _sha256(source):
+        raise ValueError("entry.py is damaged (checksum)")
+    # the graphs are rewritten only when numba's cache lacks an entry point's code (the key is the same
+    # structure's, so the same graphs)
+    graphs = _GraphFunctions(structure)
     parts = len(structure.logp_parts)
-
-    def inner() -> tuple[list[Any], Any]:
-        """PyTensor's numba functions from the stored graphs (needed only if numba's cache lost the code)."""
-        with _numba_settings():
-            for inputs, outputs in pickle.loads(graphs):
-                fgraph = FunctionGraph(inputs, outputs, clone=False)
-                converted, _ = numba_funcify_ensure_cache(fgraph)
-                functions.append(graph_function(converted))
-        if len(functions) != parts + 1:
-            raise ValueError(f"graphs.pickle holds {len(functions)} graphs, not {parts + 1}")
-        return functions[:parts], functions[parts]
-
-    entry = load_entry_points(folder / "entry.py", inner, parts=parts)
+    entry = load_entry_points(folder / "entry.py", graphs, parts=parts)
     return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
-                         logp_inner=functions[0] if functions else None,
-                         expand_inner=functions[parts] if functions else None, cached_by_numba=entry.cached,
-                         parts=entry.parts)
+                         logp_inner=graphs.functions.get("logp_part_0" if parts > 1 else "logp"),
+                         expand_inner=graphs.functions.get("expand"), cached_by_numba=entry.cached, parts=entry.parts)
 
 
 def _discard(folder: Path) -> None:

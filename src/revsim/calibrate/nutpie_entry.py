@@ -253,13 +253,14 @@ class EntryPoints:
         return [part.address for part in self.parts]
 
 
-def load_entry_points(path: Path, inner: Callable[[], tuple[list[Any], Any]], *, parts: int = 1,
+def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1,
                       parallel: bool = False) -> EntryPoints:
     """Import the generated module at ``path`` and load its entry points from numba's cache, or compile them.
 
-    ``inner()`` returns the compiled graphs the entry points call (the log density's ``parts`` and the
-    expansion); it is called only when numba's cache lacks an entry point (the cached code already holds
-    them). ``cached`` in the result says whether numba could cache them.
+    ``inner(name)`` returns the numba function of the graph the entry point ``name`` calls (``logp`` when the
+    log density is whole, ``logp_part_<k>``, ``expand``); it is called only when numba's cache lacks that
+    entry point (the cached code already holds it), in the process that compiles it. ``cached`` in the result
+    says whether numba could cache them.
 
     With ``parallel``, when several entry points are to be compiled (a new structure), each but the first is
     compiled into numba's cache by a forked child while this process compiles the first, then this process
@@ -309,7 +310,7 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[list[Any], Any]], *,
         if parallel and len(pending) > 1:
             for function in pending[1:]:
                 children[function] = fork_child(
-                    lambda function=function: _compile_entry(made[function], module, inner, parts))
+                    lambda function=function: _compile_entry(made[function], module, inner, function))
         try:
             for function, entry in made.items():
                 result = found[function]
@@ -320,7 +321,7 @@ def load_entry_points(path: Path, inner: Callable[[], tuple[list[Any], Any]], *,
                     if result is not None:
                         _FROM_CHILD += 1
                 if result is None:
-                    result = _compile_entry(entry, module, inner if function not in total else None, parts)
+                    result = _compile_entry(entry, module, inner if function not in total else None, function)
                 entry._library = result.library
                 entry._wrapper_name = result.fndesc.llvm_cfunc_wrapper_name
                 entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
@@ -341,19 +342,17 @@ def compiled_by_a_child() -> int:
     return _FROM_CHILD
 
 
-def _compile_entry(entry: Any, module: Any, inner: Callable[[], tuple[list[Any], Any]] | None, parts: int) -> Any:
-    """Compile one entry point (and the inner functions it calls) and save it in numba's cache.
+def _compile_entry(entry: Any, module: Any, inner: Callable[[str], Any] | None, name: str) -> Any:
+    """Compile the entry point ``name`` (and the graph function it calls) and save it in numba's cache.
 
-    ``inner`` makes the graphs' functions when the module does not hold them yet (None: the entry point
-    calls none of them).
+    ``inner(name)`` makes the graph's function when the module does not hold it yet (None: the entry point
+    calls no graph).
     """
-    if inner is not None and module.expand_inner is None:
-        logp_inners, expand_inner = inner()
-        if len(logp_inners) != parts:
-            raise ValueError(f"{len(logp_inners)} graphs for a log density of {parts} parts")
-        for k, function in enumerate(logp_inners):
-            setattr(module, f"logp_inner_{k}", function)
-        module.expand_inner = expand_inner
+    if inner is not None:
+        attribute = "expand_inner" if name == "expand" else \
+            f"logp_inner_{0 if name == 'logp' else int(name.rsplit('_', 1)[1])}"
+        if getattr(module, attribute) is None:
+            setattr(module, attribute, inner(name))
     result = entry._compile_uncached()
     entry._cache.save_overload(entry._sig, result)
     return result
