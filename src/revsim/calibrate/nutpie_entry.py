@@ -248,10 +248,6 @@ class EntryPoints:
     parts: list[Any]
     cached: bool
 
-    @property
-    def part_addresses(self) -> list[int]:
-        return [part.address for part in self.parts]
-
 
 def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1,
                       parallel: bool = False) -> EntryPoints:
