@@ -188,8 +188,8 @@ def _part_index(job: str) -> int:
 class _GraphFunctions:
     """The numba function of each entry point's graph, built by PyTensor when an entry point is compiled.
 
-    ``graphs(job)`` rewrites the graph of the entry point ``job`` (``logp``, ``logp_part_<k>`` or ``expand``)
-    and returns PyTensor's numba function of it. Each process builds only the graphs of the entry points it
+    Called with the name of an entry point (``logp``, ``logp_part_<k>`` or ``expand``), it rewrites that entry
+    point's graph and returns PyTensor's numba function of it. Each process builds only the graphs of the entry points it
     compiles: with several parts, the children rewrite theirs while this process rewrites its own.
     """
 
@@ -273,7 +273,7 @@ def _numba_settings() -> Any:
 def _compile(directory: Path | None, structure: Any, report: CompileReport,
              phase: Callable[[str], None] | None) -> CompiledEntry:
     """Compile ``structure`` and, with a cache directory, store it there."""
-    from revsim.calibrate.nutpie_entry import graph_function, load_entry_points, wrapper_source
+    from revsim.calibrate.nutpie_entry import load_entry_points, wrapper_source
 
     global _COMPILATIONS
     if phase is not None:
