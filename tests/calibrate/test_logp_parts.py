@@ -184,3 +184,27 @@ def test_an_entry_whose_compiled_code_was_lost_rebuilds_the_same_code(split_mode
         first, second = call(compiled, np.array(x)), call(again, np.array(x))
         assert first[:2] == second[:2]
         np.testing.assert_array_equal(first[2], second[2])
+
+
+def test_without_fork_this_process_compiles_every_part(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("nutpie")
+    from revsim.calibrate import forked_child
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+    from revsim.calibrate.nutpie_entry import compiled_by_a_child
+
+    monkeypatch.setenv("REVSIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(logp_parts, "MIN_PART_NODES", 1)
+    monkeypatch.setattr(forked_child, "can_fork", lambda: False)  # macOS, Windows
+    model = two_groups(observed=5)  # another structure than the other tests': nothing cached
+    clear_memory()
+    before = compiled_by_a_child()
+    with strict_floating_point():
+        compiled, report = compile_model(model)
+    clear_memory()
+    assert report.source == "compiled" and not report.notes, report.notes
+    assert len(compiled.entry.parts) == 2 and compiled_by_a_child() == before
+    x = np.array([0.3, -0.7])
+    status, value, _ = call(compiled, x)
+    assert status == 0
+    np.testing.assert_allclose(value, model.compile_logp()(as_point(compiled, x)), rtol=1e-12)

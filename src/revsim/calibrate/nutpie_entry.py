@@ -305,8 +305,9 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
         children = {}
         if parallel and len(pending) > 1:
             for function in pending[1:]:
-                children[function] = fork_child(
-                    lambda function=function: _compile_entry(made[function], module, inner, function))
+                pid = fork_child(lambda function=function: _compile_entry(made[function], module, inner, function))
+                if pid is not None:  # no fork here (or it failed): this process compiles it
+                    children[function] = pid
         try:
             for function, entry in made.items():
                 result = found[function]
