@@ -180,17 +180,13 @@ def _uncached(model: Any, note: str, phase: Callable[[str], None] | None) -> tup
 # --------------------------------------------------------------------------------------------------------
 
 
-def _part_index(job: str) -> int:
-    """The part of the log density an entry point computes (``logp`` alone: the whole, part 0)."""
-    return 0 if job == "logp" else int(job.rsplit("_", 1)[1])
-
-
 class _GraphFunctions:
     """The numba function of each entry point's graph, built by PyTensor when an entry point is compiled.
 
-    Called with the name of an entry point (``logp``, ``logp_part_<k>`` or ``expand``), it rewrites that entry
-    point's graph and returns PyTensor's numba function of it. Each process builds only the graphs of the entry points it
-    compiles: with several parts, the children rewrite theirs while this process rewrites its own.
+    Called with the name of an entry point (``logp``, ``logp_part_<k>`` or ``expand``), it rewrites that
+    entry point's graph and returns PyTensor's numba function of it. Each process builds only the graphs of
+    the entry points it compiles: with several parts, the children rewrite theirs while this process
+    rewrites its own.
     """
 
     def __init__(self, structure: Any) -> None:
@@ -199,12 +195,12 @@ class _GraphFunctions:
         self.seconds = 0.0  # spent by PyTensor in this process
 
     def __call__(self, job: str) -> Any:
-        from revsim.calibrate.nutpie_entry import graph_function
+        from revsim.calibrate.nutpie_entry import graph_function, part_index
 
         if job not in self.functions:
             start = time.perf_counter()
             function = _expand_function(self.structure) if job == "expand" else \
-                _logp_function(self.structure, _part_index(job))
+                _logp_function(self.structure, part_index(job))
             self.functions[job] = graph_function(function.vm.jit_fn)
             self.seconds += time.perf_counter() - start
         return self.functions[job]

@@ -50,7 +50,7 @@ def split_terms(terms: Sequence[Any], parameters: Sequence[Any], *, parts: int |
     min_part_nodes = MIN_PART_NODES if min_part_nodes is None else min_part_nodes
     count = len(terms)
     if count == 0:
-        return []
+        return [[]]  # one part, an empty sum
     parent = list(range(count))
 
     def root(i: int) -> int:

@@ -43,10 +43,10 @@ class StructureError(ValueError):
 class ModelStructure:
     """The graphs to compile, their data inputs with this model's values, and the key of the structure.
 
-    ``logp`` and ``expand`` are functions of ``value_vars`` (the unconstrained parameters, in nutpie's
-    order) and ``data_inputs``; ``data`` holds this model's value of each data input. ``logp_parts`` is
-    ``logp`` as a sum of parts compiled separately (:mod:`revsim.calibrate.logp_parts`): ``[logp]`` when
-    the model is not split.
+    ``logp_parts`` and ``expand`` are functions of ``value_vars`` (the unconstrained parameters, in nutpie's
+    order) and ``data_inputs``; ``data`` holds this model's value of each data input. ``logp_parts`` is the
+    log density as a sum of parts compiled separately (:mod:`revsim.calibrate.logp_parts`): one part, the
+    whole log density, when the model is not split.
     """
 
     key: str
@@ -56,7 +56,6 @@ class ModelStructure:
     value_shapes: list[tuple[int, ...]]
     expand_names: list[str]
     expand_shapes: list[tuple[int, ...]]
-    logp: Any
     logp_parts: list[Any]
     expand: list[Any]
     data_inputs: list[Any]
@@ -125,10 +124,9 @@ def model_structure(model: Any) -> ModelStructure:
     value_names = [v.name for v in value_vars]
     expand = [v for v in frozen.unobserved_value_vars if v.name not in value_names]
     terms = frozen.logp(sum=False)
-    logp = _sum_of(terms)  # what frozen.logp() is
-    parts = split_terms(terms, value_vars)
-    part_logps = [_sum_of([terms[i] for i in members]) for members in parts] if len(parts) > 1 else []
-    outputs = [logp, *part_logps, *expand]
+    # one part: the sum of every term, what frozen.logp() is
+    part_logps = [_sum_of([terms[i] for i in members]) for members in split_terms(terms, value_vars)]
+    outputs = [*part_logps, *expand]
     # nutpie's start: the support point of every variable, jittered (U(-1, 1) on the unconstrained scale)
     initial_point = make_initial_point_fn(model=frozen, jitter_rvs=set(frozen.free_RVs),
                                           default_strategy="support_point", return_transformed=True)
@@ -175,8 +173,8 @@ def model_structure(model: Any) -> ModelStructure:
         names.append(unique)
         data.append(np.array(value, dtype=var.type.dtype, order="C"))  # a copy; 0-d stays 0-d
     lifted = _rebuild(outputs, dict(zip(originals, inputs, strict=True)))
-    split = 1 + len(part_logps)
-    logp, logp_parts, expand = lifted[0], list(lifted[1:split]) or [lifted[0]], list(lifted[split:])
+    split = len(part_logps)
+    logp_parts, expand = list(lifted[:split]), list(lifted[split:])
     # The names are the model's: a variable whose last operation is rebuilt on a data input (an index array
     # made an input, say) comes out of the rebuild without its name.
     expand_names = [v.name for v in outputs[split:]]
@@ -194,7 +192,7 @@ def model_structure(model: Any) -> ModelStructure:
     return ModelStructure(
         key=digest.hexdigest()[:32], model=frozen, value_vars=value_vars, value_names=value_names,
         value_shapes=value_shapes, expand_names=expand_names, expand_shapes=expand_shapes,
-        logp=logp, logp_parts=logp_parts, expand=expand, data_inputs=inputs, data_names=names, data=data,
+        logp_parts=logp_parts, expand=expand, data_inputs=inputs, data_names=names, data=data,
         initial_point=initial_point)
 
 

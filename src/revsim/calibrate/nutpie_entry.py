@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["wrapper_source", "entry_names", "graph_function", "load_entry_points", "EntryPoints", "bind",
+__all__ = ["wrapper_source", "entry_names", "part_index", "graph_function", "load_entry_points", "EntryPoints", "bind",
            "address_as_pointer", "call_log_density", "PROGRESS_TEMPLATE"]
 
 #: What nutpie's progress callback receives: finished and total draws (tuning included).
@@ -91,6 +91,11 @@ def _data_statements(layout: list[tuple[str, str, int]], start: int) -> tuple[li
                           f"np.{np.dtype(dtype).type.__name__})")
         offset += 1 + ndim
     return statements, names, max(offset, 1)
+
+
+def part_index(name: str) -> int:
+    """The part of the log density the entry point ``name`` computes (``logp`` of a whole log density: 0)."""
+    return 0 if name == "logp" else int(name.rsplit("_", 1)[1])
 
 
 def entry_names(parts: int) -> list[str]:
@@ -270,7 +275,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.sigutils import normalize_signature
 
-    from revsim.calibrate.forked_child import fork_child, wait_child
+    from revsim.calibrate.forked_child import fork_child, stop_child, wait_child
 
     # numba gives functions compiled from generated source (PyTensor's) the globals of its placeholder
     # module "<dynamic>", and rebuilds them from cache with importlib.import_module("<dynamic>"), which fails
@@ -324,8 +329,8 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
                 entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
                 entries[function] = entry
         finally:
-            for child in children.values():  # this process failed first: collect the children
-                wait_child(child)
+            for child in children.values():  # this process failed first: their work is not needed
+                stop_child(child)
         cached = not any("Cannot cache" in str(w.message) for w in caught)
     return EntryPoints(logp=entries["logp"], expand=entries["expand"],
                        parts=[entries[f"logp_part_{k}"] for k in range(parts)] if parts > 1 else [], cached=cached)
@@ -346,8 +351,7 @@ def _compile_entry(entry: Any, module: Any, inner: Callable[[str], Any] | None, 
     calls no graph).
     """
     if inner is not None:
-        attribute = "expand_inner" if name == "expand" else \
-            f"logp_inner_{0 if name == 'logp' else int(name.rsplit('_', 1)[1])}"
+        attribute = "expand_inner" if name == "expand" else f"logp_inner_{part_index(name)}"
         if getattr(module, attribute) is None:
             setattr(module, attribute, inner(name))
     result = entry._compile_uncached()
