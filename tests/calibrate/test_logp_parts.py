@@ -121,7 +121,7 @@ def test_the_entry_point_adds_the_parts_as_pymc_adds_the_terms(split_model: Any)
     assert report.source == "compiled" and not report.notes, report.notes
     assert len(compiled.entry.parts) == 2
     if sys.platform.startswith("linux"):
-        assert compiled_by_a_child() >= 2  # the second part and the expansion, compiled by children
+        assert compiled_by_a_child() >= 1  # the second part, compiled by a child
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     for x in ([0.3, -0.7], [-1.2, 2.5], [0.0, 0.0]):
         status, value, grad = call(compiled, np.array(x))

@@ -64,7 +64,6 @@ class CompiledEntry:
     logp: Any  # numba cfunc
     expand: Any
     logp_inner: Any
-    expand_inner: Any
     cached_by_numba: bool = True
     parts: list[Any] = field(default_factory=list)
 
@@ -183,7 +182,7 @@ def _uncached(model: Any, note: str, phase: Callable[[str], None] | None) -> tup
 class _GraphFunctions:
     """The numba function of each entry point's graph, built by PyTensor when an entry point is compiled.
 
-    Called with the name of an entry point (``logp``, ``logp_part_<k>`` or ``expand``), it rewrites that
+    Called with the name of an entry point (``logp`` or ``logp_part_<k>``), it rewrites that
     entry point's graph and returns PyTensor's numba function of it. Each process builds only the graphs of
     the entry points it compiles: with several parts, the children rewrite theirs while this process
     rewrites its own.
@@ -199,8 +198,7 @@ class _GraphFunctions:
 
         if job not in self.functions:
             start = time.perf_counter()
-            function = _expand_function(self.structure) if job == "expand" else \
-                _logp_function(self.structure, part_index(job))
+            function = _logp_function(self.structure, part_index(job))
             self.functions[job] = graph_function(function.vm.jit_fn)
             self.seconds += time.perf_counter() - start
         return self.functions[job]
@@ -242,19 +240,6 @@ def _logp_function(structure: Any, part: int) -> Any:
         return compile_pymc([joined, *structure.data_inputs], [logp, grad], mode="NUMBA", on_unused_input="ignore")
 
 
-def _expand_function(structure: Any) -> Any:
-    """The expansion (nutpie's point, then every other variable of the trace), compiled by PyTensor for numba."""
-    import pytensor
-    import pytensor.tensor as pt
-    from pymc.pytensorf import compile as compile_pymc
-
-    joined, replacements = _unconstrained_point(structure)
-    expanded = pt.concatenate([joined, *[pt.as_tensor(v).ravel() for v in structure.expand]])
-    (expanded,) = pytensor.clone_replace([expanded], replacements)
-    with structure.model, _numba_settings():
-        return compile_pymc([joined, *structure.data_inputs], [expanded], mode="NUMBA", on_unused_input="ignore")
-
-
 def _numba_settings() -> Any:
     """PyTensor's numba settings for calibration models: IEEE arithmetic, not fast-math.
 
@@ -277,7 +262,7 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     start = time.perf_counter()
     parts = len(structure.logp_parts)
     layout = [(name, dtype, len(broadcastable)) for name, dtype, broadcastable in structure.data_layout]
-    source = wrapper_source(structure.key, structure.n_dim, structure.n_expanded, layout, parts)
+    source = wrapper_source(structure.key, structure.n_dim, layout, parts)
     graphs = _GraphFunctions(structure)
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))
@@ -299,7 +284,7 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     _COMPILATIONS += 1
     return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
                          logp_inner=graphs.functions.get("logp_part_0" if parts > 1 else "logp"),
-                         expand_inner=graphs.functions.get("expand"), cached_by_numba=entry.cached, parts=entry.parts)
+                         cached_by_numba=entry.cached, parts=entry.parts)
 
 
 def _store(directory: Path, structure: Any, source: str, report: CompileReport) -> Path:
@@ -314,7 +299,7 @@ def _store(directory: Path, structure: Any, source: str, report: CompileReport) 
         (staging / "entry.py").write_text(source, encoding="utf-8")
         meta = {
             "key": structure.key, "environment": environment(), "n_dim": structure.n_dim,
-            "n_expanded": structure.n_expanded, "data": [list(map(_jsonable, item)) for item in structure.data_layout],
+            "data": [list(map(_jsonable, item)) for item in structure.data_layout],
             "value_names": structure.value_names, "expand_names": structure.expand_names,
             "sha256": {"entry.py": _sha256(source.encode())},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -379,7 +364,6 @@ def _load(folder: Path, structure: Any) -> CompiledEntry:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     source = (folder / "entry.py").read_bytes()
     expected = {"key": structure.key, "environment": environment(), "n_dim": structure.n_dim,
-                "n_expanded": structure.n_expanded,
                 "data": [list(map(_jsonable, item)) for item in structure.data_layout]}
     for name, value in expected.items():
         if meta.get(name) != value:
@@ -393,7 +377,7 @@ def _load(folder: Path, structure: Any) -> CompiledEntry:
     entry = load_entry_points(folder / "entry.py", graphs, parts=parts)
     return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
                          logp_inner=graphs.functions.get("logp_part_0" if parts > 1 else "logp"),
-                         expand_inner=graphs.functions.get("expand"), cached_by_numba=entry.cached, parts=entry.parts)
+                         cached_by_numba=entry.cached, parts=entry.parts)
 
 
 def _discard(folder: Path) -> None:

@@ -507,6 +507,10 @@ def sample_model(model: Any, options: FitOptions, timings: dict[str, float], *,
                                   cores=cores, seed=options.seed, progress_bar=options.progress and progress is None,
                                   save_warmup=False, low_rank_modified_mass_matrix=low_rank)
         timings["sample"] = time.perf_counter() - start
+        if getattr(compiled, "expansion", None) is not None:  # the trace's other variables, from the draws
+            start = time.perf_counter()
+            idata.posterior = compiled.expand_posterior(idata.posterior)
+            timings["expand"] = time.perf_counter() - start
     else:
         import logging
 

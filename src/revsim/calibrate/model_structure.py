@@ -1,7 +1,8 @@
 """A PyMC model split into its structure and its data, and a key that names the structure.
 
-nutpie compiles two functions of a model: the log density with its gradient, and the "expansion" from the
-unconstrained parameters to every variable of the trace. What they compute depends on the model's
+A calibration computes two functions of a model: the log density with its gradient (compiled for nutpie),
+and the "expansion" from the unconstrained parameters to every variable of the trace (evaluated after
+sampling, :mod:`revsim.calibrate.expansion`). What they compute depends on the model's
 *structure* (its variables, their shapes and transforms, the operations of the likelihood, the priors'
 constants), not on the data. :func:`model_structure` rewrites both graphs so that every data array is an
 input: the model's ``pm.Data`` variables, and every array constant of the graph that holds data (counts,
@@ -66,10 +67,6 @@ class ModelStructure:
     @property
     def n_dim(self) -> int:
         return sum(math.prod(s) for s in self.value_shapes)
-
-    @property
-    def n_expanded(self) -> int:
-        return self.n_dim + sum(math.prod(s) for s in self.expand_shapes)
 
     @property
     def data_layout(self) -> list[tuple[str, str, tuple[bool, ...]]]:

@@ -7,7 +7,8 @@ pointer nutpie passes along (``user_data``: for each data array its address and 
 code depends on the structure alone and numba caches it on disk beside the generated source. The data
 are swapped without compiling anything (:func:`bind`). A log density split into parts
 (:mod:`revsim.calibrate.logp_parts`) has an entry point per part, compiled in processes of their own, and
-one that adds them.
+one that adds them. The expansion copies the point (the unconstrained parameters): the trace's other
+variables are computed after sampling, for all draws at once (:mod:`revsim.calibrate.expansion`).
 
 This module knows nutpie's internal model class (``nutpie.compile_pymc.CompiledPyMCModel``); the versions
 of nutpie and numba are part of the cache key, and any failure here makes the calibration fall back to
@@ -107,8 +108,13 @@ def entry_names(parts: int) -> list[str]:
     return [f"logp_part_{k}" for k in range(parts)] + ["expand", "logp"]
 
 
-def wrapper_source(key: str, n_dim: int, n_expanded: int, layout: list[tuple[str, str, int]],
-                   parts: int = 1) -> str:
+def calls_a_graph(name: str, parts: int) -> bool:
+    """Whether the entry point ``name`` calls a graph's function (a part of the log density), or is code of
+    its own (the expansion's copy, the sum of the parts), compiled last in the calibration's process."""
+    return name != "expand" and not (parts > 1 and name == "logp")
+
+
+def wrapper_source(key: str, n_dim: int, layout: list[tuple[str, str, int]], parts: int = 1) -> str:
     """Python source of the C entry points for a structure (``layout``: name, dtype, ndim of each data).
 
     Each part of the log density (:mod:`revsim.calibrate.logp_parts`) has an entry point that reads the
@@ -119,7 +125,8 @@ def wrapper_source(key: str, n_dim: int, n_expanded: int, layout: list[tuple[str
     every function again at each level that links it, so each level between the graph and the entry point
     cost as much as compiling the graph's top level once more. With several parts, ``logp`` calls each
     part's entry point through its address (the first items of ``meta``) and adds them: the parts are
-    compiled apart, each once, in processes of their own.
+    compiled apart, each once, in processes of their own. The expansion copies the point: nutpie keeps the
+    unconstrained parameters, from which :mod:`revsim.calibrate.expansion` computes the other variables.
     """
     start = parts if parts > 1 else 0
     statements, names, n_meta = _data_statements(layout, start)
@@ -139,26 +146,17 @@ import numpy as np
 from revsim.calibrate.nutpie_entry import address_as_pointer, call_log_density
 
 N_DIM = {n_dim}
-N_EXPANDED = {n_expanded}
 N_META = {n_meta}
 N_PARTS = {parts}{inner}
-expand_inner = None  # the numba function of the expansion's graph, set before compiling
 {log_densities}{total}
 
 def expand(dim, expanded, x_, out_, user_data_):
-    if dim != N_DIM or expanded != N_EXPANDED:
+    if dim != N_DIM or expanded != N_DIM:
         return -1
-    meta = numba.carray(user_data_, (N_META,), np.int64)
     x = numba.carray(x_, (N_DIM,))
-    out = numba.carray(out_, (N_EXPANDED,)){reading}
-    try:
-        (values,) = expand_inner(*arguments)
-    except Exception:
-        return -2
-    if values.shape[0] != N_EXPANDED:
-        return -3
-    for i in range(N_EXPANDED):
-        out[i] = values[i]
+    out = numba.carray(out_, (N_DIM,))
+    for i in range(N_DIM):
+        out[i] = x[i]
     return 0
 '''
 
@@ -259,7 +257,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
     """Import the generated module at ``path`` and load its entry points from numba's cache, or compile them.
 
     ``inner(name)`` returns the numba function of the graph the entry point ``name`` calls (``logp`` when the
-    log density is whole, ``logp_part_<k>``, ``expand``); it is called only when numba's cache lacks that
+    log density is whole, ``logp_part_<k>``); it is called only when numba's cache lacks that
     entry point (the cached code already holds it), in the process that compiles it. ``cached`` in the result
     says whether numba could cache them.
 
@@ -293,7 +291,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
     expansion = types.int64(types.uint64, types.uint64, types.CPointer(types.double),
                             types.CPointer(types.double), types.voidptr)
     names = entry_names(parts)
-    total = ["logp"] if parts > 1 else []  # the sum of the parts calls no graph: compiled last, here
+    own = [name for name in names if not calls_a_graph(name, parts)]  # no graph: compiled last, here
     entries: dict[str, Any] = {}
     with global_compiler_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", numba.NumbaWarning)
@@ -306,7 +304,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
             made[function] = entry
         found = {name: entry._cache.load_overload(entry._sig, entry._targetdescr.target_context)
                  for name, entry in made.items()}
-        pending = [function for function in names if function not in total and found[function] is None]
+        pending = [function for function in names if function not in own and found[function] is None]
         children = {}
         if parallel and len(pending) > 1:
             for function in pending[1:]:
@@ -323,7 +321,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
                     if result is not None:
                         _FROM_CHILD += 1
                 if result is None:
-                    result = _compile_entry(entry, module, inner if function not in total else None, function)
+                    result = _compile_entry(entry, module, inner if function not in own else None, function)
                 entry._library = result.library
                 entry._wrapper_name = result.fndesc.llvm_cfunc_wrapper_name
                 entry._wrapper_address = entry._library.get_pointer_to_function(entry._wrapper_name)
@@ -351,7 +349,7 @@ def _compile_entry(entry: Any, module: Any, inner: Callable[[str], Any] | None, 
     calls no graph).
     """
     if inner is not None:
-        attribute = "expand_inner" if name == "expand" else f"logp_inner_{part_index(name)}"
+        attribute = f"logp_inner_{part_index(name)}"
         if getattr(module, attribute) is None:
             setattr(module, attribute, inner(name))
     result = entry._compile_uncached()
@@ -370,15 +368,19 @@ def user_data(arrays: list[np.ndarray], part_addresses: list[int] | None = None)
 
 
 def bind(entry: Any, structure: Any, *, progress: Callable[[int, int], None] | None = None) -> Any:
-    """A nutpie model sampling ``entry`` (compiled for ``structure.key``) on ``structure``'s data."""
+    """A nutpie model sampling ``entry`` (compiled for ``structure.key``) on ``structure``'s data.
+
+    nutpie's trace holds the unconstrained parameters; :meth:`expand_posterior` adds the other variables.
+    """
     from nutpie.compile_pymc import CompiledPyMCModel
+
+    from revsim.calibrate.expansion import Expansion
 
     cls = _model_class(CompiledPyMCModel)
     arrays = [np.array(a, order="C") for a in structure.data]  # copies (0-d stays 0-d): nutpie's own
     for array in arrays:
         array.flags.writeable = False
-    names = list(structure.value_names) + list(structure.expand_names)
-    shapes = list(structure.value_shapes) + list(structure.expand_shapes)
+    names, shapes = list(structure.value_names), list(structure.value_shapes)
     slices, start = [], 0
     for shape in shapes:
         slices.append(slice(start, start + math.prod(shape)))
@@ -389,9 +391,9 @@ def bind(entry: Any, structure: Any, *, progress: Callable[[int, int], None] | N
         dims=dims, compiled_logp_func=entry.logp, compiled_expand_func=entry.expand, initial_point_func=initial,
         shared_data=dict(zip(structure.data_names, arrays, strict=True)),
         user_data=user_data(arrays, entry.part_addresses),
-        n_expanded=structure.n_expanded, shape_info=(names, slices, shapes), logp_func=entry.logp_inner,
-        expand_func=entry.expand_inner, _n_dim=structure.n_dim, _shapes=dict(zip(names, shapes, strict=True)),
-        _coords=coords, entry=entry, progress_callback=progress)
+        n_expanded=structure.n_dim, shape_info=(names, slices, shapes), logp_func=entry.logp_inner,
+        expand_func=None, _n_dim=structure.n_dim, _shapes=dict(zip(names, shapes, strict=True)),
+        _coords=coords, entry=entry, progress_callback=progress, expansion=Expansion(structure))
 
 
 _CLASS: Any = None
@@ -407,6 +409,13 @@ def _model_class(base: Any) -> Any:
     class CachedPyMCModel(base):  # type: ignore[misc, valid-type]
         entry: Any = None
         progress_callback: Any = None
+        expansion: Any = None
+
+        def expand_posterior(self, posterior: Any) -> Any:
+            """nutpie's posterior (the unconstrained parameters) with every other variable of the model."""
+            from revsim.calibrate.expansion import expand_posterior
+
+            return expand_posterior(posterior, self.expansion, self.shared_data, self.dims, self._coords)
 
         def with_data(self, **updates: Any) -> Any:
             """The same compiled model on other data arrays (same dtype, rank and broadcastable dimensions)."""
