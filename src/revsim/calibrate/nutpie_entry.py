@@ -17,20 +17,21 @@ of nutpie and numba are part of the cache key, and any failure here makes the ca
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import math
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = ["wrapper_source", "entry_names", "part_index", "graph_function", "load_entry_points", "EntryPoints", "bind",
-           "address_as_pointer", "call_log_density", "PROGRESS_TEMPLATE"]
+           "address_as_pointer", "call_log_density", "llvm_lock_events_off", "PROGRESS_TEMPLATE"]
 
 #: What nutpie's progress callback receives: finished and total draws (tuning included).
 PROGRESS_TEMPLATE = "{{ total_finished_draws }} {{ total_draws }}"
@@ -293,7 +294,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
     names = entry_names(parts)
     own = [name for name in names if not calls_a_graph(name, parts)]  # no graph: compiled last, here
     entries: dict[str, Any] = {}
-    with global_compiler_lock, warnings.catch_warnings(record=True) as caught:
+    with global_compiler_lock, warnings.catch_warnings(record=True) as caught, llvm_lock_events_off():
         warnings.simplefilter("always", numba.NumbaWarning)
         made = {}
         for function in names:
@@ -335,6 +336,30 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
 
 
 _FROM_CHILD = 0
+
+
+@contextlib.contextmanager
+def llvm_lock_events_off() -> Iterator[None]:
+    """No numba event for every call into LLVM while the entry points compile.
+
+    numba registers callbacks on llvmlite's lock that announce each of the tens of thousands of calls into
+    LLVM a compilation makes as two events, to every listener of its compile-time statistics (one per
+    function being compiled, nested): about a tenth of the CPU time of compiling a model's log density, for
+    statistics nobody reads here. The callbacks are set aside while compiling and put back afterwards (a
+    forked child compiles without them too). Where llvmlite keeps its callbacks elsewhere, nothing changes.
+    """
+    from llvmlite.binding import ffi
+
+    callbacks = getattr(getattr(getattr(ffi, "lib", None), "_lock", None), "_cblist", None)
+    if not isinstance(callbacks, list):  # pragma: no cover - another llvmlite
+        yield
+        return
+    kept = list(callbacks)
+    callbacks.clear()
+    try:
+        yield
+    finally:
+        callbacks[:] = kept
 
 
 def compiled_by_a_child() -> int:

@@ -430,10 +430,10 @@ def sufficient_loglik(log_surv: np.ndarray, deaths: np.ndarray, survivors: np.nd
 
 
 def _pt_cohort_loglik(log_surv: Any, deaths: Any, survivors: Any) -> Any:
-    """The sum over cohorts of :func:`cohort_loglik`, in PyTensor, from the sufficient statistics."""
-    import pytensor.tensor as pt
+    """The sum over cohorts of :func:`cohort_loglik`, in PyTensor, from the sufficient statistics.
 
-    step = pt.minimum(log_surv[:, 1:] - log_surv[:, :-1], -1e-12)
-    log_p = log_surv[:, :-1] + pt.log1mexp(step)
-    total = pt.sum(pt.switch(pt.gt(deaths, 0), deaths * log_p, 0.0))
-    return total + pt.sum(survivors * log_surv)
+    One operation computing the value and its gradient in one pass (:mod:`revsim.calibrate.survival_op`).
+    """
+    from revsim.calibrate.survival_op import survival_logp
+
+    return survival_logp(log_surv, deaths, survivors)
