@@ -198,3 +198,34 @@ def test_the_entry_points_call_the_graph_with_many_data_arrays(monkeypatch: pyte
     np.testing.assert_allclose(value[0], expected, rtol=1e-12)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-12)
     clear_memory()
+
+
+def test_no_llvm_lock_event_is_broadcast_while_entry_points_compile() -> None:
+    numba = pytest.importorskip("numba")
+    from numba.core import event
+
+    from revsim.calibrate.nutpie_entry import llvm_lock_events_off
+
+    def compile_one(offset: float) -> int:
+        seen = []
+
+        class Listener(event.Listener):
+            def on_start(self, ev: Any) -> None:
+                seen.append(ev)
+
+            def on_end(self, ev: Any) -> None:
+                pass
+
+        with event.install_listener("numba:llvm_lock", Listener()):
+            function = numba.njit(lambda x: x * 2.0 + offset)  # a new function: compiled here
+            assert function(1.0) == 2.0 + offset
+        return len(seen)
+
+    assert compile_one(0.5) > 0  # numba announces every call into LLVM
+    from llvmlite.binding import ffi
+
+    before = list(ffi.lib._lock._cblist)
+    with llvm_lock_events_off():
+        assert compile_one(1.5) == 0
+    assert ffi.lib._lock._cblist == before  # put back
+    assert compile_one(2.5) > 0

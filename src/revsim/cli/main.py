@@ -98,4 +98,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # ``python -m revsim.cli.main`` runs this file as ``__main__``, a second copy of the module: the commands read
+    # ENDS_AFTER_COMMAND from ``revsim.cli.main``, so that copy's ``main`` runs the command
+    from revsim.cli.main import main as console_main
+
+    console_main()
