@@ -34,7 +34,8 @@ def small_model(weights: np.ndarray = WEIGHTS) -> Any:
 def expected(values: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
     rate, scale = expit(values["rate_logodds__"]), np.exp(values["scale_log__"])
     return {"rate": rate, "scale": scale, "weighted": scale[:, None] * weights,
-            "weights_total": np.full(scale.shape, weights.sum()), "odds": rate / (1.0 - rate) + values["level"][:, None]}
+            "weights_total": np.full(scale.shape, weights.sum()),
+            "odds": rate / (1.0 - rate) + values["level"][:, None]}
 
 
 def draws(n: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -6,13 +6,11 @@ beta-binomial's log-gamma functions and, for the gradient, their digammas, each 
 months). :class:`ConversionLogp` computes the log-likelihood and its derivatives in one pass
 (:func:`revsim.calibrate.conversion_kernel.conversion_terms`); its gradient is the derivatives weighted by
 the incoming gradient, summed over the months. PyTensor's numba backend calls the kernel directly
-(:func:`register`, a cache key of its own so that numba caches it); other backends call it from Python.
+(:func:`register`, with a cache key of its own so that numba caches it); other backends call it from Python.
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from revsim.calibrate import conversion_kernel
+from revsim.calibrate.kernel_dispatch import register_kernel
 
 __all__ = ["ConversionLogp", "conversion_logp_op", "register"]
 
@@ -88,26 +87,9 @@ def conversion_logp_op(hazard: Any, conversion: Any, concentration: Any, trials:
     return _OP(hazard, conversion, concentration, trials, before, conversions)[0]
 
 
-_registered = False
-
-
 def register() -> None:
     """Make PyTensor's numba backend call the kernel for :class:`ConversionLogp` (idempotent)."""
-    global _registered
-    if _registered:
-        return
-    from pytensor.link.numba.dispatch import basic as numba_basic
-
-    # PyTensor's numba cache keeps the operation's compiled code under this key: the kernel's source is in it,
-    # so that an edited kernel is never served from the cache
-    source = hashlib.sha256(Path(conversion_kernel.__file__).read_bytes()).hexdigest()[:16]
-    key = f"{conversion_kernel.IMPLEMENTATION}-{source}"
-
-    @numba_basic.register_funcify_and_cache_key(ConversionLogp)
-    def numba_funcify_conversion_logp(op: Any, node: Any = None, **kwargs: Any) -> tuple[Any, str]:
-        return conversion_kernel.conversion_terms, key
-
-    _registered = True
+    register_kernel(ConversionLogp, conversion_kernel.conversion_terms, conversion_kernel)
 
 
 register()

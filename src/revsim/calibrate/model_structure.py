@@ -92,7 +92,8 @@ def environment() -> dict[str, str]:
     # the code that lifts, compiles and wraps the graphs: an edit of it misses the cache
     code = hashlib.sha256()
     for name in ("model_structure.py", "logp_parts.py", "compile_cache.py", "nutpie_entry.py", "digamma.py",
-                 "conversion_kernel.py", "conversion_op.py", "survival_kernel.py", "survival_op.py"):
+                 "conversion_kernel.py", "conversion_op.py", "survival_kernel.py", "survival_op.py",
+                 "kernel_dispatch.py"):
         code.update((Path(__file__).parent / name).read_bytes())
     found["code"] = code.hexdigest()[:16]
     return found

@@ -9,8 +9,6 @@ its own so that numba caches it); other backends call it from Python.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from revsim.calibrate import survival_kernel
+from revsim.calibrate.kernel_dispatch import register_kernel
 
 __all__ = ["SurvivalLogp", "survival_logp", "register"]
 
@@ -76,25 +75,9 @@ def survival_logp(log_surv: Any, deaths: Any, survivors: Any) -> Any:
     return _OP(log_surv, deaths, survivors)[0]
 
 
-_registered = False
-
-
 def register() -> None:
     """Make PyTensor's numba backend call the kernel for :class:`SurvivalLogp` (idempotent)."""
-    global _registered
-    if _registered:
-        return
-    from pytensor.link.numba.dispatch import basic as numba_basic
-
-    # the kernel's source is in the key of PyTensor's numba cache: an edited kernel is never served from it
-    source = hashlib.sha256(Path(survival_kernel.__file__).read_bytes()).hexdigest()[:16]
-    key = f"{survival_kernel.IMPLEMENTATION}-{source}"
-
-    @numba_basic.register_funcify_and_cache_key(SurvivalLogp)
-    def numba_funcify_survival_logp(op: Any, node: Any = None, **kwargs: Any) -> tuple[Any, str]:
-        return survival_kernel.survival_terms, key
-
-    _registered = True
+    register_kernel(SurvivalLogp, survival_kernel.survival_terms, survival_kernel)
 
 
 register()
