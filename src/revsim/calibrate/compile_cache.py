@@ -282,9 +282,17 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     report.seconds["rewrite"] = graphs.seconds
     report.seconds["numba"] = time.perf_counter() - start - graphs.seconds
     _COMPILATIONS += 1
+    return _compiled_entry(structure, entry, graphs)
+
+
+def _compiled_entry(structure: Any, entry: Any, graphs: _GraphFunctions) -> CompiledEntry:
+    """What compiling or loading ``structure`` gave: its entry points, and the first part's graph function when
+    this process built it."""
+    from revsim.calibrate.nutpie_entry import entry_names
+
+    first = entry_names(len(structure.logp_parts))[0]
     return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
-                         logp_inner=graphs.functions.get("logp_part_0" if parts > 1 else "logp"),
-                         cached_by_numba=entry.cached, parts=entry.parts)
+                         logp_inner=graphs.functions.get(first), cached_by_numba=entry.cached, parts=entry.parts)
 
 
 def _store(directory: Path, structure: Any, source: str, report: CompileReport) -> Path:
@@ -373,11 +381,8 @@ def _load(folder: Path, structure: Any) -> CompiledEntry:
     # the graphs are rewritten only when numba's cache lacks an entry point's code (the key is the same
     # structure's, so the same graphs)
     graphs = _GraphFunctions(structure)
-    parts = len(structure.logp_parts)
-    entry = load_entry_points(folder / "entry.py", graphs, parts=parts)
-    return CompiledEntry(key=structure.key, logp=entry.logp, expand=entry.expand,
-                         logp_inner=graphs.functions.get("logp_part_0" if parts > 1 else "logp"),
-                         cached_by_numba=entry.cached, parts=entry.parts)
+    entry = load_entry_points(folder / "entry.py", graphs, parts=len(structure.logp_parts))
+    return _compiled_entry(structure, entry, graphs)
 
 
 def _discard(folder: Path) -> None:

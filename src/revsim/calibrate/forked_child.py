@@ -1,9 +1,8 @@
 """Work done by a forked child process on the core a calibration leaves idle (Linux only).
 
-A calibration hands three kinds of work to children: compiling the expansion's entry point and the log
-density's other parts while it compiles the first (:mod:`revsim.calibrate.nutpie_entry`), drawing the
-priors while it prepares the model (:mod:`revsim.calibrate.identification`) and drawing the charts
-(:mod:`revsim.calibrate.chart_process`).
+A calibration hands three kinds of work to children: compiling the log density's other parts while it
+compiles the first (:mod:`revsim.calibrate.nutpie_entry`), drawing the priors while it prepares the model
+(:mod:`revsim.calibrate.identification`) and drawing the charts (:mod:`revsim.calibrate.chart_process`).
 Each child is forked with :func:`fork_child`, does its work, writes its result where the parent will look
 for it (numba's cache, a file, a folder) and leaves with ``os._exit``: it runs none of the parent's exit
 handlers and flushes none of its buffers, and its exit status says whether the work finished. The parent

@@ -109,7 +109,7 @@ def entry_names(parts: int) -> list[str]:
     return [f"logp_part_{k}" for k in range(parts)] + ["expand", "logp"]
 
 
-def calls_a_graph(name: str, parts: int) -> bool:
+def _calls_a_graph(name: str, parts: int) -> bool:
     """Whether the entry point ``name`` calls a graph's function (a part of the log density), or is code of
     its own (the expansion's copy, the sum of the parts), compiled last in the calibration's process."""
     return name != "expand" and not (parts > 1 and name == "logp")
@@ -292,7 +292,7 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
     expansion = types.int64(types.uint64, types.uint64, types.CPointer(types.double),
                             types.CPointer(types.double), types.voidptr)
     names = entry_names(parts)
-    own = [name for name in names if not calls_a_graph(name, parts)]  # no graph: compiled last, here
+    own = [name for name in names if not _calls_a_graph(name, parts)]  # no graph: compiled last, here
     entries: dict[str, Any] = {}
     with global_compiler_lock, warnings.catch_warnings(record=True) as caught, llvm_lock_events_off():
         warnings.simplefilter("always", numba.NumbaWarning)
