@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,93 @@ def test_without_fork_this_process_compiles_every_part(monkeypatch: pytest.Monke
     status, value, _ = call(compiled, x)
     assert status == 0
     np.testing.assert_allclose(value, model.compile_logp()(as_point(compiled, x)), rtol=1e-12)
+
+
+def test_each_part_reads_only_the_data_of_its_graph(split_model: Any, tmp_path: Path) -> None:
+    from revsim.calibrate.model_structure import model_structure
+
+    model, compiled, _ = split_model
+    structure = model_structure(model)
+    first, second = structure.part_data
+    assert first and second and not set(first) & set(second)  # the two groups share no data
+    assert sorted(first + second) == list(range(len(structure.data_inputs)))
+    (folder,) = [p for p in (tmp_path / "compiled").iterdir() if not p.name.startswith(".")]
+    source = (folder / "entry.py").read_text()
+    for k, used in enumerate(structure.part_data):
+        body = source.split(f"def logp_part_{k}(")[1].split("\ndef ")[0]
+        read = sorted(int(n) for n in re.findall(r"\bdata_(\d+) = ", body))
+        assert read == used
+    # the first part's graph, compiled here: once, for the arguments its entry point passes
+    assert len(compiled.entry.logp_inner.overloads) == 1
+
+
+def test_graphs_optimised_at_a_lower_level_give_the_same_bits(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    pytest.importorskip("nutpie")
+    from revsim.calibrate import nutpie_entry
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+
+    monkeypatch.setattr(logp_parts, "MIN_PART_NODES", 1)
+    results = {}
+    for level in (3, nutpie_entry.GRAPH_OPTIMISATION):
+        monkeypatch.setenv("REVSIM_CACHE_DIR", str(tmp_path / str(level)))
+        monkeypatch.setattr(nutpie_entry, "GRAPH_OPTIMISATION", level)
+        clear_memory()
+        with strict_floating_point():
+            compiled, report = compile_model(two_groups(observed=7))
+        assert report.source == "compiled"
+        results[level] = [call(compiled, np.array(x)) for x in ([0.3, -0.7], [-1.2, 2.5], [4.9, -3.3])]
+    clear_memory()
+    assert nutpie_entry.GRAPH_OPTIMISATION < 3
+    for at_3, lower in zip(*results.values(), strict=True):
+        assert at_3[:2] == lower[:2]
+        np.testing.assert_array_equal(at_3[2], lower[2])
+
+
+def test_the_graph_is_optimised_at_its_level_and_the_entry_point_at_numbas(monkeypatch: pytest.MonkeyPatch) -> None:
+    numba = pytest.importorskip("numba")
+    from numba.core import codegen, config
+
+    from revsim.calibrate.nutpie_entry import GRAPH_OPTIMISATION, compile_graph, numba_optimisation
+
+    levels: list[int] = []
+    builder = codegen.JITCPUCodegen._pass_builder
+
+    def recording(self: Any, **kwargs: Any) -> Any:
+        if "opt" not in kwargs:  # the full pipelines (the cheap one names its level, -O0)
+            levels.append(int(config.OPT))
+        return builder(self, **kwargs)
+
+    monkeypatch.setattr(codegen.JITCPUCodegen, "_pass_builder", recording)
+    before = config.OPT
+
+    @numba.njit(cache=False)
+    def graph(x: Any, y: Any) -> Any:
+        return (x * y).sum()
+
+    compile_graph(graph, [("float64", 1), ("int64", 1)])
+    assert levels and set(levels) == {GRAPH_OPTIMISATION}
+    assert len(graph.overloads) == 1
+    levels.clear()
+    assert graph(np.ones(3), np.arange(3)) == 3.0  # no other overload needed: compiled for these types
+    assert len(graph.overloads) == 1 and not levels
+    assert config.OPT == before
+
+    def kernel(x: Any) -> Any:  # as if revsim's own: compiled at numba's level, even inside a graph
+        return x * 2.0
+
+    kernel.__module__ = "revsim.calibrate.a_kernel"
+    kernel = numba.njit(cache=False)(kernel)
+
+    @numba.njit(cache=False)
+    def graph_with_kernel(x: Any) -> Any:
+        return kernel(x).sum()
+
+    compile_graph(graph_with_kernel, [("float64", 1)])
+    assert levels.count(3) >= 2 and set(levels) == {GRAPH_OPTIMISATION, 3}  # the kernel's passes, the graph's
+    assert config.OPT == before
+    with pytest.raises(RuntimeError), numba_optimisation(0):
+        assert int(config.OPT) == 0
+        raise RuntimeError
+    assert config.OPT == before and type(config.OPT) is type(before)

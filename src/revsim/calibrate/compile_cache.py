@@ -183,7 +183,8 @@ class _GraphFunctions:
     """The numba function of each entry point's graph, built by PyTensor when an entry point is compiled.
 
     Called with the name of an entry point (``logp`` or ``logp_part_<k>``), it rewrites that
-    entry point's graph and returns PyTensor's numba function of it. Each process builds only the graphs of
+    entry point's graph and returns PyTensor's numba function of it, compiled for the entry point's arguments
+    (:func:`revsim.calibrate.nutpie_entry.compile_graph`). Each process builds only the graphs of
     the entry points it compiles: with several parts, the children rewrite theirs while this process
     rewrites its own.
     """
@@ -194,13 +195,17 @@ class _GraphFunctions:
         self.seconds = 0.0  # spent by PyTensor in this process
 
     def __call__(self, job: str) -> Any:
-        from revsim.calibrate.nutpie_entry import graph_function, part_index
+        from revsim.calibrate.nutpie_entry import compile_graph, graph_function, part_index
 
         if job not in self.functions:
             start = time.perf_counter()
-            function = _logp_function(self.structure, part_index(job))
+            part = part_index(job)
+            function = _logp_function(self.structure, part)
             self.functions[job] = graph_function(function.vm.jit_fn)
             self.seconds += time.perf_counter() - start
+            layout = self.structure.data_layout
+            arguments = [("float64", 1)] + [(layout[k][1], len(layout[k][2])) for k in self.structure.part_data[part]]
+            compile_graph(self.functions[job], arguments)
         return self.functions[job]
 
 
@@ -218,7 +223,8 @@ def _unconstrained_point(structure: Any) -> tuple[Any, dict[Any, Any]]:
 
 
 def _logp_function(structure: Any, part: int) -> Any:
-    """Part ``part`` of the log density with its gradient, compiled by PyTensor for numba."""
+    """Part ``part`` of the log density with its gradient, compiled by PyTensor for numba: a function of the
+    unconstrained point and of the data the part reads (``structure.part_data[part]``)."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import compile as compile_pymc
@@ -236,8 +242,9 @@ def _logp_function(structure: Any, part: int) -> Any:
     grads = pytensor.grad(logp, structure.value_vars, disconnected_inputs="ignore")
     grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
     logp, grad = pytensor.clone_replace([logp, grad], replacements)
+    data = [structure.data_inputs[k] for k in structure.part_data[part]]
     with model, _numba_settings():
-        return compile_pymc([joined, *structure.data_inputs], [logp, grad], mode="NUMBA", on_unused_input="ignore")
+        return compile_pymc([joined, *data], [logp, grad], mode="NUMBA", on_unused_input="ignore")
 
 
 def _numba_settings() -> Any:
@@ -262,7 +269,7 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     start = time.perf_counter()
     parts = len(structure.logp_parts)
     layout = [(name, dtype, len(broadcastable)) for name, dtype, broadcastable in structure.data_layout]
-    source = wrapper_source(structure.key, structure.n_dim, layout, parts)
+    source = wrapper_source(structure.key, structure.n_dim, layout, parts, structure.part_data)
     graphs = _GraphFunctions(structure)
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))

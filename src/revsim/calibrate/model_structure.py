@@ -47,7 +47,8 @@ class ModelStructure:
     ``logp_parts`` and ``expand`` are functions of ``value_vars`` (the unconstrained parameters, in nutpie's
     order) and ``data_inputs``; ``data`` holds this model's value of each data input. ``logp_parts`` is the
     log density as a sum of parts compiled separately (:mod:`revsim.calibrate.logp_parts`): one part, the
-    whole log density, when the model is not split.
+    whole log density, when the model is not split. ``part_data`` lists, for each part, the positions in
+    ``data_inputs`` of the data its graph reads (its entry point passes those alone).
     """
 
     key: str
@@ -63,6 +64,7 @@ class ModelStructure:
     data_names: list[str]
     data: list[np.ndarray]
     initial_point: Any  # seed -> {value variable name: array}, this model's
+    part_data: list[list[int]]
 
     @property
     def n_dim(self) -> int:
@@ -111,7 +113,7 @@ def model_structure(model: Any) -> ModelStructure:
     from pymc.model.transform.optimization import freeze_dims_and_data
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
-    from pytensor.graph.traversal import io_toposort
+    from pytensor.graph.traversal import graph_inputs, io_toposort
     from pytensor.tensor.type import TensorType
 
     from pymc.initial_point import make_initial_point_fn
@@ -173,6 +175,8 @@ def model_structure(model: Any) -> ModelStructure:
     lifted = _rebuild(outputs, dict(zip(originals, inputs, strict=True)))
     split = len(part_logps)
     logp_parts, expand = list(lifted[:split]), list(lifted[split:])
+    position = {var: k for k, var in enumerate(inputs)}
+    part_data = [sorted(position[var] for var in graph_inputs([part]) if var in position) for part in logp_parts]
     # The names are the model's: a variable whose last operation is rebuilt on a data input (an index array
     # made an input, say) comes out of the rebuild without its name.
     expand_names = [v.name for v in outputs[split:]]
@@ -191,7 +195,7 @@ def model_structure(model: Any) -> ModelStructure:
         key=digest.hexdigest()[:32], model=frozen, value_vars=value_vars, value_names=value_names,
         value_shapes=value_shapes, expand_names=expand_names, expand_shapes=expand_shapes,
         logp_parts=logp_parts, expand=expand, data_inputs=inputs, data_names=names, data=data,
-        initial_point=initial_point)
+        initial_point=initial_point, part_data=part_data)
 
 
 def _sum_of(terms: list[Any]) -> Any:

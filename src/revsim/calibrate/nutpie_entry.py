@@ -81,18 +81,17 @@ except ImportError:  # pragma: no cover
     address_as_pointer = call_log_density = None
 
 
-def _data_statements(layout: list[tuple[str, str, int]], start: int) -> tuple[list[str], list[str], int]:
-    """Statements reading each data array from ``meta`` (address, then shape; the first at ``start``),
-    their names, and ``meta``'s length."""
-    statements, names, offset = [], [], start
+def _data_statements(layout: list[tuple[str, str, int]], start: int) -> tuple[list[str], int]:
+    """A statement reading each data array from ``meta`` (address, then shape; the first at ``start``) into
+    ``data_<k>``, and ``meta``'s length."""
+    statements, offset = [], start
     for k, (_, dtype, ndim) in enumerate(layout):
         shape = ", ".join(f"meta[{offset + 1 + j}]" for j in range(ndim))
         shape = f"({shape},)" if ndim == 1 else f"({shape})"
-        names.append(f"data_{k}")
         statements.append(f"data_{k} = numba.carray(address_as_pointer(meta[{offset}]), {shape}, "
                           f"np.{np.dtype(dtype).type.__name__})")
         offset += 1 + ndim
-    return statements, names, max(offset, 1)
+    return statements, max(offset, 1)
 
 
 def part_index(name: str) -> int:
@@ -115,29 +114,34 @@ def _calls_a_graph(name: str, parts: int) -> bool:
     return name != "expand" and not (parts > 1 and name == "logp")
 
 
-def wrapper_source(key: str, n_dim: int, layout: list[tuple[str, str, int]], parts: int = 1) -> str:
+def wrapper_source(key: str, n_dim: int, layout: list[tuple[str, str, int]], parts: int = 1,
+                   part_data: list[list[int]] | None = None) -> str:
     """Python source of the C entry points for a structure (``layout``: name, dtype, ndim of each data).
 
     Each part of the log density (:mod:`revsim.calibrate.logp_parts`) has an entry point that reads the
-    data arrays from ``meta``, then calls the part's graph function, PyTensor's numba function of the
-    rewritten graph, inside a ``try`` holding that one call (numba's analysis of a ``try`` block grows fast
-    with the statements inside it). The graph's function is called directly, not through PyTensor's
-    compiled-function wrapper or a function of our own: numba optimises and generates the machine code of
-    every function again at each level that links it, so each level between the graph and the entry point
-    cost as much as compiling the graph's top level once more. With several parts, ``logp`` calls each
-    part's entry point through its address (the first items of ``meta``) and adds them: the parts are
-    compiled apart, each once, in processes of their own. The expansion copies the point: nutpie keeps the
-    unconstrained parameters, from which :mod:`revsim.calibrate.expansion` computes the other variables.
+    data arrays its graph uses (``part_data[k]``, positions in ``layout``; all of them by default) from
+    ``meta``, then calls the part's graph function, PyTensor's numba function of the rewritten graph, inside
+    a ``try`` holding that one call (numba's analysis of a ``try`` block grows fast with the statements
+    inside it). The graph's function is called directly, not through PyTensor's compiled-function wrapper or
+    a function of our own: numba optimises and generates the machine code of every function again at each
+    level that links it, so each level between the graph and the entry point cost as much as compiling the
+    graph's top level once more. With several parts, ``logp`` calls each part's entry point through its
+    address (the first items of ``meta``) and adds them: the parts are compiled apart, each once, in
+    processes of their own. The expansion copies the point: nutpie keeps the unconstrained parameters,
+    from which :mod:`revsim.calibrate.expansion` computes the other variables.
     """
     start = parts if parts > 1 else 0
-    statements, names, n_meta = _data_statements(layout, start)
-    # the call's arguments as one tuple, built before the ``try``: Python compiles a call or a tuple of more
-    # than 30 items into bytecode that numba cannot analyse inside a ``try`` block
-    reading = "".join(f"\n    {s}" for s in statements) + f"\n    arguments = (x, {', '.join(names)})"
+    statements, n_meta = _data_statements(layout, start)
+    if part_data is None:
+        part_data = [list(range(len(layout)))] * parts
+    if len(part_data) != parts:
+        raise ValueError(f"part_data lists the data of {len(part_data)} parts, for {parts} parts")
     inner = "".join(f"\nlogp_inner_{k} = None  # the numba function of part {k}'s graph, set before compiling"
                     for k in range(parts))
-    log_densities = "".join(_part_source("logp" if parts == 1 else f"logp_part_{k}", f"logp_inner_{k}", reading)
-                            for k in range(parts))
+    log_densities = "".join(
+        _part_source("logp" if parts == 1 else f"logp_part_{k}", f"logp_inner_{k}",
+                     _reading([statements[i] for i in used], [f"data_{i}" for i in used]))
+        for k, used in enumerate(part_data))
     total = _total_source() if parts > 1 else ""
     return f'''"""Generated by revsim for the model structure {key}: the entry points nutpie calls. Do not edit."""
 
@@ -160,6 +164,13 @@ def expand(dim, expanded, x_, out_, user_data_):
         out[i] = x[i]
     return 0
 '''
+
+
+def _reading(statements: list[str], names: list[str]) -> str:
+    """The statements of an entry point that read its data, then gather the graph's arguments."""
+    # the call's arguments as one tuple, built before the ``try``: Python compiles a call or a tuple of more
+    # than 30 items into bytecode that numba cannot analyse inside a ``try`` block
+    return "".join(f"\n    {s}" for s in statements) + f"\n    arguments = (x, {''.join(n + ', ' for n in names)})"
 
 
 def _part_source(name: str, inner: str, reading: str) -> str:
@@ -360,6 +371,73 @@ def llvm_lock_events_off() -> Iterator[None]:
         yield
     finally:
         callbacks[:] = kept
+
+
+#: LLVM's optimisation level for a graph's function and the operations it calls (numba's default is 3).
+GRAPH_OPTIMISATION = 1
+
+
+def compile_graph(function: Any, arguments: list[tuple[str, int]]) -> None:
+    """Compile a part's graph function for the arguments its entry point passes, optimised at -O1.
+
+    ``arguments`` are the (dtype, ndim) of the arrays passed: the point, then the part's data. The graph's
+    own machine code never runs: its entry point links the graph's code (and, through it, every operation's)
+    and LLVM optimises the linked whole at numba's level (-O3) before generating the code nutpie calls. The
+    graph and the operations it calls are optimised on their own at :data:`GRAPH_OPTIMISATION` instead, with
+    the same code in the end (LLVM's -O3 pipeline goes over every function linked into the entry point): on
+    the worked example a fifth less CPU to compile, the same cost per evaluation. With IEEE arithmetic (no
+    fast-math) no level changes a result: the values and gradients are the same bits. Compiled first, for
+    the exact argument types, the graph is not compiled again (at -O3) when the entry point is.
+
+    revsim's own kernels (the funnel's and retention's likelihoods), when they are compiled here, keep
+    numba's level: they are cached on their own and also called from Python (an operation's ``perform``).
+    """
+    from numba import from_dtype, types
+    from numba.core import event
+
+    if not hasattr(function, "compile"):  # pragma: no cover - not a numba function: the entry point compiles it
+        return
+    signature = tuple(types.Array(from_dtype(np.dtype(dtype)), ndim, "C") for dtype, ndim in arguments)
+    with numba_optimisation(GRAPH_OPTIMISATION), event.install_listener("numba:compile", _kernels_at_numbas_level()):
+        function.compile(signature)
+
+
+@contextlib.contextmanager
+def numba_optimisation(level: int) -> Iterator[None]:
+    """numba's LLVM optimisation level (``NUMBA_OPT``) set to ``level`` inside the block, restored after.
+
+    numba reads the level each time it builds LLVM's passes; the machine-code generator keeps the level
+    numba started with.
+    """
+    from numba.core import config
+
+    before = config.OPT
+    config.OPT = type(before)(level)
+    try:
+        yield
+    finally:
+        config.OPT = before
+
+
+def _kernels_at_numbas_level() -> Any:
+    """A listener of numba's compile events: a function of a ``revsim`` module compiles at numba's default
+    level (3), with what it calls; the level in force comes back when its compilation ends."""
+    from numba.core import config, event
+
+    class Listener(event.Listener):
+        def __init__(self) -> None:
+            self.levels: list[Any] = []
+
+        def on_start(self, ev: Any) -> None:
+            self.levels.append(config.OPT)
+            module = getattr(getattr(ev.data.get("dispatcher"), "py_func", None), "__module__", None) or ""
+            if module == "revsim" or module.startswith("revsim."):
+                config.OPT = type(config.OPT)(3)
+
+        def on_end(self, ev: Any) -> None:
+            config.OPT = self.levels.pop()
+
+    return Listener()
 
 
 def compiled_by_a_child() -> int:
