@@ -390,15 +390,17 @@ def compile_graph(function: Any, arguments: list[tuple[str, int]]) -> None:
     the exact argument types, the graph is not compiled again (at -O3) when the entry point is.
 
     revsim's own kernels (the funnel's and retention's likelihoods), when they are compiled here, keep
-    numba's level: they are cached on their own and also called from Python (an operation's ``perform``).
+    numba's level (``NUMBA_OPT``, 3 by default): they are cached on their own and also called from Python
+    (an operation's ``perform``).
     """
     from numba import from_dtype, types
-    from numba.core import event
+    from numba.core import config, event
 
     if not hasattr(function, "compile"):  # pragma: no cover - not a numba function: the entry point compiles it
         return
     signature = tuple(types.Array(from_dtype(np.dtype(dtype)), ndim, "C") for dtype, ndim in arguments)
-    with numba_optimisation(GRAPH_OPTIMISATION), event.install_listener("numba:compile", _kernels_at_numbas_level()):
+    kernels = _revsim_functions_at(int(config.OPT))
+    with numba_optimisation(GRAPH_OPTIMISATION), event.install_listener("numba:compile", kernels):
         function.compile(signature)
 
 
@@ -419,9 +421,9 @@ def numba_optimisation(level: int) -> Iterator[None]:
         config.OPT = before
 
 
-def _kernels_at_numbas_level() -> Any:
-    """A listener of numba's compile events: a function of a ``revsim`` module compiles at numba's default
-    level (3), with what it calls; the level in force comes back when its compilation ends."""
+def _revsim_functions_at(level: int) -> Any:
+    """A listener of numba's compile events: a function of a ``revsim`` module compiles at ``level``, with
+    what it calls; the level in force comes back when its compilation ends."""
     from numba.core import config, event
 
     class Listener(event.Listener):
@@ -432,7 +434,7 @@ def _kernels_at_numbas_level() -> Any:
             self.levels.append(config.OPT)
             module = getattr(getattr(ev.data.get("dispatcher"), "py_func", None), "__module__", None) or ""
             if module == "revsim" or module.startswith("revsim."):
-                config.OPT = type(config.OPT)(3)
+                config.OPT = type(config.OPT)(level)
 
         def on_end(self, ev: Any) -> None:
             config.OPT = self.levels.pop()
