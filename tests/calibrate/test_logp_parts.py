@@ -253,7 +253,7 @@ def test_graphs_optimised_at_a_lower_level_give_the_same_bits(monkeypatch: pytes
         np.testing.assert_array_equal(at_3[2], lower[2])
 
 
-def test_the_graph_is_optimised_at_its_level_and_the_entry_point_at_numbas(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_graph_is_optimised_at_its_level_and_a_revsim_kernel_at_numbas(monkeypatch: pytest.MonkeyPatch) -> None:
     numba = pytest.importorskip("numba")
     from numba.core import codegen, config
 
@@ -293,7 +293,8 @@ def test_the_graph_is_optimised_at_its_level_and_the_entry_point_at_numbas(monke
         return kernel(x).sum()
 
     compile_graph(graph_with_kernel, [("float64", 1)])
-    assert levels.count(3) >= 2 and set(levels) == {GRAPH_OPTIMISATION, 3}  # the kernel's passes, the graph's
+    numbas = int(before)  # 3 unless NUMBA_OPT says otherwise
+    assert levels.count(numbas) >= 2 and set(levels) == {GRAPH_OPTIMISATION, numbas}  # the kernel's, the graph's
     assert config.OPT == before
     with pytest.raises(RuntimeError), numba_optimisation(0):
         assert int(config.OPT) == 0
