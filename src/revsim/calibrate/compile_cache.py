@@ -124,11 +124,12 @@ def compile_model(model: Any, *, use_cache: bool = True,
     samples. Returns the model to pass to ``nutpie.sample`` and a :class:`CompileReport`.
     A model the cache cannot handle is compiled by ``nutpie.compile_pymc_model``, with a note.
     """
-    from revsim.calibrate.digamma import register
+    from revsim.calibrate import digamma, shape_ops
     from revsim.calibrate.model_structure import StructureError, model_structure
     from revsim.calibrate.nutpie_entry import bind
 
-    register()
+    digamma.register()
+    shape_ops.register()
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     try:

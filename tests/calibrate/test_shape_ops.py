@@ -1,0 +1,94 @@
+"""revsim's numba versions of PyTensor's ``Alloc`` and ``SpecifyShape`` (``calibrate/shape_ops.py``).
+
+They must compute what PyTensor's own implementations compute (NumPy's broadcasting for ``Alloc``, the input
+itself for ``SpecifyShape``), refuse what those refuse (a value that does not fit, a dimension broadcast at
+run time, a wrong shape), and be the ones PyTensor's numba backend compiles once registered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytensor = pytest.importorskip("pytensor")
+pt = pytest.importorskip("pytensor.tensor")
+numba = pytest.importorskip("numba")
+
+from revsim.calibrate import shape_ops  # noqa: E402
+
+
+def generated(source: str, name: str) -> object:
+    namespace: dict[str, object] = {"np": np}
+    exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102 - the module's own generated source
+    return numba.njit(namespace[name])
+
+
+@pytest.mark.parametrize(("value", "shape", "static"), [
+    (np.array(2.5), (3,), ()),
+    (np.array(2.5), (2, 3), ()),
+    (np.array([1.0, 2.0, 3.0]), (3,), (None,)),
+    (np.array([1.0, 2.0, 3.0]), (4, 3), (None,)),
+    (np.array([7.0]), (5,), (1,)),
+    (np.array([[1.0], [2.0]]), (2, 3), (None, 1)),
+    (np.arange(6.0).reshape(1, 2, 3), (4, 2, 3), (1, None, None)),
+    (np.array([[[9.0]]]), (2, 1, 3), (1, 1, 1)),
+])
+def test_alloc_broadcasts_the_value_as_numpy_does(value: np.ndarray, shape: tuple[int, ...],
+                                                  static: tuple[int | None, ...]) -> None:
+    alloc = generated(shape_ops.alloc_source(value.ndim, len(shape), static, "float64"), "alloc")
+    result = alloc(value, *(np.array(n, dtype=np.int64) for n in shape))
+    expected = np.broadcast_to(value, shape)
+    assert result.shape == expected.shape and result.dtype == np.float64
+    np.testing.assert_array_equal(result, expected)
+    assert not np.shares_memory(result, value)
+
+
+@pytest.mark.parametrize(("value", "shape", "static"), [
+    (np.array([1.0, 2.0]), (3,), (None,)),  # does not fit
+    (np.array([1.0]), (3,), (None,)),  # would be broadcast at run time: PyTensor refuses it too
+    (np.ones((2, 3)), (2, 4), (None, None)),
+])
+def test_alloc_refuses_a_value_that_does_not_fit(value: np.ndarray, shape: tuple[int, ...],
+                                                 static: tuple[int | None, ...]) -> None:
+    alloc = generated(shape_ops.alloc_source(value.ndim, len(shape), static, "float64"), "alloc")
+    with pytest.raises(ValueError, match="does not fit"):
+        alloc(value, *(np.array(n, dtype=np.int64) for n in shape))
+
+
+def test_specify_shape_returns_its_input_and_checks_the_given_dimensions() -> None:
+    specify = generated(shape_ops.specify_shape_source([True, False, True]), "specify_shape")
+    x = np.zeros((2, 5, 3))
+    assert specify(x, np.array(2), np.array(-1), np.array(3)) is x
+    with pytest.raises(AssertionError, match="specified shape"):
+        specify(x, np.array(2), np.array(-1), np.array(4))
+
+
+def test_pytensor_compiles_the_registered_versions_and_they_agree_with_its_python_ones() -> None:
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    shape_ops.register()
+    shape_ops.register()  # a second registration changes nothing
+    value, rows, columns = pt.dvector("value"), pt.lscalar("rows"), pt.lscalar("columns")
+    filled = pt.alloc(value, rows, columns)
+    specified = pt.specify_shape(pt.dmatrix("matrix"), (None, 3))
+    alloc_node, specify_node = filled.owner, specified.owner
+    _, alloc_key = numba_funcify_and_cache_key(alloc_node.op, node=alloc_node)
+    _, specify_key = numba_funcify_and_cache_key(specify_node.op, node=specify_node)
+    static = alloc_node.inputs[0].type.shape
+    assert alloc_key == shape_ops._key(shape_ops.alloc_source(1, 2, static, "float64"))
+    assert specify_key == shape_ops._key(shape_ops.specify_shape_source([False, True]))
+
+    matrix = specified.owner.inputs[0]
+    outputs = [filled * 2.0, specified + 1.0]
+    inputs = [value, rows, columns, matrix]
+    point = [np.array([1.5, -2.0, 4.0]), 4, 3, np.arange(12.0).reshape(4, 3)]
+    numba_results = pytensor.function(inputs, outputs, mode="NUMBA")(*point)
+    python_results = pytensor.function(inputs, outputs, mode="FAST_COMPILE")(*point)
+    for got, expected in zip(numba_results, python_results, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+    wrong = pytensor.function(inputs, outputs, mode="NUMBA")
+    with pytest.raises(ValueError, match="does not fit"):
+        wrong(np.array([1.0, 2.0]), 4, 3, point[3])
+    with pytest.raises(AssertionError, match="specified shape"):
+        wrong(point[0], 4, 3, np.zeros((4, 2)))
