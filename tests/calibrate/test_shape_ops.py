@@ -92,3 +92,24 @@ def test_pytensor_compiles_the_registered_versions_and_they_agree_with_its_pytho
         wrong(np.array([1.0, 2.0]), 4, 3, point[3])
     with pytest.raises(AssertionError, match="specified shape"):
         wrong(point[0], 4, 3, np.zeros((4, 2)))
+
+
+def test_split_gives_pytensors_views_and_refuses_sizes_that_do_not_add_up() -> None:
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    shape_ops.register()
+    x, sizes = pt.dmatrix("x"), pt.lvector("sizes")
+    pieces = pt.split(x, sizes, n_splits=3, axis=1)
+    _, key = numba_funcify_and_cache_key(pieces[0].owner.op, node=pieces[0].owner)
+    assert key == shape_ops._key(shape_ops.SPLIT_SOURCE)
+
+    outputs = [piece * 1.0 for piece in pieces]
+    point = [np.arange(14.0).reshape(2, 7), np.array([2, 0, 5])]
+    numba_results = pytensor.function([x, sizes], outputs, mode="NUMBA")
+    python_results = pytensor.function([x, sizes], outputs, mode="FAST_COMPILE")(*point)
+    for got, expected in zip(numba_results(*point), python_results, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="do not add up"):
+        numba_results(point[0], np.array([2, 1, 5]))
+    with pytest.raises(ValueError, match="negative"):
+        numba_results(point[0], np.array([8, -1, 0]))

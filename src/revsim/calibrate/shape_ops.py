@@ -1,11 +1,13 @@
-"""numba implementations of PyTensor's ``Alloc`` and ``SpecifyShape`` that compile without string formatting.
+"""numba implementations of PyTensor's ``Alloc``, ``SpecifyShape`` and ``Split`` that compile without string
+formatting.
 
 PyTensor's own implementations report a wrong shape with a message naming the shapes (an f-string in
-``SpecifyShape``, numba's broadcasting assignment ``res[...] = val`` in ``Alloc``), and numba compiles that
-formatting (``str`` of integers and tuples, string concatenation) into each operation, once for every
-tuple length: on the worked example, about 2 s of CPU of each part's compilation went to error messages no
-calibration shows. These implementations check the same conditions and raise with a fixed message, and fill
-an ``Alloc`` with explicit loops. They compute the same arrays (a copy and the input itself: no arithmetic).
+``SpecifyShape`` and ``Split``, numba's broadcasting assignment ``res[...] = val`` in ``Alloc``), and numba
+compiles that formatting (``str`` of integers and tuples, string concatenation) into each operation, once for
+every tuple length: on the worked example, about 2 s of CPU of each part's compilation went to error messages
+no calibration shows. These implementations check the same conditions and raise with a fixed message, and
+fill an ``Alloc`` with explicit loops. They compute the same arrays (a copy, the input itself, its views: no
+arithmetic).
 
 :func:`register` makes PyTensor's numba backend use them; their compiled code is cached under keys of their
 own (the generated source and :data:`IMPLEMENTATION`), never mixed with PyTensor's.
@@ -16,12 +18,23 @@ from __future__ import annotations
 from hashlib import sha256
 from typing import Any
 
-__all__ = ["IMPLEMENTATION", "alloc_source", "register", "specify_shape_source"]
+__all__ = ["IMPLEMENTATION", "SPLIT_SOURCE", "alloc_source", "register", "specify_shape_source"]
 
 #: Changes whenever the generated code does, so that numba's cache never serves an older version.
 IMPLEMENTATION = "revsim-shape-ops-1"
 
 _registered = False
+
+#: ``split(x, axis, sizes)``: the views of ``x`` along ``axis`` of the given sizes, as PyTensor's own.
+SPLIT_SOURCE = """def split(x, axis, sizes):
+    if (sizes < 0).any():
+        raise ValueError('Split: a size is negative')
+    axis = axis.item()
+    split_indices = np.cumsum(sizes)
+    if split_indices[-1] != x.shape[axis]:
+        raise ValueError('Split: the sizes do not add up to the length of the axis')
+    return np.split(x, split_indices[:-1], axis=axis)
+"""
 
 
 def alloc_source(value_ndim: int, shape_count: int, value_static: tuple[int | None, ...], dtype: str) -> str:
@@ -75,14 +88,15 @@ def _key(source: str) -> str:
 
 
 def register() -> None:
-    """Make PyTensor's numba backend compile ``Alloc`` and ``SpecifyShape`` with these versions (idempotent)."""
+    """Make PyTensor's numba backend compile ``Alloc``, ``SpecifyShape`` and ``Split`` with these versions
+    (idempotent)."""
     global _registered
     if _registered:
         return
     import numpy as np
     from pytensor.link.numba.cache import compile_numba_function_src
     from pytensor.link.numba.dispatch import basic as numba_basic
-    from pytensor.tensor.basic import Alloc
+    from pytensor.tensor.basic import Alloc, Split
     from pytensor.tensor.shape import SpecifyShape
     from pytensor.tensor.type_other import NoneConst
 
@@ -104,5 +118,9 @@ def register() -> None:
     def numba_funcify_specify_shape(op: Any, node: Any, **kwargs: Any) -> tuple[Any, str]:
         specified = [dim is not NoneConst for dim in node.inputs[1:]]
         return compiled(specify_shape_source(specified), "specify_shape")
+
+    @numba_basic.register_funcify_and_cache_key(Split)
+    def numba_funcify_split(op: Any, node: Any = None, **kwargs: Any) -> tuple[Any, str]:
+        return compiled(SPLIT_SOURCE, "split")
 
     _registered = True
