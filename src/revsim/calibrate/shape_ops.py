@@ -45,7 +45,7 @@ def alloc_source(value_ndim: int, shape_count: int, value_static: tuple[int | No
     must be the output's, or 1 statically (PyTensor broadcasts no dimension at run time); else it raises.
     """
     if shape_count < 1 or value_ndim > shape_count:
-        raise ValueError(f"an Alloc of {value_ndim} dimension(s) into {shape_count} has no lean version")
+        raise ValueError(f"an Alloc of {value_ndim} dimension(s) into {shape_count}: PyTensor's own compiles it")
     offset = shape_count - value_ndim
     lines = [f"def alloc(val, {', '.join(f'sh{d}' for d in range(shape_count))}):"]
     lines += [f"    n{d} = sh{d}.item()" for d in range(shape_count)]
