@@ -1,8 +1,9 @@
-"""revsim's numba versions of PyTensor's ``Alloc`` and ``SpecifyShape`` (``calibrate/shape_ops.py``).
+"""revsim's numba versions of PyTensor's ``Alloc``, ``SpecifyShape`` and ``Split`` (``calibrate/shape_ops.py``).
 
 They must compute what PyTensor's own implementations compute (NumPy's broadcasting for ``Alloc``, the input
-itself for ``SpecifyShape``), refuse what those refuse (a value that does not fit, a dimension broadcast at
-run time, a wrong shape), and be the ones PyTensor's numba backend compiles once registered.
+itself for ``SpecifyShape``, its views for ``Split``), refuse what those refuse (a value that does not fit, a
+dimension broadcast at run time, a wrong shape, sizes that do not add up), and be the ones PyTensor's numba
+backend compiles once registered.
 """
 
 from __future__ import annotations
@@ -82,16 +83,14 @@ def test_pytensor_compiles_the_registered_versions_and_they_agree_with_its_pytho
     outputs = [filled * 2.0, specified + 1.0]
     inputs = [value, rows, columns, matrix]
     point = [np.array([1.5, -2.0, 4.0]), 4, 3, np.arange(12.0).reshape(4, 3)]
-    numba_results = pytensor.function(inputs, outputs, mode="NUMBA")(*point)
+    numba_function = pytensor.function(inputs, outputs, mode="NUMBA")
     python_results = pytensor.function(inputs, outputs, mode="FAST_COMPILE")(*point)
-    for got, expected in zip(numba_results, python_results, strict=True):
+    for got, expected in zip(numba_function(*point), python_results, strict=True):
         np.testing.assert_array_equal(got, expected)
-
-    wrong = pytensor.function(inputs, outputs, mode="NUMBA")
     with pytest.raises(ValueError, match="does not fit"):
-        wrong(np.array([1.0, 2.0]), 4, 3, point[3])
+        numba_function(np.array([1.0, 2.0]), 4, 3, point[3])
     with pytest.raises(AssertionError, match="specified shape"):
-        wrong(point[0], 4, 3, np.zeros((4, 2)))
+        numba_function(point[0], 4, 3, np.zeros((4, 2)))
 
 
 def test_split_gives_pytensors_views_and_refuses_sizes_that_do_not_add_up() -> None:
@@ -105,11 +104,11 @@ def test_split_gives_pytensors_views_and_refuses_sizes_that_do_not_add_up() -> N
 
     outputs = [piece * 1.0 for piece in pieces]
     point = [np.arange(14.0).reshape(2, 7), np.array([2, 0, 5])]
-    numba_results = pytensor.function([x, sizes], outputs, mode="NUMBA")
+    numba_function = pytensor.function([x, sizes], outputs, mode="NUMBA")
     python_results = pytensor.function([x, sizes], outputs, mode="FAST_COMPILE")(*point)
-    for got, expected in zip(numba_results(*point), python_results, strict=True):
+    for got, expected in zip(numba_function(*point), python_results, strict=True):
         np.testing.assert_array_equal(got, expected)
     with pytest.raises(ValueError, match="do not add up"):
-        numba_results(point[0], np.array([2, 1, 5]))
+        numba_function(point[0], np.array([2, 1, 5]))
     with pytest.raises(ValueError, match="negative"):
-        numba_results(point[0], np.array([8, -1, 0]))
+        numba_function(point[0], np.array([8, -1, 0]))
