@@ -18,7 +18,7 @@ from __future__ import annotations
 from hashlib import sha256
 from typing import Any
 
-__all__ = ["IMPLEMENTATION", "SPLIT_SOURCE", "alloc_source", "register", "specify_shape_source"]
+__all__ = ["IMPLEMENTATION", "SPLIT_SOURCE", "alloc_source", "alloc_written", "register", "specify_shape_source"]
 
 #: Changes whenever the generated code does, so that numba's cache never serves an older version.
 IMPLEMENTATION = "revsim-shape-ops-1"
@@ -37,6 +37,12 @@ SPLIT_SOURCE = """def split(x, axis, sizes):
 """
 
 
+def alloc_written(value_ndim: int, shape_count: int) -> bool:
+    """Whether :func:`alloc_source` writes an ``Alloc`` of a ``value_ndim``-dimensional value into ``shape_count``
+    dimensions (at least one, and no fewer than the value's); PyTensor's own compiles the others."""
+    return 1 <= shape_count and value_ndim <= shape_count
+
+
 def alloc_source(value_ndim: int, shape_count: int, value_static: tuple[int | None, ...], dtype: str) -> str:
     """The source of ``alloc(val, sh0, ...)``: an array of shape ``(sh0, ...)`` filled with ``val`` broadcast.
 
@@ -44,7 +50,7 @@ def alloc_source(value_ndim: int, shape_count: int, value_static: tuple[int | No
     output's last ones, with the static shape ``value_static`` (None where unknown). A dimension of ``val``
     must be the output's, or 1 statically (PyTensor broadcasts no dimension at run time); else it raises.
     """
-    if shape_count < 1 or value_ndim > shape_count:
+    if not alloc_written(value_ndim, shape_count):
         raise ValueError(f"an Alloc of {value_ndim} dimension(s) into {shape_count}: PyTensor's own compiles it")
     offset = shape_count - value_ndim
     lines = [f"def alloc(val, {', '.join(f'sh{d}' for d in range(shape_count))}):"]
@@ -110,7 +116,7 @@ def register() -> None:
     @numba_basic.register_funcify_and_cache_key(Alloc)
     def numba_funcify_alloc(op: Any, node: Any, **kwargs: Any) -> tuple[Any, str]:
         value, shape_count = node.inputs[0].type, len(node.inputs) - 1
-        if shape_count < 1 or value.ndim > shape_count:  # not in revsim's graphs: PyTensor's own
+        if not alloc_written(value.ndim, shape_count):  # not in revsim's graphs
             return pytensor_alloc(op, node, **kwargs)
         return compiled(alloc_source(value.ndim, shape_count, value.shape, value.dtype), "alloc")
 
