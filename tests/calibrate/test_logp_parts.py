@@ -229,6 +229,68 @@ def test_each_part_reads_only_the_data_of_its_graph(split_model: Any, tmp_path: 
     assert len(compiled.entry.logp_inner.overloads) == 1
 
 
+def shaped_groups() -> Any:
+    """Two groups with parameters of every rank: a scalar and a 2 x 3 matrix, and a scalar and a positive 3-vector
+    (a log transform)."""
+    with pm.Model(coords={"row": range(2), "col": range(3)}) as model:
+        a = pm.Normal("a", 0.0, 1.0)
+        m = pm.Normal("m", 0.0, 1.0, dims=("row", "col"))
+        v = pm.HalfNormal("v", 1.0, shape=3)
+        b = pm.Normal("b", 0.0, 1.0)
+        pm.Normal("ya", a + m * np.arange(1.0, 7.0).reshape(2, 3), 1.0, observed=np.arange(6.0).reshape(2, 3))
+        pm.Normal("yb", b * v, v, observed=[0.5, 1.5, 2.5])
+    return model
+
+
+def test_each_part_takes_its_own_parameters_and_gives_their_gradient_in_place(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    pytest.importorskip("nutpie")
+    from revsim.calibrate.compile_cache import clear_memory, compile_model
+    from revsim.calibrate.fit import strict_floating_point
+    from revsim.calibrate.model_structure import model_structure
+
+    monkeypatch.setenv("REVSIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(logp_parts, "MIN_PART_NODES", 1)
+    model = shaped_groups()
+    structure = model_structure(model)
+    groups = [{structure.value_names[i] for i in taken} for taken in structure.part_parameters]
+    assert sorted(groups, key=sorted) == [{"a", "m"}, {"b", "v_log__"}]
+    clear_memory()
+    with strict_floating_point():
+        compiled, report = compile_model(model)
+    clear_memory()
+    assert report.source == "compiled" and len(compiled.entry.parts) == 2
+    source = next(p for p in (tmp_path / "compiled").iterdir() if not p.name.startswith(".")) / "entry.py"
+    for k, taken in enumerate(structure.part_parameters):
+        body = source.read_text().split(f"def logp_part_{k}(")[1].split("\ndef ")[0]
+        assert len(re.findall(r"\bparameter_\d+ = ", body)) == len(taken)
+    names, slices, _ = compiled.shape_info
+    variables = {model.rvs_to_values[rv].name: rv for rv in model.free_RVs}
+    logp, dlogp = model.compile_logp(), model.compile_dlogp(vars=[variables[name] for name in names])
+    rng = np.random.default_rng(3)
+    double_p = ctypes.POINTER(ctypes.c_double)
+    for _ in range(3):
+        x = rng.normal(size=compiled.n_dim)
+        point = {name: x[part].reshape(structure.value_shapes[i]) for i, (name, part) in enumerate(zip(names, slices))}
+        expected = dlogp(point)  # PyMC's gradient, flattened in nutpie's order
+        total = np.zeros(compiled.n_dim)
+        for k, entry in enumerate(compiled.entry.parts):
+            grad, value = np.full(compiled.n_dim, np.nan), np.zeros(1)
+            status = entry.ctypes(x.size, x.ctypes.data_as(double_p), grad.ctypes.data_as(double_p),
+                                  value.ctypes.data_as(double_p), ctypes.c_void_p(compiled.user_data.ctypes.data))
+            assert status == 0
+            own = np.zeros(compiled.n_dim, dtype=bool)
+            for i in structure.part_parameters[k]:
+                own[slices[i]] = True
+            np.testing.assert_allclose(grad[own], expected[own], rtol=1e-12, atol=1e-12)
+            assert np.all(grad[~own] == 0.0)  # the other part's parameters: 0, written, not left as they were
+            total += grad
+        status, value, grad = call(compiled, x)
+        assert status == 0
+        np.testing.assert_allclose(value, logp(point), rtol=1e-12)
+        np.testing.assert_array_equal(grad, total)
+
+
 def test_graphs_optimised_at_a_lower_level_give_the_same_bits(monkeypatch: pytest.MonkeyPatch,
                                                                tmp_path: Path) -> None:
     pytest.importorskip("nutpie")

@@ -205,27 +205,26 @@ class _GraphFunctions:
             self.functions[job] = graph_function(function.vm.jit_fn)
             self.seconds += time.perf_counter() - start
             layout = self.structure.data_layout
-            arguments = [("float64", 1)] + [(layout[k][1], len(layout[k][2])) for k in self.structure.part_data[part]]
+            shapes = self.structure.value_shapes
+            arguments = ([("float64", len(shapes[k])) for k in self.structure.part_parameters[part]]
+                         + [(layout[k][1], len(layout[k][2])) for k in self.structure.part_data[part]])
             compile_graph(self.functions[job], arguments)
         return self.functions[job]
 
 
-def _unconstrained_point(structure: Any) -> tuple[Any, dict[Any, Any]]:
-    """nutpie's flat vector of the unconstrained parameters, and each parameter as a slice of it."""
-    import pytensor.tensor as pt
-
-    joined = pt.TensorType("float64", shape=(structure.n_dim,))("_unconstrained_point")
-    replacements, start = {}, 0
-    for var, shape in zip(structure.value_vars, structure.value_shapes, strict=True):
-        size = math.prod(shape)
-        replacements[var] = joined[start:start + size].reshape(shape).astype(var.dtype)
-        start += size
-    return joined, replacements
+def part_parameters(structure: Any) -> list[list[tuple[int, tuple[int, ...]]]]:
+    """For each part of the log density, the parameters its graph takes: offset in nutpie's flat point, shape."""
+    offsets = [0]
+    for shape in structure.value_shapes:
+        offsets.append(offsets[-1] + math.prod(shape))
+    return [[(offsets[k], tuple(structure.value_shapes[k])) for k in taken] for taken in structure.part_parameters]
 
 
 def _logp_function(structure: Any, part: int) -> Any:
     """Part ``part`` of the log density with its gradient, compiled by PyTensor for numba: a function of the
-    unconstrained point and of the data the part reads (``structure.part_data[part]``)."""
+    parameters the part depends on (``structure.part_parameters[part]``, each a float64 array of its shape)
+    and of the data it reads (``structure.part_data[part]``), returning the value, then the gradient of each
+    of those parameters."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import compile as compile_pymc
@@ -237,15 +236,22 @@ def _logp_function(structure: Any, part: int) -> Any:
     rewrites = list(LOGP_REWRITES)
     if not model.check_bounds:
         rewrites.append("local_remove_check_parameter")
-    joined, replacements = _unconstrained_point(structure)
     logp = rewrite_graph(structure.logp_parts[part], include=rewrites)
-    # a part's gradient is zero for the parameters of the other parts
-    grads = pytensor.grad(logp, structure.value_vars, disconnected_inputs="ignore")
-    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
-    logp, grad = pytensor.clone_replace([logp, grad], replacements)
+    parameters = [structure.value_vars[k] for k in structure.part_parameters[part]]
+    # the parameters of the other parts are not inputs: their gradient (0) is written by the entry point
+    grads = pytensor.grad(logp, parameters, disconnected_inputs="ignore")
+    inputs, replacements = [], {}
+    for k, var in zip(structure.part_parameters[part], parameters, strict=True):
+        given = pt.TensorType("float64", shape=structure.value_shapes[k])(var.name)  # static: as the point's slice
+        inputs.append(given)
+        replacements[var] = given if var.dtype == "float64" else given.astype(var.dtype)
+    # each gradient flattened in the graph, as when the graph joined them: the rewrites, hence the arithmetic,
+    # stay the same (a scalar's gradient returned as it is was rewritten into other rounding)
+    logp, *grads = pytensor.clone_replace([logp, *(pt.as_tensor(g).astype("float64").ravel() for g in grads)],
+                                          replacements)
     data = [structure.data_inputs[k] for k in structure.part_data[part]]
     with model, _numba_settings():
-        return compile_pymc([joined, *data], [logp, grad], mode="NUMBA", on_unused_input="ignore")
+        return compile_pymc([*inputs, *data], [logp, *grads], mode="NUMBA", on_unused_input="ignore")
 
 
 def _numba_settings() -> Any:
@@ -270,7 +276,7 @@ def _compile(directory: Path | None, structure: Any, report: CompileReport,
     start = time.perf_counter()
     parts = len(structure.logp_parts)
     layout = [(name, dtype, len(broadcastable)) for name, dtype, broadcastable in structure.data_layout]
-    source = wrapper_source(structure.key, structure.n_dim, layout, parts, structure.part_data)
+    source = wrapper_source(structure.key, structure.n_dim, layout, part_parameters(structure), structure.part_data)
     graphs = _GraphFunctions(structure)
     if directory is None:
         folder = Path(tempfile.mkdtemp(prefix="revsim-compiled-"))

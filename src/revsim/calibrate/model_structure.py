@@ -48,7 +48,9 @@ class ModelStructure:
     order) and ``data_inputs``; ``data`` holds this model's value of each data input. ``logp_parts`` is the
     log density as a sum of parts compiled separately (:mod:`revsim.calibrate.logp_parts`): one part, the
     whole log density, when the model is not split. ``part_data`` lists, for each part, the positions in
-    ``data_inputs`` of the data its graph reads (its entry point passes those alone).
+    ``data_inputs`` of the data its graph reads (its entry point passes those alone), and ``part_parameters``
+    the positions in ``value_vars`` of the parameters it depends on (its graph takes those alone, and
+    gives their gradient).
     """
 
     key: str
@@ -65,6 +67,7 @@ class ModelStructure:
     data: list[np.ndarray]
     initial_point: Any  # seed -> {value variable name: array}, this model's
     part_data: list[list[int]]
+    part_parameters: list[list[int]]
 
     @property
     def n_dim(self) -> int:
@@ -177,6 +180,9 @@ def model_structure(model: Any) -> ModelStructure:
     logp_parts, expand = list(lifted[:split]), list(lifted[split:])
     position = {var: k for k, var in enumerate(inputs)}
     part_data = [sorted(position[var] for var in graph_inputs([part]) if var in position) for part in logp_parts]
+    parameter = {var: k for k, var in enumerate(value_vars)}
+    part_parameters = [sorted(parameter[var] for var in graph_inputs([part]) if var in parameter)
+                       for part in logp_parts]
     # The names are the model's: a variable whose last operation is rebuilt on a data input (an index array
     # made an input, say) comes out of the rebuild without its name.
     expand_names = [v.name for v in outputs[split:]]
@@ -195,7 +201,7 @@ def model_structure(model: Any) -> ModelStructure:
         key=digest.hexdigest()[:32], model=frozen, value_vars=value_vars, value_names=value_names,
         value_shapes=value_shapes, expand_names=expand_names, expand_shapes=expand_shapes,
         logp_parts=logp_parts, expand=expand, data_inputs=inputs, data_names=names, data=data,
-        initial_point=initial_point, part_data=part_data)
+        initial_point=initial_point, part_data=part_data, part_parameters=part_parameters)
 
 
 def _sum_of(terms: list[Any]) -> Any:
