@@ -36,6 +36,10 @@ and months in stage over ``N`` synthetic histories (one model compiled once, sam
 ``--evaluation`` times one evaluation of the worked example's log density and gradient, for the joint model
 and each of its blocks (:mod:`benchmarks.log_density_cost`): what decides a warm calibration's sampling time.
 
+``--compile-parts`` compiles the worked example's model with every cache empty, ``--runs`` times, and prints
+the CPU of each part's compilation in its own process and one evaluation of each part
+(:mod:`benchmarks.compile_parts`): which part a cold calibration waits for.
+
 ``--convergence N`` measures the convergence of the default calibration on ``N`` companies of the
 two-channel, two-segment shape drawn by the independent simulator (:mod:`benchmarks.convergence`, which
 takes ``--variant`` to compare parametrisations).
@@ -287,7 +291,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evaluation", action="store_true",
                         help="the cost of one evaluation of the worked example's log density and gradient, per block "
                              "(benchmarks/log_density_cost.py)")
+    parser.add_argument("--compile-parts", action="store_true",
+                        help="the CPU each part of the worked example's log density takes to compile, cold, and one "
+                             "evaluation of each (benchmarks/compile_parts.py; --runs runs)")
     args = parser.parse_args(argv)
+    if args.compile_parts:
+        from benchmarks.compile_parts import main as compile_parts
+
+        compile_parts(["--runs", str(args.runs)])
+        return
     if args.evaluation:
         from benchmarks.log_density_cost import main as evaluation
 

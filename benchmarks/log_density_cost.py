@@ -26,9 +26,9 @@ if __package__ in (None, ""):
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 
-def entry_point_cost(model: Any, calls: int, repeats: int) -> tuple[float, int, str]:
+def entry_point_cost(model: Any, calls: int, repeats: int, entry: Any = None) -> tuple[float, int, str]:
     """Median microseconds per call of ``model``'s compiled log density and gradient, its dimension, and where
-    the compiled model came from."""
+    the compiled model came from. ``entry``: another entry point of the compiled model to time (a part's)."""
     import numpy as np
 
     from revsim.calibrate.compile_cache import compile_model
@@ -40,7 +40,7 @@ def entry_point_cost(model: Any, calls: int, repeats: int) -> tuple[float, int, 
     point = np.asarray(compiled.initial_point_func(0), dtype=np.float64)
     gradient, value, data = np.zeros(n), np.zeros(()), compiled.user_data
     double = ctypes.POINTER(ctypes.c_double)
-    function = compiled.compiled_logp_func.ctypes
+    function = (compiled.compiled_logp_func if entry is None else entry).ctypes
     arguments = (n, point.ctypes.data_as(double), gradient.ctypes.data_as(double), value.ctypes.data_as(double),
                  ctypes.c_void_p(data.ctypes.data))
     if function(*arguments) != 0:
