@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -214,10 +213,8 @@ class _GraphFunctions:
 
 def part_parameters(structure: Any) -> list[list[tuple[int, tuple[int, ...]]]]:
     """For each part of the log density, the parameters its graph takes: offset in nutpie's flat point, shape."""
-    offsets = [0]
-    for shape in structure.value_shapes:
-        offsets.append(offsets[-1] + math.prod(shape))
-    return [[(offsets[k], tuple(structure.value_shapes[k])) for k in taken] for taken in structure.part_parameters]
+    slices = structure.value_slices
+    return [[(slices[k].start, tuple(structure.value_shapes[k])) for k in taken] for taken in structure.part_parameters]
 
 
 def _logp_function(structure: Any, part: int) -> Any:

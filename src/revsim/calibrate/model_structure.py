@@ -74,6 +74,15 @@ class ModelStructure:
         return sum(math.prod(s) for s in self.value_shapes)
 
     @property
+    def value_slices(self) -> list[slice]:
+        """Where each parameter lies in nutpie's flat point (the parameters one after the other, flattened)."""
+        slices, start = [], 0
+        for shape in self.value_shapes:
+            slices.append(slice(start, start + math.prod(shape)))
+            start += math.prod(shape)
+        return slices
+
+    @property
     def data_layout(self) -> list[tuple[str, str, tuple[bool, ...]]]:
         """(name, dtype, broadcastable dimensions) of every data input."""
         return [(name, var.type.dtype, tuple(s == 1 for s in var.type.shape))

@@ -513,11 +513,7 @@ def bind(entry: Any, structure: Any, *, progress: Callable[[int, int], None] | N
     arrays = [np.array(a, order="C") for a in structure.data]  # copies (0-d stays 0-d): nutpie's own
     for array in arrays:
         array.flags.writeable = False
-    names, shapes = list(structure.value_names), list(structure.value_shapes)
-    slices, start = [], 0
-    for shape in shapes:
-        slices.append(slice(start, start + math.prod(shape)))
-        start += math.prod(shape)
+    names, shapes, slices = list(structure.value_names), list(structure.value_shapes), structure.value_slices
     initial = _flat_initial_point(structure.initial_point, structure.value_names, structure.value_shapes)
     dims, coords = _dims_and_coords(structure.model, structure.value_names, structure.value_shapes)
     return cls(
