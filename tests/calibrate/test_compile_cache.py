@@ -172,6 +172,7 @@ def test_the_entry_points_call_the_graph_with_many_data_arrays(monkeypatch: pyte
 
     from revsim.calibrate.compile_cache import clear_memory, compile_model
     from revsim.calibrate.fit import strict_floating_point
+    from revsim.calibrate.link_only import is_link_only
 
     monkeypatch.setenv("REVSIM_CACHE_DIR", str(tmp_path))
     with pm.Model() as model:
@@ -185,6 +186,9 @@ def test_the_entry_points_call_the_graph_with_many_data_arrays(monkeypatch: pyte
     assert len(compiled.shared_data) > 30
     inner = compiled.entry.logp_inner  # PyTensor's function of the graph, not its wrappers
     assert inner.targetoptions.get("no_cpython_wrapper") and "jitable_func" not in inner.py_func.__globals__
+    # linked into the entry point, without machine code of its own (revsim.calibrate.link_only)
+    (graph,) = inner.overloads.values()
+    assert is_link_only(graph.library)
 
     point = np.array([0.3, -0.7])
     grad, value = np.zeros(2), np.zeros(1)

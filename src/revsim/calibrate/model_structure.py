@@ -107,7 +107,7 @@ def environment() -> dict[str, str]:
     code = hashlib.sha256()
     for name in ("model_structure.py", "logp_parts.py", "compile_cache.py", "nutpie_entry.py", "digamma.py",
                  "conversion_kernel.py", "conversion_op.py", "survival_kernel.py", "survival_op.py",
-                 "kernel_dispatch.py", "shape_ops.py"):
+                 "kernel_dispatch.py", "shape_ops.py", "link_only.py"):
         code.update((Path(__file__).parent / name).read_bytes())
     found["code"] = code.hexdigest()[:16]
     return found

@@ -409,13 +409,15 @@ def compile_graph(function: Any, arguments: list[tuple[str, int]]) -> None:
     """Compile a part's graph function for the arguments its entry point passes, optimised at -O1.
 
     ``arguments`` are the (dtype, ndim) of the arrays passed: the point, then the part's data. The graph's
-    own machine code never runs: its entry point links the graph's code (and, through it, every operation's)
-    and LLVM optimises the linked whole at numba's level (-O3) before generating the code nutpie calls. The
-    graph and the operations it calls are optimised on their own at :data:`GRAPH_OPTIMISATION` instead, with
-    the same code in the end (LLVM's -O3 pipeline goes over every function linked into the entry point): on
-    the worked example a fifth less CPU to compile, the same cost per evaluation. With IEEE arithmetic (no
-    fast-math) no level changes a result: the values and gradients are the same bits. Compiled first, for
-    the exact argument types, the graph is not compiled again (at -O3) when the entry point is.
+    own machine code would never run: its entry point links the graph's code (and, through it, every
+    operation's) and LLVM optimises the linked whole at numba's level (-O3) before generating the code nutpie
+    calls. Compiled inside :func:`revsim.calibrate.link_only.linked_into` (as :func:`_compile_entry` does),
+    the graph and its operations get no machine code nor module passes of their own, and LLVM's per-function
+    passes run on them at :data:`GRAPH_OPTIMISATION` (before the link-only libraries, that level saved a fifth
+    of the CPU on the worked example at the same cost per evaluation; with them, level 0 compiled no faster and
+    an evaluation took twice as long, 115 us against 60). With IEEE arithmetic (no fast-math) no level changes
+    a result: the values and gradients are the same bits. Compiled first, for the exact argument types, the
+    graph is not compiled again (at -O3) when the entry point is.
 
     revsim's own kernels (the funnel's and retention's likelihoods), when they are compiled here, keep
     numba's level (``NUMBA_OPT``, 3 by default): they are cached on their own and also called from Python
@@ -479,13 +481,17 @@ def _compile_entry(entry: Any, module: Any, inner: Callable[[str], Any] | None, 
     """Compile the entry point ``name`` (and the graph function it calls) and save it in numba's cache.
 
     ``inner(name)`` makes the graph's function when the module does not hold it yet (None: the entry point
-    calls no graph).
+    calls no graph). The functions the entry point calls are linked into it and optimised and generated there
+    only (:mod:`revsim.calibrate.link_only`).
     """
-    if inner is not None:
-        attribute = f"logp_inner_{part_index(name)}"
-        if getattr(module, attribute) is None:
-            setattr(module, attribute, inner(name))
-    result = entry._compile_uncached()
+    from revsim.calibrate.link_only import linked_into
+
+    with linked_into(entry._pyfunc):
+        if inner is not None:
+            attribute = f"logp_inner_{part_index(name)}"
+            if getattr(module, attribute) is None:
+                setattr(module, attribute, inner(name))
+        result = entry._compile_uncached()
     entry._cache.save_overload(entry._sig, result)
     return result
 
