@@ -302,8 +302,8 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
     says whether numba could cache them.
 
     With ``parallel``, when several entry points are to be compiled (a new structure), each but the first is
-    compiled into numba's cache by a forked child while this process compiles the first, then this process
-    loads them from the cache (or compiles one itself, when its child failed or numba could not cache it):
+    compiled into numba's cache by a forked child while this process compiles the first (and the entry points
+    that call no graph), then this process loads them from the cache (or compiles one itself, when its child failed or numba could not cache it):
     the same code, compiled on several cores (:func:`revsim.calibrate.forked_child.fork_child`).
     """
     global _FROM_CHILD
@@ -352,7 +352,8 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
                 if pid is not None:  # no fork here (or it failed): this process compiles it
                     children[function] = pid
         try:
-            for function, entry in made.items():
+            # what this process compiles first, then what the children compiled (waiting for them last)
+            for function, entry in sorted(made.items(), key=lambda item: item[0] in children):
                 result = found[function]
                 if result is None and function in children:
                     succeeded = wait_child(children.pop(function))
