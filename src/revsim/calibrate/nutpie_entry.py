@@ -303,8 +303,9 @@ def load_entry_points(path: Path, inner: Callable[[str], Any], *, parts: int = 1
 
     With ``parallel``, when several entry points are to be compiled (a new structure), each but the first is
     compiled into numba's cache by a forked child while this process compiles the first (and the entry points
-    that call no graph), then this process loads them from the cache (or compiles one itself, when its child failed or numba could not cache it):
-    the same code, compiled on several cores (:func:`revsim.calibrate.forked_child.fork_child`).
+    that call no graph), then this process loads them from the cache (or compiles one itself, when its child
+    failed or numba could not cache it): the same code, compiled on several cores
+    (:func:`revsim.calibrate.forked_child.fork_child`).
     """
     global _FROM_CHILD
     import numba
