@@ -61,7 +61,7 @@ def test_callees_are_linked_into_the_entry_point_without_machine_code_of_their_o
     assert not is_link_only(compiled._library)
     function = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(compiled.address)
     for x in (0.0, 0.5, 3.25):
-        assert function(x) == expected(x)
+        assert function(x) == pytest.approx(expected(x), rel=1e-14)
 
 
 def test_the_same_bits_as_numba_compiling_every_function_on_its_own() -> None:
@@ -83,7 +83,7 @@ def test_a_callee_gets_its_machine_code_when_python_calls_it_or_numba_saves_it()
     with linked_into(entry):
         compile_entry(entry)
     # inner has a Python wrapper: numba asked for its address when compiling it, so it was finalised then
-    assert inner(0.75) == math.exp(-0.75) + 0.75 * 0.75
+    assert inner(0.75) == pytest.approx(math.exp(-0.75) + 0.75 * 0.75, rel=1e-14)
     library = library_of(outer)
     assert is_link_only(library)
     name, kind, _ = library.serialize_using_object_code()  # what numba's cache saves: the machine code
