@@ -107,13 +107,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(done.stderr[-2000:], file=sys.stderr)
                 raise SystemExit(f"run {run + 1} failed")
             figures = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"run {run + 1} (load {load}): compiling the worked example's model took {figures['compile_wall_s']:.1f} s "
-              f"({figures['source']})")
+        print(f"run {run + 1} (load {load}): compiling the worked example's model took "
+              f"{figures['compile_wall_s']:.1f} s ({figures['source']})")
         for entry in figures["entries"]:
-            print(f"  {entry['entry']:<12} CPU {entry['cpu_s']:6.1f} s  wall {entry['wall_s']:6.1f} s  (process {entry['pid']})")
+            print(f"  {entry['entry']:<12} CPU {entry['cpu_s']:6.1f} s  wall {entry['wall_s']:6.1f} s  "
+                  f"(process {entry['pid']})")
         for k, names in enumerate(figures["parameters"]):
             print(f"  part {k}: {len(names)} parameters ({', '.join(names)})")
-        print("  one evaluation: " + ", ".join(f"{name} {cost:.1f} us" for name, cost in figures["evaluation_us"].items()))
+        costs = figures["evaluation_us"].items()
+        print("  one evaluation: " + ", ".join(f"{name} {cost:.1f} us" for name, cost in costs))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ def _patches(entry: Callable[..., Any]) -> list[tuple[Any, str, Any]] | None:
     """The numba methods replaced inside the block, or None when this numba does not have them."""
     try:
         from numba.core import caching, cpu, typed_passes
+        from numba.core.codegen import JITCodeLibrary
     except ImportError:  # pragma: no cover
         return None
     cls = _link_only_class()
@@ -84,7 +85,7 @@ def _patches(entry: Callable[..., Any]) -> list[tuple[Any, str, Any]] | None:
         if state.library is None:  # what numba's lowering does first, with the library made link-only
             state.library = state.targetctx.codegen().create_library(state.func_id.func_qualname)
             state.library.enable_object_caching()
-        if _calls_into(state, entry) and type(state.library) is cls.__bases__[0]:
+        if _calls_into(state, entry) and type(state.library) is JITCodeLibrary:
             state.library.__class__ = cls
         return run_pass.original(self, state)
 

@@ -410,7 +410,7 @@ GRAPH_OPTIMISATION = 1
 def compile_graph(function: Any, arguments: list[tuple[str, int]]) -> None:
     """Compile a part's graph function for the arguments its entry point passes, optimised at -O1.
 
-    ``arguments`` are the (dtype, ndim) of the arrays passed: the point, then the part's data. The graph's
+    ``arguments`` are the (dtype, ndim) of the arrays passed: the part's parameters, then its data. The graph's
     own machine code would never run: its entry point links the graph's code (and, through it, every
     operation's) and LLVM optimises the linked whole at numba's level (-O3) before generating the code nutpie
     calls. Compiled inside :func:`revsim.calibrate.link_only.linked_into` (as :func:`_compile_entry` does),
